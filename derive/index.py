@@ -1,0 +1,552 @@
+r"""The index-notation engine: a normal form for sums of products of indexed arrays.
+
+SymPy differentiates :math:`\sum_k x_k^2` with respect to :math:`x_i` correctly (a Kronecker
+delta appears) but cannot tidy what comes out: ``doit`` leaves a ``Piecewise`` range guard,
+:math:`\sum_i x_i - \sum_j x_j` is not recognised as zero, and :math:`(\sum_k x_k)^2` is never
+multiplied out. This module closes that gap.
+
+An expression becomes a tuple of :class:`Term`\ s, each
+
+.. math:: c \cdot \prod_f \text{factor}_f \quad \text{under} \quad \sum_{d_1 = a_1}^{b_1}
+          \cdots \sum_{d_m = a_m}^{b_m}
+
+with a scalar coefficient :math:`c` (free of indices) and the bound dummies :math:`d_r` kept
+as SymPy ``Dummy`` symbols, so no user index can ever be captured by a sum. Each rewrite rule
+is a separate function from terms to terms:
+
+========================  ==========================================================
+:func:`multiply_out`      products and integer powers of sums become multi-sums
+:func:`differentiate`     :math:`\partial/\partial x_{i}` term by term (fresh dummies)
+:func:`contract_deltas`   :math:`\sum_k \delta_{ik} f_k = f_i` (free indices in range)
+:func:`sum_constants`     :math:`\sum_{k=a}^{b} c = (b - a + 1)\,c`
+:func:`collect`           canonical dummy names, like terms added, zeros dropped
+:func:`apply_zero_sums`   declared identities such as :math:`\sum_i z_{ij} = 0`
+:func:`substitute`        declared substitutions such as :math:`x_{ij} = s_j z_{ij} + \mu_j`
+:func:`bernoulli_mean`    :math:`E[\delta_a \delta_b] = p^2 + p(1-p)\,\delta_{ab}`
+:func:`to_expr`           back to SymPy, separable sums split into products of sums
+========================  ==========================================================
+
+:func:`normalize` runs them in order; two expressions are equal when their difference
+normalizes to no terms at all, which is what the prover :func:`index_prover` checks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.utilities.iterables import multiset_partitions
+
+from .derivation import Assumption, Prover
+from .errors import LayergradError
+
+__all__ = [
+    "IN_RANGE",
+    "ZERO_OUTSIDE",
+    "Mean",
+    "Term",
+    "ZeroSum",
+    "apply_zero_sums",
+    "bernoulli_mean",
+    "collect",
+    "contract_deltas",
+    "differentiate",
+    "index_prover",
+    "multiply_out",
+    "normalize",
+    "substitute",
+    "sum_constants",
+    "to_expr",
+]
+
+Limit = tuple[sp.Symbol, sp.Expr, sp.Expr]
+
+IN_RANGE = Assumption(
+    "free indices in range",
+    sp.true,
+    "every free index lies inside the range of the dummy it is contracted with, so "
+    "Σ_k δ(i, k) f(k) = f(i) holds without a range guard",
+)
+
+ZERO_OUTSIDE = Assumption(
+    "zero outside the array",
+    sp.true,
+    "an array read at an index outside its shape is zero (zero padding), so a Kronecker "
+    "delta may fix a dummy to an affine expression such as a − S·i",
+)
+
+
+class Mean(sp.Expr):
+    r"""Unevaluated :math:`E[\text{expr}]` over a mask whose entries are independent
+    Bernoulli(:math:`p`) variables: ``Mean(expr, mask, p)``."""
+
+    is_commutative = True
+
+    def __new__(cls, expr: sp.Expr, mask: sp.IndexedBase, p: sp.Expr) -> Mean:
+        return super().__new__(cls, sp.sympify(expr), mask, sp.sympify(p))
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.args[0]
+
+    def _latex(self, printer) -> str:
+        return rf"\mathbb{{E}}\left[{printer._print(self.expr)}\right]"
+
+    def _sympystr(self, printer) -> str:
+        return f"E[{printer._print(self.expr)}]"
+
+
+@dataclass(frozen=True)
+class Term:
+    """``coeff * factor`` summed over ``limits``; ``coeff`` holds no index, ``factor`` may."""
+
+    coeff: sp.Expr
+    factor: sp.Expr
+    limits: tuple[Limit, ...] = ()
+
+    @property
+    def dummies(self) -> tuple[sp.Symbol, ...]:
+        return tuple(limit[0] for limit in self.limits)
+
+    def times(self, other: Term) -> Term:
+        return Term(self.coeff * other.coeff, self.factor * other.factor, self.limits + other.limits)
+
+    def rename(self, mapping: Mapping[sp.Symbol, sp.Expr]) -> Term:
+        limits = tuple(
+            (mapping.get(d, d), lo.xreplace(mapping), hi.xreplace(mapping))
+            for d, lo, hi in self.limits
+        )
+        return Term(self.coeff, self.factor.xreplace(mapping), limits)
+
+
+def _fresh(symbol: sp.Symbol) -> sp.Dummy:
+    return sp.Dummy(symbol.name.lstrip("_") or "k", integer=True)
+
+
+def _fresh_inner_sums(expr: sp.Expr) -> sp.Expr:
+    """Rename the bound variables of every ``Sum`` inside ``expr`` to fresh dummies."""
+
+    def renamed(s: sp.Sum) -> sp.Sum:
+        mapping = {limit[0]: _fresh(limit[0]) for limit in s.limits}
+        return s.xreplace(mapping)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), renamed)
+
+
+def multiply_out(expr: sp.Expr) -> tuple[Term, ...]:
+    r"""Terms of ``expr``: sums become limits, products and positive integer powers of sums
+    are multiplied out into multi-sums, derivatives are taken (:func:`differentiate`)."""
+    expr = sp.sympify(expr)
+    if isinstance(expr, sp.Add):
+        return tuple(t for arg in expr.args for t in multiply_out(arg))
+    if isinstance(expr, sp.Mul):
+        result: tuple[Term, ...] = (Term(sp.S.One, sp.S.One),)
+        for arg in expr.args:
+            result = tuple(a.times(b) for a in result for b in multiply_out(arg))
+        return result
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1 and _expandable(expr.base):
+        return multiply_out(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False))
+    if isinstance(expr, sp.Sum):
+        mapping = {limit[0]: _fresh(limit[0]) for limit in expr.limits}
+        limits = tuple(
+            (mapping[d], sp.sympify(lo).xreplace(mapping), sp.sympify(hi).xreplace(mapping))
+            for d, lo, hi in expr.limits
+        )
+        body = expr.function.xreplace(mapping)
+        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in multiply_out(body))
+    if isinstance(expr, sp.Derivative):
+        result = multiply_out(expr.expr)
+        for variable, count in expr.variable_count:
+            for _ in range(count):
+                result = differentiate(result, variable)
+        return result
+    if isinstance(expr, Mean):
+        mask, p = expr.args[1], expr.args[2]
+        return bernoulli_mean(multiply_out(expr.expr), mask, p)
+    if expr.is_number:
+        return (Term(expr, sp.S.One),)
+    return (Term(sp.S.One, _fresh_inner_sums(expr)),)
+
+
+def _expandable(expr: sp.Expr) -> bool:
+    return isinstance(expr, (sp.Add, sp.Sum, sp.Mul))
+
+
+def differentiate(terms: Iterable[Term], wrt: sp.Expr) -> tuple[Term, ...]:
+    r""":math:`\partial/\partial\,\text{wrt}` of every term.
+
+    The dummies are SymPy ``Dummy`` symbols and every inner sum is renamed apart first, so
+    ``wrt = x[k]`` with a user index ``k`` can never be captured by a sum over ``k``."""
+    if not isinstance(wrt, (sp.Indexed, sp.Symbol)):
+        raise LayergradError(f"can differentiate with respect to an entry or a symbol, not {wrt}")
+    out: list[Term] = []
+    for t in terms:
+        derivative = sp.diff(t.coeff * t.factor, wrt)
+        for piece in multiply_out(derivative):
+            out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
+    return tuple(out)
+
+
+def _solve_delta(delta: sp.KroneckerDelta, limits: Sequence[Limit]) -> tuple[int, sp.Expr] | None:
+    """Which bound dummy the delta fixes, and to what: ``(position in limits, value)``."""
+    gap = sp.expand(delta.args[0] - delta.args[1])
+    for pos, (d, _, _) in enumerate(limits):
+        slope = gap.diff(d)
+        rest = sp.expand(gap - slope * d)
+        if slope in (1, -1) and not rest.has(d):
+            return pos, sp.expand(-rest / slope)
+    return None
+
+
+def contract_deltas(terms: Iterable[Term], zero_outside: bool = False) -> tuple[Term, ...]:
+    r"""Eliminate Kronecker deltas against bound dummies: :math:`\sum_k \delta_{ik} f_k = f_i`.
+
+    A delta that fixes a dummy to a free index or to another dummy with the same range is
+    contracted under :data:`IN_RANGE`. A delta that fixes it to an affine expression (such as
+    :math:`a - S i`) is contracted only with ``zero_outside=True``, under
+    :data:`ZERO_OUTSIDE`; otherwise it stays. No ``Piecewise`` guard is ever produced."""
+    out: list[Term] = []
+    for t in terms:
+        t = Term(t.coeff, t.factor, t.limits)
+        changed = True
+        while changed:
+            changed = False
+            for delta in sorted(t.factor.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
+                solved = _solve_delta(delta, t.limits)
+                if solved is None:
+                    continue
+                pos, value = solved
+                dummy, lo, hi = t.limits[pos]
+                others = t.limits[:pos] + t.limits[pos + 1 :]
+                bound = {limit[0]: limit for limit in others}
+                same_range = value in bound and bound[value][1:] == (lo, hi)
+                free_index = value.is_Symbol and value not in bound
+                if not (same_range or free_index or zero_outside):
+                    continue
+                t = Term(t.coeff, t.factor, others).rename({dummy: value})
+                changed = True
+                break
+        out.append(t)
+    return tuple(out)
+
+
+def sum_constants(terms: Iterable[Term]) -> tuple[Term, ...]:
+    r"""Sum dummies the summand does not depend on: :math:`\sum_{k=a}^{b} c = (b-a+1)\,c`."""
+    out = []
+    for t in terms:
+        factor, limits = t.factor, list(t.limits)
+        changed = True
+        while changed:
+            changed = False
+            for d, lo, hi in limits:
+                if factor.has(d) or any(o[1].has(d) or o[2].has(d) for o in limits):
+                    continue
+                factor = factor * (hi - lo + 1)
+                limits.remove((d, lo, hi))
+                changed = True
+                break
+        out.append(Term(t.coeff, factor, tuple(limits)))
+    return tuple(out)
+
+
+def _split_scalar(t: Term) -> Term:
+    """Move every index-free factor of ``t.factor`` into ``t.coeff``."""
+    indexed = t.factor.atoms(sp.Indexed)
+    deltas = t.factor.atoms(sp.KroneckerDelta)
+    indices = {s for a in indexed for i in a.indices for s in i.free_symbols}
+    indices |= {s for a in deltas for s in a.free_symbols}
+    deps = indexed | deltas | indices | set(t.dummies)
+    if not deps:
+        return Term(t.coeff * t.factor, sp.S.One, t.limits)
+    scalar, rest = t.factor.as_independent(*deps, as_Add=False)
+    return Term(t.coeff * scalar, rest, t.limits)
+
+
+def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
+    return sp.srepr((factor, tuple(sorted(limits, key=lambda lim: lim[0].name))))
+
+
+_CANON = [sp.Symbol(f"_c{n}", integer=True) for n in range(32)]
+
+
+def _canonical(t: Term) -> Term:
+    """Rename dummies to ``_c0, _c1, …`` in the order that makes the term's text smallest.
+
+    Dummies are first ordered by a signature that ignores names (where each appears); only
+    dummies with equal signatures are permuted, so the search stays small."""
+    dummies = t.dummies
+    if not dummies:
+        return t
+    placeholder = sp.Symbol("_x", integer=True)
+    other = sp.Symbol("_y", integer=True)
+
+    def signature(d: sp.Symbol) -> str:
+        mapping = {e: (placeholder if e == d else other) for e in dummies}
+        return _key(t.factor.xreplace(mapping), tuple(
+            (mapping[lim[0]], lim[1].xreplace(mapping), lim[2].xreplace(mapping))
+            for lim in t.limits
+        ))
+
+    groups: dict[str, list[sp.Symbol]] = {}
+    for d in dummies:
+        groups.setdefault(signature(d), []).append(d)
+    ordered_groups = [groups[k] for k in sorted(groups)]
+    best: tuple[str, Term] | None = None
+    choices = [itertools.permutations(g) for g in ordered_groups]
+    for count, combo in enumerate(itertools.product(*choices)):
+        if count >= 720:
+            break
+        order = [d for group in combo for d in group]
+        candidate = t.rename(dict(zip(order, _CANON)))
+        key = _key(candidate.factor, candidate.limits)
+        if best is None or key < best[0]:
+            best = (key, candidate)
+    assert best is not None
+    canon = best[1]
+    return Term(canon.coeff, canon.factor, tuple(sorted(canon.limits, key=lambda lim: lim[0].name)))
+
+
+def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
+    r"""Rename dummies canonically and add like terms, so :math:`\sum_i x_i - \sum_j x_j`
+    becomes no terms at all. Coefficients that simplify to zero are dropped."""
+    table: dict[str, Term] = {}
+    for t in terms:
+        t = _canonical(_split_scalar(t))
+        if t.coeff == 0 or t.factor == 0:
+            continue
+        key = _key(t.factor, t.limits)
+        if key in table:
+            old = table[key]
+            table[key] = Term(old.coeff + t.coeff, old.factor, old.limits)
+        else:
+            table[key] = t
+    out = []
+    for key in sorted(table):
+        t = table[key]
+        coeff = sp.factor(sp.cancel(sp.expand(t.coeff)))
+        if coeff != 0:
+            out.append(Term(coeff, t.factor, t.limits))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ZeroSum:
+    r"""A declared identity :math:`\sum_{d=lo}^{hi} \text{base}[\ldots, d, \ldots] = 0`, with
+    ``d`` at position ``axis`` of the index tuple."""
+
+    base: sp.IndexedBase
+    axis: int
+    lo: sp.Expr
+    hi: sp.Expr
+
+    def assumption(self, name: str, why: str) -> Assumption:
+        d = sp.Symbol("k", integer=True)
+        rank = self.axis + 1
+        idx = [sp.Symbol(f"j{n}", integer=True) for n in range(rank)]
+        idx[self.axis] = d
+        entry = self.base[tuple(idx)] if rank > 1 else self.base[d]
+        return Assumption(name, sp.Eq(sp.Sum(entry, (d, self.lo, self.hi)), 0), why)
+
+
+def apply_zero_sums(terms: Iterable[Term], identities: Iterable[ZeroSum]) -> tuple[Term, ...]:
+    r"""Drop every term that contains :math:`\sum_d z_{\ldots d \ldots}` alone in ``d``,
+    for a declared :class:`ZeroSum` identity on ``z``."""
+    identities = tuple(identities)
+    out = []
+    for t in terms:
+        if not any(_vanishes(t, z) for z in identities):
+            out.append(t)
+    return tuple(out)
+
+
+def _vanishes(t: Term, z: ZeroSum) -> bool:
+    factors = sp.Mul.make_args(t.factor)
+    for d, lo, hi in t.limits:
+        if (lo, hi) != (z.lo, z.hi) or any(lim[1].has(d) or lim[2].has(d) for lim in t.limits):
+            continue
+        holding = [f for f in factors if f.has(d)]
+        if len(holding) != 1:
+            continue
+        f = holding[0]
+        if (
+            isinstance(f, sp.Indexed)
+            and f.base == z.base
+            and len(f.indices) > z.axis
+            and f.indices[z.axis] == d
+            and not any(i.has(d) for pos, i in enumerate(f.indices) if pos != z.axis)
+        ):
+            return True
+    return False
+
+
+def substitute(terms: Iterable[Term], definitions: Iterable[Assumption]) -> tuple[Term, ...]:
+    r"""Replace defined entries (e.g. :math:`x_{ij} = s_j z_{ij} + \mu_j`) and multiply out."""
+    from .derivation import unfold
+
+    definitions = [Assumption(a.name, a.statement, a.why, unfold=True) for a in definitions]
+    out: list[Term] = []
+    for t in terms:
+        body = unfold(t.factor, definitions)
+        for piece in multiply_out(t.coeff * body):
+            out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
+    return tuple(out)
+
+
+def bernoulli_mean(terms: Iterable[Term], mask: sp.IndexedBase, p: sp.Expr) -> tuple[Term, ...]:
+    r"""Take the expectation over a mask of independent Bernoulli(:math:`p`) entries.
+
+    With :math:`\delta^2 = \delta` and independence, :math:`E[\prod_{r=1}^m \delta_{a_r}]`
+    is :math:`\sum_\pi p^{|\pi|}` over the partitions :math:`\pi` of the factors into groups
+    of equal indices, each group distinct from the others
+    (:math:`[a \ne b] = 1 - \delta_{ab}`); for two factors,
+    :math:`E[\delta_a\delta_b] = p^2 + p(1-p)\,\delta_{ab}`."""
+    p = sp.sympify(p)
+    out: list[Term] = []
+    for t in terms:
+        rest, entries = sp.S.One, []
+        for f in sp.Mul.make_args(t.factor):
+            base, power = f.as_base_exp()
+            if isinstance(base, sp.Indexed) and base.base == mask and power.is_Integer and power > 0:
+                entries.append(base)
+            else:
+                rest *= f
+        moment = _mask_moment(entries, p)
+        for piece in multiply_out(moment):
+            out.append(Term(t.coeff * piece.coeff, rest * piece.factor, t.limits + piece.limits))
+    return tuple(out)
+
+
+def _equal(a: sp.Indexed, b: sp.Indexed) -> sp.Expr:
+    return sp.Mul(*(sp.KroneckerDelta(x, y) for x, y in zip(a.indices, b.indices)))
+
+
+def _mask_moment(entries: list[sp.Indexed], p: sp.Expr) -> sp.Expr:
+    if len(entries) > 4:
+        raise LayergradError(f"mask moments above order 4 are not supported (got {len(entries)})")
+    if not entries:
+        return sp.S.One
+    total = sp.S.Zero
+    for partition in multiset_partitions(list(range(len(entries)))):
+        weight = p ** len(partition)
+        for block in partition:
+            for other in block[1:]:
+                weight *= _equal(entries[block[0]], entries[other])
+        for a, b in itertools.combinations(partition, 2):
+            weight *= 1 - _equal(entries[a[0]], entries[b[0]])
+        total += weight
+    return total
+
+
+def normalize(
+    expr: sp.Expr,
+    *,
+    zero_sums: Iterable[ZeroSum] = (),
+    zero_outside: bool = False,
+) -> tuple[Term, ...]:
+    """The normal form: multiply out, contract deltas, sum constants, apply identities,
+    collect. Two expressions are equal when their difference normalizes to ``()``."""
+    terms = multiply_out(expr)
+    terms = contract_deltas(terms, zero_outside=zero_outside)
+    terms = sum_constants(terms)
+    terms = apply_zero_sums(terms, zero_sums)
+    return collect(terms)
+
+
+_NAMES = "klmabcdefghpqrstuvw"
+
+
+def _display_names(taken: set[str], count: int) -> list[sp.Symbol]:
+    names: list[str] = []
+    for suffix in ["", "_2", "_3", "_4"]:
+        for letter in _NAMES:
+            if letter + suffix not in taken:
+                names.append(letter + suffix)
+    if len(names) < count:
+        raise LayergradError("too many summation indices to name")
+    return [sp.Symbol(n, integer=True) for n in names[:count]]
+
+
+def to_expr(terms: Iterable[Term], *, split: bool = True, order: Sequence[str] = ()) -> sp.Expr:
+    r"""Back to a SymPy expression, dummies renamed to short letters that clash with nothing.
+
+    With ``split=True`` a separable multi-sum becomes a product of sums:
+    :math:`\sum_{k,l} a_k b_l = (\sum_k a_k)(\sum_l b_l)`. ``order`` lists preferred dummy
+    names."""
+    terms = tuple(terms)
+    bound = {d for t in terms for d in t.dummies}
+    taken = {s.name for t in terms for s in (t.coeff * t.factor).free_symbols - bound}
+    taken |= {
+        s.name for t in terms for lim in t.limits for s in (lim[1] + lim[2]).free_symbols - bound
+    }
+    parts = []
+    for t in terms:
+        pool = [sp.Symbol(n, integer=True) for n in order if n not in taken]
+        pool += [s for s in _display_names(taken | set(order), len(t.limits)) if s not in pool]
+        t = t.rename(dict(zip(t.dummies, pool)))
+        parts.append(t.coeff * (_split(t) if split else _whole(t)))
+    return sp.Add(*parts)
+
+
+def _whole(t: Term) -> sp.Expr:
+    if not t.limits:
+        return t.factor
+    return sp.Sum(t.factor, *reversed(t.limits))
+
+
+def _split(t: Term) -> sp.Expr:
+    factors = list(sp.Mul.make_args(t.factor))
+    remaining = list(t.limits)
+    result = sp.S.One
+    free = [f for f in factors if not any(f.has(lim[0]) for lim in remaining)]
+    factors = [f for f in factors if f not in free]
+    result = sp.Mul(*free)
+    while remaining:
+        group = [remaining.pop(0)]
+        grew = True
+        while grew:
+            grew = False
+            names = {lim[0] for lim in group}
+            for lim in list(remaining):
+                linked = any(f.has(lim[0]) and any(f.has(n) for n in names) for f in factors)
+                bounds = any(g[1].has(lim[0]) or g[2].has(lim[0]) for g in group)
+                bounds = bounds or lim[1].has(*names) or lim[2].has(*names)
+                if linked or bounds:
+                    group.append(lim)
+                    remaining.remove(lim)
+                    grew = True
+        names = {lim[0] for lim in group}
+        body = [f for f in factors if any(f.has(n) for n in names)]
+        factors = [f for f in factors if f not in body]
+        result *= sp.Sum(sp.Mul(*body), *reversed(group))
+    return result
+
+
+def index_prover(
+    *, zero_sums: Iterable[ZeroSum] = (), zero_outside: bool = False
+) -> Prover:
+    """A prover that decides ``before == after`` by :func:`normalize` of the difference.
+
+    Derivations using it must declare :data:`IN_RANGE` (and :data:`ZERO_OUTSIDE` when
+    ``zero_outside=True``, and each identity in ``zero_sums``)."""
+    zero_sums = tuple(zero_sums)
+
+    def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
+        before, after = unfold(before), unfold(after)
+        pairs = (
+            [(before.lhs, after.lhs), (before.rhs, after.rhs)]
+            if isinstance(before, sp.Equality) and isinstance(after, sp.Equality)
+            else [(before, after)]
+        )
+        return all(
+            normalize(b - a, zero_sums=zero_sums, zero_outside=zero_outside) == ()
+            for b, a in pairs
+        )
+
+    name = "index normal form"
+    if zero_outside:
+        name += " (zero outside arrays)"
+    if zero_sums:
+        name += " (with zero-sum identities)"
+    return Prover(name, decide)

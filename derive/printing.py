@@ -1,0 +1,190 @@
+r"""Printers for derivation steps: compact one-line text, LaTeX, and MathML.
+
+SymPy's own ``str`` output is Python syntax and its ``pretty`` output stacks sums seven lines
+high; a derivation reads better as one line per step, so the text printer writes
+:math:`\sum_{k} x_k` as ``Σ_k x[k]``, a derivative as ``∂L/∂Y[i, j]``, a Kronecker delta as
+``δ(i, k)`` and a Hadamard product as ``D ⊙ Y``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.str import StrPrinter
+
+__all__ = ["latex", "mathml", "text"]
+
+
+def _prime_name(expr: sp.Subs) -> str | None:
+    """``f`` when ``expr`` is f'(a), i.e. ``Subs(Derivative(f(t), t), t, a)``; else None."""
+    d = expr.expr
+    if (
+        isinstance(d, sp.Derivative)
+        and len(expr.variables) == 1
+        and isinstance(d.expr, sp.core.function.AppliedUndef)
+        and d.expr.args == expr.variables
+        and d.variables == expr.variables
+    ):
+        return d.expr.func.__name__
+    return None
+
+
+class _TextPrinter(StrPrinter):
+    """One-line Unicode math: the plain-text face of a derivation."""
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        names = ",".join(self._print(limit[0]) for limit in expr.limits)
+        return f"Σ_{{{names}}} {self.parenthesize(expr.function, 50)}"
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        wrt = "".join(f"∂{self._print(v)}" for v, _ in expr.variable_count)
+        body = self._print(expr.expr)
+        if not isinstance(expr.expr, (sp.Symbol, sp.Indexed, sp.Function)):
+            body = f"({body})"
+        return f"∂{body}/{wrt}"
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> str:
+        return f"δ({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return " ⊙ ".join(self.parenthesize(a, 50) for a in expr.args)
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if expr.exp == sp.Rational(1, 2):
+            return f"√({self._print(expr.base)})"
+        if expr.exp == -sp.Rational(1, 2):
+            return f"1/√({self._print(expr.base)})"
+        if expr.exp == -1:
+            return f"1/{self.parenthesize(expr.base, 50)}"
+        exp = self._print(expr.exp)
+        if not (expr.exp.is_Integer and expr.exp >= 0) and not expr.exp.is_Symbol:
+            exp = f"({exp})"
+        return f"{self.parenthesize(expr.base, 60)}^{exp}"
+
+    def _print_Expectation(self, expr) -> str:
+        return f"E[{self._print(expr.args[0])}]"
+
+    def _print_Subs(self, expr: sp.Subs) -> str:
+        name = _prime_name(expr)
+        if name is None:
+            return super()._print_Subs(expr)
+        return f"{name}'({self._print(expr.point[0])})"
+
+    def _print_Variance(self, expr) -> str:
+        return f"Var[{self._print(expr.args[0])}]"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        parts = [f"{self._print(e)} if {self._print(c)}" for e, c in expr.args]
+        return "{" + "; ".join(parts) + "}"
+
+    def _print_Equality(self, expr: sp.Eq) -> str:
+        return f"{self._print(expr.lhs)} = {self._print(expr.rhs)}"
+
+    def _print_Unequality(self, expr) -> str:
+        return f"{self._print(expr.lhs)} ≠ {self._print(expr.rhs)}"
+
+    def _print_Relational(self, expr) -> str:
+        ops = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+        return f"{self._print(expr.lhs)} {ops.get(expr.rel_op, expr.rel_op)} {self._print(expr.rhs)}"
+
+    def _print_Contains(self, expr) -> str:
+        return f"{self._print(expr.args[0])} ∈ {self._print(expr.args[1])}"
+
+    def _print_FiniteSet(self, expr) -> str:
+        return "{" + ", ".join(self._print(a) for a in expr.args) + "}"
+
+
+class _LatexPrinter(LatexPrinter):
+    """LaTeX with Kronecker deltas as :math:`\\delta_{ik}` and ⊙ for Hadamard products."""
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
+        body = rf"\delta_{{{self._print(expr.args[0])}, {self._print(expr.args[1])}}}"
+        return rf"{body}^{{{exp}}}" if exp else body
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
+
+    def _print_Expectation(self, expr) -> str:
+        return rf"\mathbb{{E}}\left[{self._print(expr.args[0])}\right]"
+
+    def _print_Subs(self, expr: sp.Subs) -> str:
+        name = _prime_name(expr)
+        if name is None:
+            return super()._print_Subs(expr)
+        head = self._print(sp.Symbol(name))
+        return rf"{head}'\left({self._print(expr.point[0])}\right)"
+
+    def _print_Variance(self, expr) -> str:
+        return rf"\operatorname{{Var}}\left[{self._print(expr.args[0])}\right]"
+
+
+class _MathMLPrinter(MathMLPresentationPrinter):
+    """Presentation MathML with indices as plain subscripts: ``Y_{i,j}``, not ``Y_{(i,j)}``."""
+
+    def _print_Indexed(self, e):
+        msub = self.dom.createElement("msub")
+        msub.appendChild(self._print(e.base))
+        if len(e.indices) == 1:
+            msub.appendChild(self._print(e.indices[0]))
+            return msub
+        row = self.dom.createElement("mrow")
+        for pos, index in enumerate(e.indices):
+            if pos:
+                sep = self.dom.createElement("mo")
+                sep.appendChild(self.dom.createTextNode(","))
+                row.appendChild(sep)
+            row.appendChild(self._print(index))
+        msub.appendChild(row)
+        return msub
+
+    def _print_HadamardProduct(self, expr):
+        row = self.dom.createElement("mrow")
+        for pos, arg in enumerate(expr.args):
+            if pos:
+                op = self.dom.createElement("mo")
+                op.appendChild(self.dom.createTextNode("⊙"))
+                row.appendChild(op)
+            row.appendChild(self._print(arg))
+        return row
+
+    def _print_Expectation(self, expr):
+        return self._bracketed("E", expr.args[0])
+
+    def _print_Variance(self, expr):
+        return self._bracketed("Var", expr.args[0])
+
+    def _print_Mean(self, expr):
+        return self._bracketed("E", expr.args[0])
+
+    def _bracketed(self, name: str, arg):
+        row = self.dom.createElement("mrow")
+        for tag, text in (("mi", name), ("mo", "[")):
+            node = self.dom.createElement(tag)
+            node.appendChild(self.dom.createTextNode(text))
+            row.appendChild(node)
+        row.appendChild(self._print(arg))
+        close = self.dom.createElement("mo")
+        close.appendChild(self.dom.createTextNode("]"))
+        row.appendChild(close)
+        return row
+
+
+def text(expr: sp.Basic) -> str:
+    """One line of Unicode math for ``expr``."""
+    return _TextPrinter({"order": "none"}).doprint(expr)
+
+
+def latex(expr: sp.Basic) -> str:
+    """LaTeX for ``expr`` (no surrounding ``$``)."""
+    return _LatexPrinter({"order": "none"}).doprint(expr)
+
+
+def mathml(expr: sp.Basic, display: bool = False) -> str:
+    """A complete ``<math>`` element in presentation MathML for ``expr``."""
+    inner = _MathMLPrinter({"order": "none"}).doprint(expr)
+    mode = "block" if display else "inline"
+    return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="{mode}">{inner}</math>'

@@ -1,0 +1,89 @@
+"""Writing output files without ever losing what a person had.
+
+Every file layergrad writes goes through :func:`write_output`: the bytes go to a temporary
+file in the same folder and are renamed into place (so a crash never leaves half a file), and
+the SHA-256 of what was written is recorded in the folder's ``.layergrad-manifest.json``. A
+later write may replace a file only if it is still exactly what layergrad wrote (its hash is in
+the manifest, or it is a generated module whose embedded hash matches); anything else — a
+file someone made or edited — is replaced only with ``force=True``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from derive.errors import LayergradError
+
+from .codegen import is_untouched
+
+__all__ = ["MANIFEST", "write_output"]
+
+MANIFEST = ".layergrad-manifest.json"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _ours(path: Path, manifest: dict[str, str]) -> bool:
+    data = path.read_bytes()
+    if manifest.get(path.name) == _sha(data):
+        return True
+    try:
+        return is_untouched(data.decode())
+    except UnicodeDecodeError:
+        return False
+
+
+def write_output(path: str | os.PathLike, data: str | bytes, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically, refusing to replace a file layergrad did not
+    write (or that was edited since) unless ``force``. Creates the folder if needed."""
+    path = Path(path)
+    raw = data.encode() if isinstance(data, str) else data
+    if path.is_dir():
+        raise LayergradError(f"{path} is a directory; expected a file name")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LayergradError(f"cannot create folder {folder}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise LayergradError(f"folder {folder} is not writable")
+    lock = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest_path = folder / MANIFEST
+        try:
+            manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        except (OSError, ValueError):
+            manifest = {}
+        if path.exists() and not force and not _ours(path, manifest):
+            raise LayergradError(
+                f"{path} exists and was not written by layergrad (or was edited since); "
+                "use --force to replace it"
+            )
+        _atomic(path, raw)
+        manifest[path.name] = _sha(raw)
+        _atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+    finally:
+        os.close(lock)
+    return path
+
+
+def _atomic(path: Path, raw: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(raw)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

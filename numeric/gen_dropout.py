@@ -1,0 +1,159 @@
+r"""Generate ``dropout_forward`` / ``dropout_backward`` (course API) from the derivations.
+
+Every line of arithmetic is printed from a derived expression:
+
+* the mask draw from :func:`derive.dropout.mask_draw` (``u < p`` or ``u >= p``),
+* the scaled mask :math:`M = D/q` from the forward derivation's definition,
+* the output :math:`H = M \odot Y` from the forward derivation's result,
+* the test-time output from the train-time mean (:math:`E[H] = Y`: the identity),
+* the gradient :math:`\partial L/\partial Y = \partial L/\partial H \odot M` from the backward
+  derivation's result.
+
+The rest is the course API's plumbing: reading ``dropout_param``, seeding NumPy's global
+random state exactly as the notebooks do, keeping the input's dtype, and clear errors.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive import dropout
+from derive.dropout import Convention
+
+from .codegen import GeneratedFunction, elementwise, statements
+
+__all__ = ["functions", "preamble"]
+
+
+def _interval_text(interval: sp.Interval) -> str:
+    left = "(" if interval.left_open else "["
+    right = ")" if interval.right_open else "]"
+    return f"{left}{interval.start}, {interval.end}{right}"
+
+
+def preamble(convention: Convention | str) -> list[str]:
+    """Module-level lines: the convention constant and the parameter check."""
+    convention = Convention.parse(convention)
+    p = dropout.symbols()["p"]
+    allowed = dropout.p_range(convention)
+    condition = elementwise(allowed.as_relational(p), {})
+    word = "KEEP probability" if convention is Convention.KEEP else "DROP rate"
+    return [
+        f'DROPOUT_CONVENTION = "{convention.value}"\n'
+        f'"""In this module dropout_param[\'p\'] is the {word} ({convention.meaning})."""',
+        f'''
+def _dropout_settings(dropout_param):
+    """Read and check (p, mode) from dropout_param; p is the {word} here."""
+    if not isinstance(dropout_param, dict):
+        raise LayergradError(
+            f"dropout_param must be a dict with keys 'p' and 'mode', got {{type(dropout_param).__name__}}"
+        )
+    if "mode" not in dropout_param:
+        raise LayergradError("dropout_param['mode'] is missing; expected 'train' or 'test'")
+    mode = dropout_param["mode"]
+    if mode not in ("train", "test"):
+        raise LayergradError(f"dropout_param['mode'] is {{mode!r}}; expected 'train' or 'test'")
+    if "p" not in dropout_param:
+        raise LayergradError("dropout_param['p'] is missing; expected the {word} in {_interval_text(allowed)}")
+    p = dropout_param["p"]
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
+        raise LayergradError(f"dropout_param['p'] must be a number, got {{p!r}}")
+    if not ({condition}):
+        raise LayergradError(
+            f"dropout_param['p'] = {{p}} is outside {_interval_text(allowed)}: "
+            "in this module p is the {word}"
+        )
+    return p, mode
+
+
+def _floating(name, a):
+    """a as a NumPy array, refusing anything that is not floating point."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.inexact):
+        raise LayergradError(f"{{name}} must be a floating-point array, got dtype {{a.dtype}}")
+    return a''',
+    ]
+
+
+def functions(convention: Convention | str) -> list[GeneratedFunction]:
+    """The generated ``dropout_forward`` and ``dropout_backward`` for ``convention``."""
+    convention = Convention.parse(convention)
+    s = dropout.symbols()
+    probability = {s["q"]: "p"} if convention is Convention.KEEP else {s["r"]: "p"}
+    forward = dropout.forward("inverted", convention)
+    backward = dropout.backward("inverted", convention)
+    mean, _ = dropout.moments("inverted", convention)
+    scaled_mask = forward.assumption("scaled mask").statement.rhs
+
+    train = statements(
+        [
+            ("keep", dropout.mask_draw(convention)),
+            ("mask", scaled_mask),
+            ("out", forward.result),
+        ],
+        {dropout.U: "u", s["D"]: "keep", s["Mm"]: "mask", s["Ym"]: "x", s["p"]: "p", **probability},
+    )
+    test = statements([("out", mean.result)], {sp.Symbol("Y_ij", real=True): "x"})
+    grad = elementwise(backward.result, {s["dL_dH"]: "dout", s["Mm"]: "mask"})
+    formula = f"{_eq(forward)}, with M = D/q and D_ij ~ Bernoulli(q)"
+    q_is = "p" if convention is Convention.KEEP else "1 - p"
+    forward_source = f'''
+def dropout_forward(x, dropout_param):
+    """Inverted dropout, forward pass.
+
+    Train:  {formula}; here q = {q_is}.
+    Test:   H = Y (the train-time mean E[H_ij] = Y_ij, so no rescaling is needed).
+    {convention.meaning}.
+
+    Inputs:
+    - x: floating-point array of any shape.
+    - dropout_param: dict with 'p', 'mode' ('train' or 'test') and optionally 'seed';
+      with 'seed', NumPy's global random state is seeded with it first, as in the notebooks.
+
+    Returns (out, cache): out has x's shape and dtype; cache = (dropout_param, mask), where
+    mask = D/q in training and None at test time.
+    """
+    p, mode = _dropout_settings(dropout_param)
+    x = _floating("x", x)
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    mask = None
+    if mode == "train":
+        u = np.random.rand(*x.shape)
+{_indent(train, 8)}
+    else:
+{_indent(test, 8)}
+    out = out.astype(x.dtype, copy=False)
+    return out, (dropout_param, mask)
+'''
+    backward_source = f'''
+def dropout_backward(dout, cache):
+    """Inverted dropout, backward pass: {_eq(backward)} (train), ∂L/∂Y = ∂L/∂H (test).
+
+    Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
+    Returns dx = ∂L/∂Y, with dout's shape and dtype.
+    """
+    dropout_param, mask = cache
+    _, mode = _dropout_settings(dropout_param)
+    dout = _floating("dout", dout)
+    if mode == "train":
+        dx = {grad}
+    else:
+        dx = dout
+    return dx.astype(dout.dtype, copy=False)
+'''
+    return [
+        GeneratedFunction("dropout_forward", forward_source, (forward.title, mean.title)),
+        GeneratedFunction("dropout_backward", backward_source, (backward.title,)),
+    ]
+
+
+def _eq(d) -> str:
+    from derive.printing import text
+
+    return f"{text(d.start)} = {text(d.result)}"
+
+
+def _indent(block: str, spaces: int) -> str:
+    pad = " " * spaces
+    return "\n".join(pad + line for line in block.splitlines())

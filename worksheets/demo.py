@@ -1,0 +1,48 @@
+"""The main job on built-in defaults: everything layergrad makes, written into one folder.
+
+For every registered layer, its derivations as text, Markdown and LaTeX; a generated module
+in each dropout convention; and the check of each module. Prints one line per product.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from derive.dropout import Convention
+from derive.registry import LAYERS
+from derive.render import render_all
+from numeric.checks import check_module, load_module
+from numeric.export import module_source
+from numeric.files import write_output
+
+__all__ = ["run"]
+
+_SUFFIX = {"text": "txt", "markdown": "md", "latex": "tex"}
+
+
+def run(folder: Path, force: bool = False) -> bool:
+    """Write everything into ``folder``; return whether every check passed."""
+    folder = Path(folder)
+    for layer in LAYERS.values():
+        derivations = layer.derivations()
+        for fmt, suffix in _SUFFIX.items():
+            path = write_output(
+                folder / "derivations" / f"{layer.name}.{suffix}",
+                render_all(derivations, fmt, title=layer.name),
+                force,
+            )
+        steps = sum(len(d.steps) for d in derivations)
+        print(f"derived   {layer.name}: {len(derivations)} derivations, {steps} checked steps "
+              f"-> {path.parent}/{layer.name}.{{txt,md,tex}}")
+    all_passed = True
+    for convention in Convention:
+        path = write_output(folder / f"layers_{convention.value}.py",
+                            module_source("cs231n", convention), force)
+        verdicts = check_module(load_module(path))
+        passed = sum(v.passed for v in verdicts)
+        all_passed &= passed == len(verdicts)
+        print(f"exported  {path} (dropout p = {convention.value}); checks: {passed}/{len(verdicts)} passed")
+        for v in verdicts:
+            if not v.passed:
+                print("  " + v.line())
+    return all_passed
