@@ -23,17 +23,26 @@ from functools import cache
 import sympy as sp
 from sympy import stats
 
-from .derivation import Assumption, Derivation, by_sympy
+from .derivation import Assumption, Derivation
 from .errors import LayergradError
-from .index import IN_RANGE, Mean, bernoulli_mean, collect, contract_deltas, index_prover
-from .index import multiply_out, normalize, to_expr
+from .index import (
+    IN_RANGE,
+    Mean,
+    bernoulli_mean,
+    collect,
+    contract_deltas,
+    index_prover,
+    multiply_out,
+    normalize,
+    to_expr,
+)
 from .matrix import MatrixGradient, entry, entrywise
 
 __all__ = [
     "VARIANTS",
     "Convention",
-    "baldi_sadowski",
     "backward",
+    "baldi_sadowski",
     "derivations",
     "forward",
     "keep_probability",
@@ -107,7 +116,7 @@ U = sp.Symbol("U", real=True)
 
 
 def mask_draw(convention: Convention | str) -> sp.Relational:
-    """The event :math:`D_{ij} = 1` as the course notebooks draw it: a uniform
+    r"""The event :math:`D_{ij} = 1` as the course notebooks draw it: a uniform
     :math:`U_{ij} \in [0, 1)` below the keep probability, ``U < p`` (keep) or ``U < 1 - p``
     (drop). It has probability :math:`q`; the exact form matters for reproducing the
     notebooks' seeded numbers (``U >= p`` has the same law but other seeded values)."""
@@ -272,7 +281,7 @@ def _unit(variant: str, convention: Convention) -> tuple[stats.rv.RandomSymbol, 
 def moments(variant: str = "inverted", convention: Convention | str = "keep") -> tuple[Derivation, Derivation]:
     r""":math:`E[H_{ij}]` and :math:`\mathrm{Var}[H_{ij}]` for one entry, by ``sympy.stats``."""
     convention = Convention.parse(convention)
-    mask, y, h = _unit(variant, convention)
+    mask, _, h = _unit(variant, convention)
     keep = _keep(convention)
     scale = h / mask
     assumptions = [
@@ -429,7 +438,7 @@ def _baldi_sadowski_three() -> Derivation:
     ws = sp.symbols("w_1:4", real=True)
     xs = sp.symbols("x_1:4", real=True)
     deltas = [stats.Bernoulli(f"delta_{n_}", p) for n_ in (1, 2, 3)]
-    LD, LE = sp.symbols("L_D L_E", real=True)
+    LE = sp.Symbol("L_E", real=True)
     loss_e = (y - sum(p * w_ * x_ for w_, x_ in zip(ws, xs))) ** 2 / 2
     d = Derivation(
         "Baldi–Sadowski for three inputs, by sympy.stats",

@@ -1,0 +1,38 @@
+"""``layergrad derive LAYER``: print a layer's derivations, step by step."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "derive"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    from derive.registry import LAYERS
+    from derive.render import FORMATS
+
+    parser = commands.add_parser(
+        NAME, help="print a layer's derivations, step by step",
+        description="Print every derivation of a layer with its assumptions, steps and rules.",
+    )
+    parser.add_argument("layer", nargs="?", help=f"one of: {', '.join(LAYERS)}")
+    parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default: text)")
+    parser.add_argument("--dropout-p", choices=("keep", "drop"),
+                        help="dropout only: show this convention (default: both)")
+    parser.add_argument("--list", action="store_true", help="list the layers and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from derive.registry import LAYERS, layer
+    from derive.render import render_all
+
+    if args.list or args.layer is None:
+        for entry in LAYERS.values():
+            print(f"{entry.name:12s} {entry.summary}")
+        return 0
+    entry = layer(args.layer)
+    options = {"convention": args.dropout_p} if args.dropout_p and entry.name == "dropout" else {}
+    print(render_all(entry.derivations(**options), args.format, title=entry.name), end="")
+    return 0

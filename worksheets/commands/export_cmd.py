@@ -1,0 +1,31 @@
+"""``layergrad export``: write a NumPy module with every layer in a course API."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "export"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        NAME, help="write a NumPy module with the layers in a course API",
+        description="Generate a module with every layer's forward and backward functions.",
+    )
+    parser.add_argument("--api", default="cs231n", choices=("cs231n",), help="function names and signatures")
+    parser.add_argument("--dropout-p", required=True, choices=("keep", "drop"),
+                        help="what dropout_param['p'] means: keep probability or drop rate")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="the .py file to write")
+    parser.add_argument("--force", action="store_true", help="replace a file layergrad did not write")
+
+
+def run(args: argparse.Namespace) -> int:
+    from numeric.export import module_source
+    from numeric.files import write_output
+
+    path = write_output(args.output, module_source(args.api, args.dropout_p), force=args.force)
+    print(f"wrote {path} ({args.api} API, dropout p = {args.dropout_p} convention)")
+    return 0
