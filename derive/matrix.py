@@ -23,9 +23,12 @@ class MatrixGradient(sp.MatrixSymbol):
 
     Its internal name is ``dL_dX``; every printer shows it as the fraction."""
 
-    def __new__(cls, loss: str, wrt: str, rows: sp.Expr, cols: sp.Expr) -> MatrixGradient:
-        obj = super().__new__(cls, f"d{loss}_d{wrt}", rows, cols)
-        return obj
+    def __new__(cls, *args) -> MatrixGradient:
+        """``MatrixGradient(loss, wrt, rows, cols)``, or SymPy's ``(name, rows, cols)`` rebuild."""
+        if len(args) == 4:
+            loss, wrt, rows, cols = args
+            args = (f"d{loss}_d{wrt}", rows, cols)
+        return super().__new__(cls, *args)
 
     @property
     def parts(self) -> tuple[str, str]:

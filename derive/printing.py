@@ -8,6 +8,9 @@ high; a derivation reads better as one line per step, so the text printer writes
 
 from __future__ import annotations
 
+import re
+from html.entities import html5
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
@@ -183,8 +186,15 @@ def latex(expr: sp.Basic) -> str:
     return _LatexPrinter({"order": "none"}).doprint(expr)
 
 
+def _numeric_entity(match: re.Match) -> str:
+    """``&InvisibleTimes;`` → ``&#x2062;``: named HTML entities are not valid XML."""
+    char = html5.get(match.group(1) + ";")
+    return f"&#x{ord(char):x};" if char and len(char) == 1 else match.group(0)
+
+
 def mathml(expr: sp.Basic, display: bool = False) -> str:
     """A complete ``<math>`` element in presentation MathML for ``expr``."""
     inner = _MathMLPrinter({"order": "none"}).doprint(expr)
+    inner = re.sub(r"&([A-Za-z]+);", _numeric_entity, inner)
     mode = "block" if display else "inline"
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="{mode}">{inner}</math>'

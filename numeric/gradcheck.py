@@ -66,6 +66,11 @@ class Verdict:
     where: tuple[int, ...] | None = None
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passed", bool(self.passed))
+        object.__setattr__(self, "error", float(self.error))
+        object.__setattr__(self, "tolerance", float(self.tolerance))
+
     def line(self) -> str:
         mark = "PASS" if self.passed else "FAIL"
         at = f" at {self.where}" if self.where is not None and not self.passed else ""

@@ -1,0 +1,83 @@
+"""The derivation core: steps are checked when built, re-checked by verify, rendered."""
+
+import pytest
+import sympy as sp
+
+from derive import Assumption, Derivation, LayergradError, unfold
+from derive.render import render
+
+x, y, a = sp.symbols("x y a", real=True)
+f = sp.IndexedBase("f")
+i, j = sp.symbols("i j", integer=True)
+
+
+def test_a_proven_step_is_accepted_and_labelled():
+    d = Derivation("square", (x + y) ** 2).step(x**2 + 2 * x * y + y**2, "expand", "binomial formula")
+    assert d.result == x**2 + 2 * x * y + y**2
+    assert d.steps[0].proof == "proved: SymPy simplify"
+    assert d.verify() == []
+
+
+def test_a_wrong_step_is_refused_when_built():
+    d = Derivation("square", (x + y) ** 2)
+    with pytest.raises(LayergradError, match="step 1 \\(expand\\) is not proven"):
+        d.step(x**2 + y**2, "expand", "forgot the cross term")
+
+
+def test_a_step_named_after_a_declared_assumption_is_accepted_without_proof():
+    positive = Assumption("a is one", sp.Eq(a, 1), "given")
+    d = Derivation("use it", a * x, [positive]).step(x, "a is one", "substitute")
+    assert d.steps[0].proof == "assumption"
+
+
+def test_undeclared_assumption_is_not_enough():
+    with pytest.raises(LayergradError):
+        Derivation("use it", a * x).step(x, "a is one", "substitute")
+
+
+def test_definitions_unfold_at_any_index():
+    definition = Assumption("f", sp.Eq(f[i], x * i), "definition", unfold=True)
+    assert unfold(f[j] + f[2], [definition]) == x * j + 2 * x
+    d = Derivation("f at j", f[j], [definition]).step(x * j, "evaluate f", "unfold the definition")
+    assert d.steps[0].proof.startswith("proved")
+
+
+def test_cyclic_definitions_are_reported():
+    cycle = [
+        Assumption("x", sp.Eq(x, y + 1), "", unfold=True),
+        Assumption("y", sp.Eq(y, x + 1), "", unfold=True),
+    ]
+    with pytest.raises(LayergradError, match="cycle"):
+        unfold(x, cycle)
+
+
+def test_verify_finds_a_tampered_step():
+    d = Derivation("double", 2 * x).step(x + x, "split", "2x = x + x").step(x + x, "again", "same")
+    assert d.verify() == []
+    d.steps[1] = d.steps[1].__class__(d.steps[1].before, 3 * x, "again", "tampered", d.steps[1].proof,
+                                      d.steps[1].prover)
+    assert d.verify() == [2]
+
+
+def test_proves_compares_the_result_with_a_target():
+    d = Derivation("d/dx", sp.Derivative(x**3, x)).step(3 * x**2, "power rule", "d/dx x^n = n x^(n-1)")
+    assert d.proves(3 * x**2)
+    assert not d.proves(2 * x**2)
+
+
+def test_duplicate_assumption_names_are_refused():
+    with pytest.raises(LayergradError, match="unique"):
+        Derivation("t", x, [Assumption("a", sp.true, ""), Assumption("a", sp.true, "")])
+
+
+def test_renders_every_step_rule_and_assumption_in_every_format():
+    given = Assumption("given", sp.Eq(a, 2), "because", unfold=True)
+    d = Derivation("Demo", a * x, [given]).step(2 * x, "substitute a", "a = 2").note("Done.")
+    text = render(d, "text")
+    assert "substitute a" in text and "a = 2" in text and "given" in text and "Done." in text
+    latex = render(d, "latex")
+    assert r"\begin{align*}" in latex and "substitute a" in latex and "2 x" in latex
+    markdown = render(d, "markdown")
+    assert markdown.startswith("## Demo") and "$$" in markdown and "**substitute a**" in markdown
+    with pytest.raises(LayergradError, match="unknown format 'pdf'"):
+        render(d, "pdf")

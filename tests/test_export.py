@@ -1,0 +1,132 @@
+"""Generated dropout modules: course API, notebook numbers to the last digit, clear errors."""
+
+import types
+
+import numpy as np
+import pytest
+
+from derive import LayergradError
+from numeric.codegen import MARKER, is_untouched
+from numeric.export import module_source
+
+
+def load(convention: str) -> types.ModuleType:
+    module = types.ModuleType(f"layers_{convention}")
+    exec(compile(module_source("cs231n", convention), module.__name__, "exec"), module.__dict__)
+    return module
+
+
+@pytest.fixture(scope="module", params=["keep", "drop"])
+def layers(request):
+    return load(request.param)
+
+
+def test_the_module_is_marked_hashed_and_documents_its_convention(layers):
+    source = module_source("cs231n", layers.DROPOUT_CONVENTION)
+    assert source.startswith(MARKER) and is_untouched(source)
+    assert not is_untouched(source.replace("dx = dout*mask", "dx = dout"))
+    word = {"keep": "KEEP probability", "drop": "DROP rate"}[layers.DROPOUT_CONVENTION]
+    assert word in layers.__doc__ and word in layers.dropout_forward.__doc__
+
+
+def test_the_arithmetic_lines_come_from_the_derivations():
+    keep, drop = module_source("cs231n", "keep"), module_source("cs231n", "drop")
+    assert "keep = (u < p)" in keep and "mask = keep/p" in keep and "out = mask*x" in keep
+    assert "keep = (u < 1 - p)" in drop and "mask = keep/(1 - p)" in drop
+    assert "dx = dout*mask" in keep and "dx = dout*mask" in drop
+
+
+def test_seeded_outputs_match_the_dropout_notebook():
+    """Seed 000 (p is the drop rate): the printed numbers of its forward and backward checks."""
+    layers = load("drop")
+    np.random.seed(231)
+    x = np.random.randn(500, 500) + 10
+    printed = {0.75: (10.014059116977283, 0.749784), 0.6: (9.977917658761159, 0.600796),
+               0.3: (9.987811912159426, 0.30074)}
+    for p, (mean, zeros) in printed.items():
+        out, _ = layers.dropout_forward(x, {"mode": "train", "p": p})
+        assert (out == 0).mean() == zeros  # the same mask, entry for entry
+        assert abs(out.mean() - mean) <= 4e-15 * mean  # summation order may differ by an ulp or two
+        test_out, _ = layers.dropout_forward(x, {"mode": "test", "p": p})
+        assert test_out is x or np.array_equal(test_out, x)
+
+    np.random.seed(231)
+    x = np.random.randn(10, 10) + 10
+    dout = np.random.randn(*x.shape)
+    param = {"mode": "train", "p": 0.8, "seed": 123}
+    _, cache = layers.dropout_forward(x, param)
+    dx = layers.dropout_backward(dout, cache)
+    dx_num = notebook_gradient(lambda xx: layers.dropout_forward(xx, param)[0], x, dout)
+    error = np.max(np.abs(dx - dx_num) / np.maximum(1e-8, np.abs(dx) + np.abs(dx_num)))
+    assert error == 1.8929028107279455e-11
+
+
+def notebook_gradient(f, x, df, h=1e-5):
+    """The course notebooks' eval_numerical_gradient_array, line for line."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        pos = f(x).copy()
+        x[ix] = old - h
+        neg = f(x).copy()
+        x[ix] = old
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def test_keep_convention_uses_p_as_the_keep_probability():
+    layers = load("keep")
+    x = np.ones((400, 500))
+    np.random.seed(0)
+    out, (_, mask) = layers.dropout_forward(x, {"mode": "train", "p": 0.8})
+    assert abs((out == 0).mean() - 0.2) < 6 * np.sqrt(0.16 / x.size)
+    assert set(np.unique(mask)) == {0.0, 1 / 0.8}
+
+
+def test_dtype_is_kept_and_test_mode_gradient_is_the_identity(layers):
+    x = np.random.default_rng(1).standard_normal((4, 5)).astype(np.float32)
+    out, cache = layers.dropout_forward(x, {"mode": "train", "p": 0.5, "seed": 0})
+    assert out.dtype == np.float32
+    assert layers.dropout_backward(np.ones_like(x), cache).dtype == np.float32
+    dout = np.arange(20.0).reshape(4, 5)
+    _, cache = layers.dropout_forward(x, {"mode": "test", "p": 0.5})
+    assert np.array_equal(layers.dropout_backward(dout, cache), dout)
+
+
+@pytest.mark.parametrize(
+    "param, message",
+    [
+        ({"mode": "train"}, "'p'\\] is missing"),
+        ({"p": 0.5}, "'mode'\\] is missing"),
+        ({"p": 0.5, "mode": "eval"}, "expected 'train' or 'test'"),
+        ({"p": "half", "mode": "train"}, "must be a number"),
+        ({"p": 1.5, "mode": "train"}, "is outside"),
+        ([0.5], "must be a dict"),
+    ],
+)
+def test_bad_parameters_are_clear_errors(layers, param, message):
+    with pytest.raises(LayergradError, match=message):
+        layers.dropout_forward(np.ones(3), param)
+
+
+def test_the_range_of_p_depends_on_the_convention():
+    keep, drop = load("keep"), load("drop")
+    with pytest.raises(LayergradError, match=r"outside \(0, 1\]: in this module p is the KEEP probability"):
+        keep.dropout_forward(np.ones(3), {"p": 0.0, "mode": "train"})
+    with pytest.raises(LayergradError, match=r"outside \[0, 1\): in this module p is the DROP rate"):
+        drop.dropout_forward(np.ones(3), {"p": 1.0, "mode": "train"})
+    assert np.array_equal(drop.dropout_forward(np.ones(3), {"p": 0.0, "mode": "train"})[0], np.ones(3))
+
+
+def test_non_numeric_input_is_refused(layers):
+    with pytest.raises(LayergradError, match="floating-point array"):
+        layers.dropout_forward(np.array(["a", "b"]), {"p": 0.5, "mode": "train"})
+
+
+def test_unknown_api_is_refused():
+    with pytest.raises(LayergradError, match="unknown API"):
+        module_source("pytorch", "keep")

@@ -1,0 +1,55 @@
+"""Writing outputs: atomic, and never replacing what a person wrote without force."""
+
+import os
+
+import pytest
+
+from derive import LayergradError
+from numeric.export import module_source
+from numeric.files import MANIFEST, write_output
+
+
+def test_writes_and_may_replace_its_own_untouched_file(tmp_path):
+    path = write_output(tmp_path / "a.md", "one")
+    assert path.read_text() == "one"
+    write_output(path, "two")
+    assert path.read_text() == "two"
+    assert (tmp_path / MANIFEST).exists()
+
+
+def test_refuses_a_file_it_did_not_write_unless_forced(tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text("mine")
+    with pytest.raises(LayergradError, match="use --force"):
+        write_output(path, "generated")
+    assert path.read_text() == "mine"
+    write_output(path, "generated", force=True)
+    assert path.read_text() == "generated"
+
+
+def test_refuses_a_file_edited_since_it_was_written(tmp_path):
+    path = write_output(tmp_path / "sheet.md", "generated")
+    path.write_text("generated, then corrected by hand")
+    with pytest.raises(LayergradError, match="edited since"):
+        write_output(path, "generated again")
+
+
+def test_a_generated_module_is_recognised_without_a_manifest(tmp_path):
+    path = tmp_path / "layers.py"
+    path.write_text(module_source("cs231n", "keep"))
+    write_output(path, module_source("cs231n", "drop"))
+    assert 'DROPOUT_CONVENTION = "drop"' in path.read_text()
+
+
+def test_no_temporary_file_is_left_behind(tmp_path):
+    write_output(tmp_path / "sub" / "x.txt", b"bytes")
+    assert sorted(os.listdir(tmp_path / "sub")) == [MANIFEST, "x.txt"]
+
+
+def test_bad_targets_are_clear_errors(tmp_path):
+    with pytest.raises(LayergradError, match="is a directory"):
+        write_output(tmp_path, "x")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LayergradError, match="cannot create folder"):
+        write_output(blocker / "inside.txt", "x")
