@@ -492,7 +492,7 @@ def to_expr(terms: Iterable[Term], *, split: bool = True, order: Sequence[str] =
 def _whole(t: Term) -> sp.Expr:
     if not t.limits:
         return t.factor
-    return sp.Sum(t.factor, *reversed(t.limits))
+    return sp.Sum(t.factor, *t.limits)
 
 
 def _split(t: Term) -> sp.Expr:
@@ -519,7 +519,7 @@ def _split(t: Term) -> sp.Expr:
         names = {lim[0] for lim in group}
         body = [f for f in factors if any(f.has(n) for n in names)]
         factors = [f for f in factors if f not in body]
-        result *= sp.Sum(sp.Mul(*body), *reversed(group))
+        result *= sp.Sum(sp.Mul(*body), *group)
     return result
 
 
