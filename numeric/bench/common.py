@@ -1,0 +1,36 @@
+"""Pieces every suite uses: the generated module, optional PyTorch, sizes in words."""
+
+from __future__ import annotations
+
+import types
+from functools import cache
+
+import numpy as np
+
+from .core import Unavailable
+
+__all__ = ["array_bytes", "exported", "torch_or_reason"]
+
+
+@cache
+def exported(dropout_p: str = "keep") -> types.ModuleType:
+    """The module ``layergrad export --api cs231n`` writes, imported (built once per run)."""
+    from numeric.export import module_source
+
+    module = types.ModuleType(f"layergrad_bench_layers_{dropout_p}")
+    exec(compile(module_source("cs231n", dropout_p), module.__name__, "exec"), module.__dict__)
+    return module
+
+
+def torch_or_reason() -> types.ModuleType | Unavailable:
+    """PyTorch (CPU, float64 allowed) when installed; otherwise why not, for the table."""
+    try:
+        import torch
+    except ImportError:
+        return Unavailable("torch not installed (pip install torch==2.13.0)")
+    return torch
+
+
+def array_bytes(*arrays: np.ndarray) -> int:
+    """Bytes that must cross memory when each array is read or written once."""
+    return int(sum(a.nbytes for a in arrays))

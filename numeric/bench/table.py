@@ -1,0 +1,113 @@
+"""The benchmark table, as Markdown (readable in a terminal, pasteable into the README).
+
+One line per contender: its median time and spread, its ratio to the row's reference, and on
+the subject's line the peak memory and the achieved rate; each goal sits on the line of the
+contender it judges, with the measured ratio and the verdict.
+"""
+
+from __future__ import annotations
+
+__all__ = ["bytes_text", "format_table", "machine_text", "seconds_text"]
+
+HEADER = ("comparison", "size", "dtype", "contender", "median", "±", "× ref", "peak mem", "rate",
+          "goal", "measured", "verdict")
+
+
+def seconds_text(s: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s * 1e9:.3g} ns"
+
+
+def bytes_text(b: float) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if b >= scale:
+            return f"{b / scale:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def _rate_text(rate: dict) -> str:
+    unit = rate["unit"]
+    value = rate["value"]
+    text = f"{value / 1e9:.3g} GFLOP/s" if unit == "flop/s" else f"{value / 2**30:.3g} GB/s"
+    if rate.get("fraction") is not None:
+        text += f" = {100 * rate['fraction']:.0f}% of {rate['limit']}"
+    return text
+
+
+def _value_text(goal: dict) -> str:
+    if goal["value"] is None:
+        return ""
+    return seconds_text(goal["value"]) if goal["ratio"] == "seconds" else f"{goal['value']:.3g}"
+
+
+def _goal_owner(goal: dict, row: dict) -> str:
+    top = goal["ratio"].split("/")[0]
+    return top if top in {c["name"] for c in row["contenders"]} else row["subject"]
+
+
+def _lines(row: dict) -> list[tuple[str, ...]]:
+    lines = []
+    goals_of: dict[str, list[dict]] = {}
+    for goal in row["goals"]:
+        goals_of.setdefault(_goal_owner(goal, row), []).append(goal)
+    for k, c in enumerate(row["contenders"]):
+        first = k == 0
+        head = (row["name"], row["size"], row["dtype"]) if first else ("", "", "")
+        name = c["name"] + (" (ref)" if c["name"] == row["reference"] else "")
+        if not c["available"]:
+            lines.append((*head, name, "—", "", "", "", "", "", "", f"n/a: {c['reason']}"))
+            continue
+        spread = f"{100 * c['spread']:.0f}%" + ("" if row["stable"] else " ~")
+        ratio = c.get("ratio_to_reference")
+        ratio_text = "1" if c["name"] == row["reference"] else ("" if ratio is None else f"{ratio:.3g}")
+        peak = rate = ""
+        if c["name"] == row["subject"]:
+            peak = bytes_text(row["peak_bytes"]) if row["peak_bytes"] is not None else ""
+            rate = _rate_text(row["rate"]) if row["rate"] else ""
+        mine = goals_of.get(c["name"], [])
+        goal_cells = [("", "", "")] if not mine else [
+            (g["goal"], _value_text(g),
+             "n/a" if g["met"] is None else ("met" if g["met"] else "SHORT"))
+            for g in mine
+        ]
+        lines.append((*head, name, seconds_text(c["median"]), spread, ratio_text, peak, rate, *goal_cells[0]))
+        lines += [("",) * 9 + cells for cells in goal_cells[1:]]
+    for goal in row["goals"]:  # goals whose contender could not run
+        owner = _goal_owner(goal, row)
+        if not next(c for c in row["contenders"] if c["name"] == owner)["available"]:
+            lines.append(("",) * 9 + (goal["goal"], "", "n/a"))
+    return lines
+
+
+def format_table(report: dict) -> str:
+    """The Markdown table of a report made by :func:`numeric.bench.to_json`, with notes below."""
+    rows = [HEADER, *(line for row in report["rows"] for line in _lines(row))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+
+    def fmt(r: tuple[str, ...]) -> str:
+        return "| " + " | ".join(cell.ljust(w) for cell, w in zip(r, widths)) + " |"
+
+    out = [fmt(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows[1:])]
+    goals = [g for row in report["rows"] for g in row["goals"]]
+    met = sum(g["met"] is True for g in goals)
+    short = sum(g["met"] is False for g in goals)
+    out.append("")
+    out.append(f"goals: {met} met, {short} short, {len(goals) - met - short} not measurable here; "
+               "ratios are medians of per-round ratios (contenders alternate within each round); "
+               "± is half the interquartile range; ~ marks a row stopped by its time budget before stable.")
+    out += [f"note: {row['note']}" for row in report["rows"] if row.get("note")]
+    return "\n".join(out) + "\n"
+
+
+def machine_text(report: dict) -> str:
+    """One line on what the numbers were measured on."""
+    m = report["machine"]
+    load = m.get("load_average_at_start")
+    parts = [f"{m['cpu']}, {m['cores']} cores", m["system"], f"Python {m['python']}",
+             f"NumPy {m['numpy']} ({m['blas']})", f"torch {m['torch']}" if m.get("torch") else "torch not installed"]
+    if load is not None:
+        parts.append(f"load average {load:.1f} at start")
+    mode = "--quick" if report["quick"] else "full"
+    return f"measured {report['started']} ({mode}, {report['seconds']:.0f} s) on " + "; ".join(parts)

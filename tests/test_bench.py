@@ -1,0 +1,147 @@
+"""The benchmark harness: structure of ``layergrad bench --quick``, and the engine's arithmetic
+on contenders whose times are known exactly (they report them through ``Elapsed``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from derive.errors import LayergradError
+from numeric import bench
+from numeric.bench.core import Elapsed, Goal, Row, Settings, Unavailable, Work, measure
+from numeric.bench.table import format_table
+from worksheets.cli import main
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """One real ``layergrad bench --quick`` run: its report, table and plot."""
+    folder = tmp_path_factory.mktemp("bench")
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["bench", "--quick", "--json", str(folder / "b.json"), "--plot", str(folder / "b.png")])
+    return code, json.loads((folder / "b.json").read_text()), out.getvalue(), folder
+
+
+def test_quick_run_reports_every_registered_row(quick):
+    code, report, table, folder = quick
+    assert code == 0
+    declared = [(r.name, r.size, r.dtype) for r in bench.all_rows(quick=True)]
+    assert [(r["name"], r["size"], r["dtype"]) for r in report["rows"]] == declared
+    for row in report["rows"]:
+        assert row["name"] in table
+        for c in row["contenders"]:
+            if c["available"]:
+                assert c["median"] > 0 and len(c["samples"]) >= 1
+            else:
+                assert c["reason"]
+    assert report["machine"]["cores"] >= 1 and report["quick"] is True
+    assert (folder / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_run_has_the_rows_the_table_promises(quick):
+    _, report, _, _ = quick
+    names = {row["name"] for row in report["rows"]}
+    assert {"float64 matmul", "float32 matmul", "memory copy", "dropout forward", "dropout backward",
+            "derive dropout", "export module", "validate exported"} <= names
+    by_name = {row["name"]: row for row in report["rows"]}
+    forward = by_name["dropout forward"]
+    generated = next(c for c in forward["contenders"] if c["name"] == "generated")
+    assert generated["ratio_to_reference"] > 0
+    assert forward["peak_bytes"] > 0  # at least the output array
+    assert forward["rate"]["fraction"] > 0 and forward["rate"]["limit"] == "memory copy"
+    assert by_name["float64 matmul"]["rate"]["unit"] == "flop/s"
+    for row in report["rows"]:
+        for goal in row["goals"]:
+            assert goal["met"] in (True, False, None)
+            assert goal["met"] is None or goal["met"] == (
+                goal["value"] <= goal["max"] if goal["max"] is not None else goal["value"] >= goal["min"])
+
+
+def test_plot_from_a_saved_report_and_bad_requests(quick, tmp_path, capsys):
+    _, _, _, folder = quick
+    assert main(["bench", "--plot", str(tmp_path / "again.svg"), "--from", str(folder / "b.json")]) == 0
+    assert (tmp_path / "again.svg").read_text().lstrip().startswith("<?xml")
+    assert main(["bench", "--plot", str(tmp_path / "x.gif"), "--from", str(folder / "b.json")]) == 2
+    assert main(["bench", "--from", str(folder / "b.json")]) == 2
+    assert main(["bench", "--only", "no-such-row"]) == 2
+    (tmp_path / "other.json").write_text("{}")
+    assert main(["bench", "--plot", str(tmp_path / "p.png"), "--from", str(tmp_path / "other.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-row" in err and "groups: machine" in err and "not a report" in err
+
+
+def test_only_selects_by_group_and_adds_the_limits_it_needs():
+    rows = bench.all_rows(quick=True)
+    chosen = bench.select(rows, ["dropout"])
+    assert {r.group for r in chosen} == {"dropout", "machine"}
+    assert [r.name for r in chosen if r.group == "machine"] == ["memory copy"]
+    assert [r.name for r in bench.select(rows, ["derive *"])] == [r.name for r in rows if r.name.startswith("derive")]
+
+
+def _row(times: dict[str, float], **fields) -> Row:
+    calls = []
+
+    def setup():
+        return {name: (lambda name=name, t=t: calls.append(name) or Elapsed(t)) for name, t in times.items()}
+
+    row = Row(name="fake", group="fake", size="1", dtype="float64", contenders=tuple(times), setup=setup,
+              warmup=False, memory=False, **fields)
+    return row, calls
+
+
+def test_ratios_goals_and_rates_from_known_times():
+    row, calls = _row({"generated": 0.3, "hand-written": 0.1, "staged": 0.6}, reference="hand-written",
+                      goals=(Goal("generated/hand-written", max=1.10), Goal("staged/generated", min=1.5),
+                             Goal("seconds", max=0.25)),
+                      work=Work(3e9, "B", limit="copy"), rounds=4)
+    result = measure(row, Settings.quick(), limits={"copy": 2e10})
+    assert result.ratio("generated", "hand-written") == pytest.approx(3.0)
+    assert result.ratio("staged", "generated") == pytest.approx(2.0)
+    assert [goal.met(result.goal_value(goal)) for goal in row.goals] == [False, True, False]
+    assert result.rate == pytest.approx(1e10) and result.fraction == pytest.approx(0.5)
+    assert len(calls) == 12  # four rounds of three
+
+
+def test_contenders_alternate_round_by_round():
+    row, calls = _row({"a": 0.1, "b": 0.1, "c": 0.1}, rounds=3)
+    measure(row, Settings.quick())
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+
+
+def test_unavailable_contender_is_reported_not_timed():
+    row = Row(name="torch row", group="fake", size="1", dtype="float64", contenders=("generated", "torch"),
+              reference="torch", goals=(Goal("generated/torch", max=1.25),), memory=False, rounds=3,
+              warmup=False,
+              setup=lambda: {"generated": lambda: Elapsed(0.1), "torch": Unavailable("torch not installed")})
+    result = measure(row, Settings.quick())
+    assert result.ratio("generated", "torch") is None and result.goal_value(row.goals[0]) is None
+    report = bench.to_json([result], True, {}, 0.0)
+    table = format_table(report)
+    assert "n/a: torch not installed" in table and "generated/torch ≤ 1.25" in table
+
+
+def test_peak_memory_counts_numpy_allocations():
+    import numpy as np
+
+    row = Row(name="alloc", group="fake", size="1", dtype="float64", contenders=("alloc",), rounds=1,
+              setup=lambda: {"alloc": lambda: np.ones(2**20)})
+    assert measure(row, Settings.quick()).peak >= 8 * 2**20
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Goal("a/b"),
+    lambda: Goal("a/b", max=1, min=2),
+    lambda: Goal("ab", max=1),
+    lambda: Row("r", "g", "1", "f", ("a", "a"), dict),
+    lambda: Row("r", "g", "1", "f", ("a",), dict, reference="b"),
+    lambda: Row("r", "g", "1", "f", ("a", "b"), dict, goals=(Goal("a/c", max=1),)),
+    lambda: Row("r", "g", "1", "f", ("a",), dict, goals=(Goal("peak/im2col", max=1.5),)),
+])
+def test_malformed_rows_and_goals_are_refused(make):
+    with pytest.raises(LayergradError):
+        make()

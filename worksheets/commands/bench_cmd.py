@@ -1,0 +1,85 @@
+"""``layergrad bench``: every performance claim in one table, measured side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["NAME", "add_parser", "run"]
+
+NAME = "bench"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        NAME, help="measure every performance claim in one table",
+        description="Time generated code against hand-written NumPy, staged backward passes, literal "
+        "loops and PyTorch (when installed), alternating the contenders and repeating until stable; "
+        "print one Markdown table of medians, spreads, ratios to each row's reference, peak memory, "
+        "fractions of this machine's limits measured in the same run, and a verdict per goal. "
+        "Progress goes to standard error, the table to standard output.",
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes only (well under a minute)")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="rows whose group or name matches (shell patterns allowed), e.g. dropout")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the measurements as JSON")
+    parser.add_argument("--plot", type=Path, metavar="FILE", help="draw the measurements (.png, .svg or .pdf)")
+    parser.add_argument("--from", dest="source", type=Path, metavar="JSON",
+                        help="with --plot: draw a report saved by --json instead of measuring")
+    parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
+
+
+def _load(path: Path) -> dict:
+    from derive.errors import LayergradError
+
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LayergradError(f"cannot read benchmark report {path}: {exc}") from None
+    if not isinstance(report, dict) or "rows" not in report or "layergrad_bench" not in report:
+        raise LayergradError(f"{path} is not a report written by layergrad bench --json")
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    from derive.errors import LayergradError
+    from numeric import bench
+    from numeric.bench.table import format_table, machine_text
+    from numeric.files import write_output
+
+    if args.source is not None:
+        if args.plot is None:
+            raise LayergradError("--from needs --plot FILE (it draws a saved report)")
+        from worksheets.bench_plot import plot
+
+        print(f"wrote {plot(_load(args.source), args.plot, args.force)}")
+        return 0
+    if args.plot is not None and args.plot.suffix.lstrip(".").lower() not in ("png", "svg", "pdf"):
+        raise LayergradError(f"--plot {args.plot}: expected a file name ending in .png, .svg or .pdf")
+    rows = bench.select(bench.all_rows(args.quick), args.only)
+    if args.list:
+        for row in rows:
+            print(f"{row.group:10s} {row.name} {row.size} {row.dtype}: {', '.join(row.contenders)}")
+        return 0
+    started = time.time()
+    info = bench.machine_info()
+
+    def progress(line: str) -> None:
+        print(f"bench {line}", file=sys.stderr, flush=True)
+
+    results = bench.run(rows, quick=args.quick, progress=progress)
+    report = bench.to_json(results, args.quick, info, started)
+    print(machine_text(report))
+    print()
+    print(format_table(report), end="")
+    if args.json is not None:
+        print(f"wrote {write_output(args.json, bench.dumps(report), args.force)}")
+    if args.plot is not None:
+        from worksheets.bench_plot import plot
+
+        print(f"wrote {plot(report, args.plot, args.force)}")
+    return 0
