@@ -34,6 +34,7 @@ from .index import (
     index_prover,
     multiply_out,
     normalize,
+    tidy,
     to_expr,
 )
 from .matrix import MatrixGradient, entry, entrywise
@@ -293,8 +294,10 @@ def moments(variant: str = "inverted", convention: Convention | str = "keep") ->
     mean.step(sp.simplify(scale * stats.E(mask)), "Bernoulli mean", "E[D_ij] = q")
     var = Derivation(_title("train-time variance", variant, convention), stats.Variance(h), assumptions)
     var.step(scale**2 * stats.Variance(mask), "variance of a scaled variable", "Var[aX] = a² Var[X]")
-    var.step(scale**2 * sp.factor(stats.variance(mask)), "Bernoulli variance", "Var[D_ij] = q(1 − q)")
-    var.step(sp.factor(sp.simplify(var.result)), "simplify", "cancel the common factor")
+    var.step(scale**2 * tidy(sp.factor(stats.variance(mask))), "Bernoulli variance", "Var[D_ij] = q(1 − q)")
+    simplified = tidy(sp.factor(var.result))
+    if simplified != var.result:
+        var.step(simplified, "simplify", "cancel the common factor")
     if variant == "inverted":
         mean.note(
             "The train-time mean equals Y_ij, which is what the test-time layer outputs: "
@@ -450,7 +453,7 @@ def _baldi_sadowski_three() -> Derivation:
     )
     d.step(sp.expand(stats.E(d.start.args[0])), "expectation over three Bernoulli variables",
            "sympy.stats sums over the 8 outcomes of the mask")
-    d.step(LE + sp.factor(sp.expand(d.result - loss_e)), "recognise the ensemble loss",
+    d.step(LE + tidy(sp.factor(sp.expand(d.result - loss_e))), "recognise the ensemble loss",
            "what remains is the regularizer")
     return d
 

@@ -58,6 +58,7 @@ __all__ = [
     "normalize",
     "substitute",
     "sum_constants",
+    "tidy",
     "to_expr",
 ]
 
@@ -325,10 +326,25 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
     out = []
     for key in sorted(table):
         t = table[key]
-        coeff = sp.factor(sp.cancel(sp.expand(t.coeff)))
+        coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))
     return tuple(out)
+
+
+def tidy(coeff: sp.Expr) -> sp.Expr:
+    """Prefer :math:`p(1 - p)` to :math:`-p(p - 1)` and :math:`r/(1 - r)` to :math:`-r/(r - 1)`:
+    move a leading minus sign into a sum factor (or an odd power of one)."""
+    if not isinstance(coeff, sp.Mul):
+        return coeff
+    for factor in coeff.args:
+        base, power = factor.as_base_exp()
+        if isinstance(base, sp.Add) and power.is_Integer and power % 2 == 1:
+            others = coeff / factor
+            if others.could_extract_minus_sign():
+                return sp.Mul(-others, sp.expand(-base) ** power)
+            return coeff
+    return coeff
 
 
 @dataclass(frozen=True)
