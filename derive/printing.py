@@ -111,6 +111,11 @@ class _LatexPrinter(LatexPrinter):
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
         return r" \odot ".join(self.parenthesize(a, 50) for a in expr.args)
 
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        if isinstance(expr.expr, (sp.Symbol, sp.Indexed)) and len(expr.variables) == 1:
+            return rf"\frac{{\partial {self._print(expr.expr)}}}{{\partial {self._print(expr.variables[0])}}}"
+        return super()._print_Derivative(expr)
+
     def _print_Expectation(self, expr) -> str:
         return rf"\mathbb{{E}}\left[{self._print(expr.args[0])}\right]"
 

@@ -1,5 +1,9 @@
 """Dropout derivations: each result is compared with the textbook formula it must equal."""
 
+import re
+import shutil
+import subprocess
+
 import pytest
 import sympy as sp
 from sympy import stats
@@ -8,7 +12,7 @@ from derive import LayergradError
 from derive import dropout as dr
 from derive.index import index_prover
 from derive.matrix import entry, entrywise
-from derive.render import render
+from derive.render import render, render_all
 
 s = dr.symbols()
 Y, D, G, M, q, r, i, j = (s[k] for k in ("Y", "D", "G", "M", "q", "r", "i", "j"))
@@ -104,3 +108,16 @@ def test_mask_draw_has_probability_q_and_matches_the_notebooks():
         assert stats.P(event.subs(u.symbol, u)) == keep
     assert dr.p_range("keep") == sp.Interval.Lopen(0, 1)
     assert dr.p_range("drop") == sp.Interval.Ropen(0, 1)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="LaTeX is not installed")
+def test_the_latex_rendering_compiles_without_errors_or_wide_lines(tmp_path):
+    body = render_all(dr.derivations(), "latex", title="Dropout")
+    document = "\\documentclass{article}\\usepackage{amsmath,amssymb}\\begin{document}\n" + body + "\\end{document}\n"
+    (tmp_path / "d.tex").write_text(document)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    assert run.returncode == 0, [line for line in log.splitlines() if line.startswith("!")]
+    widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide", log)]
+    assert max(widths, default=0) < 20
