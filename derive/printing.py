@@ -101,6 +101,13 @@ class _TextPrinter(StrPrinter):
         return "{" + ", ".join(self._print(a) for a in expr.args) + "}"
 
 
+def _is_atom_like(expr: sp.Basic) -> bool:
+    """Is ``expr`` printed as a single name (so ∂L/∂x rather than ∂/∂x (…))?"""
+    return isinstance(expr, (sp.Symbol, sp.Indexed)) or (
+        isinstance(expr, sp.core.function.AppliedUndef) and not expr.args
+    )
+
+
 class _LatexPrinter(LatexPrinter):
     """LaTeX with Kronecker deltas as :math:`\\delta_{ik}` and ⊙ for Hadamard products."""
 
@@ -130,8 +137,76 @@ class _LatexPrinter(LatexPrinter):
         return rf"\operatorname{{Var}}\left[{self._print(expr.args[0])}\right]"
 
 
+_ACCENTS = {"hat": "^", "bar": "¯", "tilde": "~", "dot": "˙"}
+
+
 class _MathMLPrinter(MathMLPresentationPrinter):
-    """Presentation MathML with indices as plain subscripts: ``Y_{i,j}``, not ``Y_{(i,j)}``."""
+    """Presentation MathML that reads like the LaTeX printer: indices as plain subscripts
+    (``Y_{i,j}``, not ``Y_{(i,j)}``), partial derivatives, a sum sign per summation index,
+    Kronecker deltas as :math:`\\delta_{ik}`, :math:`\\hat y` for ``yhat`` and
+    :math:`f_2'(z)` for the derivative of an undefined function at a point."""
+
+    def _node(self, tag: str, content: str = "", *children):
+        node = self.dom.createElement(tag)
+        if content:
+            node.appendChild(self.dom.createTextNode(content))
+        for child in children:
+            node.appendChild(child)
+        return node
+
+    def _print_Symbol(self, sym, style="plain"):
+        for accent, mark in _ACCENTS.items():
+            if sym.name.endswith(accent) and len(sym.name) > len(accent):
+                over = self._node("mover", "", super()._print_Symbol(sp.Symbol(sym.name[: -len(accent)]), style),
+                                  self._node("mo", mark))
+                over.setAttribute("accent", "true")
+                return over
+        return super()._print_Symbol(sym, style)
+
+    def _print_Function(self, e):
+        if isinstance(e, sp.core.function.AppliedUndef):
+            return self._node("mrow", "", self._print(sp.Symbol(e.func.__name__)), self._paren_comma_separated(*e.args))
+        return super()._print_Function(e)
+
+    def _print_Subs(self, expr):
+        name = _prime_name(expr)
+        if name is None:
+            return super()._print_Subs(expr)
+        head = self._node("msup", "", self._print(sp.Symbol(name)), self._node("mo", "′"))
+        return self._node("mrow", "", head, self._paren_comma_separated(*expr.point))
+
+    def _print_KroneckerDelta(self, expr):
+        row = self._node("mrow")
+        for pos, index in enumerate(expr.args):
+            if pos:
+                row.appendChild(self._node("mo", ","))
+            row.appendChild(self._print(index))
+        return self._node("msub", "", self._node("mi", "δ"), row)
+
+    def _print_Derivative(self, e):
+        order = sum(n for _, n in e.variable_count)
+
+        def partial(power: int):
+            mark = self._node("mo", "∂")
+            return mark if power == 1 else self._node("msup", "", mark, self._print(sp.Integer(power)))
+
+        bottom = self._node("mrow")
+        for variable, count in e.variable_count:
+            bottom.appendChild(partial(count))
+            bottom.appendChild(self._print(variable))
+        top = self._node("mrow", "", partial(order))
+        if _is_atom_like(e.expr):
+            top.appendChild(self._print(e.expr))
+            return self._node("mfrac", "", top, bottom)
+        return self._node("mrow", "", self._node("mfrac", "", top, bottom), self.parenthesize(e.expr, 50))
+
+    def _print_Sum(self, e):
+        row = self._node("mrow")
+        for variable, low, high in e.limits:
+            under = self._node("mrow", "", self._print(variable), self._node("mo", "="), self._print(low))
+            row.appendChild(self._node("munderover", "", self._node("mo", "∑"), under, self._print(high)))
+        row.appendChild(self.parenthesize(e.function, 50))
+        return row
 
     def _print_Indexed(self, e):
         msub = self.dom.createElement("msub")

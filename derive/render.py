@@ -1,12 +1,15 @@
-r"""Render derivations as plain text, LaTeX or Markdown.
+r"""Render derivations as plain text, LaTeX, Markdown or HTML (with MathML).
 
 Every format shows the same things in the same order: the title, the declared assumptions,
 then each step as ``= expression`` with its rule, its one-line justification and how it was
-checked (proved by a prover, or taken from an assumption), and finally the notes.
+checked (proved by a prover, or taken from an assumption), and finally the notes. ``level``
+is the depth of the title's heading (2: a subsection), so a derivation can sit inside a
+larger document.
 """
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from collections.abc import Iterable
 
@@ -14,22 +17,24 @@ import sympy as sp
 
 from .derivation import Derivation
 from .errors import LayergradError
-from .printing import latex, text
+from .printing import latex, mathml, text
 
-__all__ = ["FORMATS", "render", "render_all"]
+__all__ = ["FORMATS", "render", "render_all", "tex_text"]
 
-FORMATS = ("text", "latex", "markdown")
+FORMATS = ("text", "latex", "markdown", "html")
 
 
-def render(derivation: Derivation, fmt: str = "text") -> str:
-    """One derivation in ``fmt`` (one of :data:`FORMATS`)."""
+def render(derivation: Derivation, fmt: str = "text", level: int = 2) -> str:
+    """One derivation in ``fmt`` (one of :data:`FORMATS`), its title a heading of depth ``level``."""
     try:
-        renderer = {"text": _text, "latex": _latex, "markdown": _markdown}[fmt]
+        renderer = {"text": _text, "latex": _latex, "markdown": _markdown, "html": _html}[fmt]
     except KeyError:
         raise LayergradError(
             f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}"
         ) from None
-    return renderer(derivation)
+    if not 1 <= level <= 4:
+        raise LayergradError(f"heading level {level} is outside 1..4")
+    return renderer(derivation) if fmt == "text" else renderer(derivation, level)
 
 
 def render_all(derivations: Iterable[Derivation], fmt: str = "text", title: str = "") -> str:
@@ -38,8 +43,9 @@ def render_all(derivations: Iterable[Derivation], fmt: str = "text", title: str 
     if title:
         head = {
             "text": f"{title}\n{'=' * len(title)}",
-            "latex": rf"\section*{{{_tex_text(title)}}}",
+            "latex": rf"\section*{{{tex_text(title)}}}",
             "markdown": f"# {title}",
+            "html": f"<h1>{html.escape(title)}</h1>",
         }[fmt]
         parts.insert(0, head)
     return "\n\n".join(parts) + "\n"
@@ -62,34 +68,55 @@ def _text(d: Derivation) -> str:
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
-_TEX_MATH = {
-    "∂": r"\partial", "Σ": r"\Sigma", "∑": r"\sum", "−": "-", "·": r"\cdot", "×": r"\times",
-    "⊙": r"\odot", "∈": r"\in", "≠": r"\neq", "≤": r"\leq", "≥": r"\geq", "→": r"\to",
-    "←": r"\leftarrow", "√": r"\surd", "²": "^2", "³": "^3", "½": r"\tfrac12", "ŷ": r"\hat y",
-    "∞": r"\infty", "≈": r"\approx", "⌊": r"\lfloor", "⌋": r"\rfloor", "′": "'",
+
+_TEX_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}", "é": r"\'e"}
+_TEX_MATH = {  # Unicode character → LaTeX math, entered with \ensuremath
+    "−": "-", "·": r"\cdot", "×": r"\times", "⊙": r"\odot", "∂": r"\partial", "∑": r"\sum", "√": r"\surd",
+    "∞": r"\infty", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "≈": r"\approx", "±": r"\pm", "→": r"\to",
+    "←": r"\leftarrow", "⇒": r"\Rightarrow", "∈": r"\in", "∉": r"\notin", "∇": r"\nabla", "∘": r"\circ",
+    "⊗": r"\otimes", "′": "'", "ŷ": r"\hat{y}", "∗": r"\ast", "⌊": r"\lfloor", "⌋": r"\rfloor",
+    "⌈": r"\lceil", "⌉": r"\rceil", "°": r"^\circ", "ε": r"\varepsilon", "ϵ": r"\epsilon", "φ": r"\varphi",
+    "ϕ": r"\phi", "∆": r"\Delta", "½": r"\tfrac12",
 }
+for _code in range(0x391, 0x3CA):  # the Greek alphabet
+    _char = chr(_code)
+    _words = unicodedata.name(_char, "").split()
+    if len(_words) != 4 or _char in _TEX_MATH:
+        continue
+    _macro = _words[3].lower().replace("lamda", "lambda")
+    if _words[1] == "CAPITAL":
+        _macro = _macro.capitalize()
+    _TEX_MATH[_char] = "o" if _macro == "omicron" else rf"\{_macro}"
+for _greek, _latin in zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧ", "ABEZHIKMNOPTX"):  # capitals LaTeX writes as Latin letters
+    _TEX_MATH[_greek] = r"\mathrm{" + _latin + "}"
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿ", "0123456789+-n"))
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋ᵢⱼₖₙ", "0123456789+-ijkn"))
 
 
-def _tex_char(char: str) -> str:
-    if char in _TEX_SPECIAL:
-        return _TEX_SPECIAL[char]
-    if char in _TEX_MATH:
-        return f"${_TEX_MATH[char]}$"
-    if char == "–" or char == "—":
-        return "--" if char == "–" else "---"
-    name = unicodedata.name(char, "")
-    if name.startswith("GREEK SMALL LETTER "):
-        letter = name.removeprefix("GREEK SMALL LETTER ").lower()
-        return f"$\\{ {'lamda': 'lambda', 'final sigma': 'varsigma'}.get(letter, letter) }$".replace(" ", "")
-    if name.startswith("GREEK CAPITAL LETTER "):
-        letter = name.removeprefix("GREEK CAPITAL LETTER ").capitalize()
-        return f"$\\{letter}$"
-    return char
-
-
-def _tex_text(s: str) -> str:
-    """Plain text for LaTeX: special characters escaped, Unicode math as inline math."""
-    return "".join(_tex_char(c) for c in s).replace("$$", "")
+def tex_text(s: str) -> str:
+    """Plain text (possibly with Unicode math such as ``∂L/∂Y``, ``σ²`` or ``⊙``) as LaTeX text
+    that compiles with pdflatex's default encoding, also inside ``Verbatim`` with command
+    characters (math is entered with ``\\ensuremath``, never ``$``). A character with no known
+    LaTeX form is shown by its code point, ``[U+2AFF]``, rather than breaking the build."""
+    out = []
+    for char in s:
+        if char in _TEX_SPECIAL:
+            out.append(_TEX_SPECIAL[char])
+        elif char.isascii():
+            out.append(char)
+        elif char in _TEX_TEXT:
+            out.append(_TEX_TEXT[char])
+        elif char in _TEX_MATH:
+            out.append(rf"\ensuremath{{{_TEX_MATH[char]}}}")
+        elif char in _SUPERSCRIPTS:
+            out.append(rf"\textsuperscript{{{_SUPERSCRIPTS[char]}}}")
+        elif char in _SUBSCRIPTS:
+            out.append(rf"\textsubscript{{{_SUBSCRIPTS[char]}}}")
+        elif unicodedata.category(char) == "Zs":
+            out.append(" ")
+        else:
+            out.append(f"[U+{ord(char):04X}]")
+    return "".join(out)
 
 
 _ROW = 110
@@ -114,14 +141,15 @@ def _latex_rows(expr: sp.Basic) -> list[str]:
     return rows
 
 
-def _latex(d: Derivation) -> str:
-    lines = [rf"\subsection*{{{_tex_text(d.title)}}}"]
+def _latex(d: Derivation, level: int = 2) -> str:
+    heading = {1: "section", 2: "subsection", 3: "subsubsection", 4: "paragraph"}[level]
+    lines = [rf"\{heading}*{{{tex_text(d.title)}}}"]
     if d.assumptions:
         lines.append(r"\paragraph{Assumptions.}")
         lines.append(r"\begin{itemize}")
         for a in d.assumptions:
             statement = "" if a.statement == True else rf": ${latex(a.statement)}$"  # noqa: E712
-            lines.append(rf"  \item \textbf{{{_tex_text(a.name)}}}{statement} --- {_tex_text(a.why)}")
+            lines.append(rf"  \item \textbf{{{tex_text(a.name)}}}{statement} --- {tex_text(a.why)}")
         lines.append(r"\end{itemize}")
     if d.steps:
         start = latex(d.start)
@@ -138,18 +166,18 @@ def _latex(d: Derivation) -> str:
         lines.append(r"\begin{enumerate}\small")
         for s in d.steps:
             lines.append(
-                rf"  \item \textbf{{{_tex_text(s.rule)}}}: {_tex_text(s.why)} "
-                rf"\emph{{[{_tex_text(s.proof)}]}}"
+                rf"  \item \textbf{{{tex_text(s.rule)}}}: {tex_text(s.why)} "
+                rf"\emph{{[{tex_text(s.proof)}]}}"
             )
         lines.append(r"\end{enumerate}")
     else:
         lines.append(rf"\[ {latex(d.start)} \]")
-    lines += [_tex_text(note) + "\n" for note in d.notes]
+    lines += [tex_text(note) + "\n" for note in d.notes]
     return "\n".join(lines)
 
 
-def _markdown(d: Derivation) -> str:
-    lines = [f"## {d.title}", ""]
+def _markdown(d: Derivation, level: int = 2) -> str:
+    lines = [f"{'#' * level} {d.title}", ""]
     if d.assumptions:
         lines.append("**Assumptions**")
         lines.append("")
@@ -163,3 +191,29 @@ def _markdown(d: Derivation) -> str:
         lines += ["", "   $$", f"   = {latex(s.after)}", "   $$", ""]
     lines += [f"{note}\n" for note in d.notes]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _html(d: Derivation, level: int = 2) -> str:
+    """An HTML fragment: every formula as MathML, rules and justifications as text."""
+    e = html.escape
+    lines = ['<section class="derivation">', f"<h{level}>{e(d.title)}</h{level}>"]
+    if d.assumptions:
+        lines.append('<div class="assumptions"><strong>Assumptions</strong><ul>')
+        for a in d.assumptions:
+            statement = "" if a.statement == True else f": {mathml(a.statement)}"  # noqa: E712
+            lines.append(f"<li><em>{e(a.name)}</em>{statement} — {e(a.why)}</li>")
+        lines.append("</ul></div>")
+    if d.steps:
+        lines.append('<table class="steps">')
+        for n, s in enumerate(d.steps, start=1):
+            lhs = mathml(d.start) if n == 1 else ""
+            lines.append(
+                f'<tr><td class="lhs">{lhs}</td><td class="eq">=</td><td class="rhs">{mathml(s.after)}</td>'
+                f'<td class="rule">({n}) <strong>{e(s.rule)}</strong> — {e(s.why)} <em>[{e(s.proof)}]</em></td></tr>'
+            )
+        lines.append("</table>")
+    else:
+        lines.append(f"<p>{mathml(d.start, display=True)}</p>")
+    lines += [f'<p class="note">{e(note)}</p>' for note in d.notes]
+    lines.append("</section>")
+    return "\n".join(lines)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -28,6 +28,7 @@ __all__ = [
     "GeneratedFunction",
     "Module",
     "elementwise",
+    "elementwise_function",
     "is_untouched",
     "statements",
 ]
@@ -69,6 +70,16 @@ def _named(expr: sp.Basic, names: Mapping[sp.Basic, str]) -> sp.Basic:
 def elementwise(expr: sp.Basic, names: Mapping[sp.Basic, str]) -> str:
     """NumPy source for an element-wise expression of arrays (``(M ⊙ Y)[i, j]`` → ``mask*x``)."""
     return PythonCodePrinter({"standard": "python3"}).doprint(_named(expr, names))
+
+
+def elementwise_function(expr: sp.Basic, names: Mapping[sp.Basic, str]) -> Callable[..., object]:
+    """The element-wise expression as a Python function of its named arrays, in the order of
+    ``names``: ``(M ⊙ Y)[i, j]`` with ``{M: "mask", Y: "x"}`` → ``lambda mask, x: mask*x``."""
+    arguments = ", ".join(dict.fromkeys(names.values()))
+    source = f"lambda {arguments}: {elementwise(expr, names)}"
+    function = eval(compile(source, "<layergrad elementwise>", "eval"), {"math": __import__("math")})
+    function.source = source
+    return function
 
 
 def statements(assignments: Sequence[tuple[str, sp.Basic]], names: Mapping[sp.Basic, str]) -> str:

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
+from functools import cache
 
 from derive.dropout import Convention
 from derive.errors import LayergradError
@@ -15,7 +17,7 @@ from derive.registry import LAYERS
 from . import gen_dropout
 from .codegen import GeneratedFunction, Module
 
-__all__ = ["APIS", "GENERATORS", "module_source"]
+__all__ = ["APIS", "GENERATORS", "generated_module", "module_source"]
 
 APIS = ("cs231n",)
 
@@ -53,3 +55,15 @@ def module_source(api: str = "cs231n", dropout_p: Convention | str = "keep") -> 
         module.preamble += preamble(convention)
         module.functions += functions(convention)
     return module.source()
+
+
+@cache
+def generated_module(dropout_p: Convention | str = "keep", api: str = "cs231n") -> types.ModuleType:
+    """The generated module, imported from its source in memory (no file is written).
+
+    Sheets and notebooks compute their numbers with it, so every number they show comes
+    from the same code ``layergrad export`` writes."""
+    convention = Convention.parse(dropout_p)
+    module = types.ModuleType(f"layergrad_generated_{api}_{convention.value}")
+    exec(compile(module_source(api, convention), f"<layergrad {api} {convention.value}>", "exec"), module.__dict__)
+    return module

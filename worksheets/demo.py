@@ -1,7 +1,8 @@
 """The main job on built-in defaults: everything layergrad makes, written into one folder.
 
 For every registered layer, its derivations as text, Markdown and LaTeX; a generated module
-in each dropout convention; and the check of each module. Prints one line per product.
+in each dropout convention; the check of each module; and every worksheet, solution and
+student version, as Markdown, HTML, LaTeX and (with latexmk) PDF. Prints one line per product.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from derive.render import render_all
 from numeric.checks import check_module, load_module
 from numeric.export import module_source
 from numeric.files import write_output
+from worksheets.formats import write_sheet
+from worksheets.sheets import SHEETS
 
 __all__ = ["run"]
 
@@ -45,4 +48,8 @@ def run(folder: Path, force: bool = False) -> bool:
         for v in verdicts:
             if not v.passed:
                 print("  " + v.line())
+    for entry in SHEETS.values():
+        paths = write_sheet(entry.build(), folder / "sheets", force=force)
+        kinds = ",".join(sorted({p.suffix[1:] for p in paths if p.suffix != ".png"}))
+        print(f"sheet     {entry.name}: solution and student -> {folder / 'sheets'}/{entry.name}-*.{{{kinds}}}")
     return all_passed

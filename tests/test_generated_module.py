@@ -1,0 +1,31 @@
+"""The generated module imported in memory, and element-wise expressions as functions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from derive import dropout
+from numeric.codegen import elementwise_function
+from numeric.export import generated_module, module_source
+
+
+def test_generated_module_is_the_exported_source():
+    for convention in ("keep", "drop"):
+        module = generated_module(convention)
+        assert convention == module.DROPOUT_CONVENTION
+        assert module_source("cs231n", convention).count("def dropout_forward") == 1
+        x = np.arange(12.0).reshape(3, 4) + 1
+        out, (_, mask) = module.dropout_forward(x, {"p": 0.25, "mode": "train", "seed": 3})
+        q = 0.25 if convention == "keep" else 0.75
+        np.random.seed(3)
+        expected = (np.random.rand(3, 4) < q) / q
+        np.testing.assert_array_equal(mask, expected)
+        np.testing.assert_array_equal(out, x * expected)
+    assert generated_module("keep") is generated_module("keep")
+
+
+def test_elementwise_function_from_a_derivation():
+    s = dropout.symbols()
+    vanilla = elementwise_function(dropout.forward("vanilla", "keep").result, {s["Dm"]: "keep", s["Ym"]: "x"})
+    assert vanilla.source == "lambda keep, x: keep*x"
+    np.testing.assert_array_equal(vanilla(np.array([0, 1, 1]), np.array([2.0, 3.0, 4.0])), [0.0, 3.0, 4.0])

@@ -1,0 +1,111 @@
+"""What every sheet format shares: walking the blocks of one version, and region markers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..document import (
+    REGION_MARKERS,
+    AnswerSpace,
+    Block,
+    Code,
+    Fields,
+    Figure,
+    Formula,
+    Heading,
+    Paragraph,
+    Sheet,
+    SolutionOnly,
+    Steps,
+    StudentOnly,
+    Table,
+    check_version,
+)
+
+__all__ = ["Renderer", "figure_file"]
+
+
+def figure_file(sheet: Sheet, figure: Figure) -> str:
+    """The file name of a figure, next to the sheet's files (shared by both versions)."""
+    return f"{sheet.name}-{figure.name}.png"
+
+
+class Renderer:
+    """Render one version of a sheet; subclasses print each kind of block in their format."""
+
+    fmt = ""
+
+    def __init__(self, sheet: Sheet, version: str) -> None:
+        self.sheet = sheet
+        self.version = check_version(version)
+
+    def document(self) -> str:
+        """The complete document."""
+        return self.wrap(self.blocks(self.sheet.blocks))
+
+    def blocks(self, blocks: Iterable[Block]) -> str:
+        parts = [self.block(b) for b in blocks]
+        return "\n\n".join(p for p in parts if p)
+
+    def block(self, block: Block) -> str:
+        if isinstance(block, SolutionOnly):
+            return self.region("solution", block.blocks, block.label)
+        if isinstance(block, StudentOnly):
+            return self.region("student", block.blocks)
+        handlers = {
+            Paragraph: self.paragraph, Heading: self.heading, Formula: self.formula, Steps: self.steps,
+            Figure: self.figure, Table: self.table, Code: self.code, Fields: self.fields,
+            AnswerSpace: self.answer_space,
+        }
+        return handlers[type(block)](block)
+
+    def region(self, kind: str, blocks: Iterable[Block], label: str = "") -> str:
+        """A version-only region between markers; empty when this version does not show it."""
+        if kind != self.version:
+            return ""
+        opening, closing = REGION_MARKERS[self.fmt]
+        body = self.blocks(blocks)
+        if label:
+            body = f"{self.label(label)}\n\n{body}"
+        return f"{opening.format(kind)}\n{self.box(kind, body)}\n{closing.format(kind)}"
+
+    def box(self, kind: str, body: str) -> str:
+        """How a format sets a region apart (a coloured box, say); by default it does not."""
+        return body
+
+    def figure_file(self, figure: Figure) -> str:
+        return figure_file(self.sheet, figure)
+
+    # Each format implements these.
+    def wrap(self, body: str) -> str:
+        raise NotImplementedError
+
+    def paragraph(self, block: Paragraph) -> str:
+        raise NotImplementedError
+
+    def heading(self, block: Heading) -> str:
+        raise NotImplementedError
+
+    def formula(self, block: Formula) -> str:
+        raise NotImplementedError
+
+    def steps(self, block: Steps) -> str:
+        raise NotImplementedError
+
+    def figure(self, block: Figure) -> str:
+        raise NotImplementedError
+
+    def table(self, block: Table) -> str:
+        raise NotImplementedError
+
+    def code(self, block: Code) -> str:
+        raise NotImplementedError
+
+    def fields(self, block: Fields) -> str:
+        raise NotImplementedError
+
+    def label(self, text: str) -> str:
+        raise NotImplementedError
+
+    def answer_space(self, block: AnswerSpace) -> str:
+        raise NotImplementedError

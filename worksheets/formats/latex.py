@@ -1,0 +1,113 @@
+"""LaTeX for pdflatex, using only packages from Debian's texlive-latex-base/-recommended."""
+
+from __future__ import annotations
+
+from derive.printing import latex
+from derive.render import render, tex_text
+
+from ..document import AnswerSpace, Code, Fields, Figure, Formula, Heading, Inline, Math, Paragraph, Steps, Table
+from .base import Renderer
+
+__all__ = ["PREAMBLE", "LatexRenderer", "wrap_code"]
+
+PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
+\usepackage[utf8]{inputenc}
+\usepackage[margin=2cm]{geometry}
+\usepackage{amsmath,amssymb}
+\usepackage{graphicx}
+\usepackage{booktabs}
+\usepackage{xcolor}
+\usepackage{fancyvrb}
+\usepackage{parskip}
+\usepackage[hidelinks]{hyperref}
+\allowdisplaybreaks
+\setcounter{secnumdepth}{0}
+\definecolor{solution}{RGB}{46,125,50}
+\newenvironment{solutionblock}{\par\color{solution!50!black}}{\par}
+"""
+
+CODE_WIDTH = 92
+"""Longest code line in characters: what fits the text width in footnotesize typewriter."""
+
+
+def wrap_code(source: str, width: int = CODE_WIDTH) -> list[str]:
+    """Code lines no longer than ``width``, long ones broken with an indented continuation."""
+    out = []
+    for line in source.rstrip().splitlines():
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        while len(line) > width:
+            cut = line.rfind(" ", len(indent), width)
+            cut = width if cut <= len(indent) else cut
+            out.append(line[:cut])
+            line = indent + line[cut:].lstrip()
+        out.append(line)
+    return out
+
+
+def _inline(parts: tuple[Inline, ...]) -> str:
+    return "".join(f"${latex(p.expr)}$" if isinstance(p, Math) else tex_text(p) for p in parts)
+
+
+class LatexRenderer(Renderer):
+    fmt = "tex"
+
+    def wrap(self, body: str) -> str:
+        return (
+            f"{PREAMBLE}\\title{{{tex_text(self.sheet.title)}}}\n\\date{{}}\n"
+            "\\begin{document}\n\\maketitle\n\\vspace{-2em}\n\n"
+            f"{body}\n\n\\end{{document}}\n"
+        )
+
+    def box(self, kind: str, body: str) -> str:
+        if kind != "solution":
+            return body
+        return f"\\begin{{solutionblock}}\n{body}\n\\end{{solutionblock}}"
+
+    def paragraph(self, block: Paragraph) -> str:
+        return _inline(block.parts)
+
+    def heading(self, block: Heading) -> str:
+        command = {1: "section", 2: "section", 3: "subsection"}.get(block.level, "subsubsection")
+        return f"\\{command}{{{tex_text(block.text)}}}"
+
+    def formula(self, block: Formula) -> str:
+        label = f"\\textbf{{{tex_text(block.label)}:}}\n" if block.label else ""
+        return f"{label}\\[ {latex(block.expr)} \\]"
+
+    def steps(self, block: Steps) -> str:
+        return render(block.derivation, "latex", level=4).rstrip()
+
+    def figure(self, block: Figure) -> str:
+        return (
+            "\\begin{center}\n"
+            f"\\includegraphics[width=0.8\\linewidth,height=0.4\\textheight,keepaspectratio]{{{self.figure_file(block)}}}\n\n"
+            f"{{\\small {tex_text(block.caption)}}}\n\\end{{center}}"
+        )
+
+    def table(self, block: Table) -> str:
+        columns = "c" * len(block.header)
+        lines = ["\\begin{center}", f"\\begin{{tabular}}{{{columns}}}", "\\toprule",
+                 " & ".join(_inline((c,)) for c in block.header) + " \\\\", "\\midrule"]
+        lines += [" & ".join(_inline((c,)) for c in row) + " \\\\" for row in block.rows]
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        if block.caption:
+            lines.append(f"\n{{\\small {tex_text(block.caption)}}}")
+        lines.append("\\end{center}")
+        return "\n".join(lines)
+
+    def code(self, block: Code) -> str:
+        body = "\n".join(tex_text(line) for line in wrap_code(block.source))
+        caption = f"\\textit{{{tex_text(block.caption)}}}\n" if block.caption else ""
+        return (f"{caption}\\begin{{Verbatim}}[commandchars=\\\\\\{{\\}},fontsize=\\footnotesize]\n"
+                f"{body}\n\\end{{Verbatim}}")
+
+    def fields(self, block: Fields) -> str:
+        return r"\quad ".join(rf"{tex_text(x)}: \rule{{6cm}}{{0.4pt}}" for x in block.labels)
+
+    def label(self, text: str) -> str:
+        return rf"\textbf{{{tex_text(text)}.}}"
+
+    def answer_space(self, block: AnswerSpace) -> str:
+        height = f"{1.4 * block.lines:.1f}\\baselineskip"
+        width = r"\dimexpr\linewidth-2\fboxsep-2\fboxrule\relax"
+        return rf"\noindent\fbox{{\parbox[t][{height}]{{{width}}}{{\textit{{Your answer:}}}}}}"
