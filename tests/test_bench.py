@@ -10,6 +10,7 @@ import pytest
 from derive.errors import LayergradError
 from numeric import bench
 from numeric.bench.core import Elapsed, Goal, Row, Settings, Unavailable, Work, measure
+from numeric.bench.limits import LIMITS, Limit
 from numeric.bench.table import format_table
 from worksheets.cli import main
 
@@ -75,11 +76,10 @@ def test_plot_from_a_saved_report_and_bad_requests(quick, tmp_path, capsys):
     assert "no-such-row" in err and "groups: machine" in err and "not a report" in err
 
 
-def test_only_selects_by_group_and_adds_the_limits_it_needs():
+def test_only_selects_by_group_or_name_pattern():
     rows = bench.all_rows(quick=True)
     chosen = bench.select(rows, ["dropout"])
-    assert {r.group for r in chosen} == {"dropout", "machine"}
-    assert [r.name for r in chosen if r.group == "machine"] == ["memory copy"]
+    assert chosen and {r.group for r in chosen} == {"dropout"}
     assert [r.name for r in bench.select(rows, ["derive *"])] == [r.name for r in rows if r.name.startswith("derive")]
 
 
@@ -98,13 +98,27 @@ def test_ratios_goals_and_rates_from_known_times():
     row, calls = _row({"generated": 0.3, "hand-written": 0.1, "staged": 0.6}, reference="hand-written",
                       goals=(Goal("generated/hand-written", max=1.10), Goal("staged/generated", min=1.5),
                              Goal("seconds", max=0.25)),
-                      work=Work(3e9, "B", limit="copy"), rounds=4)
-    result = measure(row, Settings.quick(), limits={"copy": 2e10})
+                      work=Work(3e9, "B"), rounds=4)
+    result = measure(row, Settings.quick())
     assert result.ratio("generated", "hand-written") == pytest.approx(3.0)
     assert result.ratio("staged", "generated") == pytest.approx(2.0)
     assert [goal.met(result.goal_value(goal)) for goal in row.goals] == [False, True, False]
-    assert result.rate == pytest.approx(1e10) and result.fraction == pytest.approx(0.5)
+    assert result.rate == pytest.approx(1e10)
     assert len(calls) == 12  # four rounds of three
+
+
+def test_fraction_of_a_machine_limit_is_measured_in_the_rows_own_rounds(monkeypatch):
+    fake = Limit("fake copy", "B", "float64", lambda quick: "1 GB", lambda quick: 4e9,
+                 lambda quick: lambda: Elapsed(0.2))
+    monkeypatch.setitem(LIMITS, fake.name, fake)
+    row, _ = _row({"generated": 0.3, "hand-written": 0.1}, work=Work(3e9, "B", limit="fake copy"), rounds=3)
+    result = measure(row, Settings.quick())
+    assert result.fraction == pytest.approx((3e9 / 0.3) / (4e9 / 0.2))
+    assert len(result.probe.samples) == 3 and "fake copy (limit)" not in result.timings
+    with pytest.raises(LayergradError, match="unknown machine limit"):
+        Work(1.0, "B", limit="no such limit")
+    with pytest.raises(LayergradError, match="not flop"):
+        Work(1.0, "flop", limit="memory copy")
 
 
 def test_contenders_alternate_round_by_round():

@@ -58,8 +58,8 @@ fields of :class:`~numeric.bench.core.Row`:
   ``buffer=("im2col", nbytes)`` bounds the subject's peak memory by a buffer's size;
   ``Goal("seconds", max=1.0)`` bounds the subject's median time (for goals stated in seconds).
 * ``work``: :class:`~numeric.bench.core.Work` ``(amount, "B" | "flop", limit=…)``: the subject's
-  rate and its fraction of a machine limit measured in the same run — ``"memory copy"``,
-  ``"float64 matmul"``, ``"float32 matmul"`` (rows of the ``machine`` suite).
+  rate and its fraction of a machine limit — ``"memory copy"``, ``"float64 matmul"``,
+  ``"float32 matmul"`` (:mod:`numeric.bench.limits`), whose probe runs in the row's own rounds.
 * ``memory=False`` skips the peak-memory probe (``tracemalloc``; it sees NumPy's allocations,
   not PyTorch's); ``rounds=k`` measures exactly ``k`` rounds (for calls that take seconds);
   ``warmup=False`` skips the untimed first call (for contenders that run in a fresh process:
@@ -90,7 +90,7 @@ __all__ = [
 ]
 
 SUITES: tuple[str, ...] = ("machine", "dropout", "symbolic")
-"""Suite modules in :mod:`numeric.bench`, in table order (``machine`` first: it measures limits)."""
+"""Suite modules in :mod:`numeric.bench`, in table order."""
 
 
 def all_rows(quick: bool) -> list[Row]:
@@ -102,32 +102,25 @@ def all_rows(quick: bool) -> list[Row]:
 
 
 def select(rows: Sequence[Row], only: Sequence[str] | None) -> list[Row]:
-    """Rows whose group or name matches one of ``only`` (shell patterns allowed), plus the
-    machine rows that measure a limit a selected row is compared with."""
+    """Rows whose group or name matches one of ``only`` (shell patterns allowed)."""
     if not only:
         return list(rows)
     chosen = [r for r in rows if any(fnmatch.fnmatch(r.group, p) or fnmatch.fnmatch(r.name, p) for p in only)]
     if not chosen:
         groups = ", ".join(dict.fromkeys(r.group for r in rows))
         raise LayergradError(f"--only {' '.join(only)} matches no row; groups: {groups} (or a row name)")
-    needed = {r.work.limit for r in chosen if r.work and r.work.limit}
-    providers = [r for r in rows if r.work and r.work.provides in needed and r not in chosen]
-    return [r for r in rows if r in providers or r in chosen]
+    return chosen
 
 
 def run(rows: Sequence[Row], quick: bool = False,
         progress: Callable[[str], None] | None = None) -> list[RowResult]:
-    """Measure ``rows`` in order; rows that provide a machine limit feed the later ones."""
+    """Measure ``rows`` in order, reporting each as it starts."""
     settings = Settings.quick() if quick else Settings()
-    limits: dict[str, float] = {}
     results = []
     for k, row in enumerate(rows, 1):
         if progress:
             progress(f"[{k}/{len(rows)}] {row.name} {row.size} {row.dtype}")
-        result = measure(row, settings, limits)
-        if row.work and row.work.provides and result.rate:
-            limits[row.work.provides] = result.rate
-        results.append(result)
+        results.append(measure(row, settings))
     return results
 
 
@@ -198,6 +191,7 @@ def to_json(results: Sequence[RowResult], quick: bool, info: dict[str, object], 
             "rate": None if res.rate is None else {
                 "value": res.rate, "unit": f"{row.work.unit}/s",  # type: ignore[union-attr]
                 "limit": row.work.limit, "fraction": res.fraction,  # type: ignore[union-attr]
+                "limit_samples": res.probe.samples if res.probe else None,
             },
         })
     return {"layergrad_bench": 1, "quick": quick,

@@ -27,6 +27,8 @@ import numpy as np
 
 from derive.errors import LayergradError
 
+from .limits import LIMITS
+
 __all__ = [
     "Elapsed",
     "Goal",
@@ -97,15 +99,25 @@ class Work:
     """What one call of the subject does, to turn its time into a rate.
 
     ``unit`` is ``"B"`` (bytes that must cross memory: inputs read once, outputs written once)
-    or ``"flop"``. ``limit`` names the machine limit the rate is compared with (a row whose
-    ``provides`` is that name is measured first, in the same run); ``provides`` makes this
-    row's rate that limit.
+    or ``"flop"``. ``limit`` names the machine limit (:data:`numeric.bench.limits.LIMITS`) the
+    rate is compared with: its probe runs in every round of the row, alternating with the
+    contenders, and the fraction is the median of the per-round ratios of the two rates.
     """
 
     amount: float
     unit: str
     limit: str | None = None
-    provides: str | None = None
+
+    def __post_init__(self) -> None:
+        from .limits import LIMITS
+
+        if self.unit not in ("B", "flop"):
+            raise LayergradError(f"work unit {self.unit!r}: expected 'B' or 'flop'")
+        if self.limit is not None:
+            if self.limit not in LIMITS:
+                raise LayergradError(f"unknown machine limit {self.limit!r}; known: {', '.join(LIMITS)}")
+            if LIMITS[self.limit].unit != self.unit:
+                raise LayergradError(f"limit {self.limit!r} is in {LIMITS[self.limit].unit}, not {self.unit}")
 
 
 @dataclass(frozen=True)
@@ -155,14 +167,16 @@ class Settings:
     """How hard to measure: time per batch, rounds, precision of the median, budget per row."""
 
     batch_seconds: float = 0.02
-    min_rounds: int = 5
+    min_rounds: int = 7
     max_rounds: int = 60
     precision: float = 0.01
     row_budget: float = 8.0
+    small: bool = False
+    """Build machine-limit probes at their small (``--quick``) scale."""
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(batch_seconds=0.004, min_rounds=3, max_rounds=15, precision=0.03, row_budget=1.0)
+        return cls(batch_seconds=0.004, min_rounds=3, max_rounds=15, precision=0.03, row_budget=1.0, small=True)
 
 
 @dataclass
@@ -204,6 +218,7 @@ class RowResult:
     peak: int | None = None
     rate: float | None = None
     fraction: float | None = None
+    probe: Timing | None = None
 
     def ratio(self, top: str, bottom: str) -> float | None:
         """Median over rounds of t_top / t_bottom (None if either could not run)."""
@@ -252,6 +267,17 @@ def _batch(fn: Callable[[], object], number: int) -> float:
             gc.enable()
 
 
+def _calibrate(fn: Callable[[], object], seconds: float) -> int:
+    """Calls per batch so that a batch takes about ``seconds`` (every contender of a row then
+    spends the same time per round, equally exposed to whatever else the machine does)."""
+    number = 1
+    while True:
+        each = _batch(fn, number)
+        if each * number >= seconds / 4 or number >= 10**6:
+            return max(1, round(seconds / max(each, 1e-9)))
+        number *= 5
+
+
 def _peak_bytes(fn: Callable[[], object]) -> int:
     """Peak bytes allocated (NumPy arrays included) during one call, above what was live before."""
     gc.collect()
@@ -266,8 +292,9 @@ def _peak_bytes(fn: Callable[[], object]) -> int:
     return max(0, peak - before)
 
 
-def measure(row: Row, settings: Settings, limits: Mapping[str, float] | None = None) -> RowResult:
-    """Time the row's contenders in alternation until stable; add peak memory and rate."""
+def measure(row: Row, settings: Settings) -> RowResult:
+    """Time the row's contenders (and its machine-limit probe) in alternation until stable;
+    add the subject's peak memory, rate and fraction of the limit."""
     started = time.perf_counter()
     built = row.setup()
     timings = {name: Timing(name) for name in row.contenders}
@@ -280,12 +307,21 @@ def measure(row: Row, settings: Settings, limits: Mapping[str, float] | None = N
             calls[name] = entry
     if not calls:
         return RowResult(row, timings, stable=False, seconds=time.perf_counter() - started)
-    for name, fn in calls.items():  # first call: warm-up and calibration
+    for name, fn in calls.items():
         first = _batch(fn, 1)
-        timings[name].number = max(1, math.ceil(settings.batch_seconds / max(first, 1e-9)))
-        if not row.warmup:
+        if row.warmup:  # the first call was a warm-up; calibrate on warm calls
+            timings[name].number = _calibrate(fn, settings.batch_seconds)
+        else:
             timings[name].samples.append(first)
-            timings[name].number = 1
+    limit = LIMITS[row.work.limit] if row.work is not None and row.work.limit else None
+    probe = Timing(f"{limit.name} (limit)") if limit is not None and row.subject in calls else None
+    if probe is not None:
+        calls[probe.name] = limit.build(settings.small)  # type: ignore[union-attr]
+        timings[probe.name] = probe
+        _batch(calls[probe.name], 1)
+        probe.number = _calibrate(calls[probe.name], settings.batch_seconds)
+        if not row.warmup:
+            probe.samples.append(_batch(calls[probe.name], 1))
     names = list(calls)
     rounds = row.rounds if row.rounds is not None else settings.max_rounds
     least = row.rounds if row.rounds is not None else settings.min_rounds
@@ -299,16 +335,19 @@ def measure(row: Row, settings: Settings, limits: Mapping[str, float] | None = N
             if all(timings[n].settled(settings.precision) for n in names) or spent > settings.row_budget:
                 break
     stable = row.rounds is not None or all(timings[n].settled(settings.precision) for n in names)
-    result = RowResult(row, timings, stable, seconds=0.0)
+    if probe is not None:
+        del timings[probe.name]
+    result = RowResult(row, timings, stable, seconds=0.0, probe=probe)
     subject = row.subject
     if subject in calls:
         if row.memory:
             result.peak = _peak_bytes(calls[subject])
         if row.work is not None:
             result.rate = row.work.amount / timings[subject].median
-            limit = (limits or {}).get(row.work.limit) if row.work.limit else None
-            if limit:
-                result.fraction = result.rate / limit
+        if probe is not None and limit is not None:
+            per_round = (row.work.amount / np.asarray(timings[subject].samples)) / (  # type: ignore[union-attr]
+                limit.amount(settings.small) / np.asarray(probe.samples))
+            result.fraction = float(np.median(per_round))
     result.seconds = time.perf_counter() - started
     return result
 
