@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import dropout
+from . import conv, dropout, pool
 from .derivation import Derivation
 from .errors import LayergradError
 
@@ -34,6 +34,20 @@ LAYERS: dict[str, Layer] = {
             "masked product H = D ⊙ Y (/q), both conventions, moments, zero-out, Baldi–Sadowski",
             dropout.derivations,
             ("dropout_forward", "dropout_backward"),
+        ),
+        Layer(
+            "conv",
+            "convolution: Quiz 8's 3×3 ∗ 2×2 example (--example quiz) and the general N, C, H, W, F, "
+            "HH, WW, stride, padding, dilation layer; backward as a full / strided transposed convolution",
+            conv.derivations,
+            ("conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast"),
+        ),
+        Layer(
+            "maxpool",
+            "max pooling as a masked product: the argmax indicator routes the gradient (tie rule stated)",
+            pool.derivations,
+            ("max_pool_forward_naive", "max_pool_backward_naive", "max_pool_forward_fast",
+             "max_pool_backward_fast"),
         ),
     )
 }
