@@ -40,7 +40,7 @@ def test_quick_run_reports_every_registered_row(quick):
                 assert c["median"] > 0 and len(c["samples"]) >= 1
             else:
                 assert c["reason"]
-    assert report["machine"]["cores"] >= 1 and report["quick"] is True
+    assert report["machine"]["cores"] >= 1 and report["quick"] is True and report["machine"]["threads"] == 1
     assert (folder / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -48,7 +48,9 @@ def test_quick_run_has_the_rows_the_table_promises(quick):
     _, report, _, _ = quick
     names = {row["name"] for row in report["rows"]}
     assert {"float64 matmul", "float32 matmul", "memory copy", "dropout forward", "dropout backward",
-            "derive dropout", "export module", "validate exported"} <= names
+            "batchnorm backward", "layernorm backward", "spatial_batchnorm backward", "conv forward",
+            "conv forward+backward", "max pool forward", "max pool forward+backward",
+            "derive every layer", "export module", "validate exported", "quiz8 sheets"} <= names
     by_name = {row["name"]: row for row in report["rows"]}
     forward = by_name["dropout forward"]
     generated = next(c for c in forward["contenders"] if c["name"] == "generated")
@@ -159,3 +161,50 @@ def test_peak_memory_counts_numpy_allocations():
 def test_malformed_rows_and_goals_are_refused(make):
     with pytest.raises(LayergradError):
         make()
+
+
+@pytest.mark.parametrize("axes, shape", [((0,), (5, 4)), ((1,), (5, 4)), ((0, 2, 3), (3, 2, 3, 2))])
+def test_hand_written_normalization_baselines_are_right(axes, shape):
+    """The baselines the generated code is timed against compute the true gradient."""
+    import numpy as np
+
+    from numeric.bench.batchnorm import hand_backward, hand_forward, staged_backward
+    from numeric.gradcheck import numerical_gradient
+
+    rng = np.random.default_rng(1)
+    x = 2 * rng.standard_normal(shape) + 1
+    dout = rng.standard_normal(shape)
+    view = (1, shape[1], 1, 1) if len(shape) == 4 else (shape[1],)
+    gamma, beta = rng.standard_normal(view), rng.standard_normal(view)
+    _, cache = hand_forward(x, gamma, beta, axes)
+    dx = numerical_gradient(lambda xx: hand_forward(xx, gamma, beta, axes)[0], x, dout)
+    dgamma = numerical_gradient(lambda g: hand_forward(x, g, beta, axes)[0], gamma.copy(), dout)
+    for backward in (hand_backward, staged_backward):
+        got_dx, got_dgamma, got_dbeta = backward(dout, cache)
+        assert np.max(np.abs(got_dx - dx)) < 1e-7
+        assert np.max(np.abs(got_dgamma.reshape(view) - dgamma)) < 1e-7
+        assert np.allclose(got_dbeta.reshape(view), dout.sum(axis=(0,) if axes == (1,) else axes).reshape(view))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_hand_written_convolution_baselines_are_right(stride):
+    import numpy as np
+
+    from numeric.bench.conv import im2col_backward, im2col_forward, loops_forward, pool_backward, pool_forward
+    from numeric.gradcheck import numerical_gradient
+
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    out, cache = im2col_forward(x, w, b, stride, 1)
+    assert np.allclose(out, loops_forward(x, w, b, stride, 1))
+    assert out[0, 1, 0, 0] == pytest.approx(b[1] + np.sum(x[0, :, :2, :2] * w[1, :, 1:, 1:]))  # padded corner
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = im2col_backward(dout, cache)
+    assert np.allclose(dx, numerical_gradient(lambda xx: im2col_forward(xx, w, b, stride, 1)[0], x, dout))
+    assert np.allclose(dw, numerical_gradient(lambda ww: im2col_forward(x, ww, b, stride, 1)[0], w.copy(), dout))
+    assert np.allclose(db, dout.sum(axis=(0, 2, 3)))
+    pooled = pool_forward(x[:, :, :6, :6], 2)
+    assert pooled[1, 2, 1, 0] == x[1, 2, 2:4, 0:2].max()
+    dpool = rng.standard_normal(pooled.shape)
+    assert np.allclose(pool_backward(dpool, x[:, :, :6, :6], pooled, 2),
+                       numerical_gradient(lambda xx: pool_forward(xx, 2), x[:, :, :6, :6].copy(), dpool))

@@ -82,6 +82,7 @@ import numpy as np
 
 from derive.errors import LayergradError
 
+from . import common
 from .core import Goal, Row, RowResult, Settings, Unavailable, Work, measure
 
 __all__ = [
@@ -89,7 +90,7 @@ __all__ = [
     "all_rows", "dumps", "machine_info", "run", "select", "to_json",
 ]
 
-SUITES: tuple[str, ...] = ("machine", "dropout", "symbolic")
+SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "symbolic")
 """Suite modules in :mod:`numeric.bench`, in table order."""
 
 
@@ -112,20 +113,29 @@ def select(rows: Sequence[Row], only: Sequence[str] | None) -> list[Row]:
     return chosen
 
 
-def run(rows: Sequence[Row], quick: bool = False,
+def run(rows: Sequence[Row], quick: bool = False, threads: int | None = 1,
         progress: Callable[[str], None] | None = None) -> list[RowResult]:
-    """Measure ``rows`` in order, reporting each as it starts."""
+    """Measure ``rows`` in order, reporting each as it starts.
+
+    ``threads`` caps the threads of NumPy's BLAS and of PyTorch alike (None: each library's
+    default). One thread is the default: every contender then computes on one core, and a
+    shared machine's other work cannot stall a team of threads waiting for each other (PyTorch
+    with two threads ran a small convolution 40× slower under load than with one)."""
+    from threadpoolctl import threadpool_limits
+
     settings = Settings.quick() if quick else Settings()
+    common.THREADS["torch"] = threads
     results = []
-    for k, row in enumerate(rows, 1):
-        if progress:
-            progress(f"[{k}/{len(rows)}] {row.name} {row.size} {row.dtype}")
-        results.append(measure(row, settings))
+    with threadpool_limits(limits=threads):
+        for k, row in enumerate(rows, 1):
+            if progress:
+                progress(f"[{k}/{len(rows)}] {row.name} {row.size} {row.dtype}")
+            results.append(measure(row, settings))
     return results
 
 
-def machine_info() -> dict[str, object]:
-    """What the numbers were measured on."""
+def machine_info(threads: int | None = 1) -> dict[str, object]:
+    """What the numbers were measured on (and with how many threads per contender)."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -147,6 +157,7 @@ def machine_info() -> dict[str, object]:
         "blas": blas_name,
         "torch": _torch_version(),
         "load_average_at_start": load,
+        "threads": threads,
     }
 
 

@@ -1,4 +1,4 @@
-"""Pieces every suite uses: the generated module, optional PyTorch, sizes in words."""
+"""Pieces every suite uses: the generated module, optional PyTorch (with the run's thread count)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import numpy as np
 
 from .core import Unavailable
 
-__all__ = ["array_bytes", "exported", "torch_or_reason"]
+__all__ = ["THREADS", "array_bytes", "exported", "missing", "torch_or_reason"]
+
+THREADS: dict[str, int | None] = {"torch": None}
+"""Threads PyTorch may use in this run (None: its default); set by :func:`numeric.bench.run`."""
 
 
 @cache
@@ -22,12 +25,20 @@ def exported(dropout_p: str = "keep") -> types.ModuleType:
     return module
 
 
+def missing(module: types.ModuleType, *names: str) -> Unavailable | None:
+    """Why ``module`` cannot run a contender (functions it does not define yet), or None."""
+    absent = [name for name in names if not hasattr(module, name)]
+    return Unavailable(f"not exported yet: {', '.join(absent)}") if absent else None
+
+
 def torch_or_reason() -> types.ModuleType | Unavailable:
     """PyTorch (CPU, float64 allowed) when installed; otherwise why not, for the table."""
     try:
         import torch
     except ImportError:
         return Unavailable("torch not installed (pip install torch==2.13.0)")
+    if THREADS["torch"]:
+        torch.set_num_threads(THREADS["torch"])
     return torch
 
 

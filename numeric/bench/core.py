@@ -176,7 +176,7 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(batch_seconds=0.004, min_rounds=3, max_rounds=15, precision=0.03, row_budget=1.0, small=True)
+        return cls(batch_seconds=0.003, min_rounds=3, max_rounds=10, precision=0.05, row_budget=0.5, small=True)
 
 
 @dataclass
@@ -249,7 +249,6 @@ class RowResult:
 def _batch(fn: Callable[[], object], number: int) -> float:
     """Seconds per call over ``number`` calls; results are dropped at once, as in a training
     loop, so memory is reused. A single call may time itself by returning :class:`Elapsed`."""
-    gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -270,12 +269,12 @@ def _batch(fn: Callable[[], object], number: int) -> float:
 def _calibrate(fn: Callable[[], object], seconds: float) -> int:
     """Calls per batch so that a batch takes about ``seconds`` (every contender of a row then
     spends the same time per round, equally exposed to whatever else the machine does)."""
-    number = 1
-    while True:
+    number, fastest, spent = 1, math.inf, 0.0
+    while spent < seconds / 2 and number < 10**6:
         each = _batch(fn, number)
-        if each * number >= seconds / 4 or number >= 10**6:
-            return max(1, round(seconds / max(each, 1e-9)))
-        number *= 5
+        fastest, spent = min(fastest, each), spent + each * number
+        number *= 3
+    return max(1, round(seconds / max(fastest, 1e-9)))
 
 
 def _peak_bytes(fn: Callable[[], object]) -> int:
@@ -297,6 +296,7 @@ def measure(row: Row, settings: Settings) -> RowResult:
     add the subject's peak memory, rate and fraction of the limit."""
     started = time.perf_counter()
     built = row.setup()
+    gc.collect()  # once per row: the batches run with the collector off
     timings = {name: Timing(name) for name in row.contenders}
     calls: dict[str, Callable[[], object]] = {}
     for name in row.contenders:
@@ -309,17 +309,17 @@ def measure(row: Row, settings: Settings) -> RowResult:
         return RowResult(row, timings, stable=False, seconds=time.perf_counter() - started)
     for name, fn in calls.items():
         first = _batch(fn, 1)
-        if row.warmup:  # the first call was a warm-up; calibrate on warm calls
-            timings[name].number = _calibrate(fn, settings.batch_seconds)
-        else:
+        if not row.warmup:
             timings[name].samples.append(first)
+        elif first < settings.batch_seconds:  # the first call was a warm-up; calibrate on warm calls
+            timings[name].number = _calibrate(fn, settings.batch_seconds)
     limit = LIMITS[row.work.limit] if row.work is not None and row.work.limit else None
     probe = Timing(f"{limit.name} (limit)") if limit is not None and row.subject in calls else None
     if probe is not None:
         calls[probe.name] = limit.build(settings.small)  # type: ignore[union-attr]
         timings[probe.name] = probe
-        _batch(calls[probe.name], 1)
-        probe.number = _calibrate(calls[probe.name], settings.batch_seconds)
+        if _batch(calls[probe.name], 1) < settings.batch_seconds:
+            probe.number = _calibrate(calls[probe.name], settings.batch_seconds)
         if not row.warmup:
             probe.samples.append(_batch(calls[probe.name], 1))
     names = list(calls)

@@ -3,9 +3,13 @@ r"""The symbolic side: deriving, exporting, validating.
 * ``derive LAYER``: every derivation of a registered layer, built (each step proved when it is
   added, closed forms compared with their targets) in a fresh interpreter, so neither SymPy's
   cache nor ``functools.cache`` remembers an earlier run; the import of SymPy is not counted.
+  (``--quick``: every layer in one interpreter, one row.)
 * ``layergrad export``: the command end to end (interpreter start, imports, deriving,
   generating, writing the file), as a user runs it.
 * ``validate exported``: every check ``layergrad check`` runs on the exported module.
+* ``layergrad sheet quiz8``: the Quiz 8 solution and student sheets as Markdown, HTML and LaTeX
+  (no PDF), the command end to end. Commands run as subprocesses; nothing here imports the
+  teaching layer.
 """
 
 from __future__ import annotations
@@ -29,23 +33,24 @@ DERIVE_GOALS: dict[str, float] = {"batchnorm": 1.0}
 """Layers with a stated goal, in seconds, for deriving them with symbolic sizes."""
 
 
-def _derive(name: str) -> dict:
-    return {"derive + prove": lambda: fresh_process(
-        "from derive.registry import LAYERS", f"LAYERS[{name!r}].derivations()")}
+def _derive(*names: str) -> dict:
+    timed = "\n".join(f"LAYERS[{name!r}].derivations()" for name in names)
+    return {"derive + prove": lambda: fresh_process("from derive.registry import LAYERS", timed)}
 
 
-def _export() -> dict:
+def _command(*args: str) -> dict:
+    """``layergrad ARGS -o TMP --force`` as a contender named after its subcommand."""
     folder = Path(tempfile.mkdtemp(prefix="layergrad-bench-"))
     atexit.register(shutil.rmtree, folder, True)
-    command = [sys.executable, "-m", "worksheets.cli", "export", "--api", "cs231n", "--dropout-p", "keep",
-               "-o", str(folder / "layers.py"), "--force"]
+    target = folder / "layers.py" if args[0] == "export" else folder
+    command = [sys.executable, "-m", "worksheets.cli", *args, "-o", str(target), "--force"]
 
-    def export() -> None:
+    def call() -> None:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise LayergradError(f"layergrad export failed: {done.stderr.strip()}")
+            raise LayergradError(f"layergrad {' '.join(args)} failed: {done.stderr.strip()}")
 
-    return {"layergrad export": export}
+    return {f"layergrad {args[0]}": call}
 
 
 def _validate() -> dict:
@@ -53,6 +58,10 @@ def _validate() -> dict:
 
     module = exported("keep")
     return {"check_module": lambda: check_module(module)}
+
+
+def _layers() -> str:
+    return f"{len(LAYERS)} layer{'s' * (len(LAYERS) != 1)}"
 
 
 def rows(quick: bool) -> list[Row]:
@@ -64,11 +73,19 @@ def rows(quick: bool) -> list[Row]:
             memory=False, rounds=once, warmup=False)
         for name in LAYERS
     ]
+    if quick:  # one interpreter for all of them
+        derive = [Row(name="derive every layer", group="symbolic", size=_layers(), dtype="—",
+                      contenders=("derive + prove",), setup=lambda: _derive(*LAYERS),
+                      memory=False, rounds=1, warmup=False)]
     return [
         *derive,
-        Row(name="export module", group="symbolic", size=f"{len(LAYERS)} layer{'s' * (len(LAYERS) != 1)}", dtype="—",
-            contenders=("layergrad export",), setup=_export, memory=False, rounds=once, warmup=False,
-            note="export module: the command end to end, interpreter start included"),
+        Row(name="export module", group="symbolic", size=_layers(), dtype="—",
+            contenders=("layergrad export",), setup=lambda: _command("export", "--dropout-p", "keep"),
+            memory=False, rounds=once, warmup=False,
+            note="export module, quiz8 sheets: the command end to end, interpreter start included"),
         Row(name="validate exported", group="symbolic", size="course test sizes", dtype="float64",
             contenders=("check_module",), setup=_validate, goals=(Goal("seconds", max=3.0),), memory=False),
+        Row(name="quiz8 sheets", group="symbolic", size="md, html, tex", dtype="—",
+            contenders=("layergrad sheet",), setup=lambda: _command("sheet", "quiz8", "--format", "md,html,tex"),
+            memory=False, rounds=once, warmup=False),
     ]

@@ -59,7 +59,9 @@ def _lines(row: dict) -> list[tuple[str, ...]]:
         if not c["available"]:
             lines.append((*head, name, "—", "", "", "", "", "", "", f"n/a: {c['reason']}"))
             continue
-        spread = f"{100 * c['spread']:.0f}%" + ("" if row["stable"] else " ~")
+        runs = len(c["samples"])
+        spread = (f"{100 * c['spread']:.0f}%" + ("" if row["stable"] else " ~")) if runs >= 3 else \
+            f"{runs} run{'s' * (runs > 1)}"
         ratio = c.get("ratio_to_reference")
         ratio_text = "1" if c["name"] == row["reference"] else ("" if ratio is None else f"{ratio:.3g}")
         peak = rate = ""
@@ -107,6 +109,8 @@ def machine_text(report: dict) -> str:
     load = m.get("load_average_at_start")
     parts = [f"{m['cpu']}, {m['cores']} cores", m["system"], f"Python {m['python']}",
              f"NumPy {m['numpy']} ({m['blas']})", f"torch {m['torch']}" if m.get("torch") else "torch not installed"]
+    threads = m.get("threads")
+    parts.append(f"{threads} thread{'s' * (threads != 1)} per contender" if threads else "library-default threads")
     if load is not None:
         parts.append(f"load average {load:.1f} at start")
     mode = "--quick" if report["quick"] else "full"

@@ -29,6 +29,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--plot", type=Path, metavar="FILE", help="draw the measurements (.png, .svg or .pdf)")
     parser.add_argument("--from", dest="source", type=Path, metavar="JSON",
                         help="with --plot: draw a report saved by --json instead of measuring")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="threads for NumPy's BLAS and PyTorch alike (default 1; 0: each library's default)")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
 
@@ -65,13 +67,16 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             print(f"{row.group:10s} {row.name} {row.size} {row.dtype}: {', '.join(row.contenders)}")
         return 0
+    if args.threads < 0:
+        raise LayergradError(f"--threads {args.threads}: expected 0 (library defaults) or a positive count")
+    threads = args.threads or None
     started = time.time()
-    info = bench.machine_info()
+    info = bench.machine_info(threads)
 
     def progress(line: str) -> None:
         print(f"bench {line}", file=sys.stderr, flush=True)
 
-    results = bench.run(rows, quick=args.quick, progress=progress)
+    results = bench.run(rows, quick=args.quick, threads=threads, progress=progress)
     report = bench.to_json(results, args.quick, info, started)
     print(machine_text(report))
     print()
