@@ -23,6 +23,7 @@ is a separate function from terms to terms:
 :func:`apply_zero_sums`   declared identities such as :math:`\sum_i z_{ij} = 0`
 :func:`substitute`        declared substitutions such as :math:`x_{ij} = s_j z_{ij} + \mu_j`
 :func:`bernoulli_mean`    :math:`E[\delta_a \delta_b] = p^2 + p(1-p)\,\delta_{ab}`
+:func:`canonical_nested_sums` sums inside a log, a quotient or a step function renamed
 :func:`to_expr`           back to SymPy, separable sums split into products of sums
 ========================  ==========================================================
 
@@ -50,6 +51,7 @@ __all__ = [
     "ZeroSum",
     "apply_zero_sums",
     "bernoulli_mean",
+    "canonical_nested_sums",
     "collect",
     "contract_deltas",
     "differentiate",
@@ -455,18 +457,47 @@ def _mask_moment(entries: list[sp.Indexed], p: sp.Expr) -> sp.Expr:
     return total
 
 
+def canonical_nested_sums(terms: Iterable[Term]) -> tuple[Term, ...]:
+    r"""Rename the bound variable of every sum nested inside a factor — in a log, a
+    denominator, a step function — by its depth and position, so that
+    :math:`\log \sum_c e^{s_{ic}}` and :math:`\log \sum_k e^{s_{ik}}` become one expression.
+
+    Such sums are not multiplied out (they sit inside a function), and :func:`multiply_out`
+    gives each occurrence fresh dummies; without this rule two equal factors never collect.
+    Renaming a bound variable never changes a value."""
+    return tuple(Term(t.coeff, _canonical_sums(t.factor, 0), t.limits) for t in terms)
+
+
+def _canonical_sums(expr: sp.Expr, depth: int) -> sp.Expr:
+    if isinstance(expr, sp.Sum):
+        body = _canonical_sums(expr.function, depth + 1)
+        mapping = {
+            limit[0]: sp.Symbol(f"_n{depth}_{pos}", integer=True) for pos, limit in enumerate(expr.limits)
+        }
+        limits = [(mapping[v], lo, hi) for v, lo, hi in expr.limits]
+        return sp.Sum(body.xreplace(mapping), *limits)
+    if not expr.args or not expr.has(sp.Sum):
+        return expr
+    return expr.func(*(_canonical_sums(arg, depth) for arg in expr.args))
+
+
 def normalize(
     expr: sp.Expr,
     *,
     zero_sums: Iterable[ZeroSum] = (),
     zero_outside: bool = False,
+    nested_sums: bool = False,
 ) -> tuple[Term, ...]:
     """The normal form: multiply out, contract deltas, sum constants, apply identities,
-    collect. Two expressions are equal when their difference normalizes to ``()``."""
+    collect. Two expressions are equal when their difference normalizes to ``()``.
+    With ``nested_sums=True``, sums nested inside factors are renamed canonically first
+    (:func:`canonical_nested_sums`)."""
     terms = multiply_out(expr)
     terms = contract_deltas(terms, zero_outside=zero_outside)
     terms = sum_constants(terms)
     terms = apply_zero_sums(terms, zero_sums)
+    if nested_sums:
+        terms = canonical_nested_sums(terms)
     return collect(terms)
 
 
@@ -484,12 +515,15 @@ def _display_names(taken: set[str], count: int) -> list[sp.Symbol]:
     return [sp.Symbol(n, integer=True) for n in names[:count]]
 
 
-def to_expr(terms: Iterable[Term], *, split: bool = True, order: Sequence[str] = ()) -> sp.Expr:
+def to_expr(
+    terms: Iterable[Term], *, split: bool = True, order: Sequence[str] = (), own_names: bool = False
+) -> sp.Expr:
     r"""Back to a SymPy expression, dummies renamed to short letters that clash with nothing.
 
     With ``split=True`` a separable multi-sum becomes a product of sums:
     :math:`\sum_{k,l} a_k b_l = (\sum_k a_k)(\sum_l b_l)`. ``order`` lists preferred dummy
-    names."""
+    names. With ``own_names=True`` a term whose dummies still carry the distinct names of the
+    sums they came from (``a``, ``c`` in :math:`\sum_{a,c}`) keeps those names."""
     terms = tuple(terms)
     bound = {d for t in terms for d in t.dummies}
     taken = {s.name for t in terms for s in (t.coeff * t.factor).free_symbols - bound}
@@ -498,11 +532,37 @@ def to_expr(terms: Iterable[Term], *, split: bool = True, order: Sequence[str] =
     }
     parts = []
     for t in terms:
+        own = [d.name.lstrip("_") for d in t.dummies]
+        if own_names and len(set(own)) == len(own) and not set(own) & taken:
+            t = t.rename({d: sp.Symbol(name, integer=True) for d, name in zip(t.dummies, own)})
+            t = _own_nested_names(t)
+            parts.append(t.coeff * (_split(t) if split else _whole(t)))
+            continue
         pool = [sp.Symbol(n, integer=True) for n in order if n not in taken]
         pool += [s for s in _display_names(taken | set(order), len(t.limits)) if s not in pool]
         t = t.rename(dict(zip(t.dummies, pool)))
         parts.append(t.coeff * (_split(t) if split else _whole(t)))
     return sp.Add(*parts)
+
+
+def _own_nested_names(t: Term) -> Term:
+    """Sums nested in ``t``'s factor get plain names for their bound dummies — their own
+    where no other symbol of the term has it, else the next free letter (for display only)."""
+    used = {x.name for x in t.factor.free_symbols} | {d.name for d in t.dummies}
+
+    def renamed(e: sp.Sum) -> sp.Sum:
+        mapping = {}
+        for v, _, _ in e.limits:
+            if not isinstance(v, sp.Dummy):
+                continue
+            name = v.name.lstrip("_")
+            if not name or name in used:
+                name = _display_names(used, 1)[0].name
+            used.add(name)
+            mapping[v] = sp.Symbol(name, integer=True)
+        return e.xreplace(mapping)
+
+    return Term(t.coeff, t.factor.replace(lambda e: isinstance(e, sp.Sum), renamed), t.limits)
 
 
 def _whole(t: Term) -> sp.Expr:
@@ -540,12 +600,13 @@ def _split(t: Term) -> sp.Expr:
 
 
 def index_prover(
-    *, zero_sums: Iterable[ZeroSum] = (), zero_outside: bool = False
+    *, zero_sums: Iterable[ZeroSum] = (), zero_outside: bool = False, nested_sums: bool = False
 ) -> Prover:
     """A prover that decides ``before == after`` by :func:`normalize` of the difference.
 
     Derivations using it must declare :data:`IN_RANGE` (and :data:`ZERO_OUTSIDE` when
-    ``zero_outside=True``, and each identity in ``zero_sums``)."""
+    ``zero_outside=True``, and each identity in ``zero_sums``). ``nested_sums=True`` lets it
+    recognise equal sums nested inside factors (:func:`canonical_nested_sums`)."""
     zero_sums = tuple(zero_sums)
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
@@ -556,7 +617,8 @@ def index_prover(
             else [(before, after)]
         )
         return all(
-            normalize(b - a, zero_sums=zero_sums, zero_outside=zero_outside) == ()
+            normalize(b - a, zero_sums=zero_sums, zero_outside=zero_outside, nested_sums=nested_sums)
+            == ()
             for b, a in pairs
         )
 
@@ -565,4 +627,6 @@ def index_prover(
         name += " (zero outside arrays)"
     if zero_sums:
         name += " (with zero-sum identities)"
+    if nested_sums:
+        name += " (nested sums renamed)"
     return Prover(name, decide)

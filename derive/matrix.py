@@ -15,7 +15,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .derivation import Prover, by_sympy
 
-__all__ = ["MatrixGradient", "entry", "entrywise"]
+__all__ = ["MatrixGradient", "RowVector", "entry", "entrywise"]
 
 
 class MatrixGradient(sp.MatrixSymbol):
@@ -56,12 +56,26 @@ class MatrixGradient(sp.MatrixSymbol):
         return frac
 
 
+class RowVector:
+    r"""A vector :math:`b_j` seen as the :math:`1 \times M` matrix of matrix notation.
+
+    Give it to :func:`entrywise` in place of an indexed array: the entry :math:`(0, j)` of the
+    matrix symbol becomes ``base[j]``, so :math:`(\mathbf{1}_N b)_{ij} = b_j` (a bias added to
+    every row) compares with the index form."""
+
+    def __init__(self, base: sp.IndexedBase) -> None:
+        self.base = base
+
+    def __getitem__(self, index: tuple[sp.Expr, sp.Expr]) -> sp.Indexed:
+        return self.base[index[1]]
+
+
 def entry(matrix_expr: sp.MatrixExpr, i: sp.Symbol, j: sp.Symbol) -> MatrixElement:
     r"""The unevaluated entry :math:`(\text{matrix\_expr})_{ij}`."""
     return MatrixElement(matrix_expr, i, j)
 
 
-def entrywise(arrays: Mapping[sp.MatrixSymbol, sp.IndexedBase], inner: Prover = by_sympy) -> Prover:
+def entrywise(arrays: Mapping[sp.MatrixSymbol, sp.IndexedBase | RowVector], inner: Prover = by_sympy) -> Prover:
     """A prover that evaluates matrix entries and maps each matrix symbol to its array.
 
     ``(D ⊙ Y / q)[i, j]`` becomes ``D[i, j]*Y[i, j]/q`` with ``D``, ``Y`` the indexed arrays

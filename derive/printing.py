@@ -100,6 +100,24 @@ class _TextPrinter(StrPrinter):
     def _print_FiniteSet(self, expr) -> str:
         return "{" + ", ".join(self._print(a) for a in expr.args) + "}"
 
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return "·".join(self.parenthesize(a, 50) for a in expr.args)
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        return f"{self.parenthesize(expr.arg, 60)}ᵀ"
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        rows, cols = expr.shape
+        return f"1_{self._print(rows)}" if cols == 1 else f"1_{self._print(cols)}ᵀ"
+
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
+        if len(expr.args) == 2 and expr.args[1] == 0:
+            return f"[{self._print(expr.args[0])} > 0]"
+        return f"θ({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
 
 def _is_atom_like(expr: sp.Basic) -> bool:
     """Is ``expr`` printed as a single name (so ∂L/∂x rather than ∂/∂x (…))?"""
@@ -135,6 +153,19 @@ class _LatexPrinter(LatexPrinter):
 
     def _print_Variance(self, expr) -> str:
         return rf"\operatorname{{Var}}\left[{self._print(expr.args[0])}\right]"
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        rows, cols = expr.shape
+        if cols == 1:
+            return rf"\mathbf{{1}}_{{{self._print(rows)}}}"
+        return rf"\mathbf{{1}}_{{{self._print(cols)}}}^{{T}}"
+
+    def _print_Heaviside(self, expr: sp.Heaviside, exp=None) -> str:
+        if len(expr.args) == 2 and expr.args[1] == 0:
+            body = rf"\left[{self._print(expr.args[0])} > 0\right]"
+        else:
+            body = rf"\theta\left({self._print(expr.args[0])}\right)"
+        return rf"{body}^{{{exp}}}" if exp else body
 
 
 _ACCENTS = {"hat": "^", "bar": "¯", "tilde": "~", "dot": "˙"}

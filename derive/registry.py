@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import conv, dropout, pool
+from . import affine, conv, dropout, pool, relu, softmax, svm
 from .derivation import Derivation
 from .errors import LayergradError
 
@@ -48,6 +48,30 @@ LAYERS: dict[str, Layer] = {
             pool.derivations,
             ("max_pool_forward_naive", "max_pool_backward_naive", "max_pool_forward_fast",
              "max_pool_backward_fast"),
+        ),
+        Layer(
+            "affine",
+            "H = X·W + 1_N·b on flattened inputs; ∂L/∂X = G·Wᵀ, ∂L/∂W = Xᵀ·G, ∂L/∂b = 1_Nᵀ·G",
+            affine.derivations,
+            ("affine_forward", "affine_backward"),
+        ),
+        Layer(
+            "relu",
+            "H = max(0, X) = X ⊙ [X > 0]; ∂L/∂X = ∂L/∂H ⊙ [X > 0], subgradient 0 at the kink",
+            relu.derivations,
+            ("relu_forward", "relu_backward"),
+        ),
+        Layer(
+            "softmax",
+            "cross-entropy through the log-sum-exp, stable shift; ∂L/∂s = (softmax(s) − onehot(y))/N",
+            softmax.derivations,
+            ("softmax_loss",),
+        ),
+        Layer(
+            "svm",
+            "multiclass hinge loss with margin 1; gradient from the classes inside the margin",
+            svm.derivations,
+            ("svm_loss",),
         ),
     )
 }

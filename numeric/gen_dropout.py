@@ -20,7 +20,7 @@ import sympy as sp
 from derive import dropout
 from derive.dropout import Convention
 
-from .codegen import GeneratedFunction, elementwise, statements
+from .codegen import FLOATING_HELPER, GeneratedFunction, elementwise, statements
 
 __all__ = ["functions", "preamble"]
 
@@ -63,15 +63,8 @@ def _dropout_settings(dropout_param):
             f"dropout_param['p'] = {{p}} is outside {_interval_text(allowed)}: "
             "in this module p is the {word}"
         )
-    return p, mode
-
-
-def _floating(name, a):
-    """a as a NumPy array, refusing anything that is not floating point."""
-    a = np.asarray(a)
-    if not np.issubdtype(a.dtype, np.inexact):
-        raise LayergradError(f"{{name}} must be a floating-point array, got dtype {{a.dtype}}")
-    return a''',
+    return p, mode''',
+        FLOATING_HELPER,
     ]
 
 

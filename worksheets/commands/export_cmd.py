@@ -18,6 +18,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--api", default="cs231n", choices=("cs231n",), help="function names and signatures")
     parser.add_argument("--dropout-p", required=True, choices=("keep", "drop"),
                         help="what dropout_param['p'] means: keep probability or drop rate")
+    parser.add_argument("--layers", type=lambda text: text.split(","), metavar="NAME,NAME",
+                        help="only these layers (default: every layer with generated code)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the .py file to write")
     parser.add_argument("--force", action="store_true", help="replace a file layergrad did not write")
 
@@ -26,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from numeric.export import module_source
     from numeric.files import write_output
 
-    path = write_output(args.output, module_source(args.api, args.dropout_p), force=args.force)
+    source = module_source(args.api, args.dropout_p, args.layers)
+    path = write_output(args.output, source, force=args.force)
     print(f"wrote {path} ({args.api} API, dropout p = {args.dropout_p} convention)")
     return 0

@@ -1,0 +1,64 @@
+r"""Generate ``svm_loss(x, y) -> (loss, dx)`` (course API) from the derivations.
+
+Printed from :mod:`derive.svm` on the same grid as the softmax loss: the one-hot labels, the
+margins :math:`M_{ij} = s_{ij} - \sum_k Y_{ik} s_{ik} + 1`, the violating classes
+:math:`P = [M > 0]`, the hinge loss and its derived gradient.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive import svm
+from derive.dropout import Convention
+from derive.printing import text
+
+from .arraycode import grid_statements
+from .codegen import FLOATING_HELPER, GeneratedFunction
+from .gen_softmax import LABELS_HELPER, _indent, grid, one_hot
+
+__all__ = ["functions", "preamble"]
+
+
+def preamble(convention: Convention | str) -> list[str]:
+    """Module-level helpers the loss uses."""
+    return [FLOATING_HELPER, LABELS_HELPER]
+
+
+def functions(convention: Convention | str) -> list[GeneratedFunction]:
+    """The generated ``svm_loss``."""
+    s = svm.symbols()
+    axes, names = grid()
+    names |= {s["M"]: "margin", s["P"]: "positive"}
+    j = axes[1][0]
+    gradient = svm.gradient()
+    at_grid = {sp.Symbol("a", integer=True): axes[0][0], sp.Symbol("b", integer=True): j}
+    body = grid_statements(
+        [
+            ("onehot", one_hot()),
+            ("margin", svm.MARGIN.statement.rhs.xreplace({s["c"]: j})),
+            ("positive", svm.VIOLATING.statement.rhs.xreplace({s["c"]: j})),
+            ("loss", svm.HINGE.statement.rhs),
+            ("dx", gradient.result.xreplace(at_grid)),
+        ],
+        axes,
+        names,
+    )
+    source = f'''
+def svm_loss(x, y):
+    """Multiclass SVM (hinge) loss with margin 1, and its gradient.
+
+    L = {text(svm.HINGE.statement.rhs)},
+    M_ic = {text(svm.MARGIN.statement.rhs)};
+    ∂L/∂s[a, b] = {text(gradient.result)},
+    with P = [M > 0].
+
+    Inputs: x, scores of shape (N, C); y, integer labels of shape (N,) in 0..C-1.
+    Returns (loss, dx): the loss as a float and dx = ∂L/∂x with x's shape and dtype.
+    """
+    x, y = _scores_and_labels("svm_loss", x, y)
+    N, C = x.shape
+{_indent(body, 4)}
+    return float(loss), dx.astype(x.dtype, copy=False)
+'''
+    return [GeneratedFunction("svm_loss", source, (gradient.title,))]

@@ -1,0 +1,49 @@
+"""The generated modules layergrad itself uses, checked in, and the command that rewrites them.
+
+The network in :mod:`numeric.fc_net` runs on generated layer code, the same code
+``layergrad export`` writes for users. That code is checked in (so that importing layergrad
+never runs SymPy) and, like the output of any code generator kept under version control, a
+test regenerates it and fails when the checked-in text differs. To bring it up to date::
+
+    python -m numeric.regenerate
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .export import module_source
+from .files import write_output
+
+__all__ = ["PACKAGED", "expected", "main", "stale"]
+
+HERE = Path(__file__).resolve().parent
+
+NET_LAYERS = ("dropout", "affine", "relu", "softmax")
+
+PACKAGED: dict[Path, dict] = {
+    HERE / "net_layers.py": {"api": "cs231n", "dropout_p": "keep", "layers": NET_LAYERS},
+}
+"""Checked-in generated module → the :func:`numeric.export.module_source` arguments it comes from."""
+
+
+def expected(path: Path) -> str:
+    """The text ``path`` must hold: what the generators produce today."""
+    return module_source(**PACKAGED[path])
+
+
+def stale() -> list[Path]:
+    """The checked-in generated modules whose text differs from a fresh generation."""
+    return [path for path in PACKAGED if not path.exists() or path.read_text() != expected(path)]
+
+
+def main() -> None:
+    """Rewrite every stale checked-in module (even a hand-edited one: version control keeps the
+    old text, and a generated module is never edited by hand)."""
+    for path in stale():
+        write_output(path, expected(path), force=True)
+        print(f"regenerated {path}")
+
+
+if __name__ == "__main__":
+    main()

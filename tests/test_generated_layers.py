@@ -1,0 +1,152 @@
+"""Generated affine, ReLU, softmax and SVM code: course API, exact against references, clear errors."""
+
+import types
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive import LayergradError, affine, softmax
+from numeric.arraycode import grid_code, matrix_code
+from numeric.export import module_source
+from numeric.gradcheck import numerical_gradient, rel_error
+
+
+@pytest.fixture(scope="module")
+def layers():
+    module = types.ModuleType("layers")
+    exec(compile(module_source("cs231n", "keep"), "layers", "exec"), module.__dict__)
+    return module
+
+
+def reference_softmax(x, y):
+    shifted = x - x.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    n = len(y)
+    dx = probs.copy()
+    dx[np.arange(n), y] -= 1
+    return -np.log(probs[np.arange(n), y]).mean(), dx / n
+
+
+def reference_svm(x, y):
+    n = len(y)
+    margins = np.maximum(0, x - x[np.arange(n), y][:, None] + 1)
+    margins[np.arange(n), y] = 0
+    dx = (margins > 0).astype(float)
+    dx[np.arange(n), y] -= dx.sum(axis=1)
+    return margins.sum() / n, dx / n
+
+
+def test_the_arithmetic_lines_come_from_the_derivations():
+    source = module_source("cs231n", "keep")
+    for line in ("out = flat @ w + b", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
+                 "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = (x > 0)", "dx = dout*mask",
+                 "shift = np.max(x, axis=1, keepdims=True)", "probs = e/np.sum(e, axis=1, keepdims=True)",
+                 "dx = (probs - onehot)/N", "positive = (margin > 0)"):
+        assert line in source, line
+    assert source.count("def _floating(") == 1  # a helper shared by several layers appears once
+
+
+def test_affine_matches_numpy_and_finite_differences(layers):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    dout = rng.standard_normal((4, 5))
+    out, cache = layers.affine_forward(x, w, b)
+    assert np.allclose(out, x.reshape(4, 6) @ w + b, rtol=0, atol=1e-14)
+    dx, dw, db = layers.affine_backward(dout, cache)
+    assert dx.shape == x.shape and dw.shape == w.shape and db.shape == b.shape
+    for grad, f, at in ((dx, lambda v: layers.affine_forward(v, w, b)[0], x),
+                        (dw, lambda v: layers.affine_forward(x, v, b)[0], w),
+                        (db, lambda v: layers.affine_forward(x, w, v)[0], b)):
+        assert rel_error(grad, numerical_gradient(f, at.copy(), dout)) < 1e-6
+
+
+def test_affine_keeps_float32_and_refuses_mismatched_shapes(layers):
+    x = np.ones((2, 3), dtype=np.float32)
+    out, _ = layers.affine_forward(x, np.ones((3, 4), np.float32), np.zeros(4, np.float32))
+    assert out.dtype == np.float32
+    with pytest.raises(LayergradError, match=r"x has 3 features per example .* but w has 5 rows"):
+        layers.affine_forward(x, np.ones((5, 4)), np.zeros(4))
+    with pytest.raises(LayergradError, match=r"b \(M,\)"):
+        layers.affine_forward(x, np.ones((3, 4)), np.zeros(3))
+    _, cache = layers.affine_forward(x, np.ones((3, 4)), np.zeros(4))
+    with pytest.raises(LayergradError, match="dout has shape"):
+        layers.affine_backward(np.ones((2, 5)), cache)
+
+
+def test_relu_masks_by_the_positive_part_with_zero_at_the_kink(layers):
+    x = np.array([[-1.0, 0.0, 2.0]])
+    out, cache = layers.relu_forward(x)
+    assert np.array_equal(out, [[0.0, 0.0, 2.0]])
+    assert np.array_equal(layers.relu_backward(np.array([[5.0, 6.0, 7.0]]), cache), [[0.0, 0.0, 7.0]])
+    rng = np.random.default_rng(1)
+    x, dout = rng.standard_normal((5, 7)), rng.standard_normal((5, 7))
+    numeric = numerical_gradient(lambda v: layers.relu_forward(v)[0], x.copy(), dout)
+    assert rel_error(layers.relu_backward(dout, layers.relu_forward(x)[1]), numeric) < 1e-9
+
+
+@pytest.mark.parametrize("name, reference", [("softmax_loss", reference_softmax), ("svm_loss", reference_svm)])
+def test_losses_match_the_course_formulas_and_finite_differences(layers, name, reference):
+    loss_fn = getattr(layers, name)
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((50, 10)), rng.integers(0, 10, 50)
+    loss, dx = loss_fn(x, y)
+    expected_loss, expected_dx = reference(x, y)
+    assert isinstance(loss, float) and abs(loss - expected_loss) < 1e-12
+    assert rel_error(dx, expected_dx) < 1e-12
+    small = x[:6]
+    numeric = numerical_gradient(lambda v: np.array(loss_fn(v, y[:6])[0]), small.copy(), np.array(1.0))
+    assert rel_error(loss_fn(small, y[:6])[1], numeric) < 1e-7
+    out32 = loss_fn(x.astype(np.float32), y)
+    assert out32[1].dtype == np.float32 and abs(out32[0] - expected_loss) < 1e-5
+
+
+def test_softmax_loss_is_log_c_at_small_scores_and_stable_at_huge_ones(layers):
+    rng = np.random.default_rng(3)
+    loss, _ = layers.softmax_loss(1e-3 * rng.standard_normal((500, 10)), rng.integers(0, 10, 500))
+    assert abs(loss - np.log(10)) < 1e-2  # the notebooks' sanity check: about 2.3
+    loss, dx = layers.softmax_loss(np.array([[1000.0, 0.0, -1000.0]]), np.array([2]))
+    assert loss == 2000.0 and np.array_equal(dx, [[1.0, 0.0, -1.0]])
+
+
+@pytest.mark.parametrize(
+    "x, y, message",
+    [
+        (np.ones(3), np.array([0]), r"x must have shape \(N, C\)"),
+        (np.ones((2, 3)), np.array([0]), r"y must have shape \(2,\)"),
+        (np.ones((2, 3)), np.array([0.0, 1.0]), "labels y must be integers"),
+        (np.ones((2, 3)), np.array([0, 3]), r"labels must lie in 0..2"),
+        (np.array([[1, 2]]), np.array([0]), "floating-point array"),
+    ],
+)
+def test_loss_inputs_are_checked(layers, x, y, message):
+    for loss_fn in (layers.softmax_loss, layers.svm_loss):
+        with pytest.raises(LayergradError, match=message):
+            loss_fn(x, y)
+
+
+def test_matrix_code_prints_products_sums_and_broadcasts():
+    s = affine.symbols()
+    names = {s["Xm"]: "x", s["Wm"]: "w", s["bm"]: "b", s["dL_dH"]: "g"}
+    assert matrix_code(s["ones_row"] * s["dL_dH"], names) == "g.sum(axis=0)"
+    assert matrix_code(s["Xm"] * s["Wm"] + s["ones_column"] * s["bm"], names) == "x @ w + b"
+    assert matrix_code(s["dL_dH"] * s["Wm"].T, names) == "g @ w.T"
+    with pytest.raises(LayergradError, match="no array name"):
+        matrix_code(s["Xm"] * s["Wm"], {s["Xm"]: "x"})
+
+
+def test_grid_code_reduces_along_axes_and_refuses_what_it_cannot_place():
+    s = softmax.symbols()
+    i, j, N, C = s["i"], s["j"], s["N"], s["C"]
+    c = sp.Symbol("c", integer=True)
+    x = s["s"]
+    axes, names = [(i, N), (j, C)], {x: "x", N: "N", C: "C"}
+    assert grid_code(sp.Sum(x[i, c], (c, 0, C - 1)), axes, names) == "np.sum(x, axis=1, keepdims=True)"
+    assert grid_code(sp.Sum(x[i, j], (i, 0, N - 1), (j, 0, C - 1)), axes, names) == "np.sum(x)"
+    assert grid_code(sp.KroneckerDelta(j, i), axes, names) == "(np.arange(N)[:, None] == np.arange(C)[None, :])"
+    with pytest.raises(LayergradError, match="must start at 0"):
+        grid_code(sp.Sum(x[i, c], (c, 1, C)), axes, names)
+    with pytest.raises(LayergradError, match="does not depend on c"):
+        grid_code(sp.Sum(s["m"][i], (c, 0, C - 1)), axes, names | {s["m"]: "m"})
+    with pytest.raises(LayergradError, match="j is both free and summed"):
+        grid_code(sp.Sum(x[i, j] * x[i, c], (c, 0, C - 1)), axes, names)
