@@ -75,7 +75,7 @@ def plot(report: dict, path: str | Path, force: bool = False) -> Path:
         raise LayergradError("the report has no measured row to plot")
     panels = [p for p in (("ratios", ratios), ("fractions", fractions), ("times", times)) if p[1]]
     heights = [max(1.5, 0.32 * len(items) + 0.8) for _, items in panels]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, sum(heights) + 1.2),
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, sum(heights) + 1.6),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, (kind, items) in zip(axes[:, 0], panels):
         y = range(len(items))
@@ -100,7 +100,7 @@ def plot(report: dict, path: str | Path, force: bool = False) -> Path:
             ax.barh(y, [100 * item[1] for item in items], color=PLAIN)
             for k, item in enumerate(items):
                 ax.text(100 * item[1], k, f" {100 * item[1]:.0f}% of {item[2]}", va="center", fontsize=8)
-            ax.set_xlim(0, max(130, 100 * max(item[1] for item in items) + 30))
+            ax.set_xlim(0, max(130, 100 * max(item[1] for item in items) * 1.45))
             ax.set_xlabel("achieved rate, % of this machine's limit measured in the same run")
             ax.set_title("Fraction of the machine's own limits")
         else:
@@ -115,8 +115,11 @@ def plot(report: dict, path: str | Path, force: bool = False) -> Path:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("layergrad bench — green: goal met, red: short, grey: no goal; black tick: the goal's bound",
                  fontsize=10)
-    fig.text(0.01, 0.005, machine_text(report), fontsize=6.5, ha="left", va="bottom", wrap=True)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    words = machine_text(report).split("; ")
+    half = (len(words) + 1) // 2
+    fig.text(0.01, 0.004, "; ".join(words[:half]) + ";\n" + "; ".join(words[half:]), fontsize=7,
+             ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 1.0 / (sum(heights) + 1.6), 1, 1 - 0.5 / (sum(heights) + 1.6)))
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=130)
     plt.close(fig)

@@ -67,6 +67,8 @@ def _lines(row: dict) -> list[tuple[str, ...]]:
         peak = rate = ""
         if c["name"] == row["subject"]:
             peak = bytes_text(row["peak_bytes"]) if row["peak_bytes"] is not None else ""
+            if peak and row.get("buffer"):
+                peak += f" ({row['buffer']['name']} {bytes_text(row['buffer']['bytes'])})"
             rate = _rate_text(row["rate"]) if row["rate"] else ""
         mine = goals_of.get(c["name"], [])
         goal_cells = [("", "", "")] if not mine else [
@@ -99,7 +101,7 @@ def format_table(report: dict) -> str:
     out.append(f"goals: {met} met, {short} short, {len(goals) - met - short} not measurable here; "
                "ratios are medians of per-round ratios (contenders alternate within each round); "
                "± is half the interquartile range; ~ marks a row stopped by its time budget before stable.")
-    out += [f"note: {row['note']}" for row in report["rows"] if row.get("note")]
+    out += [f"note: {note}" for note in dict.fromkeys(row["note"] for row in report["rows"] if row.get("note"))]
     return "\n".join(out) + "\n"
 
 
