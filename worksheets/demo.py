@@ -12,7 +12,7 @@ from pathlib import Path
 from derive.dropout import Convention
 from derive.registry import LAYERS
 from derive.render import render_all
-from numeric.checks import check_module, load_module
+from numeric.checks import check_path
 from numeric.export import module_source
 from numeric.files import write_output
 from worksheets.formats import write_sheet
@@ -41,9 +41,10 @@ def run(folder: Path, force: bool = False) -> bool:
     for convention in Convention:
         path = write_output(folder / f"layers_{convention.value}.py",
                             module_source("cs231n", convention), force)
-        verdicts = check_module(load_module(path))
+        report = check_path(path)
+        verdicts = report.verdicts
         passed = sum(v.passed for v in verdicts)
-        all_passed &= passed == len(verdicts)
+        all_passed &= report.passed
         print(f"exported  {path} (dropout p = {convention.value}); checks: {passed}/{len(verdicts)} passed")
         for v in verdicts:
             if not v.passed:

@@ -1,4 +1,4 @@
-"""``layergrad check MODULE``: check the layer functions a module defines."""
+"""``layergrad check MODULE.py | DIR/``: check the layer functions of a module, or of every module in a folder."""
 
 from __future__ import annotations
 
@@ -13,31 +13,56 @@ NAME = "check"
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="check the layer functions a module defines",
-        description="Check gradients (central differences, random upstream gradients), dropout "
-        "statistics (binomial bounds) and conventions of every layer function in MODULE. "
+        NAME, help="check the layer functions a module (or every module in a folder) defines",
+        description="Check every course-API layer function in MODULE against layergrad's derived reference, "
+        "finite differences with random upstream gradients, and dropout's statistics (binomial bounds); say in "
+        "plain words what is wrong. Each function runs in its own process with a time and a memory limit. "
+        "With a folder, check every module in it in parallel and write a summary table (CSV and JSON). "
         "Exit code 0: all pass; 1: a check failed; 2: usage error or the module cannot be imported.",
     )
-    parser.add_argument("module", type=Path, help="a Python file such as layers.py")
+    parser.add_argument("path", type=Path, metavar="MODULE|DIR", help="a Python file such as layers.py, or a folder")
     parser.add_argument("--dropout-p", choices=("keep", "drop"),
-                        help="the module's dropout convention (read from exported modules)")
-    parser.add_argument("--json", action="store_true", help="print a machine-readable report")
+                        help="what dropout_param['p'] means in the module (read from exported modules)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", default=(),
+                        help="check only these functions or layers (e.g. dropout_backward, dropout)")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable report instead")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds allowed per function")
+    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory allowed per function")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="processes at once (default: cores)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the checks' random inputs")
+    parser.add_argument("--summary", type=Path, metavar="STEM",
+                        help="with a folder: write STEM.csv and STEM.json (default: DIR/layergrad-check)")
+    parser.add_argument("--force", action="store_true", help="replace summary files layergrad did not write")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
 
 
 def run(args: argparse.Namespace) -> int:
-    from numeric.checks import check_module, load_module
+    from derive.dropout import Convention
+    from derive.errors import LayergradError
+    from numeric.checks import Limits, Options, Progress, check_path, check_paths, python_files, summary_csv
+    from numeric.files import write_output
 
-    verdicts = check_module(load_module(args.module), args.dropout_p)
-    failed = [v for v in verdicts if not v.passed]
+    if args.timeout <= 0 or args.memory <= 0 or (args.jobs is not None and args.jobs < 1):
+        raise LayergradError("--timeout, --memory and --jobs must be positive")
+    options = Options(
+        convention=Convention.parse(args.dropout_p) if args.dropout_p else None,
+        only=tuple(args.only), seed=args.seed, limits=Limits(args.timeout, args.memory), jobs=args.jobs,
+    )
+    if not args.path.is_dir():
+        report = check_path(args.path, options)
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.text(args.verbose))
+        return 0 if report.passed else 1
+    files = python_files(args.path)
+    reports = check_paths(files, options, progress=Progress(len(files)))
+    stem = args.summary or args.path / "layergrad-check"
+    summary = {"folder": str(args.path), "passed": sum(r.passed for r in reports), "modules": len(reports),
+               "reports": [r.to_dict() for r in reports]}
+    csv_path = write_output(stem.with_suffix(".csv"), summary_csv(reports), args.force)
+    json_path = write_output(stem.with_suffix(".json"), json.dumps(summary, indent=2) + "\n", args.force)
     if args.json:
-        report = {
-            "module": str(args.module),
-            "passed": not failed,
-            "checks": [v.__dict__ | {"where": list(v.where) if v.where else None} for v in verdicts],
-        }
-        print(json.dumps(report, indent=2))
+        print(json.dumps(summary, indent=2))
     else:
-        for v in verdicts:
-            print(v.line())
-        print(f"{len(verdicts) - len(failed)} of {len(verdicts)} checks passed")
-    return 1 if failed else 0
+        for report in reports:
+            print(report.text(args.verbose))
+        print(f"{summary['passed']} of {len(reports)} modules passed; summary: {csv_path}, {json_path}")
+    return 0 if all(r.passed for r in reports) else 1

@@ -1,0 +1,152 @@
+"""Run someone else's code in child processes with a time limit and a memory limit.
+
+Each task runs in a forked child: its standard output and error go to ``/dev/null``, its
+address space is capped at its size when forked plus ``memory_mb``, and it sends its result
+back through a pipe. The parent waits for up to ``jobs`` children at once and never runs the
+code itself, so an endless loop (killed at ``timeout``), a crash, ``sys.exit``/``os._exit`` or
+a huge allocation ends that task with a plain-words failure and nothing else.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, TextIO
+
+__all__ = ["Limits", "Outcome", "Progress", "run_isolated"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-task limits: wall-clock seconds and extra megabytes of address space."""
+
+    timeout: float = 10.0
+    memory_mb: int = 2048
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A task's result, or why there is none (``failure`` in plain words)."""
+
+    value: Any = None
+    failure: str = ""
+    seconds: float = 0.0
+
+
+class Progress:
+    """A one-line progress bar on a terminal (silent when the stream is not one)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, enabled: bool | None = None, width: int = 30):
+        self.stream = sys.stderr if stream is None else stream
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.total, self.done, self.width = total, 0, width
+
+    def advance(self, label: str = "") -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        filled = self.width * self.done // max(1, self.total)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r  checking [{bar}] {self.done}/{self.total} {label[:40]:40}")
+        if self.done == self.total:
+            self.stream.write("\r" + " " * (self.width + 70) + "\r")
+        self.stream.flush()
+
+
+def _limit_memory(megabytes: int) -> None:
+    with open("/proc/self/statm") as stream:
+        size = int(stream.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = size + megabytes * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _child(conn: Connection, target: Callable[..., Any], args: tuple, memory_mb: int) -> None:
+    try:
+        faulthandler.disable()  # a crash is reported by the parent, not dumped on the terminal
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        _limit_memory(memory_mb)
+        result: tuple[str, Any] = ("ok", target(*args))
+    except MemoryError:
+        result = ("failed", f"ran out of memory (more than the {memory_mb} MB limit)")
+    except BaseException as exc:  # someone else's code may raise anything, SystemExit included
+        result = ("failed", f"{type(exc).__name__}: {exc}")
+    try:
+        conn.send(result)
+    except Exception as exc:
+        conn.send(("failed", f"its result could not be sent back: {exc}"))
+    conn.close()
+    os._exit(0)
+
+
+def _ended(code: int | None, limits: Limits) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        extra = " (the system stopped it, most likely for memory)" if -code == signal.SIGKILL else ""
+        return f"crashed: the process was killed by {name}{extra}"
+    return f"ended the process (exit code {code}) before finishing: os._exit or a crash in compiled code?"
+
+
+def run_isolated(
+    tasks: Sequence[tuple[Callable[..., Any], tuple]],
+    limits: Limits = Limits(),
+    jobs: int | None = None,
+    on_done: Callable[[int, Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run each ``(target, args)`` in its own child, up to ``jobs`` at a time; outcomes in task order."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    context = multiprocessing.get_context("fork")
+    pending = deque(enumerate(tasks))
+    running: dict[Connection, tuple[int, multiprocessing.process.BaseProcess, float]] = {}
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+
+    def finish(index: int, outcome: Outcome) -> None:
+        outcomes[index] = outcome
+        if on_done is not None:
+            on_done(index, outcome)
+
+    while pending or running:
+        while pending and len(running) < jobs:
+            index, (target, args) = pending.popleft()
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(writer, target, args, limits.memory_mb), daemon=True)
+            process.start()
+            writer.close()
+            running[reader] = (index, process, time.monotonic())
+        now = time.monotonic()
+        wait_for = min(start + limits.timeout for _, _, start in running.values()) - now
+        for reader in wait(list(running), timeout=max(0.0, wait_for)):
+            index, process, start = running.pop(reader)
+            try:
+                kind, value = reader.recv()
+            except (EOFError, OSError):
+                process.join()
+                finish(index, Outcome(failure=_ended(process.exitcode, limits), seconds=time.monotonic() - start))
+            else:
+                process.join()
+                outcome = Outcome(value=value) if kind == "ok" else Outcome(failure=value)
+                finish(index, Outcome(outcome.value, outcome.failure, time.monotonic() - start))
+            reader.close()
+        now = time.monotonic()
+        for reader, (index, process, start) in list(running.items()):
+            if now - start >= limits.timeout:
+                process.kill()
+                process.join()
+                reader.close()
+                del running[reader]
+                finish(index, Outcome(failure=f"did not finish within {limits.timeout:g} s (an endless loop?); "
+                                              "--timeout sets the limit", seconds=now - start))
+    return [o if o is not None else Outcome(failure="not run") for o in outcomes]

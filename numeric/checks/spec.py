@@ -1,0 +1,137 @@
+"""What the checker knows about a layer: one entry per layer, read by every part of the checker.
+
+A :class:`LayerChecks` entry lists the course-API functions of a layer, for each the check
+that runs it (:class:`FunctionCheck`) and the mistakes the checks recognize
+(:class:`Mistake`): a key that reports and tests refer to, and what it means in plain words.
+A check receives a :class:`Context` — the module under check, the dropout convention, the
+seed, random streams, layergrad's own generated reference — and returns verdicts. Whatever
+the module's code raises becomes a :class:`StudentError` with a plain-words description.
+"""
+
+from __future__ import annotations
+
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from derive.dropout import Convention
+
+from ..gradcheck import Verdict
+
+__all__ = ["Context", "FunctionCheck", "LayerChecks", "Mistake", "StudentError", "describe_exception", "guarded"]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A mistake the checker recognizes: ``key`` for reports and tests, ``summary`` for people."""
+
+    key: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class FunctionCheck:
+    """The check of one course-API function; ``needs`` are the other functions it calls."""
+
+    name: str
+    run: Callable[[Context], list[Verdict]]
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LayerChecks:
+    """A layer's entry in the checker's table."""
+
+    layer: str
+    functions: tuple[FunctionCheck, ...]
+    mistakes: tuple[Mistake, ...]
+    needs_convention: bool = False
+
+    def mistake(self, key: str) -> Mistake:
+        return next(m for m in self.mistakes if m.key == key)
+
+
+class StudentError(Exception):
+    """The module under check raised (or exited); the message says what and where in plain words."""
+
+
+def describe_exception(exc: BaseException, function: str, path: Path | None) -> str:
+    """``dropout_forward raised KeyError: 'seed' (layers.py, line 12: p = dropout_param['seed'])``."""
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r})"
+    elif isinstance(exc, MemoryError):
+        what = "ran out of memory (MemoryError: it allocates more than the memory limit)"
+    elif isinstance(exc, ValueError) and "read-only" in str(exc):
+        what = "writes into an input array in place (the caller's array would change); compute a new array instead"
+    elif isinstance(exc, RecursionError):
+        what = "recursed without end (RecursionError)"
+    else:
+        message = str(exc).strip().splitlines()
+        what = f"raised {type(exc).__name__}" + (f": {message[0]}" if message else "")
+    where = ""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if path is not None:
+        theirs = [f for f in frames if Path(f.filename).resolve() == path.resolve()]
+        if theirs:
+            frame = theirs[-1]
+            where = f" ({path.name}, line {frame.lineno}: {(frame.line or '').strip()})"
+    return f"{function} {what}{where}"
+
+
+def guarded(name: str, thunk: Callable[[], list[Verdict]]) -> list[Verdict]:
+    """Run one group of checks; if the module's code raised, that group is one failed verdict."""
+    try:
+        return thunk()
+    except StudentError as exc:
+        return [Verdict(name, False, np.inf, 0.0, "call", mistake="raised", diagnosis=str(exc))]
+
+
+@dataclass
+class Context:
+    """What a check works with: the module, the dropout convention, the seed, a reference."""
+
+    module: ModuleType
+    path: Path | None = None
+    convention: Convention | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def fn(self, name: str) -> Callable[..., Any]:
+        """The module's function ``name``, raising :class:`StudentError` for whatever it raises."""
+        function = getattr(self.module, name)
+        path = self.path
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except (Exception, SystemExit) as exc:
+                raise StudentError(describe_exception(exc, name, path)) from None
+
+        return call
+
+    def rng(self, *salt: str) -> np.random.Generator:
+        """An independent random stream for each (seed, salt): checks do not share draws."""
+        return np.random.default_rng([self.seed, zlib.crc32("/".join(salt).encode())])
+
+    @cached_property
+    def reference(self) -> ModuleType:
+        """layergrad's generated module in this context's dropout convention."""
+        from .reference import reference_module
+
+        return reference_module(self.convention or Convention.KEEP)
+
+    def q(self, p: float) -> float:
+        """The keep probability that the API's ``p`` means in this context's convention."""
+        return p if self.convention is Convention.KEEP else 1 - p
+
+
+def names(checks: Sequence[LayerChecks]) -> list[str]:
+    """Every function name in ``checks``, in table order."""
+    return [f.name for entry in checks for f in entry.functions]
