@@ -9,7 +9,7 @@
 * :mod:`.report` — terminal, JSON and CSV reports.
 """
 
-from .dropout import Z
+from .dropout import Z, check_dropout
 from .isolation import Limits, Outcome, Progress, run_isolated
 from .report import FunctionReport, ModuleReport, summary_csv, summary_rows
 from .runner import Options, check_module, check_path, check_paths, load_module, python_files
@@ -31,6 +31,7 @@ __all__ = [
     "Progress",
     "StudentError",
     "Z",
+    "check_dropout",
     "check_module",
     "check_path",
     "check_paths",

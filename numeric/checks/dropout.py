@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from derive.dropout import Convention
 from ..gradcheck import Verdict, check_vjp
 from .spec import Context, FunctionCheck, LayerChecks, Mistake, guarded
 
-__all__ = ["CHECKS", "P_VALUES", "Z"]
+__all__ = ["CHECKS", "P_VALUES", "Z", "check_dropout"]
 
 Z = 6.0
 """Width of the statistical bounds, in standard deviations."""
@@ -349,3 +350,12 @@ CHECKS = LayerChecks(
     MISTAKES,
     needs_convention=True,
 )
+
+
+def check_dropout(forward: Callable, backward: Callable, convention: Convention | str, seed: int = 0
+                  ) -> list[Verdict]:
+    """Every dropout check of a ``dropout_forward`` / ``dropout_backward`` pair in ``convention``,
+    run in this process (for functions at hand rather than a module on disk)."""
+    module = SimpleNamespace(dropout_forward=forward, dropout_backward=backward)
+    context = Context(module, None, Convention.parse(convention), seed)  # type: ignore[arg-type]
+    return [v for check in CHECKS.functions for v in check.run(context)]

@@ -62,9 +62,9 @@ def load_module(path: str | Path) -> ModuleType:
         if isinstance(exc, KeyboardInterrupt):
             raise
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-        where = f"  {path.name}, line {frames[-1].lineno}: {(frames[-1].line or '').strip()}\n" if frames else ""
+        where = f"\n  ({path.name}, line {frames[-1].lineno}: {(frames[-1].line or '').strip()})" if frames else ""
         lines = traceback.format_exception_only(type(exc), exc)
-        raise LayergradError(f"{path} failed to import:\n{where}  " + "  ".join(lines).rstrip()) from None
+        raise LayergradError(f"{path} failed to import:\n  " + "  ".join(lines).rstrip() + where) from None
     finally:
         sys.path.remove(folder)
     return module
@@ -117,8 +117,12 @@ def _run_check(check: FunctionCheck, layer: str, context: Context) -> FunctionRe
     return FunctionReport(check.name, layer, verdicts, seconds=time.perf_counter() - start)
 
 
-def check_module(module: ModuleType, options: Options = Options(), path: str | Path | None = None) -> ModuleReport:
-    """Check, in this process, every layer function ``module`` defines (trusted code only)."""
+def check_module(module: ModuleType, options: Options | Convention | str | None = None,
+                 path: str | Path | None = None) -> ModuleReport:
+    """Check, in this process, every layer function ``module`` defines (trusted code only);
+    ``options`` may be just the dropout convention."""
+    if not isinstance(options, Options):
+        options = Options(convention=Convention.parse(options) if options is not None else None)
     label = str(path) if path is not None else module.__name__
     declared = getattr(module, "DROPOUT_CONVENTION", None)
     convention, runs, skipped = _plan(label, _defined(module), declared, options)

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .points import as_float64, require_float64
+from derive.errors import LayergradError
+
+from .points import require_float64
 
 __all__ = ["EPS", "Estimate", "Evaluator", "directional", "estimate_gradient", "numerical_gradient", "scale_of", "step"]
 
@@ -138,8 +140,11 @@ def estimate_gradient(
 ) -> Estimate:
     r""":math:`\nabla_x \langle \text{dout}, f(x)\rangle` by central differences or complex step.
 
-    ``x`` is taken to float64 (:func:`~numeric.gradcheck.points.as_float64`) and not modified."""
-    x = as_float64("x", x)
+    ``x`` must be float64 (the checks widen their inputs first); it is not modified."""
+    x = np.asarray(x)
+    if x.dtype != np.float64:
+        raise LayergradError(f"finite differences need float64 inputs, got {x.dtype}: widen x first "
+                             "(float32 rounding divided by the step swamps the derivative)")
     dout = np.asarray(dout, dtype=np.float64)
     h = step(x, method) if h is None else h
     evaluate = Evaluator(f, batched)
