@@ -208,3 +208,27 @@ def test_hand_written_convolution_baselines_are_right(stride):
     dpool = rng.standard_normal(pooled.shape)
     assert np.allclose(pool_backward(dpool, x[:, :, :6, :6], pooled, 2),
                        numerical_gradient(lambda xx: pool_forward(xx, 2), x[:, :, :6, :6].copy(), dpool))
+
+
+def test_hand_written_network_layer_baselines_agree_with_the_exported_ones():
+    import numpy as np
+
+    from numeric.bench.common import exported
+    from numeric.bench.fc import HAND
+
+    module = exported("keep")
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((4, 2, 3)), rng.standard_normal((6, 5)), rng.standard_normal(5)
+    out, cache = module.affine_forward(x, w, b)
+    assert np.allclose(HAND["affine"](x, w, b), out)
+    dout = rng.standard_normal(out.shape)
+    for mine, theirs in zip(HAND["affine_grads"](dout, x, w), module.affine_backward(dout, cache)):
+        assert np.allclose(mine, theirs)
+    r = rng.standard_normal((5, 7))
+    assert np.array_equal(HAND["relu"](r), module.relu_forward(r)[0])
+    assert np.array_equal(HAND["relu_grad"](r[::-1], r), module.relu_backward(r[::-1], module.relu_forward(r)[1]))
+    scores, labels = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    for name in ("softmax_loss", "svm_loss"):
+        loss, dx = HAND[name](scores, labels)
+        their_loss, their_dx = getattr(module, name)(scores, labels)
+        assert loss == pytest.approx(their_loss) and np.allclose(dx, their_dx)
