@@ -14,6 +14,7 @@ a derivation that exists is a derivation that was checked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ __all__ = [
     "Prover",
     "Step",
     "by_sympy",
+    "instantiate",
     "unfold",
 ]
 
@@ -87,15 +89,19 @@ class Step:
 
 def unfold(expr: sp.Basic, definitions: Iterable[Assumption]) -> sp.Basic:
     """Replace every defined symbol or indexed entry in ``expr`` by its definition, repeatedly."""
-    defs = [a.statement for a in definitions if a.unfold]
+    return _unfold(expr, tuple(a.statement for a in definitions if a.unfold))
+
+
+@functools.lru_cache(maxsize=256)
+def _unfold(expr: sp.Basic, defs: tuple[sp.Equality, ...]) -> sp.Basic:
     for _ in range(len(defs) + 1):
         previous = expr
         for d in defs:
             lhs, rhs = d.lhs, d.rhs
             if isinstance(lhs, sp.Indexed) and all(i.is_Symbol for i in lhs.indices):
 
-                def at(e: sp.Indexed, lhs=lhs, rhs=rhs) -> sp.Basic:
-                    return rhs.xreplace(dict(zip(lhs.indices, e.indices)))
+                def at(e: sp.Indexed, d=d) -> sp.Basic:
+                    return instantiate(d, e.indices)
 
                 expr = expr.replace(
                     lambda e, lhs=lhs: isinstance(e, sp.Indexed) and e.base == lhs.base, at
@@ -105,6 +111,19 @@ def unfold(expr: sp.Basic, definitions: Iterable[Assumption]) -> sp.Basic:
         if expr == previous:
             return expr
     raise LayergradError("definitions refer to each other in a cycle; cannot unfold them")
+
+
+def instantiate(definition: sp.Equality, indices: tuple[sp.Basic, ...]) -> sp.Basic:
+    r"""The right side of ``lhs[i, j, ...] = rhs`` at other ``indices``, with the bound
+    variables of its sums renamed apart from them first: unfolding
+    :math:`\mu_j = \frac1n \sum_k X_{kj}` at :math:`\mu_k` gives
+    :math:`\frac1n \sum_{k'} X_{k'k}`, not :math:`\frac1n \sum_k X_{kk}`."""
+    rhs = definition.rhs
+    used = set().union(*(sp.sympify(i).free_symbols for i in indices)) if indices else set()
+    clashing = {lim[0] for s in rhs.atoms(sp.Sum) for lim in s.limits} & used
+    if clashing:
+        rhs = rhs.xreplace({c: sp.Dummy(c.name, integer=True) for c in clashing})
+    return rhs.xreplace(dict(zip(definition.lhs.indices, indices)))
 
 
 def _sides(expr: sp.Basic) -> list[sp.Basic]:

@@ -16,14 +16,18 @@ is a separate function from terms to terms:
 
 ========================  ==========================================================
 :func:`multiply_out`      products and integer powers of sums become multi-sums
-:func:`differentiate`     :math:`\partial/\partial x_{i}` term by term (fresh dummies)
+:func:`differentiate`     :math:`\partial/\partial x_{i}` term by term (fresh dummies),
+                          through named definitions such as :math:`\sigma^2_j` when asked
 :func:`contract_deltas`   :math:`\sum_k \delta_{ik} f_k = f_i` (free indices in range)
 :func:`sum_constants`     :math:`\sum_{k=a}^{b} c = (b - a + 1)\,c`
 :func:`collect`           canonical dummy names, like terms added, zeros dropped
-:func:`apply_zero_sums`   declared identities such as :math:`\sum_i z_{ij} = 0`
+:func:`abbreviate`        an atom equal to a definition's right side becomes its name
+:func:`apply_zero_sums`   declared identities such as :math:`\sum_i z_{ij} = 0` (one or
+                          several summed axes)
 :func:`substitute`        declared substitutions such as :math:`x_{ij} = s_j z_{ij} + \mu_j`
 :func:`bernoulli_mean`    :math:`E[\delta_a \delta_b] = p^2 + p(1-p)\,\delta_{ab}`
-:func:`canonical_nested_sums` sums inside a log, a quotient or a step function renamed
+:func:`canonical_nested_sums` sums inside a log, a root or a step function renamed
+                          canonically (:func:`rename_bound`), so equal atoms collect
 :func:`to_expr`           back to SymPy, separable sums split into products of sums
 ========================  ==========================================================
 
@@ -33,6 +37,7 @@ normalizes to no terms at all, which is what the prover :func:`index_prover` che
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +45,7 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.utilities.iterables import multiset_partitions
 
-from .derivation import Assumption, Prover
+from .derivation import Assumption, Prover, instantiate
 from .errors import LayergradError
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "Mean",
     "Term",
     "ZeroSum",
+    "abbreviate",
     "apply_zero_sums",
     "bernoulli_mean",
     "canonical_nested_sums",
@@ -58,6 +64,7 @@ __all__ = [
     "index_prover",
     "multiply_out",
     "normalize",
+    "rename_bound",
     "substitute",
     "sum_constants",
     "tidy",
@@ -138,19 +145,20 @@ def _fresh_inner_sums(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), renamed)
 
 
-def multiply_out(expr: sp.Expr) -> tuple[Term, ...]:
+def multiply_out(expr: sp.Expr, *, defined: Sequence[Assumption] = ()) -> tuple[Term, ...]:
     r"""Terms of ``expr``: sums become limits, products and positive integer powers of sums
-    are multiplied out into multi-sums, derivatives are taken (:func:`differentiate`)."""
+    are multiplied out into multi-sums, derivatives are taken (:func:`differentiate`, through
+    the ``defined`` entries)."""
     expr = sp.sympify(expr)
     if isinstance(expr, sp.Add):
-        return tuple(t for arg in expr.args for t in multiply_out(arg))
+        return tuple(t for arg in expr.args for t in multiply_out(arg, defined=defined))
     if isinstance(expr, sp.Mul):
         result: tuple[Term, ...] = (Term(sp.S.One, sp.S.One),)
         for arg in expr.args:
-            result = tuple(a.times(b) for a in result for b in multiply_out(arg))
+            result = tuple(a.times(b) for a in result for b in multiply_out(arg, defined=defined))
         return result
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1 and _expandable(expr.base):
-        return multiply_out(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False))
+        return multiply_out(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False), defined=defined)
     if isinstance(expr, sp.Sum):
         mapping = {limit[0]: _fresh(limit[0]) for limit in expr.limits}
         limits = tuple(
@@ -158,16 +166,16 @@ def multiply_out(expr: sp.Expr) -> tuple[Term, ...]:
             for d, lo, hi in expr.limits
         )
         body = expr.function.xreplace(mapping)
-        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in multiply_out(body))
+        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in multiply_out(body, defined=defined))
     if isinstance(expr, sp.Derivative):
-        result = multiply_out(expr.expr)
+        result = multiply_out(expr.expr, defined=defined)
         for variable, count in expr.variable_count:
             for _ in range(count):
-                result = differentiate(result, variable)
+                result = differentiate(result, variable, defined=defined)
         return result
     if isinstance(expr, Mean):
         mask, p = expr.args[1], expr.args[2]
-        return bernoulli_mean(multiply_out(expr.expr), mask, p)
+        return bernoulli_mean(multiply_out(expr.expr, defined=defined), mask, p)
     if expr.is_number:
         return (Term(expr, sp.S.One),)
     return (Term(sp.S.One, _fresh_inner_sums(expr)),)
@@ -177,18 +185,73 @@ def _expandable(expr: sp.Expr) -> bool:
     return isinstance(expr, (sp.Add, sp.Sum, sp.Mul))
 
 
-def differentiate(terms: Iterable[Term], wrt: sp.Expr) -> tuple[Term, ...]:
+def differentiate(
+    terms: Iterable[Term], wrt: sp.Expr, *, defined: Sequence[Assumption] = ()
+) -> tuple[Term, ...]:
     r""":math:`\partial/\partial\,\text{wrt}` of every term.
 
     The dummies are SymPy ``Dummy`` symbols and every inner sum is renamed apart first, so
-    ``wrt = x[k]`` with a user index ``k`` can never be captured by a sum over ``k``."""
+    ``wrt = x[k]`` with a user index ``k`` can never be captured by a sum over ``k``.
+
+    ``defined`` lists definitions :math:`v_j = f_j(x)` (such as :math:`\sigma^2_j` as a sum
+    over :math:`x`) whose entries stay *named* in the terms but depend on ``wrt``: the total
+    derivative adds, for every occurrence of a defined entry, the chain-rule term
+    :math:`\partial t / \partial v_j \cdot \partial f_j / \partial\,\text{wrt}`. The named
+    entry can then sit inside a square root without its sum ever entering the atom."""
     if not isinstance(wrt, (sp.Indexed, sp.Symbol)):
         raise LayergradError(f"can differentiate with respect to an entry or a symbol, not {wrt}")
+    table = _definition_table(defined)
     out: list[Term] = []
     for t in terms:
-        derivative = sp.diff(t.coeff * t.factor, wrt)
-        for piece in multiply_out(derivative):
+        expr = t.coeff * t.factor
+        for piece in multiply_out(sp.diff(expr, wrt), defined=defined):
             out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
+        for piece in _through_definitions(expr, wrt, table, defined):
+            out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _definition_derivative(
+    statement: sp.Equality, entry: sp.Expr, wrt: sp.Expr, defined: tuple[Assumption, ...]
+) -> tuple[Term, ...]:
+    r"""The terms of :math:`\partial\,\text{entry}/\partial\,\text{wrt}` through its definition."""
+    body = instantiate(statement, entry.indices) if isinstance(entry, sp.Indexed) else statement.rhs
+    return differentiate(multiply_out(body, defined=defined), wrt, defined=defined)
+
+
+def _definition_table(defined: Sequence[Assumption]) -> dict[sp.Basic, sp.Equality]:
+    table = {}
+    for a in defined:
+        lhs = a.statement.lhs
+        key = lhs.base if isinstance(lhs, sp.Indexed) else lhs
+        if isinstance(lhs, sp.Indexed) and not all(i.is_Symbol for i in lhs.indices):
+            raise LayergradError(f"a definition used for differentiation needs plain indices: {lhs}")
+        table[key] = a.statement
+    return table
+
+
+def _through_definitions(
+    expr: sp.Expr, wrt: sp.Expr, table: dict[sp.Basic, sp.Equality], defined: Sequence[Assumption]
+) -> tuple[Term, ...]:
+    """The chain-rule terms of ``expr`` through every occurrence of a defined entry."""
+    if not table:
+        return ()
+    entries = sorted(
+        {e for e in expr.atoms(sp.Indexed, sp.Symbol) if (e.base if isinstance(e, sp.Indexed) else e) in table},
+        key=sp.default_sort_key,
+    )
+    out: list[Term] = []
+    for e in entries:
+        stand_in = sp.Dummy("v")
+        outer = sp.diff(expr.xreplace({e: stand_in}), stand_in).xreplace({stand_in: e})
+        if outer == 0:
+            continue
+        statement = table[e.base if isinstance(e, sp.Indexed) else e]
+        inner = _definition_derivative(statement, e, wrt, tuple(defined))
+        for a in multiply_out(outer, defined=defined):
+            for b in inner:
+                out.append(a.times(b))
     return tuple(out)
 
 
@@ -267,67 +330,130 @@ def _split_scalar(t: Term) -> Term:
     return Term(t.coeff * scalar, rest, t.limits)
 
 
+def _shape(factor: sp.Expr, limits: tuple[Limit, ...]) -> tuple:
+    """A term's factor and limits, limits in name order (then by range, so that limits whose
+    names are the same placeholder still sort the same way): equal shapes are equal terms."""
+    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, sp.srepr(lim[1:])))))
+
+
 def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
-    return sp.srepr((factor, tuple(sorted(limits, key=lambda lim: lim[0].name))))
+    """A printed, run-independent form of :func:`_shape`, for ordering output."""
+    return sp.srepr(_shape(factor, limits))
 
 
 _CANON = [sp.Symbol(f"_c{n}", integer=True) for n in range(32)]
 
 
 def _canonical(t: Term) -> Term:
-    """Rename dummies to ``_c0, _c1, …`` in the order that makes the term's text smallest.
+    """Rename dummies to ``_c0, _c1, …`` canonically: two terms that differ only in the names
+    of their dummies come out identical.
 
     Dummies are first ordered by a signature that ignores names (where each appears); only
-    dummies with equal signatures are permuted, so the search stays small."""
+    dummies with equal signatures are permuted, and the candidate with the smallest hash is
+    taken (ties broken by its printed form), so the search stays small and cheap."""
     dummies = t.dummies
     if not dummies:
         return t
     placeholder = sp.Symbol("_x", integer=True)
     other = sp.Symbol("_y", integer=True)
 
-    def signature(d: sp.Symbol) -> str:
+    def signature(d: sp.Symbol) -> int:
         mapping = {e: (placeholder if e == d else other) for e in dummies}
-        return _key(t.factor.xreplace(mapping), tuple(
+        return hash(_shape(t.factor.xreplace(mapping), tuple(
             (mapping[lim[0]], lim[1].xreplace(mapping), lim[2].xreplace(mapping))
             for lim in t.limits
-        ))
+        )))
 
-    groups: dict[str, list[sp.Symbol]] = {}
+    groups: dict[int, list[sp.Symbol]] = {}
     for d in dummies:
         groups.setdefault(signature(d), []).append(d)
     ordered_groups = [groups[k] for k in sorted(groups)]
-    best: tuple[str, Term] | None = None
+    best: tuple[int, Term] | None = None
     choices = [itertools.permutations(g) for g in ordered_groups]
     for count, combo in enumerate(itertools.product(*choices)):
         if count >= 720:
             break
         order = [d for group in combo for d in group]
         candidate = t.rename(dict(zip(order, _CANON)))
-        key = _key(candidate.factor, candidate.limits)
-        if best is None or key < best[0]:
+        key = hash(_shape(candidate.factor, candidate.limits))
+        if best is None or key < best[0] or (
+            key == best[0]
+            and _key(candidate.factor, candidate.limits) < _key(best[1].factor, best[1].limits)
+        ):
             best = (key, candidate)
     assert best is not None
     canon = best[1]
     return Term(canon.coeff, canon.factor, tuple(sorted(canon.limits, key=lambda lim: lim[0].name)))
 
 
+def rename_bound(expr: sp.Basic) -> sp.Basic:
+    r"""Give the bound variable of every ``Sum`` inside ``expr`` a canonical name.
+
+    The name depends only on where the sum sits (how deep it is nested, which limit), so two
+    atoms that differ only in their bound names, such as
+    :math:`(\sum_k x_k^2)^{-1/2}` and :math:`(\sum_l x_l^2)^{-1/2}`, become the same
+    expression. The names (``_s0_0``, ``_s1_0``, …) never occur in user input."""
+    expr = sp.sympify(expr)
+    if not expr.has(sp.Sum):
+        return expr
+    mapping: dict[sp.Symbol, sp.Symbol] = {}
+    consistent = True
+
+    def walk(e: sp.Basic, depth: int) -> None:
+        nonlocal consistent
+        if isinstance(e, sp.Sum):
+            for r, limit in enumerate(e.limits):
+                target = sp.Symbol(f"_s{depth}_{r}", integer=True)
+                consistent &= mapping.setdefault(limit[0], target) == target
+            depth += 1
+        for a in e.args:
+            if a.has(sp.Sum):
+                walk(a, depth)
+
+    walk(expr, 0)
+    if consistent and not (set(mapping) & expr.free_symbols):
+        # one simultaneous replacement builds each renamed sub-expression once
+        if all(k == v for k, v in mapping.items()):
+            return expr
+        return expr.xreplace(mapping)
+    return _rename_bound(expr, 0)
+
+
+def _rename_bound(expr: sp.Basic, depth: int) -> sp.Basic:
+    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol)):
+        return expr
+    if not expr.has(sp.Sum):
+        return expr
+    if isinstance(expr, sp.Sum):
+        mapping = {
+            lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)
+        }
+        body = _rename_bound(expr.function.xreplace(mapping), depth + 1)
+        limits = [
+            (mapping[d], _rename_bound(sp.sympify(lo).xreplace(mapping), depth + 1),
+             _rename_bound(sp.sympify(hi).xreplace(mapping), depth + 1))
+            for d, lo, hi in expr.limits
+        ]
+        return sp.Sum(body, *limits)
+    return expr.func(*(_rename_bound(a, depth) for a in expr.args))
+
+
 def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
     r"""Rename dummies canonically and add like terms, so :math:`\sum_i x_i - \sum_j x_j`
     becomes no terms at all. Coefficients that simplify to zero are dropped."""
-    table: dict[str, Term] = {}
+    table: dict[tuple, Term] = {}
     for t in terms:
         t = _canonical(_split_scalar(t))
         if t.coeff == 0 or t.factor == 0:
             continue
-        key = _key(t.factor, t.limits)
+        key = _shape(t.factor, t.limits)
         if key in table:
             old = table[key]
             table[key] = Term(old.coeff + t.coeff, old.factor, old.limits)
         else:
             table[key] = t
     out = []
-    for key in sorted(table):
-        t = table[key]
+    for t in sorted(table.values(), key=lambda t: _key(t.factor, t.limits)):
         coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))
@@ -352,25 +478,42 @@ def tidy(coeff: sp.Expr) -> sp.Expr:
 @dataclass(frozen=True)
 class ZeroSum:
     r"""A declared identity :math:`\sum_{d=lo}^{hi} \text{base}[\ldots, d, \ldots] = 0`, with
-    ``d`` at position ``axis`` of the index tuple."""
+    ``d`` at position ``axis`` of the index tuple.
+
+    Several axes summed together: ``axis``, ``lo`` and ``hi`` are tuples, one entry per summed
+    axis, e.g. :math:`\sum_{n,h,w} z_{nchw} = 0` is ``ZeroSum(z, (0, 2, 3), (1, 1, 1), (N, H, W))``
+    (which does not imply that a sum over fewer of those axes vanishes)."""
 
     base: sp.IndexedBase
-    axis: int
-    lo: sp.Expr
-    hi: sp.Expr
+    axis: int | tuple[int, ...]
+    lo: sp.Expr | tuple[sp.Expr, ...]
+    hi: sp.Expr | tuple[sp.Expr, ...]
+
+    @property
+    def ranges(self) -> tuple[tuple[int, sp.Expr, sp.Expr], ...]:
+        """``(axis, lo, hi)`` for every summed axis."""
+        if isinstance(self.axis, int):
+            return ((self.axis, sp.sympify(self.lo), sp.sympify(self.hi)),)
+        if not (len(self.axis) == len(self.lo) == len(self.hi)) or not self.axis:
+            raise LayergradError("a zero-sum identity needs one (lo, hi) range per summed axis")
+        return tuple((a, sp.sympify(lo), sp.sympify(hi)) for a, lo, hi in zip(self.axis, self.lo, self.hi))
 
     def assumption(self, name: str, why: str) -> Assumption:
-        d = sp.Symbol("k", integer=True)
-        rank = self.axis + 1
-        idx = [sp.Symbol(f"j{n}", integer=True) for n in range(rank)]
-        idx[self.axis] = d
-        entry = self.base[tuple(idx)] if rank > 1 else self.base[d]
-        return Assumption(name, sp.Eq(sp.Sum(entry, (d, self.lo, self.hi)), 0), why)
+        ranges = self.ranges
+        rank = max(a for a, _, _ in ranges) + 1
+        idx: list[sp.Expr] = [sp.Symbol(f"j{n}", integer=True) for n in range(rank)]
+        names = "klmpqr" if len(ranges) > 1 else "k"
+        limits = []
+        for (a, lo, hi), letter in zip(ranges, names):
+            idx[a] = sp.Symbol(letter, integer=True)
+            limits.append((idx[a], lo, hi))
+        entry = self.base[tuple(idx)] if rank > 1 else self.base[idx[0]]
+        return Assumption(name, sp.Eq(sp.Sum(entry, *reversed(limits)), 0), why)
 
 
 def apply_zero_sums(terms: Iterable[Term], identities: Iterable[ZeroSum]) -> tuple[Term, ...]:
     r"""Drop every term that contains :math:`\sum_d z_{\ldots d \ldots}` alone in ``d``,
-    for a declared :class:`ZeroSum` identity on ``z``."""
+    for a declared :class:`ZeroSum` identity on ``z`` (alone in all of its summed axes)."""
     identities = tuple(identities)
     out = []
     for t in terms:
@@ -380,22 +523,29 @@ def apply_zero_sums(terms: Iterable[Term], identities: Iterable[ZeroSum]) -> tup
 
 
 def _vanishes(t: Term, z: ZeroSum) -> bool:
+    """Does ``t`` hold, for every summed axis of ``z``, a dummy found only in one entry of
+    ``z`` at that axis, over exactly that axis's range?"""
     factors = sp.Mul.make_args(t.factor)
-    for d, lo, hi in t.limits:
-        if (lo, hi) != (z.lo, z.hi) or any(lim[1].has(d) or lim[2].has(d) for lim in t.limits):
+    ranges = {limit[0]: limit[1:] for limit in t.limits}
+    for f in factors:
+        if not (isinstance(f, sp.Indexed) and f.base == z.base):
             continue
-        holding = [f for f in factors if f.has(d)]
-        if len(holding) != 1:
+        summed = z.ranges
+        if len(f.indices) <= max(a for a, _, _ in summed):
             continue
-        f = holding[0]
-        if (
-            isinstance(f, sp.Indexed)
-            and f.base == z.base
-            and len(f.indices) > z.axis
-            and f.indices[z.axis] == d
-            and not any(i.has(d) for pos, i in enumerate(f.indices) if pos != z.axis)
+        dummies = [f.indices[a] for a, _, _ in summed]
+        if len(set(dummies)) != len(dummies) or any(
+            d not in ranges or ranges[d] != (lo, hi) for d, (_, lo, hi) in zip(dummies, summed)
         ):
-            return True
+            continue
+        axes = {a for a, _, _ in summed}
+        if any(i.has(d) for pos, i in enumerate(f.indices) if pos not in axes for d in dummies):
+            continue
+        if any(g.has(d) for g in factors if g is not f for d in dummies):
+            continue
+        if any(lim[1].has(d) or lim[2].has(d) for lim in t.limits for d in dummies):
+            continue
+        return True
     return False
 
 
@@ -410,6 +560,47 @@ def substitute(terms: Iterable[Term], definitions: Iterable[Assumption]) -> tupl
         for piece in multiply_out(t.coeff * body):
             out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
     return tuple(out)
+
+
+def abbreviate(terms: Iterable[Term], name: sp.Expr, definition: sp.Expr) -> tuple[Term, ...]:
+    r"""Replace every atom equal to ``definition`` by ``name``, the converse of unfolding.
+
+    ``name`` is a symbol or an entry such as :math:`s_j`, and ``definition`` its right side
+    written out, such as :math:`\sqrt{\sigma^2_j + \epsilon}` with :math:`\sigma^2_j` a sum.
+    Atoms match up to the names of their bound variables and with the indices of ``name``
+    free to take any value, so :math:`(\sigma^2_b + \epsilon)^{-3/2}` becomes :math:`s_b^{-3}`:
+    a power :math:`B^e` of the definition's base :math:`B` (where the definition is
+    :math:`B^r`) becomes :math:`\text{name}^{e/r}`. This is how the engine returns from a
+    differentiated expression full of nested sums to the names a reader knows."""
+    name, definition = sp.sympify(name), sp.sympify(definition)
+    indices = list(name.indices) if isinstance(name, sp.Indexed) else []
+    if not all(i.is_Symbol for i in indices):
+        raise LayergradError(f"abbreviate needs a name with plain indices, got {name}")
+    wilds = {i: sp.Wild(f"w{n}") for n, i in enumerate(indices)}
+    base, power = (definition.base, definition.exp) if isinstance(definition, sp.Pow) else (definition, 1)
+    pattern = rename_bound(base).xreplace(wilds)
+
+    def matched(e: sp.Basic) -> sp.Expr | None:
+        if not e.has(sp.Sum) and base.has(sp.Sum):
+            return None
+        found = rename_bound(e).match(pattern)
+        if found is None or any(w not in found for w in wilds.values()):
+            return None
+        return name.xreplace({i: found[w] for i, w in wilds.items()})
+
+    def visit(e: sp.Basic) -> sp.Basic:
+        if isinstance(e, sp.Pow):
+            hit = matched(e.base)
+            if hit is not None:
+                return hit ** (e.exp / power)
+        hit = matched(e)
+        if hit is not None:
+            return hit ** (1 / sp.sympify(power))
+        if not e.args or isinstance(e, (sp.Indexed, sp.IndexedBase)):
+            return e
+        return e.func(*(visit(a) for a in e.args))
+
+    return tuple(Term(visit(t.coeff), visit(t.factor), t.limits) for t in terms)
 
 
 def bernoulli_mean(terms: Iterable[Term], mask: sp.IndexedBase, p: sp.Expr) -> tuple[Term, ...]:
@@ -459,26 +650,14 @@ def _mask_moment(entries: list[sp.Indexed], p: sp.Expr) -> sp.Expr:
 
 def canonical_nested_sums(terms: Iterable[Term]) -> tuple[Term, ...]:
     r"""Rename the bound variable of every sum nested inside a factor — in a log, a
-    denominator, a step function — by its depth and position, so that
-    :math:`\log \sum_c e^{s_{ic}}` and :math:`\log \sum_k e^{s_{ik}}` become one expression.
+    denominator, a square root, a step function — by its depth and position
+    (:func:`rename_bound`), so that :math:`\log \sum_c e^{s_{ic}}` and
+    :math:`\log \sum_k e^{s_{ik}}` become one expression.
 
     Such sums are not multiplied out (they sit inside a function), and :func:`multiply_out`
     gives each occurrence fresh dummies; without this rule two equal factors never collect.
     Renaming a bound variable never changes a value."""
-    return tuple(Term(t.coeff, _canonical_sums(t.factor, 0), t.limits) for t in terms)
-
-
-def _canonical_sums(expr: sp.Expr, depth: int) -> sp.Expr:
-    if isinstance(expr, sp.Sum):
-        body = _canonical_sums(expr.function, depth + 1)
-        mapping = {
-            limit[0]: sp.Symbol(f"_n{depth}_{pos}", integer=True) for pos, limit in enumerate(expr.limits)
-        }
-        limits = [(mapping[v], lo, hi) for v, lo, hi in expr.limits]
-        return sp.Sum(body.xreplace(mapping), *limits)
-    if not expr.args or not expr.has(sp.Sum):
-        return expr
-    return expr.func(*(_canonical_sums(arg, depth) for arg in expr.args))
+    return tuple(Term(rename_bound(t.coeff), rename_bound(t.factor), t.limits) for t in terms)
 
 
 def normalize(
@@ -487,12 +666,13 @@ def normalize(
     zero_sums: Iterable[ZeroSum] = (),
     zero_outside: bool = False,
     nested_sums: bool = False,
+    defined: Sequence[Assumption] = (),
 ) -> tuple[Term, ...]:
-    """The normal form: multiply out, contract deltas, sum constants, apply identities,
-    collect. Two expressions are equal when their difference normalizes to ``()``.
-    With ``nested_sums=True``, sums nested inside factors are renamed canonically first
-    (:func:`canonical_nested_sums`)."""
-    terms = multiply_out(expr)
+    """The normal form: multiply out (derivatives through the ``defined`` entries), contract
+    deltas, sum constants, apply identities, collect. Two expressions are equal when their
+    difference normalizes to ``()``. With ``nested_sums=True``, sums nested inside factors are
+    renamed canonically first (:func:`canonical_nested_sums`)."""
+    terms = multiply_out(expr, defined=tuple(defined))
     terms = contract_deltas(terms, zero_outside=zero_outside)
     terms = sum_constants(terms)
     terms = apply_zero_sums(terms, zero_sums)
@@ -541,6 +721,7 @@ def to_expr(
         pool = [sp.Symbol(n, integer=True) for n in order if n not in taken]
         pool += [s for s in _display_names(taken | set(order), len(t.limits)) if s not in pool]
         t = t.rename(dict(zip(t.dummies, pool)))
+        t = _name_inner_sums(t, taken | {d.name for d in t.dummies})
         parts.append(t.coeff * (_split(t) if split else _whole(t)))
     return sp.Add(*parts)
 
@@ -563,6 +744,20 @@ def _own_nested_names(t: Term) -> Term:
         return e.xreplace(mapping)
 
     return Term(t.coeff, t.factor.replace(lambda e: isinstance(e, sp.Sum), renamed), t.limits)
+
+
+def _name_inner_sums(t: Term, taken: set[str]) -> Term:
+    """Short display names for the bound variables of sums inside atoms of ``t``."""
+    inner = {
+        lim[0]
+        for e in (t.coeff, t.factor)
+        for s in e.atoms(sp.Sum)
+        for lim in s.limits
+    }
+    if not inner:
+        return t
+    mapping = dict(zip(sorted(inner, key=sp.default_sort_key), _display_names(taken, len(inner))))
+    return Term(t.coeff.xreplace(mapping), t.factor.xreplace(mapping), t.limits)
 
 
 def _whole(t: Term) -> sp.Expr:
@@ -599,15 +794,37 @@ def _split(t: Term) -> sp.Expr:
     return result
 
 
+@functools.lru_cache(maxsize=512)
+def _normal_form(expr: sp.Expr, options: tuple) -> tuple[Term, ...]:
+    zero_sums, zero_outside, nested_sums, defined = options
+    return normalize(expr, zero_sums=zero_sums, zero_outside=zero_outside, nested_sums=nested_sums,
+                     defined=defined)
+
+
+def _equal_normal_forms(before: sp.Expr, after: sp.Expr, options: tuple) -> bool:
+    """Does ``before - after`` normalize to nothing? Each side's normal form is remembered
+    (in a derivation, one step's ``after`` is the next step's ``before``), so usually only
+    the new side is normalized; the full difference is normalized when that shortcut fails."""
+    b, a = _normal_form(before, options), _normal_form(after, options)
+    if collect(b + tuple(Term(-t.coeff, t.factor, t.limits) for t in a)) == ():
+        return True
+    return _normal_form(before - after, options) == ()
+
+
 def index_prover(
-    *, zero_sums: Iterable[ZeroSum] = (), zero_outside: bool = False, nested_sums: bool = False
+    *,
+    zero_sums: Iterable[ZeroSum] = (),
+    zero_outside: bool = False,
+    nested_sums: bool = False,
+    defined: Iterable[Assumption] = (),
 ) -> Prover:
     """A prover that decides ``before == after`` by :func:`normalize` of the difference.
 
     Derivations using it must declare :data:`IN_RANGE` (and :data:`ZERO_OUTSIDE` when
-    ``zero_outside=True``, and each identity in ``zero_sums``). ``nested_sums=True`` lets it
-    recognise equal sums nested inside factors (:func:`canonical_nested_sums`)."""
-    zero_sums = tuple(zero_sums)
+    ``zero_outside=True``, each identity in ``zero_sums`` and each definition in ``defined``,
+    the entries that derivatives go through without being unfolded). ``nested_sums=True`` lets
+    it recognise equal sums nested inside factors (:func:`canonical_nested_sums`)."""
+    options = (tuple(zero_sums), zero_outside, nested_sums, tuple(defined))
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         before, after = unfold(before), unfold(after)
@@ -616,13 +833,11 @@ def index_prover(
             if isinstance(before, sp.Equality) and isinstance(after, sp.Equality)
             else [(before, after)]
         )
-        return all(
-            normalize(b - a, zero_sums=zero_sums, zero_outside=zero_outside, nested_sums=nested_sums)
-            == ()
-            for b, a in pairs
-        )
+        return all(_equal_normal_forms(b, a, options) for b, a in pairs)
 
     name = "index normal form"
+    if defined:
+        name += " (differentiating through " + ", ".join(a.name for a in defined) + ")"
     if zero_outside:
         name += " (zero outside arrays)"
     if zero_sums:

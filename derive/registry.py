@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import affine, conv, dropout, pool, relu, softmax, svm
+from . import affine, batchnorm, conv, dropout, pool, relu, softmax, svm
 from .derivation import Derivation
 from .errors import LayergradError
 
@@ -72,6 +72,30 @@ LAYERS: dict[str, Layer] = {
             "multiclass hinge loss with margin 1; gradient from the classes inside the margin",
             svm.derivations,
             ("svm_loss",),
+        ),
+        Layer(
+            "batchnorm",
+            "Y = γ (X − μ)/√(σ² + ε) + β over the batch; graph, staged and closed-form backward",
+            batchnorm.layer_derivations["batchnorm"],
+            ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt"),
+        ),
+        Layer(
+            "layernorm",
+            "normalization over the features of each example, from the batchnorm derivation",
+            batchnorm.layer_derivations["layernorm"],
+            ("layernorm_forward", "layernorm_backward"),
+        ),
+        Layer(
+            "spatial_batchnorm",
+            "batchnorm of (N, C, H, W) per channel, over N, H and W",
+            batchnorm.layer_derivations["spatial_batchnorm"],
+            ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
+        ),
+        Layer(
+            "groupnorm",
+            "normalization of (N, C, H, W) over each group of C/G channels and H, W",
+            batchnorm.layer_derivations["groupnorm"],
+            ("spatial_groupnorm_forward", "spatial_groupnorm_backward"),
         ),
     )
 }

@@ -81,3 +81,13 @@ def test_renders_every_step_rule_and_assumption_in_every_format():
     assert markdown.startswith("## Demo") and "$$" in markdown and "**substitute a**" in markdown
     with pytest.raises(LayergradError, match="unknown format 'pdf'"):
         render(d, "pdf")
+
+
+def test_unfolding_at_an_index_named_like_the_definitions_summation_index_is_not_captured():
+    n, k = sp.Symbol("n", integer=True, positive=True), sp.Symbol("k", integer=True)
+    g = sp.IndexedBase("g")
+    mean = Assumption("mean", sp.Eq(g[i], sp.Sum(f[k] * i, (k, 1, n))), "a sum over its own k", unfold=True)
+    unfolded = unfold(g[k], [mean])
+    assert unfolded != sp.Sum(f[k] * k, (k, 1, n))  # the capture: the sum's k would take the index
+    (bound,) = [lim[0] for lim in unfolded.limits]
+    assert bound != k and unfolded.function == f[bound] * k
