@@ -1,5 +1,7 @@
 """The index engine, one rewrite rule at a time, with symbolic sizes."""
 
+import itertools
+
 import pytest
 import sympy as sp
 
@@ -142,6 +144,15 @@ def test_canonical_names_do_not_depend_on_the_order_of_limits_with_different_ran
     assert normalize(first - second) == ()
     swapped = sp.Sum(x[m, c, l, k] * y[m, c, l, k], (k, 1, H), (l, 1, W), (m, 1, N))
     assert normalize(first - swapped) != ()
+    limits = [(k, 1, W), (l, 1, H), (m, 1, N)]
+    forms = {normalize(sp.Sum(x[m, c, l, k] * y[l, k], *order)) for order in itertools.permutations(limits)}
+    assert len(forms) == 1
+
+
+def test_collect_compares_atoms_up_to_bound_names_whatever_built_the_terms():
+    first = 1 / sp.sqrt(sp.Sum(x[k, j] ** 2, (k, 1, n)))
+    second = 1 / sp.sqrt(sp.Sum(x[l, j] ** 2, (l, 1, n)))
+    assert collect([Term(1, y[j] * first), Term(-1, y[j] * second)]) == ()
 
 
 # rename_bound ---------------------------------------------------------------------------------
