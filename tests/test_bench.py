@@ -50,7 +50,7 @@ def test_quick_run_has_the_rows_the_table_promises(quick):
     assert {"float64 matmul", "float32 matmul", "memory copy", "dropout forward", "dropout backward",
             "batchnorm backward", "layernorm backward", "spatial_batchnorm backward", "conv forward",
             "conv forward+backward", "max pool forward", "max pool forward+backward",
-            "derive every layer", "export module", "validate exported", "quiz8 sheets"} <= names
+            "affine forward", "relu backward", "softmax_loss", "validate exported"} <= names
     by_name = {row["name"]: row for row in report["rows"]}
     forward = by_name["dropout forward"]
     generated = next(c for c in forward["contenders"] if c["name"] == "generated")
@@ -232,3 +232,14 @@ def test_hand_written_network_layer_baselines_agree_with_the_exported_ones():
         loss, dx = HAND[name](scores, labels)
         their_loss, their_dx = getattr(module, name)(scores, labels)
         assert loss == pytest.approx(their_loss) and np.allclose(dx, their_dx)
+
+
+def test_full_runs_time_the_symbolic_side_in_fresh_processes():
+    from derive.registry import LAYERS
+    from numeric.bench.core import fresh_process
+
+    names = [row.name for row in bench.all_rows(quick=False) if row.group == "symbolic"]
+    assert names == [f"derive {name}" for name in LAYERS] + ["export module", "validate exported", "quiz8 sheets"]
+    assert fresh_process("import math", "x = math.fsum(range(10))").seconds >= 0
+    with pytest.raises(LayergradError, match="ZeroDivisionError"):
+        fresh_process("", "1 / 0")

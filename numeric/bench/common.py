@@ -9,19 +9,25 @@ import numpy as np
 
 from .core import Unavailable
 
-__all__ = ["THREADS", "array_bytes", "exported", "missing", "torch_or_reason"]
+__all__ = ["THREADS", "array_bytes", "exported", "exported_source", "missing", "torch_or_reason"]
 
 THREADS: dict[str, int | None] = {"torch": None}
 """Threads PyTorch may use in this run (None: its default); set by :func:`numeric.bench.run`."""
 
 
 @cache
-def exported(dropout_p: str = "keep") -> types.ModuleType:
-    """The module ``layergrad export --api cs231n`` writes, imported (built once per run)."""
+def exported_source(dropout_p: str = "keep") -> str:
+    """The text ``layergrad export --api cs231n`` writes (built once per run)."""
     from numeric.export import module_source
 
+    return module_source("cs231n", dropout_p)
+
+
+@cache
+def exported(dropout_p: str = "keep") -> types.ModuleType:
+    """The exported module, imported."""
     module = types.ModuleType(f"layergrad_bench_layers_{dropout_p}")
-    exec(compile(module_source("cs231n", dropout_p), module.__name__, "exec"), module.__dict__)
+    exec(compile(exported_source(dropout_p), module.__name__, "exec"), module.__dict__)
     return module
 
 

@@ -3,13 +3,15 @@ r"""The symbolic side: deriving, exporting, validating.
 * ``derive LAYER``: every derivation of a registered layer, built (each step proved when it is
   added, closed forms compared with their targets) in a fresh interpreter, so neither SymPy's
   cache nor ``functools.cache`` remembers an earlier run; the import of SymPy is not counted.
-  (``--quick``: every layer in one interpreter, one row.)
 * ``layergrad export``: the command end to end (interpreter start, imports, deriving,
   generating, writing the file), as a user runs it.
-* ``validate exported``: every check ``layergrad check`` runs on the exported module.
+* ``validate exported``: every check ``layergrad check`` runs on the exported module, as the
+  command runs them (each function in its own limited process) and in this process.
 * ``layergrad sheet quiz8``: the Quiz 8 solution and student sheets as Markdown, HTML and LaTeX
   (no PDF), the command end to end. Commands run as subprocesses; nothing here imports the
   teaching layer.
+
+``--quick`` keeps only ``validate exported``: the others take what they take at any size.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 from derive.errors import LayergradError
 from derive.registry import LAYERS
 
-from .common import exported
+from .common import exported, exported_source
 from .core import Goal, Row, fresh_process
 
 __all__ = ["DERIVE_GOALS", "rows"]
@@ -54,10 +56,14 @@ def _command(*args: str) -> dict:
 
 
 def _validate() -> dict:
-    from numeric.checks import check_module
+    from numeric.checks import check_module, check_path
+    from numeric.files import write_output
 
+    folder = Path(tempfile.mkdtemp(prefix="layergrad-bench-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = write_output(folder / "layers.py", exported_source("keep"))
     module = exported("keep")
-    return {"check_module": lambda: check_module(module)}
+    return {"isolated": lambda: check_path(path), "in process": lambda: check_module(module)}
 
 
 def _layers() -> str:
@@ -65,27 +71,29 @@ def _layers() -> str:
 
 
 def rows(quick: bool) -> list[Row]:
-    once = 1 if quick else 3
+    validate = Row(
+        name="validate exported", group="symbolic", size="course test sizes", dtype="float64",
+        contenders=("isolated", "in process"), reference="in process", setup=_validate,
+        goals=(Goal("seconds", max=3.0),), memory=False,
+        note="validate exported: isolated = layergrad check FILE (each function in its own limited process); "
+             "in process = check_module on the imported module")
+    if quick:  # the other rows cost what they cost at any size: full runs only
+        return [validate]
     derive = [
         Row(name=f"derive {name}", group="symbolic", size="symbolic", dtype="—",
             contenders=("derive + prove",), setup=lambda name=name: _derive(name),
             goals=(Goal("seconds", max=DERIVE_GOALS[name]),) if name in DERIVE_GOALS else (),
-            memory=False, rounds=once, warmup=False)
+            memory=False, rounds=3, warmup=False)
         for name in LAYERS
     ]
-    if quick:  # one interpreter for all of them
-        derive = [Row(name="derive every layer", group="symbolic", size=_layers(), dtype="—",
-                      contenders=("derive + prove",), setup=lambda: _derive(*LAYERS),
-                      memory=False, rounds=1, warmup=False)]
     return [
         *derive,
         Row(name="export module", group="symbolic", size=_layers(), dtype="—",
             contenders=("layergrad export",), setup=lambda: _command("export", "--dropout-p", "keep"),
-            memory=False, rounds=once, warmup=False,
+            memory=False, rounds=3, warmup=False,
             note="export module, quiz8 sheets: the command end to end, interpreter start included"),
-        Row(name="validate exported", group="symbolic", size="course test sizes", dtype="float64",
-            contenders=("check_module",), setup=_validate, goals=(Goal("seconds", max=3.0),), memory=False),
+        validate,
         Row(name="quiz8 sheets", group="symbolic", size="md, html, tex", dtype="—",
             contenders=("layergrad sheet",), setup=lambda: _command("sheet", "quiz8", "--format", "md,html,tex"),
-            memory=False, rounds=once, warmup=False),
+            memory=False, rounds=3, warmup=False),
     ]
