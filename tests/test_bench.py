@@ -82,7 +82,9 @@ def test_only_selects_by_group_or_name_pattern():
     rows = bench.all_rows(quick=True)
     chosen = bench.select(rows, ["dropout"])
     assert chosen and {r.group for r in chosen} == {"dropout"}
-    assert [r.name for r in bench.select(rows, ["derive *"])] == [r.name for r in rows if r.name.startswith("derive")]
+    backward = [r.name for r in rows if r.name.endswith(" backward")]
+    assert backward and [r.name for r in bench.select(rows, ["* backward"])] == backward
+    assert [r.size for r in bench.select(rows, ["conv forward"])] == [r.size for r in rows if r.name == "conv forward"]
 
 
 def _row(times: dict[str, float], **fields) -> Row:
