@@ -15,14 +15,19 @@ from pathlib import Path
 from .export import module_source
 from .files import write_output
 
-__all__ = ["PACKAGED", "expected", "main", "stale"]
+__all__ = ["CHECKED_LAYERS", "PACKAGED", "expected", "main", "stale"]
 
 HERE = Path(__file__).resolve().parent
 
 NET_LAYERS = ("dropout", "affine", "relu", "softmax")
 
+CHECKED_LAYERS = ("dropout", "affine", "relu", "softmax", "svm")
+"""Layers whose generated code is the reference of ``layergrad check`` (one module per convention)."""
+
 PACKAGED: dict[Path, dict] = {
     HERE / "net_layers.py": {"api": "cs231n", "dropout_p": "keep", "layers": NET_LAYERS},
+    **{HERE / "checks" / f"reference_{p}.py": {"api": "cs231n", "dropout_p": p, "layers": CHECKED_LAYERS}
+       for p in ("keep", "drop")},
 }
 """Checked-in generated module → the :func:`numeric.export.module_source` arguments it comes from."""
 

@@ -9,7 +9,7 @@ def test_checked_in_generated_modules_are_up_to_date():
 
 
 def test_a_hand_edit_is_detected(tmp_path, monkeypatch):
-    (path, arguments), = regenerate.PACKAGED.items()
+    path, arguments = next(iter(regenerate.PACKAGED.items()))
     copy = tmp_path / path.name
     copy.write_text(path.read_text().replace("dx = dout*mask", "dx = dout"))
     monkeypatch.setattr(regenerate, "PACKAGED", {copy: arguments})

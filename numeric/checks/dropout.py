@@ -33,7 +33,7 @@ import numpy as np
 from derive.dropout import Convention
 
 from ..gradcheck import Verdict, check_vjp
-from .spec import Context, FunctionCheck, LayerChecks, Mistake, guarded
+from .spec import RAISED, WRITES_INPUT, Context, FunctionCheck, LayerChecks, Mistake, guarded
 
 __all__ = ["CHECKS", "P_VALUES", "Z", "check_dropout"]
 
@@ -62,7 +62,8 @@ MISTAKES = (
     Mistake("backward-other-mask", "the backward pass does not use the forward's mask"),
     Mistake("backward-wrong-scale", "the backward pass scales kept units differently from the forward"),
     Mistake("backward-test-rescaled", "the backward pass rescales at test time"),
-    Mistake("raised", "the function raised an exception or exited"),
+    RAISED,
+    WRITES_INPUT,
     Mistake("refused", "the function cannot be checked numerically (e.g. it computes in float32)"),
 )
 

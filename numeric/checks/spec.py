@@ -25,7 +25,18 @@ from derive.dropout import Convention
 
 from ..gradcheck import Verdict
 
-__all__ = ["Context", "FunctionCheck", "LayerChecks", "Mistake", "StudentError", "describe_exception", "guarded"]
+__all__ = [
+    "RAISED",
+    "WRITES_INPUT",
+    "Context",
+    "FunctionCheck",
+    "LayerChecks",
+    "Mistake",
+    "StudentError",
+    "describe_exception",
+    "guarded",
+    "names",
+]
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,19 @@ class LayerChecks:
         return next(m for m in self.mistakes if m.key == key)
 
 
+RAISED = Mistake("raised", "the function raised an exception or exited")
+
+
+WRITES_INPUT = Mistake("writes-input", "the function writes into an input array (the caller's array changes)")
+
+
 class StudentError(Exception):
-    """The module under check raised (or exited); the message says what and where in plain words."""
+    """The module under check raised (or exited); the message says what and where in plain words,
+    ``mistake`` names it for reports."""
+
+    def __init__(self, words: str, mistake: str = RAISED.key):
+        super().__init__(words)
+        self.mistake = mistake
 
 
 def describe_exception(exc: BaseException, function: str, path: Path | None) -> str:
@@ -90,7 +112,7 @@ def guarded(name: str, thunk: Callable[[], list[Verdict]]) -> list[Verdict]:
     try:
         return thunk()
     except StudentError as exc:
-        return [Verdict(name, False, np.inf, 0.0, "call", mistake="raised", diagnosis=str(exc))]
+        return [Verdict(name, False, np.inf, 0.0, "call", mistake=exc.mistake, diagnosis=str(exc))]
 
 
 @dataclass
@@ -110,9 +132,12 @@ class Context:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return function(*args, **kwargs)
+                with np.errstate(all="ignore"):  # overflow is judged by the results, not printed
+                    return function(*args, **kwargs)
             except (Exception, SystemExit) as exc:
-                raise StudentError(describe_exception(exc, name, path)) from None
+                writes = isinstance(exc, ValueError) and "read-only" in str(exc)
+                raise StudentError(describe_exception(exc, name, path),
+                                   WRITES_INPUT.key if writes else RAISED.key) from None
 
         return call
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from derive.errors import LayergradError
 
-from . import dropout
+from . import affine, dropout, losses, relu
 from .spec import LayerChecks
 
 __all__ = ["FUNCTIONS", "TABLE", "entry"]
 
-TABLE: tuple[LayerChecks, ...] = (dropout.CHECKS,)
+TABLE: tuple[LayerChecks, ...] = (
+    dropout.CHECKS, affine.CHECKS, relu.CHECKS, losses.CHECKS_SOFTMAX, losses.CHECKS_SVM,
+)
 
 FUNCTIONS: dict[str, tuple[LayerChecks, object]] = {
     check.name: (layer, check) for layer in TABLE for check in layer.functions

@@ -9,7 +9,7 @@ r"""Gradient validation that cannot be fooled, in NumPy alone.
 * :mod:`.verdict` — the outcome: pass/fail, worst error, where, tolerance, method, diagnosis.
 """
 
-from .checks import check_jvp, check_second_order, check_vjp, choose_method
+from .checks import check_jvp, check_projections, check_second_order, check_vjp, choose_method
 from .differences import (
     EPS,
     Estimate,
@@ -34,6 +34,7 @@ __all__ = [
     "as_float64",
     "away_from_kinks",
     "check_jvp",
+    "check_projections",
     "check_second_order",
     "check_vjp",
     "choose_method",

@@ -3,6 +3,9 @@ r"""Gradient checks that return a :class:`~numeric.gradcheck.verdict.Verdict`.
 * :func:`check_vjp` — the backward pass (a vector–Jacobian product :math:`J^\top G`) against
   the numerical gradient of :math:`\langle G, f(x)\rangle`, entry by entry: a wrong entry is
   located in the input.
+* :func:`check_projections` — the same for large inputs, along a few random directions
+  :math:`v`: :math:`\langle J^\top G, v\rangle` against the directional derivative of
+  :math:`\langle G, f\rangle` (two calls each, whatever the size of :math:`x`);
 * :func:`check_jvp` — forward mode: the directional derivative :math:`J v` from two (or one)
   forward calls against :math:`J v` assembled from the backward pass, row by row
   (:math:`(Jv)_i = \langle J^\top e_i, v\rangle`): a wrong entry is located in the output.
@@ -31,7 +34,7 @@ from .points import as_float64
 from .tolerance import SAFETY, Tolerance
 from .verdict import Verdict
 
-__all__ = ["check_jvp", "check_second_order", "check_vjp", "choose_method"]
+__all__ = ["check_jvp", "check_projections", "check_second_order", "check_vjp", "choose_method"]
 
 Array = np.ndarray
 
@@ -48,13 +51,13 @@ def choose_method(f: Callable[[Array], Array], x: Array, rng: np.random.Generato
     except LayergradError:
         raise
     except Exception:
-        return "central", ("the forward does not accept complex input; used central differences",)
+        return "central", ("complex step not applicable: the forward rejects complex input",)
     approx = directional(f, x, v, method="central")
     tol = Tolerance.derived("central", approx.h * scale_of(v), scale_of(x), approx.noise)
     if np.all(tol.errors(exact.value, approx.value) <= tol.rtol):
         return "complex", ()
-    return "central", ("the forward is not analytic in x (complex step disagrees with central "
-                       "differences: abs, comparisons or np.var on x?); used central differences",)
+    return "central", ("complex step not applicable: the forward is not analytic in x or drops the imaginary "
+                       "part (abs, comparisons, np.var, float())",)
 
 
 def _describe(estimate: Estimate) -> str:
@@ -97,11 +100,11 @@ def check_vjp(
                        detail=f"gradient has shape {analytic.shape}, expected {x.shape} (the input's shape)")
     chosen, fallback = choose_method(f, x, rng, method)
     estimate = estimate_gradient(f, x, dout, h, method=chosen, batched=batched)
+    describe = _describe(estimate) + "".join(f"; {why}" for why in fallback)
     tol = Tolerance.derived(chosen, estimate.h, scale_of(x), estimate.noise)
     rtol = tol.rtol if tolerance is None else tolerance
     tol = Tolerance(rtol, tol.floor, tol.why)
     errors = tol.errors(analytic, estimate.value)
-    notes += fallback
     if estimate.kinks.any():
         errors = np.where(estimate.kinks, 0.0, errors)
         where = [tuple(int(i) for i in k) for k in np.argwhere(estimate.kinks)[:3]]
@@ -110,7 +113,45 @@ def check_vjp(
     if float(np.max(np.abs(estimate.value), initial=0.0)) <= tol.floor:
         notes += ("the loss ⟨G, f(x)⟩ is constant in x (its numerical gradient is rounding noise): "
                   "this check cannot tell a right gradient from a wrong one",)
-    return _verdict(name, errors, tol, _describe(estimate), analytic, estimate.value, "backward", notes)
+    return _verdict(name, errors, tol, describe, analytic, estimate.value, "backward", notes)
+
+
+def check_projections(
+    name: str,
+    f: Callable[[Array], Array],
+    x: Array,
+    dout: Array | None,
+    analytic: Array,
+    *,
+    count: int = 3,
+    method: str = "auto",
+    rng: np.random.Generator | None = None,
+) -> Verdict:
+    r"""Compare :math:`\langle J^\top G, v_j\rangle` (``analytic`` projected) with the directional
+    derivative of :math:`\langle G, f(x)\rangle` along ``count`` random directions :math:`v_j`.
+    A wrong gradient fails along a random direction with probability one."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    x = as_float64("x", x)
+    dout, notes = _upstream(dout, np.shape(f(x.copy())), rng)
+    analytic = np.asarray(analytic)
+    if analytic.shape != x.shape:
+        return Verdict(name, False, np.inf, 0.0, "shape",
+                       detail=f"gradient has shape {analytic.shape}, expected {x.shape} (the input's shape)")
+    chosen, fallback = choose_method(lambda z: np.sum(np.asarray(f(z)) * dout), x, rng, method)
+    directions = rng.standard_normal((count, *x.shape))
+    numeric, analytic_p, floors, h = [], [], [], 0.0
+    for v in directions:
+        estimate = directional(lambda z: np.sum(np.asarray(f(z)) * dout), x, v, method=chosen)
+        numeric.append(float(estimate.value))
+        analytic_p.append(float(np.sum(analytic * v)))
+        floors.append(max(estimate.noise, EPS * float(np.sum(np.abs(analytic * v)))))
+        h = estimate.h
+    tol = Tolerance.derived(chosen, h * scale_of(directions[0]), scale_of(x), 0.0)
+    tol = Tolerance(tol.rtol, SAFETY * np.array(floors), tol.why)
+    a, n = np.array(analytic_p), np.array(numeric)
+    name_method = ("complex step" if chosen == "complex" else "central differences") + \
+        f" along {count} random directions (h = {h:.1e})" + "".join(f"; {why}" for why in fallback)
+    return _verdict(name, tol.errors(a, n), tol, name_method, a, n, "⟨gradient, v⟩", notes)
 
 
 def _verdict(name: str, errors: Array, tol: Tolerance, method: str, analytic: Array, numeric: Array,
@@ -144,7 +185,7 @@ def check_jvp(
     rng = np.random.default_rng(0) if rng is None else rng
     x = as_float64("x", x)
     v = rng.standard_normal(x.shape) if v is None else as_float64("v", v)
-    chosen, notes = choose_method(f, x, rng, method)
+    chosen, fallback = choose_method(f, x, rng, method)
     estimate = directional(f, x, v, method=chosen)
     numeric = estimate.value
     if numeric.size <= max_rows:
@@ -167,8 +208,8 @@ def check_jvp(
     tol = Tolerance.derived(chosen, estimate.h * scale_of(v), scale_of(x), 0.0)
     tol = Tolerance(tol.rtol, SAFETY * noise, tol.why)
     errors = tol.errors(analytic, numeric)
-    method_text = _describe(estimate).replace("(", "(J v, ", 1)
-    return _verdict(name, errors, tol, method_text, analytic, numeric, label, notes)
+    method_text = _describe(estimate).replace("(", "(J v, ", 1) + "".join(f"; {why}" for why in fallback)
+    return _verdict(name, errors, tol, method_text, analytic, numeric, label, ())
 
 
 def check_second_order(
@@ -204,8 +245,8 @@ def check_second_order(
     noise = max(hv.noise * float(np.sum(np.abs(u))), hu.noise * float(np.sum(np.abs(v))))
     tol = Tolerance.derived(grad_method, hv.h, scale, noise)
     symmetric = _verdict(f"{name}: Hessian symmetry", tol.errors(np.array(a), np.array(b)), tol,
-                         f"⟨u, Hv⟩ vs ⟨v, Hu⟩ by {_describe(hv)}", np.array(a), np.array(b),
-                         "⟨u, Hv⟩", notes + notes_g)
+                         f"⟨u, Hv⟩ vs ⟨v, Hu⟩ by {_describe(hv)}" + "".join(f"; {w}" for w in notes_g),
+                         np.array(a), np.array(b), "⟨u, Hv⟩", notes)
     forward_method, notes_f = choose_method(f, x, rng, method)
     if forward_method == "complex":
         h, k = step(x, "complex"), step(x, "central")
@@ -221,6 +262,7 @@ def check_second_order(
         ftol = Tolerance(SAFETY * (eta**2 + EPS / eta**2), SAFETY * EPS * magnitude / k**2,
                          f"{SAFETY:g}·(η² + ε/η²), η = {eta:.1e}")
         how = f"four-point second difference of the forward (h = {k:.1e})"
-    agrees = _verdict(f"{name}: second derivative", ftol.errors(np.array(a), np.array(c)), ftol, how,
-                      np.array(a), np.array(c), "⟨u, Hv⟩ from the gradient", notes + notes_f)
+    agrees = _verdict(f"{name}: second derivative", ftol.errors(np.array(a), np.array(c)), ftol,
+                      how + "".join(f"; {w}" for w in notes_f), np.array(a), np.array(c), "⟨u, Hv⟩ from the gradient",
+                      notes)
     return [symmetric, agrees]

@@ -4,7 +4,7 @@ For a loss :math:`\ell(x) = \langle G, f(x)\rangle` with a fixed upstream gradie
 
 * central differences, :math:`\partial_k \ell \approx (\ell(x + h e_k) - \ell(x - h e_k)) / 2h`,
   error :math:`\tfrac{h^2}{6}\ell''' + \varepsilon\,\sum|G \odot f| / h`, best near
-  :math:`h = \varepsilon^{1/3}` times the scale of :math:`x`;
+  :math:`h = \varepsilon^{1/3}` times the spread of :math:`x`;
 * complex step, :math:`\partial_k \ell = \operatorname{Im} \ell(x + i h e_k) / h + O(h^2)`,
   with no subtraction and hence no cancellation: machine precision at :math:`h = 10^{-20}`,
   valid only where :math:`f` is analytic (no ``abs``, comparisons on :math:`x`, or
@@ -39,13 +39,22 @@ _CHUNK = 1 << 22
 
 
 def scale_of(x: np.ndarray) -> float:
-    """The root-mean-square size of ``x`` (1 for an all-zero array): the unit of the step."""
-    rms = float(np.sqrt(np.mean(np.abs(x) ** 2))) if np.size(x) else 0.0
-    return rms if rms > 0 else 1.0
+    """The spread of ``x`` (root-mean-square distance from its mean), the unit of the step: the
+    scale on which a function of ``x`` varies, whatever offset ``x`` sits at (its root-mean-square
+    size when all entries are equal, 1 when they are all zero)."""
+    flat = np.asarray(x).reshape(-1)
+    if not flat.size:
+        return 1.0
+    centered = flat - flat.mean()
+    for v in (centered, flat):
+        size = float(np.sqrt(abs(np.vdot(v, v)) / flat.size))
+        if size > 0:
+            return size
+    return 1.0
 
 
 def step(x: np.ndarray, method: str) -> float:
-    r"""The step: :math:`\varepsilon^{1/3}` (central) or :math:`10^{-20}` (complex) times the scale of ``x``."""
+    r"""The step: :math:`\varepsilon^{1/3}` (central) or :math:`10^{-20}` (complex) times the spread of ``x``."""
     if method == "complex":
         return 1e-20 * scale_of(x)
     return EPS ** (1 / 3) * scale_of(x)
@@ -160,7 +169,9 @@ def estimate_gradient(
         plus, minus = np.split(_losses(ys, dout), 2)
         middle = float(np.sum(center * dout))
         value = (plus - minus) / (2 * h)
-        noise = EPS * float(np.sum(np.abs(center * dout))) / h
+        # rounding of the loss (its terms) and of the inputs themselves (x_k + h loses ε|x_k|)
+        offset = float(np.max(np.abs(x), initial=0.0)) * float(np.sum(np.abs(value)))
+        noise = EPS * (float(np.sum(np.abs(center * dout))) + offset) / h
         curvature = np.abs(plus - 2 * middle + minus) / h
         kinks = curvature > 1e-3 * float(np.max(np.abs(value), initial=0.0)) + 4 * noise
     else:
@@ -189,7 +200,8 @@ def directional(
     else:
         plus, minus = evaluate.one(x + h * v), evaluate.one(x - h * v)
         value = (plus - minus) / (2 * h)
-        noise = EPS * float(np.max(np.abs(plus), initial=0.0)) / h
+        offset = float(np.max(np.abs(x), initial=0.0)) * float(np.max(np.abs(value), initial=0.0)) * np.sqrt(x.size)
+        noise = EPS * (float(np.max(np.abs(plus), initial=0.0)) + offset) / h
     return Estimate(np.asarray(value), noise, np.zeros(np.shape(value), dtype=bool), method, h,
                     evaluate.calls, False)
 

@@ -1,0 +1,83 @@
+r"""ReLU: ``relu_forward(x)`` and ``relu_backward(dout, cache)``.
+
+:math:`H = \max(0, X)`, :math:`dX = G \odot [X > 0]`. Inputs are kept at least :data:`MARGIN`
+away from the kink at 0, where the derivative is not defined (the notebooks' x (3, 4) and
+(10, 10)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..gradcheck import away_from_kinks
+from .compare import Case, Gradient, Spec, Wrong, entry, frozen
+
+__all__ = ["CHECKS", "MARGIN"]
+
+MARGIN = 1e-3
+"""Smallest distance of an input from the kink at 0 (far beyond the step of the differences)."""
+
+
+def _inputs(shape: tuple[int, ...], dout: bool = False):
+    def make(rng: np.random.Generator) -> dict:
+        arrays = {"x": away_from_kinks(rng.standard_normal(shape), MARGIN)}
+        if dout:
+            arrays["dout"] = rng.standard_normal(shape)
+        return frozen(**arrays)
+    return make
+
+
+def _forward(fns, i):
+    out, _ = fns("relu_forward")(i["x"])
+    return {"out": out}
+
+
+def _backward(fns, i):
+    _, cache = fns("relu_forward")(i["x"])
+    return {"dx": fns("relu_backward")(i["dout"], cache)}
+
+
+def _gradients(fns, i):
+    forward, backward = fns("relu_forward"), fns("relu_backward")
+    dx = backward(i["dout"], forward(i["x"])[1])
+
+    def vjp(g: np.ndarray) -> np.ndarray:
+        return np.asarray(backward(g, forward(i["x"])[1]))
+
+    return [Gradient("dx", lambda v: forward(v)[0], i["x"], i["dout"], np.asarray(dx), vjp)]
+
+
+FORWARD = Spec(
+    "relu_forward",
+    (Case("x (2, 3)", _inputs((2, 3))), Case("x (3, 4) (the notebooks')", _inputs((3, 4)))),
+    _forward,
+    wrongs=(
+        Wrong("relu-leaky", "negative inputs leak through (a small slope times x): ReLU sets them to 0",
+              lambda i: {"out": np.maximum(0.01 * i["x"], i["x"])}),
+        Wrong("relu-negative-part", "it keeps the negative part, np.minimum(0, x); ReLU is np.maximum(0, x)",
+              lambda i: {"out": np.minimum(0, i["x"])}),
+        Wrong("relu-abs", "negative inputs come out positive (|x|): ReLU sets them to 0",
+              lambda i: {"out": np.abs(i["x"])}),
+    ),
+)
+
+BACKWARD = Spec(
+    "relu_backward",
+    (Case("x (2, 3)", _inputs((2, 3), dout=True)), Case("x (10, 10) (the notebooks')", _inputs((10, 10), dout=True))),
+    _backward,
+    _gradients,
+    wrongs=(
+        Wrong("relu-grad-no-dout", "dx is the mask [x > 0] alone: multiply it by dout",
+              lambda i: {"dx": (i["x"] > 0).astype(float)}),
+        Wrong("relu-grad-dout-sign", "dx is masked by the sign of dout; the mask must come from the input, x > 0",
+              lambda i: {"dx": i["dout"] * (i["dout"] > 0)}),
+        Wrong("relu-grad-times-x", "dx multiplies dout by x; the derivative of max(0, x) is the indicator [x > 0]",
+              lambda i: {"dx": i["dout"] * i["x"]}),
+        Wrong("relu-grad-unmasked", "dx = dout everywhere: zero it where x <= 0", lambda i: {"dx": i["dout"]}),
+        Wrong("relu-grad-output-mask", "dx is masked where the input is negative, the opposite of [x > 0]",
+              lambda i: {"dx": i["dout"] * (i["x"] < 0)}),
+    ),
+    needs=("relu_forward",),
+)
+
+CHECKS = entry("relu", FORWARD, BACKWARD)
