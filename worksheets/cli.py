@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from derive.errors import LayergradError
 
-from .commands import bench_cmd, check_cmd, demo_cmd, derive_cmd, export_cmd, sheet_cmd
+from .commands import bench_cmd, check_cmd, demo_cmd, derive_cmd, experiment_cmd, export_cmd, sheet_cmd
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, demo_cmd, bench_cmd)
+COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, experiment_cmd, demo_cmd, bench_cmd)
 
 EPILOG = """examples:
   layergrad derive dropout --format markdown

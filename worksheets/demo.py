@@ -1,8 +1,9 @@
 """The main job on built-in defaults: everything layergrad makes, written into one folder.
 
 For every registered layer, its derivations as text, Markdown and LaTeX; a generated module
-in each dropout convention; the check of each module; and every worksheet, solution and
-student version, as Markdown, HTML, LaTeX and (with latexmk) PDF. Prints one line per product.
+in each dropout convention; the check of each module; every worksheet, solution and
+student version, as Markdown, HTML, LaTeX and (with latexmk) PDF; and the seeds' experiments on
+the embedded digits data, trained on the generated layers. Prints one line per product.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from derive.render import render_all
 from numeric.checks import check_path
 from numeric.export import module_source
 from numeric.files import write_output
+from numeric.experiments import EXPERIMENTS
+from worksheets.experiments import run as run_experiment
 from worksheets.formats import write_sheet
 from worksheets.sheets import SHEETS
 
-__all__ = ["run"]
+__all__ = ["DEMO_EXPERIMENTS", "run"]
+
+DEMO_EXPERIMENTS = tuple(EXPERIMENTS)
+"""The experiments the demo runs (all of them, on the digits data)."""
 
 _SUFFIX = {"text": "txt", "markdown": "md", "latex": "tex"}
 
@@ -53,4 +59,9 @@ def run(folder: Path, force: bool = False) -> bool:
         paths = write_sheet(entry.build(), folder / "sheets", force=force)
         kinds = ",".join(sorted({p.suffix[1:] for p in paths if p.suffix != ".png"}))
         print(f"sheet     {entry.name}: solution and student -> {folder / 'sheets'}/{entry.name}-*.{{{kinds}}}")
+    for name in DEMO_EXPERIMENTS:
+        result = run_experiment(name, "digits", folder / "experiments", force=force, quiet=True, echo=False)
+        print(f"experiment {name}: {result.extra['seconds']:.0f} s -> {folder / 'experiments'}/{name}*.{{json,png,svg}}")
+        for finding in result.findings:
+            print(f"  {finding}")
     return all_passed
