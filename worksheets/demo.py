@@ -14,9 +14,9 @@ from derive.dropout import Convention
 from derive.registry import LAYERS
 from derive.render import render_all
 from numeric.checks import check_path
+from numeric.experiments import EXPERIMENTS
 from numeric.export import module_source
 from numeric.files import write_output
-from numeric.experiments import EXPERIMENTS
 from worksheets.experiments import run as run_experiment
 from worksheets.formats import write_sheet
 from worksheets.sheets import SHEETS
@@ -61,7 +61,8 @@ def run(folder: Path, force: bool = False) -> bool:
         print(f"sheet     {entry.name}: solution and student -> {folder / 'sheets'}/{entry.name}-*.{{{kinds}}}")
     for name in DEMO_EXPERIMENTS:
         result = run_experiment(name, "digits", folder / "experiments", force=force, quiet=True, echo=False)
-        print(f"experiment {name}: {result.extra['seconds']:.0f} s -> {folder / 'experiments'}/{name}*.{{json,png,svg}}")
+        target = folder / "experiments"
+        print(f"experiment {name}: {result.extra['seconds']:.0f} s -> {target}/{name}*.{{json,png,svg}}")
         for finding in result.findings:
             print(f"  {finding}")
     return all_passed

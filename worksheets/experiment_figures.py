@@ -108,7 +108,8 @@ def zero_out(result: Result) -> Figures:
     dropped = first["dropped_units"]
     heat = Figure(figsize=(12, 5.5), layout="constrained")
     left, right = heat.subplots(1, 2, width_ratios=(2, 1))
-    for ax, key, title, axis in ((left, "dW1", "|ΔW1| (input → hidden)", 1), (right, "dW2", "|ΔW2| (hidden → output)", 0)):
+    panels = ((left, "dW1", "|ΔW1| (input → hidden)", 1), (right, "dW2", "|ΔW2| (hidden → output)", 0))
+    for ax, key, title, axis in panels:
         values = np.array(first[key])
         image = ax.imshow(values, aspect="auto", cmap="magma", interpolation="nearest")
         heat.colorbar(image, ax=ax, label="size of the update")

@@ -84,7 +84,8 @@ def run(data: dict, settings: Settings, data_name: str = "digits") -> Result:
     zeros_ok = all(abs(r["zero_fraction"] - r["rate"]) <= r["zero_fraction_bound"] for r in result.runs.values())
     result.findings = [
         f"every kept unit is scaled by 1/(1 − r) to within {worst:.1e} relative error at rates "
-        f"{', '.join(f'{r:g}' for r in RATES)} (×{', ×'.join(f'{1 / (1 - r):g}' for r in RATES)}), the dropped ones are "
+        f"{', '.join(f'{r:g}' for r in RATES)} (×{', ×'.join(f'{1 / (1 - r):g}' for r in RATES)}), "
+        "the dropped ones are "
         f"exactly 0 — {'reproduces' if worst < 1e-15 else 'does NOT reproduce'} the lecture's scale-up",
         f"zero fractions {'all lie' if zeros_ok else 'do NOT all lie'} within {Z:g}σ of the rate; the output mean "
         "equals the input mean on average, and test mode returns the input unchanged",

@@ -76,7 +76,7 @@ def run(data: dict, settings: Settings, data_name: str = "digits") -> Result:
                 f"{r['val_acc_history'][-1]:.3f}",
             ])
     fewer = [layer + 1 for layer in range(len(HIDDEN))
-             if drop["active_per_example"][-1][layer] / HIDDEN[layer] < base["active_per_example"][-1][layer] / HIDDEN[layer]]
+             if drop["active_per_example"][-1][layer] < base["active_per_example"][-1][layer]]
     smaller = [layer + 1 for layer in range(len(HIDDEN)) if drop["std"][-1][layer] < base["std"][-1][layer]]
     growth = [base["std"][-1][layer] / base["std"][0][layer] for layer in range(len(HIDDEN))]
     growth_drop = [drop["std"][-1][layer] / drop["std"][0][layer] for layer in range(len(HIDDEN))]
