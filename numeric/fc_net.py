@@ -163,6 +163,15 @@ def gradient_errors(model: FullyConnectedNet, X: np.ndarray, y: np.ndarray, h: f
     _, grads = model.loss(X, y)
     errors = {}
     for name in sorted(grads):
-        numeric = numerical_gradient(lambda _: np.array(model.loss(X, y)[0]), model.params[name], np.array(1.0), h)
+        original = model.params[name]
+
+        def loss_at(value, name=name):
+            model.params[name] = value
+            return np.array(model.loss(X, y)[0])
+
+        try:
+            numeric = numerical_gradient(loss_at, original.copy(), np.array(1.0), h, batched=False)
+        finally:
+            model.params[name] = original
         errors[name] = rel_error(numeric, grads[name])
     return errors
