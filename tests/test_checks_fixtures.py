@@ -12,7 +12,9 @@ from numeric.checks.reference import reference_module
 from numeric.regenerate import CHECKED_LAYERS
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BROKEN = sorted((FIXTURES / "broken").glob("*.py"))
+CHECKED = {f.name for entry in TABLE for f in entry.functions}
+BROKEN = sorted(p for p in (FIXTURES / "broken").glob("*.py") if set(load_module(p).EXPECTED_MISTAKES) <= CHECKED)
+"""Broken modules of the layers in the checker's table (the others wait for their layer's reference)."""
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.stem)
@@ -36,7 +38,7 @@ def test_every_checked_function_has_two_broken_implementations_with_known_mistak
         for name, key in load_module(path).EXPECTED_MISTAKES.items():
             if key is not None:
                 assert key in known[name], f"{path.name}: {key} is not a mistake the {name} check knows"
-                counts[name] += 1
+                counts[name] += key != "forward-wrong"  # a mistake of the function itself
     assert min(counts.values()) >= 2, {name: n for name, n in counts.items() if n < 2}
 
 

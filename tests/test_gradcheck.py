@@ -208,3 +208,17 @@ def test_random_projections_catch_a_wrong_gradient_of_a_large_input_in_a_few_cal
     wrong[123, 45] += 1e-3
     assert not check_projections("sin", f, x, dout, wrong, rng=rng).passed
     assert len(calls) < 30
+
+
+def test_a_conjugating_forward_does_not_fool_the_complex_step_into_passing_a_wrong_gradient(x: np.ndarray) -> None:
+    """np.var conjugates, so the complex step of a batch norm written with it holds the variance
+    constant — exactly the gradient that forgets the variance's term. Auto must not use it."""
+    def bn_with_var(z: np.ndarray) -> np.ndarray:
+        return GAMMA * (z - z.mean(axis=0)) / np.sqrt(np.var(z, axis=0) + 1e-5) + BETA
+
+    dout = np.random.default_rng(15).standard_normal(x.shape)
+    wrong = batchnorm_backward(dout, x, full=False)
+    assert check_vjp("bn", bn_with_var, x, dout, wrong, method="complex").passed  # the trap
+    for check in (check_vjp, check_projections):
+        verdict = check("bn", bn_with_var, x, dout, wrong)
+        assert not verdict.passed and "complex step not applicable" in verdict.method

@@ -46,7 +46,7 @@ def _gradients(fns, i):
     dx, dw, db = backward(i["dout"], cache)
 
     def vjp_x(g: np.ndarray) -> np.ndarray:
-        return np.asarray(backward(g, forward(i["x"], i["w"], i["b"])[1])[0])
+        return np.asarray(backward(g, cache)[0])
 
     return [
         Gradient("dx", lambda v: forward(v, i["w"], i["b"])[0], i["x"], i["dout"], np.asarray(dx), vjp_x),
@@ -90,6 +90,7 @@ BACKWARD = Spec(
               "the batch, dout.sum(axis=0)", lambda i: {**_right(i), "db": i["dout"].sum(axis=1)}),
     ),
     needs=("affine_forward",),
+    forward=_forward,
 )
 
 CHECKS = entry("affine", FORWARD, BACKWARD)

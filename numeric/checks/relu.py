@@ -39,10 +39,11 @@ def _backward(fns, i):
 
 def _gradients(fns, i):
     forward, backward = fns("relu_forward"), fns("relu_backward")
-    dx = backward(i["dout"], forward(i["x"])[1])
+    cache = forward(i["x"])[1]
+    dx = backward(i["dout"], cache)
 
     def vjp(g: np.ndarray) -> np.ndarray:
-        return np.asarray(backward(g, forward(i["x"])[1]))
+        return np.asarray(backward(g, cache))
 
     return [Gradient("dx", lambda v: forward(v)[0], i["x"], i["dout"], np.asarray(dx), vjp)]
 
@@ -78,6 +79,7 @@ BACKWARD = Spec(
               lambda i: {"dx": i["dout"] * (i["x"] < 0)}),
     ),
     needs=("relu_forward",),
+    forward=_forward,
 )
 
 CHECKS = entry("relu", FORWARD, BACKWARD)

@@ -25,7 +25,7 @@ from ..gradcheck import Verdict
 from .isolation import Limits, Outcome, Progress, run_isolated
 from .report import FunctionReport, ModuleReport
 from .spec import Context, FunctionCheck, LayerChecks
-from .table import FUNCTIONS, TABLE
+from .table import TABLE
 
 __all__ = ["Options", "check_module", "check_path", "check_paths", "load_module", "python_files"]
 
@@ -39,6 +39,15 @@ class Options:
     seed: int = 0
     limits: Limits = field(default_factory=Limits)
     jobs: int | None = None
+    table: tuple[LayerChecks, ...] = TABLE
+    """The layers to check (every layer layergrad checks, unless told otherwise)."""
+    reference: ModuleType | None = None
+    """What to compare against instead of layergrad's generated code (e.g. a course's solution)."""
+
+    @property
+    def functions(self) -> dict[str, tuple[LayerChecks, FunctionCheck]]:
+        """Function name → (its layer's entry, its check), in table order."""
+        return {check.name: (layer, check) for layer in self.table for check in layer.functions}
 
 
 def load_module(path: str | Path) -> ModuleType:
@@ -70,24 +79,25 @@ def load_module(path: str | Path) -> ModuleType:
     return module
 
 
-def _defined(module: ModuleType) -> list[str]:
-    return [name for name in FUNCTIONS if callable(getattr(module, name, None))]
+def _defined(module: ModuleType, options: Options) -> list[str]:
+    return [name for name in options.functions if callable(getattr(module, name, None))]
 
 
-def _selected(only: Sequence[str]) -> set[str]:
-    known = {c.layer for c in TABLE} | set(FUNCTIONS)
+def _selected(options: Options) -> set[str]:
+    functions, only = options.functions, options.only
+    known = {c.layer for c in options.table} | set(functions)
     unknown = [name for name in only if name not in known]
     if unknown:
         raise LayergradError(f"--only: unknown name {', '.join(unknown)}; expected a function or layer among "
                              f"{', '.join(sorted(known))}")
-    return {name for name in FUNCTIONS if not only or name in only or FUNCTIONS[name][0].layer in only}
+    return {name for name in functions if not only or name in only or functions[name][0].layer in only}
 
 
 def _plan(path: str, defined: Sequence[str], declared: str | None, options: Options
           ) -> tuple[Convention | None, list[tuple[LayerChecks, FunctionCheck]], list[FunctionReport]]:
     """Which checks to run on a module defining ``defined``; skipped functions as reports."""
-    wanted = _selected(options.only)
-    chosen = [FUNCTIONS[name] for name in defined if name in wanted]
+    wanted = _selected(options)
+    chosen = [options.functions[name] for name in defined if name in wanted]
     if not chosen:
         expected = ", ".join(sorted(wanted))
         raise LayergradError(f"{path} defines no layer function layergrad can check"
@@ -125,33 +135,37 @@ def check_module(module: ModuleType, options: Options | Convention | str | None 
         options = Options(convention=Convention.parse(options) if options is not None else None)
     label = str(path) if path is not None else module.__name__
     declared = getattr(module, "DROPOUT_CONVENTION", None)
-    convention, runs, skipped = _plan(label, _defined(module), declared, options)
+    convention, runs, skipped = _plan(label, _defined(module, options), declared, options)
     context = Context(module, Path(path) if path is not None else None, convention, options.seed)
+    if options.reference is not None:
+        context.reference = options.reference
     reports = [_run_check(check, layer.layer, context) for layer, check in runs]
-    return _module_report(label, reports + skipped, convention)
+    return _module_report(label, reports + skipped, convention, options)
 
 
-def _module_report(label: str, reports: list[FunctionReport], convention: Convention | None) -> ModuleReport:
-    order = {name: k for k, name in enumerate(FUNCTIONS)}
+def _module_report(label: str, reports: list[FunctionReport], convention: Convention | None,
+                   options: Options) -> ModuleReport:
+    order = {name: k for k, name in enumerate(options.functions)}
     reports.sort(key=lambda r: order[r.name])
     return ModuleReport(label, reports, convention.value if convention else None)
 
 
-def _probe(path: str) -> dict[str, Any]:
+def _probe(path: str, options: Options) -> dict[str, Any]:
     """Child: import the file and say what it defines (or why it cannot be imported)."""
     try:
         module = load_module(path)
     except LayergradError as exc:
         return {"error": str(exc)}
     declared = getattr(module, "DROPOUT_CONVENTION", None)
-    return {"defined": _defined(module), "convention": declared if isinstance(declared, str) else None}
+    return {"defined": _defined(module, options), "convention": declared if isinstance(declared, str) else None}
 
 
-def _check_in_child(path: str, function: str, convention: str | None, seed: int) -> dict[str, Any]:
+def _check_in_child(path: str, function: str, convention: Convention | None, options: Options) -> dict[str, Any]:
     """Child: import the file afresh and run one function's check."""
-    layer, check = FUNCTIONS[function]
-    module = load_module(path)
-    context = Context(module, Path(path), Convention.parse(convention) if convention else None, seed)
+    layer, check = options.functions[function]
+    context = Context(load_module(path), Path(path), convention, options.seed)
+    if options.reference is not None:
+        context.reference = options.reference
     return _run_check(check, layer.layer, context).to_dict()
 
 
@@ -160,17 +174,15 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
     """Check each file in child processes; a file that cannot be checked gets a report with ``error``
     (with ``strict``, a :class:`LayergradError` instead: a usage error for a single module)."""
     labels = [str(p) for p in paths]
-    _selected(options.only)
-    if progress is not None:
-        progress.total = len(labels)
-    probes = run_isolated([(_probe, (label,)) for label in labels], options.limits, options.jobs)
+    _selected(options)
+    probes = run_isolated([(_probe, (label, options)) for label in labels], options.limits, options.jobs)
     reports: dict[int, ModuleReport] = {}
     tasks, owners = [], []
     plans: dict[int, tuple[Convention | None, list[FunctionReport]]] = {}
     for k, (label, probe) in enumerate(zip(labels, probes)):
         try:
             if probe.failure:
-                raise LayergradError(f"{label}: importing it {probe.failure.replace('did not', 'did not')}")
+                raise LayergradError(f"{label}: importing it {probe.failure}")
             if "error" in probe.value:
                 raise LayergradError(probe.value["error"])
             convention, runs, skipped = _plan(label, probe.value["defined"], probe.value["convention"], options)
@@ -181,8 +193,7 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
             continue
         plans[k] = (convention, skipped)
         for _, check in runs:
-            tasks.append((_check_in_child, (label, check.name, convention.value if convention else None,
-                                            options.seed)))
+            tasks.append((_check_in_child, (label, check.name, convention, options)))
             owners.append((k, check))
     remaining = {k: sum(1 for owner, _ in owners if owner == k) for k in plans}
     if progress is not None:
@@ -199,14 +210,14 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
     outcomes = run_isolated(tasks, options.limits, options.jobs, on_done=done)
     results: dict[int, list[FunctionReport]] = {k: list(skipped) for k, (_, skipped) in plans.items()}
     for (k, check), outcome in zip(owners, outcomes):
-        layer = FUNCTIONS[check.name][0].layer
+        layer = options.functions[check.name][0].layer
         if outcome.failure:
             results[k].append(FunctionReport(check.name, layer, status="fail", note=f"{check.name} {outcome.failure}",
                                              seconds=outcome.seconds))
         else:
             results[k].append(FunctionReport.from_dict(outcome.value))
     for k, (convention, _) in plans.items():
-        reports[k] = _module_report(labels[k], results[k], convention)
+        reports[k] = _module_report(labels[k], results[k], convention, options)
     return [reports[k] for k in range(len(labels))]
 
 

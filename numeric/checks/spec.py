@@ -26,6 +26,7 @@ from derive.dropout import Convention
 from ..gradcheck import Verdict
 
 __all__ = [
+    "FORWARD_WRONG",
     "RAISED",
     "WRITES_INPUT",
     "Context",
@@ -72,6 +73,7 @@ class LayerChecks:
 RAISED = Mistake("raised", "the function raised an exception or exited")
 
 
+FORWARD_WRONG = Mistake("forward-wrong", "a backward pass that cannot match while its forward pass is wrong")
 WRITES_INPUT = Mistake("writes-input", "the function writes into an input array (the caller's array changes)")
 
 

@@ -24,6 +24,7 @@ direction (the forward is analytic), and central differences otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -98,22 +99,40 @@ def check_vjp(
     if analytic.shape != x.shape:
         return Verdict(name, False, np.inf, tolerance or 0.0, "shape",
                        detail=f"gradient has shape {analytic.shape}, expected {x.shape} (the input's shape)")
-    chosen, fallback = choose_method(f, x, rng, method)
-    estimate = estimate_gradient(f, x, dout, h, method=chosen, batched=batched)
-    describe = _describe(estimate) + "".join(f"; {why}" for why in fallback)
-    tol = Tolerance.derived(chosen, estimate.h, scale_of(x), estimate.noise)
-    rtol = tol.rtol if tolerance is None else tolerance
-    tol = Tolerance(rtol, tol.floor, tol.why)
-    errors = tol.errors(analytic, estimate.value)
-    if estimate.kinks.any():
-        errors = np.where(estimate.kinks, 0.0, errors)
-        where = [tuple(int(i) for i in k) for k in np.argwhere(estimate.kinks)[:3]]
-        notes += (f"{int(estimate.kinks.sum())} entries sit within h of a kink (one-sided slopes differ), "
-                  f"e.g. {', '.join(map(str, where))}; they were not compared",)
-    if float(np.max(np.abs(estimate.value), initial=0.0)) <= tol.floor:
-        notes += ("the loss ⟨G, f(x)⟩ is constant in x (its numerical gradient is rounding noise): "
-                  "this check cannot tell a right gradient from a wrong one",)
-    return _verdict(name, errors, tol, describe, analytic, estimate.value, "backward", notes)
+    def run(chosen: str) -> tuple[Verdict, Array]:
+        estimate = estimate_gradient(f, x, dout, h, method=chosen, batched=batched)
+        tol = Tolerance.derived(chosen, estimate.h, scale_of(x), estimate.noise)
+        tol = Tolerance(tol.rtol if tolerance is None else tolerance, tol.floor, tol.why)
+        errors = tol.errors(analytic, estimate.value)
+        found = notes
+        if estimate.kinks.any():
+            errors = np.where(estimate.kinks, 0.0, errors)
+            where = [tuple(int(i) for i in k) for k in np.argwhere(estimate.kinks)[:3]]
+            found += (f"{int(estimate.kinks.sum())} entries sit within h of a kink (one-sided slopes differ), "
+                      f"e.g. {', '.join(map(str, where))}; they were not compared",)
+        if float(np.max(np.abs(estimate.value), initial=0.0)) <= tol.floor:
+            found += (CONSTANT,)
+        verdict = _verdict(name, errors, tol, _describe(estimate), analytic, estimate.value, "backward", found)
+        return verdict, estimate.value
+
+    return _auto(method, run, f, x, rng)
+
+
+CONSTANT = ("the loss ⟨G, f(x)⟩ is constant in x (its numerical gradient is rounding noise): "
+            "this check cannot tell a right gradient from a wrong one")
+
+
+def _auto(method: str, run: Callable[[str], tuple[Verdict, Array]], f: Callable[[Array], Array], x: Array,
+          rng: np.random.Generator) -> Verdict:
+    """``run`` with ``method``, or for ``"auto"`` with the method :func:`choose_method` picks.
+
+    The choice is made before, not after: a forward that is not analytic gives a wrong
+    complex-step derivative, and a backward can be wrong the same way (``np.var`` conjugates, so
+    the complex step of a batch norm written with it holds the variance constant, exactly as a
+    backward that forgets the variance's term does)."""
+    chosen, why = choose_method(f, x, rng, method)
+    verdict = run(chosen)[0]
+    return replace(verdict, method=verdict.method + "".join(f"; {w}" for w in why)) if why else verdict
 
 
 def check_projections(
@@ -137,21 +156,28 @@ def check_projections(
     if analytic.shape != x.shape:
         return Verdict(name, False, np.inf, 0.0, "shape",
                        detail=f"gradient has shape {analytic.shape}, expected {x.shape} (the input's shape)")
-    chosen, fallback = choose_method(lambda z: np.sum(np.asarray(f(z)) * dout), x, rng, method)
     directions = rng.standard_normal((count, *x.shape))
-    numeric, analytic_p, floors, h = [], [], [], 0.0
-    for v in directions:
-        estimate = directional(lambda z: np.sum(np.asarray(f(z)) * dout), x, v, method=chosen)
-        numeric.append(float(estimate.value))
-        analytic_p.append(float(np.sum(analytic * v)))
-        floors.append(max(estimate.noise, EPS * float(np.sum(np.abs(analytic * v)))))
-        h = estimate.h
-    tol = Tolerance.derived(chosen, h * scale_of(directions[0]), scale_of(x), 0.0)
-    tol = Tolerance(tol.rtol, SAFETY * np.array(floors), tol.why)
-    a, n = np.array(analytic_p), np.array(numeric)
-    name_method = ("complex step" if chosen == "complex" else "central differences") + \
-        f" along {count} random directions (h = {h:.1e})" + "".join(f"; {why}" for why in fallback)
-    return _verdict(name, tol.errors(a, n), tol, name_method, a, n, "⟨gradient, v⟩", notes)
+
+    def loss(z: Array) -> Array:
+        return np.sum(np.asarray(f(z)) * dout)
+
+    def run(chosen: str) -> tuple[Verdict, Array]:
+        numeric, analytic_p, floors, h = [], [], [], 0.0
+        for v in directions:
+            estimate = directional(loss, x, v, method=chosen)
+            numeric.append(float(estimate.value))
+            analytic_p.append(float(np.sum(analytic * v)))
+            inputs = EPS * float(np.sum(np.abs(analytic * x))) / estimate.h if chosen == "central" else 0.0
+            floors.append(max(estimate.noise, EPS * float(np.sum(np.abs(analytic * v)))) + inputs)
+            h = estimate.h
+        tol = Tolerance.derived(chosen, h * scale_of(directions[0]), scale_of(x), 0.0)
+        tol = Tolerance(tol.rtol, SAFETY * np.array(floors), tol.why)
+        a, n = np.array(analytic_p), np.array(numeric)
+        how = ("complex step" if chosen == "complex" else "central differences") + \
+            f" along {count} random directions (h = {h:.1e})"
+        return _verdict(name, tol.errors(a, n), tol, how, a, n, "⟨gradient, v⟩", notes), n
+
+    return _auto(method, run, loss, x, rng)
 
 
 def _verdict(name: str, errors: Array, tol: Tolerance, method: str, analytic: Array, numeric: Array,
@@ -177,39 +203,41 @@ def check_jvp(
     method: str = "auto",
     rng: np.random.Generator | None = None,
     max_rows: int = 1024,
+    count: int = 64,
 ) -> Verdict:
     r"""Forward mode: :math:`J v` by a directional derivative of ``f`` against :math:`J v`
     assembled from ``vjp`` (:math:`G \mapsto J^\top G` at ``x``), one output row at a time,
-    or through 64 random projections :math:`\langle G_j, Jv\rangle = \langle J^\top G_j, v\rangle`
+    or through ``count`` random projections :math:`\langle G_j, Jv\rangle = \langle J^\top G_j, v\rangle`
     when the output has more than ``max_rows`` entries."""
     rng = np.random.default_rng(0) if rng is None else rng
     x = as_float64("x", x)
     v = rng.standard_normal(x.shape) if v is None else as_float64("v", v)
-    chosen, fallback = choose_method(f, x, rng, method)
-    estimate = directional(f, x, v, method=chosen)
-    numeric = estimate.value
-    if numeric.size <= max_rows:
-        rows = np.empty((numeric.size, v.size))
-        basis = np.zeros(numeric.shape)
-        for i in range(numeric.size):
-            basis.reshape(-1)[i] = 1.0
-            rows[i] = np.asarray(vjp(basis.copy())).reshape(-1)
-            basis.reshape(-1)[i] = 0.0
+    shape = np.shape(f(x.copy()))
+    size = int(np.prod(shape))
+    if size <= max_rows:  # row i of J is the backward pass of the basis vector e_i
+        cotangents = np.eye(size).reshape(size, *shape)
         label = "the backward pass (row by row)"
     else:
-        projections = rng.standard_normal((64, *numeric.shape))
-        rows = np.stack([np.asarray(vjp(g)).reshape(-1) for g in projections])
-        numeric = projections.reshape(64, -1) @ numeric.reshape(-1)
-        label = "the backward pass (64 random projections)"
-    analytic = (rows @ v.reshape(-1)).reshape(numeric.shape)
+        cotangents = rng.standard_normal((count, *shape))
+        label = f"the backward pass ({count} random projections)"
+    rows = np.stack([np.asarray(vjp(g.copy())).reshape(-1) for g in cotangents])
+    analytic = rows @ v.reshape(-1)
     # rounding of each dot product is bounded by ε Σ_k |r_ik v_k|: a floor for the analytic side
-    terms = (np.abs(rows) @ np.abs(v.reshape(-1))).reshape(numeric.shape)
-    noise = np.maximum(estimate.noise, EPS * terms)
-    tol = Tolerance.derived(chosen, estimate.h * scale_of(v), scale_of(x), 0.0)
-    tol = Tolerance(tol.rtol, SAFETY * noise, tol.why)
-    errors = tol.errors(analytic, numeric)
-    method_text = _describe(estimate).replace("(", "(J v, ", 1) + "".join(f"; {why}" for why in fallback)
-    return _verdict(name, errors, tol, method_text, analytic, numeric, label, ())
+    terms = np.abs(rows) @ np.abs(v.reshape(-1))
+
+    def run(chosen: str) -> tuple[Verdict, Array]:
+        estimate = directional(f, x, v, method=chosen)
+        numeric = cotangents.reshape(len(cotangents), -1) @ estimate.value.reshape(-1)
+        tol = Tolerance.derived(chosen, estimate.h * scale_of(v), scale_of(x), 0.0)
+        inputs = EPS * (np.abs(rows) @ np.abs(x.reshape(-1))) / estimate.h if chosen == "central" else 0.0
+        tol = Tolerance(tol.rtol, SAFETY * (np.maximum(estimate.noise, EPS * terms) + inputs), tol.why)
+        if size <= max_rows:
+            a, n, err = analytic.reshape(shape), numeric.reshape(shape), tol.errors(analytic, numeric).reshape(shape)
+        else:
+            a, n, err = analytic, numeric, tol.errors(analytic, numeric)
+        return _verdict(name, err, tol, _describe(estimate).replace("(", "(J v, ", 1), a, n, label, ()), n
+
+    return _auto(method, run, f, x, rng)
 
 
 def check_second_order(
