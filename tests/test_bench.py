@@ -246,3 +246,27 @@ def test_full_runs_time_the_symbolic_side_in_fresh_processes():
     assert fresh_process("import math", "x = math.fsum(range(10))").seconds >= 0
     with pytest.raises(LayergradError, match="ZeroDivisionError"):
         fresh_process("", "1 / 0")
+
+
+def test_hand_written_network_epoch_matches_the_generated_network():
+    import numpy as np
+
+    from numeric.bench.network import hand_epoch
+    from numeric.fc_net import FullyConnectedNet
+    from numeric.optim import adam
+
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((30, 12)), rng.integers(0, 10, 30)
+    batches = [rng.choice(30, 10) for _ in range(3)]
+    np.random.seed(0)
+    model = FullyConnectedNet([500], input_dim=12, num_classes=10, reg=1e-3, weight_scale=1e-1, dtype=np.float64)
+    params = {k: v.copy() for k, v in model.params.items()}
+    configs = {k: {"learning_rate": 1e-3} for k in params}
+    for rows in batches:
+        loss, grads = model.loss(X[rows], y[rows])
+        for name, w in model.params.items():
+            model.params[name], configs[name] = adam(w, grads[name], configs[name])
+    hand_loss = hand_epoch(params, {k: {} for k in params}, X, y, batches)
+    assert hand_loss == pytest.approx(loss)
+    for name, value in params.items():
+        assert np.allclose(value, model.params[name])
