@@ -153,10 +153,13 @@ def multiply_out(expr: sp.Expr, *, defined: Sequence[Assumption] = ()) -> tuple[
     if isinstance(expr, sp.Add):
         return tuple(t for arg in expr.args for t in multiply_out(arg, defined=defined))
     if isinstance(expr, sp.Mul):
-        result: tuple[Term, ...] = (Term(sp.S.One, sp.S.One),)
-        for arg in expr.args:
-            result = tuple(a.times(b) for a in result for b in multiply_out(arg, defined=defined))
-        return result
+        # one product per resulting term (building it factor by factor is quadratic in SymPy)
+        parts = [multiply_out(arg, defined=defined) for arg in expr.args]
+        return tuple(
+            Term(sp.Mul(*(t.coeff for t in pick)), sp.Mul(*(t.factor for t in pick)),
+                 tuple(lim for t in pick for lim in t.limits))
+            for pick in itertools.product(*parts)
+        )
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1 and _expandable(expr.base):
         return multiply_out(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False), defined=defined)
     if isinstance(expr, sp.Sum):
@@ -332,8 +335,9 @@ def _split_scalar(t: Term) -> Term:
 
 def _shape(factor: sp.Expr, limits: tuple[Limit, ...]) -> tuple:
     """A term's factor and limits, limits in name order (then by range, so that limits whose
-    names are the same placeholder still sort the same way): equal shapes are equal terms."""
-    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, sp.srepr(lim[1:])))))
+    names are the same placeholder still sort the same way within a run): equal shapes are
+    equal terms."""
+    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, hash(lim[1:])))))
 
 
 def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
@@ -354,6 +358,8 @@ def _canonical(t: Term) -> Term:
     dummies = t.dummies
     if not dummies:
         return t
+    if len(dummies) == 1:
+        return t.rename({dummies[0]: _CANON[0]})
     placeholder = sp.Symbol("_x", integer=True)
     other = sp.Symbol("_y", integer=True)
 
@@ -453,7 +459,7 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
         else:
             table[key] = t
     out = []
-    for t in sorted(table.values(), key=lambda t: _key(t.factor, t.limits)):
+    for t in sorted(table.values(), key=lambda t: str(_shape(t.factor, t.limits))):
         coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))

@@ -14,7 +14,7 @@ from derive.dropout import Convention
 from derive.errors import LayergradError
 from derive.registry import LAYERS
 
-from . import gen_affine, gen_dropout, gen_relu, gen_softmax, gen_svm
+from . import gen_affine, gen_batchnorm, gen_dropout, gen_relu, gen_softmax, gen_svm
 from .codegen import GeneratedFunction, Module
 
 __all__ = ["APIS", "GENERATORS", "generated_module", "module_source"]
@@ -28,6 +28,8 @@ GENERATORS: dict[str, tuple[Callable[[Convention], list[GeneratedFunction]],
     "relu": (gen_relu.functions, gen_relu.preamble),
     "softmax": (gen_softmax.functions, gen_softmax.preamble),
     "svm": (gen_svm.functions, gen_svm.preamble),
+    **{name: (gen_batchnorm.functions(name), gen_batchnorm.preamble)
+       for name in ("batchnorm", "layernorm", "spatial_batchnorm", "groupnorm")},
 }
 """Layer name → (functions, module-level preamble), each given the dropout convention."""
 

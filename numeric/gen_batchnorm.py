@@ -1,0 +1,356 @@
+r"""Generate batch normalization and its family (course API) from the derivations.
+
+Every line of arithmetic is printed by :class:`numeric.tensorcode.Program` from a derived
+expression, on the layer's grid of axes (arrays kept with all axes, so they broadcast):
+
+* the training forward pass from the definitions of :math:`\mu`, :math:`\sigma^2`, :math:`s`,
+  :math:`Z` and :math:`Y`, with the centered input :math:`C = X - \mu` substituted so that the
+  variance is a mean of squares of centered values (the power-sum form
+  :math:`\overline{X^2} - \mu^2` loses about 7 digits when the mean is :math:`10^4`);
+* the test-mode forward pass likewise, with the running statistics in place of the batch ones;
+* ``*_backward`` (batch normalization's ``batchnorm_backward``) from the staged derivations,
+  node by node through the graph, in centered form;
+* ``batchnorm_backward_alt`` and the other layers' backward passes from the closed form the
+  index engine recovered, with :math:`\sum dY` and :math:`\sum dY \odot Z` hoisted into
+  temporaries shared with :math:`\partial L/\partial\beta` and :math:`\partial L/\partial\gamma`.
+
+The rest is the course API's plumbing: reading ``bn_param`` (mode, ``eps`` = 1e-5 and
+``momentum`` = 0.9 by default, running statistics that start at zero and are written back),
+shapes, keeping the input's dtype, and clear errors for bad input.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derive import batchnorm as bn
+from derive.derivation import Assumption
+from derive.dropout import Convention
+from derive.index import abbreviate, multiply_out, substitute, to_expr
+from derive.printing import text
+
+from .codegen import FLOATING_HELPER, GeneratedFunction
+from .tensorcode import Grid, Program
+
+__all__ = ["NORM_HELPERS", "functions", "preamble"]
+
+A = bn.arrays()
+CENTERED = sp.IndexedBase("C", real=True)
+"""The centered input :math:`C = X - \\mu` (``xc``), introduced for the code only."""
+
+NORM_HELPERS = '''def _norm_settings(function, param, running):
+    """(mode, eps, momentum) from a bn_param / ln_param / gn_param dict, each checked."""
+    if not isinstance(param, dict):
+        raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
+    if running and "mode" not in param:
+        raise LayergradError(f"{function}: bn_param['mode'] is missing; expected 'train' or 'test'")
+    mode = param.get("mode", "train")
+    if mode not in ("train", "test"):
+        raise LayergradError(f"{function}: mode is {mode!r}; expected 'train' or 'test'")
+    eps = param.get("eps", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)) or not eps > 0:
+        raise LayergradError(f"{function}: eps = {eps!r}; expected a number > 0 (it keeps sqrt(var + eps) > 0)")
+    momentum = param.get("momentum", 0.9)
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating, np.integer)) or not (
+        0 <= momentum <= 1
+    ):
+        raise LayergradError(f"{function}: momentum = {momentum!r}; expected a number in [0, 1]")
+    return mode, float(eps), float(momentum)
+
+
+def _norm_params(function, gamma, beta, shape):
+    """gamma and beta as floating arrays of the given shape."""
+    gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
+    for name, value in (("gamma", gamma), ("beta", beta)):
+        if value.shape != shape:
+            raise LayergradError(f"{function}: {name} has shape {value.shape}, expected {shape} (one per feature)")
+    return gamma, beta
+
+
+def _norm_count(function, count, what):
+    """Refuse to normalize over a single value: its variance is 0, so every output would be beta."""
+    if count < 2:
+        raise LayergradError(
+            f"{function}: the statistics are taken over {count} value ({what}); its variance is 0, so the "
+            "output would be beta whatever the input. Normalize over at least 2 values (or use mode='test')"
+        )
+
+
+def _norm_running(function, param, shape, dtype):
+    """The running mean and variance in param, created as zeros (train mode) when absent."""
+    for key in ("running_mean", "running_var"):
+        if key not in param:
+            param[key] = np.zeros(shape, dtype=dtype)
+        value = np.asarray(param[key])
+        if value.shape != shape:
+            raise LayergradError(f"{function}: bn_param['{key}'] has shape {value.shape}, expected {shape}")
+    return param["running_mean"], param["running_var"]
+
+
+def _norm_dtype(x, gamma, beta):
+    """The output dtype: x's (no silent upcast), unless gamma or beta is complex."""
+    if np.iscomplexobj(gamma) or np.iscomplexobj(beta):
+        return np.result_type(x, gamma, beta)
+    return x.dtype
+
+
+def _norm_cache(function, cache, keys):
+    """The entries of a cache made by the matching forward function."""
+    if not isinstance(cache, dict) or not set(keys) <= set(cache):
+        raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
+    return [cache[key] for key in keys]'''
+"""Module-level helpers shared by the normalization layers (appear once per module)."""
+
+
+def preamble(convention: Convention | str) -> list[str]:
+    """Module-level helpers the normalization functions use."""
+    return [FLOATING_HELPER, NORM_HELPERS]
+
+
+@dataclass(frozen=True)
+class _Api:
+    """How one family member meets the course API."""
+
+    forward: str
+    backward: str
+    param: str  # the name of the parameter dict
+    shape: str  # code unpacking x.shape into the size names
+    param_shape: str  # the API shape of gamma and beta, as code
+    running_shape: str  # the API shape of the running statistics, as code
+    over: str  # what the statistics are taken over, for the error message
+    groups: bool = False
+
+
+_APIS = {
+    "batchnorm": _Api("batchnorm_forward", "batchnorm_backward_alt", "bn_param", "n, d = x.shape", "(d,)", "(d,)",
+                      "examples in the batch"),
+    "layernorm": _Api("layernorm_forward", "layernorm_backward", "ln_param", "n, d = x.shape", "(d,)", "",
+                      "features of an example"),
+    "spatial_batchnorm": _Api("spatial_batchnorm_forward", "spatial_batchnorm_backward", "bn_param",
+                              "N, C, H, W = x.shape", "(C,)", "(C,)", "examples times pixels"),
+    "groupnorm": _Api("spatial_groupnorm_forward", "spatial_groupnorm_backward", "gn_param",
+                      "N, C, H, W = x.shape", "(1, C, 1, 1)", "", "channels of a group times pixels", groups=True),
+}
+
+
+def _shape(f: bn.Family, indices: tuple[sp.Symbol, ...]) -> str:
+    """The keepdims shape of an array spanning ``indices``, as code."""
+    sizes = [a.size.name if a.index in indices else "1" for a in f.axes]
+    return "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def _grid(f: bn.Family) -> Grid:
+    full, kept, params = f.layout, f.kept, f.param_indices
+    arrays = {
+        A["X"]: ("x", full), A["Z"]: ("z", full), A["dY"]: ("dout", full), CENTERED: ("xc", full),
+        A["dZ"]: ("dz", full), A["mu"]: ("mu", kept), A["var"]: ("var", kept), A["s"]: ("s", kept),
+        A["dmu"]: ("dmu", kept), A["dvar"]: ("dvar", kept), A["running_mean"]: ("running_mean", kept),
+        A["running_var"]: ("running_var", kept), A["gamma"]: ("gamma", params), A["beta"]: ("beta", params),
+    }
+    scalars = {a.size: a.size.name for a in f.axes} | {bn.EPS: "eps"}
+    return Grid(f.layout, arrays, scalars)
+
+
+def _centered(f: bn.Family, expr: sp.Expr, mean: sp.IndexedBase, variance: sp.IndexedBase) -> sp.Expr:
+    """``expr`` with X = C + mean substituted and √(variance + ε) named s."""
+    written = Assumption("centered input", sp.Eq(A["X"][f.layout], CENTERED[f.layout] + mean[f.kept]),
+                         "C = X − mean", unfold=True)
+    terms = substitute(multiply_out(expr), [written])
+    terms = abbreviate(terms, A["s"][f.kept], sp.sqrt(variance[f.kept] + bn.EPS))
+    return to_expr(terms)
+
+
+def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
+    defs = bn.definitions(f)
+    program = Program(_grid(f))
+    x, mu = A["X"][f.layout], A["mu"][f.kept]
+    if mode == "train":
+        mean, variance = A["mu"], A["var"]
+        program.assign("mu", defs["mean"].statement.rhs)
+        program.assign("xc", x - mu)
+        program.assign("var", _centered(f, defs["variance"].statement.rhs, mean, variance))
+        program.assign("s", defs["scale"].statement.rhs)
+    else:
+        mean, variance = A["running_mean"], A["running_var"]
+        program.assign("xc", x - mean[f.kept])
+        program.assign("s", defs["scale"].statement.rhs.xreplace({A["var"]: variance}))
+    z = defs["normalize"].statement.rhs.xreplace({A["mu"]: mean, A["var"]: variance})
+    program.assign("z", _centered(f, z, mean, variance))
+    program.assign("out", defs["affine"].statement.rhs)
+    return program.source(indent)
+
+
+def _backward_statements(f: bn.Family, how: str) -> str:
+    """``dx``, ``dgamma``, ``dbeta`` from the staged derivations, the closed form or test mode."""
+    program = Program(_grid(f))
+    beta, gamma = bn.stage(f, "beta"), bn.stage(f, "gamma")
+    if how == "staged":
+        for name, target in (("Z", "dz"), ("var", "dvar"), ("mu", "dmu")):
+            program.assign(target, bn.stage(f, name).result)
+        dx = bn.stage(f, "X").result
+    elif how == "closed":
+        dx = bn.closed_form(f).result
+    else:
+        test = bn.test_mode(f).result
+        dx = _centered(f, test, A["running_mean"], A["running_var"])
+    program.assign("dbeta", beta.result)
+    program.assign("dgamma", gamma.result)
+    program.assign("dx", dx)
+    return program.source(8)
+
+
+def _formula(d) -> str:
+    return _wrapped(f"{text(d.start)} = {text(d.result)}")
+
+
+def _wrapped(line: str, indent: int = 4) -> str:
+    """A long formula over several docstring lines (generated lines stay under 120 characters)."""
+    pad = " " * (indent + 4)
+    return textwrap.fill(line, 100, subsequent_indent=pad, break_long_words=False, break_on_hyphens=False)
+
+
+def _definitions_doc(f: bn.Family) -> str:
+    defs = bn.definitions(f)
+    return "\n    ".join(_wrapped(text(defs[key].statement)) for key in ("mean", "variance", "normalize", "affine"))
+
+
+def _forward(f: bn.Family, api: _Api) -> GeneratedFunction:
+    layout = _shape(f, f.layout)
+    params = _shape(f, f.param_indices)
+    kept = _shape(f, f.kept)
+    reduced = " * ".join(a.size.name for a in f.axes if a.index in f.reduced_indices)
+    rank = 4 if api.groups or f.name == "spatial_batchnorm" else 2
+    extra = ", G" if api.groups else ""
+    group_lines = ""
+    if api.groups:
+        group_lines = f'''
+    if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
+        raise LayergradError(f"{api.forward}: G = {{G!r}} groups must be a positive integer dividing C = {{C}}")
+    K = C // G
+    x = x.reshape({layout})'''
+    if f.running:
+        modes = f'''
+    if mode == "train":
+        _norm_count("{api.forward}", {reduced}, "{api.over}")
+        running_mean, running_var = _norm_running("{api.forward}", {api.param}, {api.running_shape}, x.dtype)
+{_forward_statements(f, "train")}
+        {api.param}["running_mean"] = momentum * running_mean + (1 - momentum) * mu.reshape({api.running_shape})
+        {api.param}["running_var"] = momentum * running_var + (1 - momentum) * var.reshape({api.running_shape})
+    else:
+        for key in ("running_mean", "running_var"):
+            if key not in {api.param}:
+                raise LayergradError(
+                    "{api.forward}: mode is 'test' but {api.param} has no running statistics yet; run the "
+                    "layer in train mode first (they start at zero and are updated by every training call)"
+                )
+        running_mean, running_var = _norm_running("{api.forward}", {api.param}, {api.running_shape}, x.dtype)
+        running_mean, running_var = running_mean.reshape({kept}), running_var.reshape({kept})
+{_forward_statements(f, "test")}'''
+        mode_doc = (f"Train: the batch's statistics; {api.param}['running_mean'] and ['running_var'] become\n"
+                    "    momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).\n"
+                    "    Test: the running statistics in place of μ and σ².")
+    else:
+        modes = f'''
+    _norm_count("{api.forward}", {reduced}, "{api.over}")
+{_forward_statements(f, "train", 4)}'''
+        mode_doc = "The statistics are always those of the input itself (train and test alike)."
+    derivation = bn.forward(f)
+    axes = ", ".join(map(str, f.layout))
+    over = ", ".join(map(str, f.reduced_indices))
+    keys = "'eps' (default 1e-5)"
+    if f.running:
+        keys = "'mode' ('train' or 'test'), " + keys + ", 'momentum' (default 0.9)"
+    x_shape = "(N, C, H, W)" if rank == 4 else "(N, D)"
+    cache_shape = "(N, C, H, W)" if api.groups else "x.shape"
+    source = f'''
+def {api.forward}(x, gamma, beta{extra}, {api.param}):
+    """{f.title}, forward pass (indices {axes}; statistics over {over}):
+
+    {_definitions_doc(f)}
+    {mode_doc}
+
+    Inputs: x of shape {x_shape}; gamma and beta of shape {api.param_shape}; {api.param}: dict with
+    {keys}.
+    Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
+    """
+    x = _floating("x", x)
+    if x.ndim != {rank}:
+        raise LayergradError(f"{api.forward}: x has shape {{x.shape}}; expected {rank} axes")
+    {api.shape}
+    mode, eps, momentum = _norm_settings("{api.forward}", {api.param}, {f.running})
+    gamma, beta = _norm_params("{api.forward}", gamma, beta, {api.param_shape}){group_lines}
+    gamma, beta = gamma.reshape({params}), beta.reshape({params}){modes}
+    cache = {{"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": {cache_shape}, "param_shape": {api.param_shape}}}
+    return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
+'''
+    return GeneratedFunction(api.forward, source, (derivation.title,))
+
+
+def _backward(f: bn.Family, name: str, how: str) -> GeneratedFunction:
+    layout = _shape(f, f.layout)
+    sizes = ", ".join(a.size.name for a in f.axes)
+    unpack = f"{sizes} = z.shape" if len(f.axes) > 1 else f"({sizes},) = z.shape"
+    derivation = bn.closed_form(f) if how == "closed" else bn.stage(f, "X")
+    test = bn.test_mode(f) if f.running else None
+    body = _backward_statements(f, how)
+    if f.running:
+        body = f'''    if mode == "train":
+{body}
+    else:
+{_backward_statements(f, "test")}'''
+    else:
+        body = "\n".join(line[4:] for line in body.splitlines())
+    how_doc = ("node by node through the computational graph\n    (the staged derivation, in centered form)"
+               if how == "staged" else "the closed form recovered by the index engine")
+    nodes = ""
+    if how == "staged":
+        nodes = "".join(f"\n    {_formula(bn.stage(f, name))}" for name in ("Z", "var", "mu"))
+    test_doc = f"\n    Test mode: {_formula(test)}." if test is not None else ""
+    source = f'''
+def {name}(dout, cache):
+    """{f.title}, backward pass: {how_doc}.
+{nodes}
+    {_formula(derivation)}
+    with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.{test_doc}
+
+    Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
+    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
+    """
+    mode, z, s, gamma, shape, param_shape = _norm_cache(
+        "{name}", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
+    )
+    dout = _floating("dout", dout)
+    if dout.shape != tuple(shape):
+        raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{tuple(shape)}}")
+    {unpack}
+    dout = dout.reshape({layout})
+{body}
+    dtype = dout.dtype
+    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
+            dbeta.reshape(param_shape).astype(dtype, copy=False))
+'''
+    titles = tuple(d.title for d in (derivation, bn.stage(f, "gamma"), bn.stage(f, "beta"), test) if d is not None)
+    return GeneratedFunction(name, source, titles)
+
+
+def family_functions(name: str) -> list[GeneratedFunction]:
+    """The generated forward and backward functions of one family member."""
+    f = bn.family(name)
+    api = _APIS[name]
+    out = [_forward(f, api)]
+    if name == "batchnorm":
+        out.append(_backward(f, "batchnorm_backward", "staged"))
+    out.append(_backward(f, api.backward, "closed"))
+    return out
+
+
+def functions(name: str):
+    """A generator for :data:`numeric.export.GENERATORS`: ``functions(name)(convention)``."""
+
+    def generate(convention: Convention | str) -> list[GeneratedFunction]:
+        return family_functions(name)
+
+    return generate
