@@ -1,7 +1,7 @@
 r"""A fully connected network in the course notebooks' shape, running on generated layers.
 
-.. math:: \{\text{affine} \to \text{relu} \to [\text{dropout}]\} \times (L - 1)
-          \to \text{affine} \to \text{softmax}
+.. math:: \{\text{affine} \to [\text{batchnorm} \mid \text{layernorm}] \to \text{relu}
+          \to [\text{dropout}]\} \times (L - 1) \to \text{affine} \to \text{softmax}
 
 Every layer is the code layergrad generated from its derivation (:mod:`numeric.net_layers`,
 checked in and tested for drift), so training this network exercises exactly what
@@ -10,7 +10,11 @@ checked in and tested for drift), so training this network exercises exactly wha
 weights are drawn as ``weight_scale * np.random.randn`` layer by layer, in order, from NumPy's
 global random state — as the notebooks do, so a seed reproduces their numbers.
 
-Dropout follows every ReLU when enabled. The two courses name its parameter differently and
+Normalization comes before every ReLU when enabled — ``normalization="batchnorm"`` or
+``"layernorm"`` (newer CS231n) or ``use_batchnorm=True`` (CS231n 2017, CS182) — with
+``gamma{l}`` = 1 and ``beta{l}`` = 0 for each hidden layer, batch normalization's running
+statistics kept per layer in ``bn_params`` and its closed-form backward. Dropout follows every
+ReLU when enabled. The two courses name its parameter differently and
 both are accepted, never guessed: ``dropout=r`` is the drop rate (CS231n 2017, CS182;
 ``dropout=0`` means none) and ``dropout_keep_ratio=q`` the keep probability (newer CS231n;
 ``1`` means none).
@@ -54,6 +58,22 @@ def _keep_probability(dropout: float | None, dropout_keep_ratio: float | None) -
     return 1.0
 
 
+_NORMALIZATION = {
+    "batchnorm": (layers.batchnorm_forward, layers.batchnorm_backward_alt),
+    "layernorm": (layers.layernorm_forward, layers.layernorm_backward),
+}
+
+
+def _normalization(normalization: str | None, use_batchnorm: bool) -> str | None:
+    """``batchnorm``, ``layernorm`` or None from either course's parameter."""
+    if use_batchnorm and normalization not in (None, "batchnorm"):
+        raise LayergradError(f"use_batchnorm=True contradicts normalization={normalization!r}")
+    chosen = "batchnorm" if use_batchnorm else normalization
+    if chosen not in (None, *_NORMALIZATION):
+        raise LayergradError(f"unknown normalization {chosen!r}; expected 'batchnorm', 'layernorm' or None")
+    return chosen
+
+
 class FullyConnectedNet:
     """The course's ``FullyConnectedNet``: ``params`` (``W1``, ``b1``, …), ``loss(X, y=None)``.
 
@@ -68,6 +88,8 @@ class FullyConnectedNet:
         num_classes: int = 10,
         dropout: float | None = None,
         dropout_keep_ratio: float | None = None,
+        normalization: str | None = None,
+        use_batchnorm: bool = False,
         reg: float = 0.0,
         weight_scale: float = 1e-2,
         dtype: type = np.float32,
@@ -87,6 +109,7 @@ class FullyConnectedNet:
         self.reg = float(reg)
         self.dtype = np.dtype(dtype)
         self.keep = _keep_probability(dropout, dropout_keep_ratio)
+        self.normalization = _normalization(normalization, use_batchnorm)
         self.use_dropout = self.keep < 1
         self.dropout_param: dict = {"mode": "train", "p": self.keep}
         if seed is not None:
@@ -95,6 +118,14 @@ class FullyConnectedNet:
         for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(dims), start=1):
             self.params[f"W{layer}"] = weight_scale * np.random.randn(fan_in, fan_out)
             self.params[f"b{layer}"] = np.zeros(fan_out)
+        hidden = range(1, self.num_layers)
+        if self.normalization is not None:
+            for layer in hidden:
+                self.params[f"gamma{layer}"] = np.ones(dims[layer])
+                self.params[f"beta{layer}"] = np.zeros(dims[layer])
+        self.bn_params: list[dict] = [
+            {"mode": "train"} if self.normalization == "batchnorm" else {} for _ in hidden
+        ]
         for name, value in self.params.items():
             self.params[name] = value.astype(self.dtype)
 
@@ -111,19 +142,35 @@ class FullyConnectedNet:
     def _forward(self, X: np.ndarray, mode: str) -> tuple[np.ndarray, list, list[np.ndarray]]:
         """Scores, the caches of every layer, and each hidden layer's ReLU output."""
         self.dropout_param["mode"] = mode
+        for param in self.bn_params:
+            if self.normalization == "batchnorm":
+                param["mode"] = mode
         h, caches, activations = X, [], []
         for layer in range(1, self.num_layers):
             a, affine_cache = layers.affine_forward(h, self.params[f"W{layer}"], self.params[f"b{layer}"])
+            norm_cache = None
+            if self.normalization is not None:
+                forward = _NORMALIZATION[self.normalization][0]
+                a, norm_cache = forward(a, self.params[f"gamma{layer}"], self.params[f"beta{layer}"],
+                                        self.bn_params[layer - 1])
             h, relu_cache = layers.relu_forward(a)
             activations.append(h)
             dropout_cache = None
             if self.use_dropout:
                 h, dropout_cache = layers.dropout_forward(h, self.dropout_param)
-            caches.append((affine_cache, relu_cache, dropout_cache))
+            caches.append((affine_cache, norm_cache, relu_cache, dropout_cache))
         last = self.num_layers
         scores, cache = layers.affine_forward(h, self.params[f"W{last}"], self.params[f"b{last}"])
         caches.append(cache)
         return scores, caches, activations
+
+    def scores(self, X: np.ndarray, mode: str = "test") -> np.ndarray:
+        """Class scores for ``X``. In ``"train"`` mode batch normalization uses the batch's
+        statistics (and updates its running ones) and dropout draws masks — the batchnorm
+        notebook's check of the initial forward pass is made that way."""
+        if mode not in ("train", "test"):
+            raise LayergradError(f"mode must be 'train' or 'test', got {mode!r}")
+        return self._forward(self._inputs(X), mode)[0]
 
     def hidden_activations(self, X: np.ndarray) -> list[np.ndarray]:
         """Each hidden layer's output after its ReLU, in test mode (dropout is the identity)."""
@@ -131,10 +178,9 @@ class FullyConnectedNet:
 
     def loss(self, X: np.ndarray, y: np.ndarray | None = None):
         """Scores for ``X`` (no ``y``), or ``(loss, grads)`` for a labelled batch."""
-        X = self._inputs(X)
-        scores, caches, _ = self._forward(X, "test" if y is None else "train")
         if y is None:
-            return scores
+            return self.scores(X)
+        scores, caches, _ = self._forward(self._inputs(X), "train")
         data_loss, dscores = layers.softmax_loss(scores, y)
         weights = [self.params[f"W{layer}"] for layer in range(1, self.num_layers + 1)]
         loss = data_loss + 0.5 * self.reg * sum(float(np.sum(w * w)) for w in weights)
@@ -142,10 +188,13 @@ class FullyConnectedNet:
         last = self.num_layers
         dh, grads[f"W{last}"], grads[f"b{last}"] = layers.affine_backward(dscores, caches[-1])
         for layer in range(last - 1, 0, -1):
-            affine_cache, relu_cache, dropout_cache = caches[layer - 1]
+            affine_cache, norm_cache, relu_cache, dropout_cache = caches[layer - 1]
             if dropout_cache is not None:
                 dh = layers.dropout_backward(dh, dropout_cache)
             da = layers.relu_backward(dh, relu_cache)
+            if norm_cache is not None:
+                backward = _NORMALIZATION[self.normalization][1]
+                da, grads[f"gamma{layer}"], grads[f"beta{layer}"] = backward(da, norm_cache)
             dh, grads[f"W{layer}"], grads[f"b{layer}"] = layers.affine_backward(da, affine_cache)
         for layer, w in enumerate(weights, start=1):
             grads[f"W{layer}"] = grads[f"W{layer}"] + self.reg * w

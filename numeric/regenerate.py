@@ -19,7 +19,7 @@ __all__ = ["CHECKED_LAYERS", "PACKAGED", "expected", "main", "stale"]
 
 HERE = Path(__file__).resolve().parent
 
-NET_LAYERS = ("dropout", "affine", "relu", "softmax")
+NET_LAYERS = ("dropout", "affine", "relu", "softmax", "batchnorm", "layernorm")
 
 CHECKED_LAYERS = ("dropout", "affine", "relu", "softmax", "svm")
 """Layers whose generated code is the reference of ``layergrad check`` (one module per convention)."""

@@ -53,6 +53,22 @@ def test_sparsity_records_statistics_per_layer_and_epoch(digits):
     assert len(result.extra["histograms"]) == 4 and len(result.rows) == 8
 
 
+def test_batchnorm_deep_trains_both_nets_with_every_seed(digits):
+    result = experiments.run("batchnorm-deep", digits, epochs=2, seeds=(0,))
+    assert sorted(result.runs) == ["baseline_seed0", "batchnorm_seed0"]
+    bn, base = result.runs["batchnorm_seed0"], result.runs["baseline_seed0"]
+    assert len(bn["loss_history"]) == 2 * 1000 // 50 and len(bn["train_acc_history"]) == 3
+    assert bn["train_acc_history"][1] > base["train_acc_history"][1]  # 0.93 against 0.21 at full size
+
+
+def test_weight_scale_runs_twenty_scales_for_both_nets(digits):
+    result = experiments.run("weight-scale", digits, epochs=1, num_train=100)
+    scales = sorted({r["weight_scale"] for r in result.runs.values()})
+    assert len(result.runs) == 40 and len(scales) == 20 and scales[0] == 1e-4 and scales[-1] == 1.0
+    assert all("final_loss" in r and "best_train_acc" in r for r in result.runs.values())
+    assert [row[0] for row in result.rows] == ["baseline", "batchnorm"]
+
+
 def test_unknown_experiment_and_bad_settings_are_refused(digits):
     with pytest.raises(LayergradError, match="unknown experiment 'dropout'; expected one of dropout-regularization"):
         experiments.run("dropout", digits)

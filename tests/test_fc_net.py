@@ -102,3 +102,63 @@ def test_inputs_of_the_wrong_size_and_unseeded_gradient_checks_are_refused():
         gradient_errors(model, np.ones((2, 15)), np.array([0, 1]))
     with pytest.raises(LayergradError, match="float64"):
         gradient_errors(FullyConnectedNet([10], input_dim=15), np.ones((2, 15)), np.array([0, 1]))
+
+
+def test_batchnorm_net_reproduces_the_notebooks_initial_forward_pass():
+    """Seed 004 §2.4: fixed parameters; its expected scores use the batch's statistics."""
+    N, D, H1, H2, C = 2, 15, 20, 30, 10
+    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2, dtype=np.float64,
+                              use_batchnorm=True)
+    model.params["W1"] = np.linspace(-0.7, 0.3, num=D * H1).reshape(D, H1)
+    model.params["b1"] = np.linspace(-0.1, 0.9, num=H1)
+    model.params["W2"] = np.linspace(-0.3, 0.4, num=H1 * H2).reshape(H1, H2)
+    model.params["b2"] = np.linspace(-0.9, 0.1, num=H2)
+    model.params["W3"] = np.linspace(-0.3, 0.4, num=H2 * C).reshape(H2, C)
+    model.params["b3"] = np.linspace(-0.9, 0.1, num=C)
+    X = np.linspace(-5.5, 4.5, num=N * D).reshape(D, N).T
+    expected = np.array([
+        [0.28397701, 0.46532063, 0.64666426, 0.82800788, 1.0093515, 1.19069513, 1.37203875, 1.55338238,
+         1.734726, 1.91606962],
+        [-0.9, -0.78888889, -0.67777778, -0.56666667, -0.45555556, -0.34444444, -0.23333333, -0.12222222,
+         -0.01111111, 0.1]])
+    scores = model.scores(X, mode="train")
+    error = np.max(np.abs(scores - expected) / np.maximum(1e-8, np.abs(scores) + np.abs(expected)))
+    assert error < 1e-7  # the notebook prints 5.00e-08: its expected values have 8 decimals
+
+
+@pytest.mark.parametrize("options", [{"use_batchnorm": True}, {"normalization": "batchnorm", "reg": 3.14},
+                                     {"normalization": "layernorm", "reg": 3.14},
+                                     {"normalization": "batchnorm", "dropout": 0.25, "seed": 123}])
+def test_whole_network_gradients_with_normalization(options):
+    np.random.seed(1)  # data whose pre-activations stay farther than the step from ReLU's kink
+    X, y = np.random.randn(8, 15), np.random.randint(10, size=(8,))
+    model = FullyConnectedNet([20, 30], input_dim=15, num_classes=10, weight_scale=5e-2, dtype=np.float64, **options)
+    errors = gradient_errors(model, X, y)
+    assert {"gamma1", "beta1", "gamma2", "beta2"} <= set(errors)
+    if model.normalization == "batchnorm":
+        # a bias before batch normalization cancels in the centring: its gradient is 0, and the
+        # finite difference is rounding noise, so its relative error says nothing
+        _, grads = model.loss(X, y)
+        assert np.abs(grads["b1"]).max() < 1e-12 and np.abs(grads["b2"]).max() < 1e-12
+        del errors["b1"], errors["b2"]
+    assert max(errors.values()) < 1e-5, errors
+
+
+def test_batchnorm_keeps_running_statistics_per_layer_and_uses_them_at_test_time():
+    np.random.seed(0)
+    model = FullyConnectedNet([6, 4], input_dim=5, num_classes=3, dtype=np.float64, normalization="batchnorm")
+    with pytest.raises(LayergradError, match="no running statistics yet"):
+        model.loss(np.ones((2, 5)))
+    X = np.random.randn(10, 5)
+    model.loss(X, np.zeros(10, dtype=int))
+    assert [p["running_mean"].shape for p in model.bn_params] == [(6,), (4,)]
+    first = model.loss(X)
+    assert np.array_equal(first, model.loss(X))  # test mode does not move the running statistics
+    assert not np.allclose(first, model.scores(X, mode="train"))
+
+
+@pytest.mark.parametrize("options, message", [({"normalization": "groupnorm"}, "unknown normalization"),
+                                              ({"normalization": "layernorm", "use_batchnorm": True}, "contradicts")])
+def test_bad_normalization_is_refused(options, message):
+    with pytest.raises(LayergradError, match=message):
+        FullyConnectedNet([10], input_dim=15, **options)

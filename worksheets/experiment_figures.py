@@ -182,8 +182,62 @@ def scale_up(result: Result) -> Figures:
     return [("scale-up", fig)]
 
 
+def batchnorm_deep(result: Result) -> Figures:
+    nets = (("baseline", "baseline"), ("batchnorm", "batchnorm"))
+    seeds = len(result.settings["seeds"])
+    fig = Figure(figsize=(10, 12), layout="constrained")
+    loss_ax, train_ax, val_ax = fig.subplots(3, 1)
+    for color, (key, label) in zip(COLORS, nets):
+        runs = [r for r in result.runs.values() if r["net"] == key]
+        length = min(len(r["loss_history"]) for r in runs)
+        losses = np.array([r["loss_history"][:length] for r in runs])
+        loss_ax.plot(np.arange(1, length + 1), losses.mean(axis=0), "-", lw=0.8, color=color, label=label)
+        if seeds > 1:
+            loss_ax.fill_between(np.arange(1, length + 1), losses.min(axis=0), losses.max(axis=0), color=color,
+                                 alpha=0.2, lw=0)
+        _band(train_ax, [r["train_acc_history"] for r in runs], color, label)
+        _band(val_ax, [r["val_acc_history"] for r in runs], color, label)
+    loss_ax.set(title="Training loss", xlabel="iteration", ylabel="loss")
+    train_ax.set(title="Training accuracy", xlabel="epoch", ylabel="accuracy")
+    val_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="accuracy")
+    for ax, where in ((loss_ax, "upper right"), (train_ax, "lower right"), (val_ax, "lower right")):
+        ax.grid(alpha=0.3)
+        ax.legend(loc=where)
+    dims = "-".join(str(h) for h in result.settings["hidden_dims"])
+    fig.suptitle(f"A {len(result.settings['hidden_dims']) + 1}-layer net ({dims} hidden units, weight scale "
+                 f"{result.settings['weight_scale']:g}) with and without batch normalization\n"
+                 f"({result.data}; mean and min–max over {seeds} seed{'s' * (seeds > 1)})")
+    return [("batchnorm-deep", fig)]
+
+
+def weight_scale(result: Result) -> Figures:
+    fig = Figure(figsize=(10, 12), layout="constrained")
+    panels = fig.subplots(3, 1, sharex=True)
+    measures = (("best val accuracy", lambda r: max(r["val_acc_history"], default=np.nan)),
+                ("best train accuracy", lambda r: r["best_train_acc"]),
+                ("final training loss", lambda r: r["final_loss"]))
+    for ax, (name, measure) in zip(panels, measures):
+        for color, key in zip(COLORS, ("baseline", "batchnorm")):
+            runs = sorted((r for r in result.runs.values() if r["net"] == key), key=lambda r: r["weight_scale"])
+            values = np.array([measure(r) for r in runs], dtype=float)
+            ax.semilogx([r["weight_scale"] for r in runs], np.where(np.isfinite(values), values, np.nan), "-o",
+                        ms=4, color=color, label=key)
+        ax.set_title(f"{name.capitalize()} vs weight initialization scale")
+        ax.set_ylabel(name + (" (log scale)" if "loss" in name else ""))
+        if "loss" in name:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(loc="best")
+    panels[-1].set_xlabel("weight initialization scale")
+    fig.suptitle(f"8-layer nets with and without batch normalization over {len(result.settings['scales'])} "
+                 f"initial weight scales ({result.data})")
+    return [("weight-scale", fig)]
+
+
 FIGURES: dict[str, Callable[[Result], Figures]] = {
     "dropout-regularization": dropout_regularization,
+    "batchnorm-deep": batchnorm_deep,
+    "weight-scale": weight_scale,
     "sparsity": sparsity,
     "zero-out": zero_out,
     "scale-up": scale_up,

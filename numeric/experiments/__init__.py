@@ -14,13 +14,14 @@ from types import ModuleType
 
 from derive.errors import LayergradError
 
-from . import dropout_regularization, scale_up, sparsity, zero_out
+from . import batchnorm_deep, dropout_regularization, scale_up, sparsity, weight_scale, zero_out
 from .common import Result, Settings
 
 __all__ = ["EXPERIMENTS", "Result", "Settings", "experiment", "run"]
 
 EXPERIMENTS: dict[str, ModuleType] = {
-    module.NAME: module for module in (dropout_regularization, sparsity, zero_out, scale_up)
+    module.NAME: module
+    for module in (dropout_regularization, batchnorm_deep, weight_scale, sparsity, zero_out, scale_up)
 }
 
 
