@@ -84,6 +84,11 @@ __all__ = [
 ]
 
 EPS = sp.Symbol("epsilon", positive=True)
+
+
+def _eq(lhs: sp.Expr, rhs: sp.Expr) -> sp.Equality:
+    """``lhs = rhs`` as written (SymPy would otherwise try to decide it)."""
+    return sp.Eq(lhs, rhs, evaluate=False)
 LOSS = sp.Symbol("L")
 X, Y, Z, GAMMA, BETA = (sp.IndexedBase(name, real=True) for name in ("X", "Y", "Z", "gamma", "beta"))
 MU, VAR = sp.IndexedBase("mu", real=True), sp.IndexedBase(sp.Symbol("sigma^2"), real=True)
@@ -179,7 +184,7 @@ GROUPNORM = Family(
     (_axis("n", "N", "example"), _axis("g", "G", "group"), _axis("c", "K", "channel in its group"),
      _axis("h", "H", "row"), _axis("w", "W", "column")),
     ("c", "h", "w"), ("g", "c"), False,
-    (Assumption("groups", sp.Eq(_C, _G * _K),
+    (Assumption("groups", _eq(_C, _G * _K),
                 "G divides the C channels into groups of K; channel g·K + c of the input is channel c "
                 "of group g, so X is viewed with shape (N, G, K, H, W)"),),
 )
@@ -214,20 +219,21 @@ def _reduce(f: Family, body: sp.Expr, letters: str) -> sp.Expr:
     return sp.Sum(body.xreplace(dummies), *reversed(limits)) / f.count
 
 
+@cache
 def definitions(f: Family) -> dict[str, Assumption]:
     """The forward pass as definitions (unfolded by provers) and its assumptions."""
     e = _entries(f)
     return {
-        "mean": Assumption("mean", sp.Eq(e["mu"], _reduce(f, e["x"], "klm")),
+        "mean": Assumption("mean", _eq(e["mu"], _reduce(f, e["x"], "klm")),
                            f"μ is the mean over {_over(f)}", unfold=True),
-        "variance": Assumption("biased variance", sp.Eq(e["var"], _reduce(f, (e["x"] - e["mu"]) ** 2, "pqr")),
+        "variance": Assumption("biased variance", _eq(e["var"], _reduce(f, (e["x"] - e["mu"]) ** 2, "pqr")),
                                f"σ² is the mean squared deviation over {_over(f)} (divided by M, not M − 1)",
                                unfold=True),
-        "normalize": Assumption("normalize", sp.Eq(e["z"], (e["x"] - e["mu"]) / sp.sqrt(e["var"] + EPS)),
+        "normalize": Assumption("normalize", _eq(e["z"], (e["x"] - e["mu"]) / sp.sqrt(e["var"] + EPS)),
                                 "Z is X centered and scaled to unit variance", unfold=True),
-        "affine": Assumption("scale and shift", sp.Eq(e["y"], e["gamma"] * e["z"] + e["beta"]),
+        "affine": Assumption("scale and shift", _eq(e["y"], e["gamma"] * e["z"] + e["beta"]),
                              "the learnable scale γ and shift β", unfold=True),
-        "scale": Assumption("standard deviation", sp.Eq(e["s"], sp.sqrt(e["var"] + EPS)),
+        "scale": Assumption("standard deviation", _eq(e["s"], sp.sqrt(e["var"] + EPS)),
                             "s names the square root that Z divides by", unfold=True),
         "positive": Assumption("ε positive", sp.StrictGreaterThan(EPS, 0, evaluate=False),
                                "ε > 0, so σ² + ε > 0 and s > 0: sqrt(s²) = s and nothing divides by zero"),
@@ -339,9 +345,9 @@ def _centering(f: Family) -> tuple[ZeroSum, Assumption, Assumption]:
     dummies = f.dummies()
     summed = e["z"].xreplace(dummies)
     limits = [(dummies[i], 1, f.ranges[i][1]) for i in f.reduced_indices]
-    centered = Assumption("Σ Z = 0", sp.Eq(sp.Sum(summed, *reversed(limits)), 0),
+    centered = Assumption("Σ Z = 0", _eq(sp.Sum(summed, *reversed(limits)), 0),
                           "Z is centered: its mean over the reduced indices is zero because μ is the mean")
-    substitution = Assumption("centered input", sp.Eq(e["x"], e["s"] * e["z"] + e["mu"]),
+    substitution = Assumption("centered input", _eq(e["x"], e["s"] * e["z"] + e["mu"]),
                               "X = s·Z + μ, the definition of Z solved for X (s > 0)")
     return zero, centered, substitution
 
@@ -403,7 +409,7 @@ def equivalence(f: Family) -> Derivation:
     stages = {name: stage(f, name) for name in ("Z", "var", "mu", "X")}
     composed = [
         Assumption(f"staged ∂L/∂{g.node(name).label}",
-                   sp.Eq(g.node(name).adjoint[g.node(name).indices], stages[name].result),
+                   _eq(g.node(name).adjoint[g.node(name).indices], stages[name].result),
                    f"the result of the staged derivation of ∂L/∂{g.node(name).label}", unfold=True)
         for name in ("Z", "var", "mu")
     ]
@@ -431,7 +437,7 @@ def test_mode(f: Family) -> Derivation:
         raise LayergradError(f"{f.title} has no test mode: it always normalizes with the current statistics")
     e = _entries(f)
     m, v = RUNNING_MEAN[f.kept], RUNNING_VAR[f.kept]
-    layer = Assumption("test-mode layer", sp.Eq(e["y"], e["gamma"] * (e["x"] - m) / sp.sqrt(v + EPS) + e["beta"]),
+    layer = Assumption("test-mode layer", _eq(e["y"], e["gamma"] * (e["x"] - m) / sp.sqrt(v + EPS) + e["beta"]),
                        "normalize with the running mean m and running variance v, fixed numbers", unfold=True)
     upstream = Assumption("upstream gradient", sp.true, "∂L/∂X = Σ dY·∂Y/∂X, with dY = ∂L/∂Y given")
     positive = definitions(f)["positive"]
@@ -481,9 +487,9 @@ def crosscheck(n: int) -> Derivation:
     loss = sum(g * y for g, y in zip(gs, ys))
     d = Derivation(f"{BATCHNORM.title}: cross-check written out element by element, n = {n}",
                    sp.Derivative(LOSS, xs[0]),
-                   [Assumption("loss", sp.Eq(LOSS, loss), f"n = {n} examples of one feature, dY = g",
+                   [Assumption("loss", _eq(LOSS, loss), f"n = {n} examples of one feature, dY = g",
                                unfold=True),
-                    Assumption("standard deviation", sp.Eq(scale, sp.sqrt(variance + EPS)),
+                    Assumption("standard deviation", _eq(scale, sp.sqrt(variance + EPS)),
                                "s names the square root", unfold=True)])
     prover = _expansion(scale, variance + EPS)
     derivative = sp.diff(loss, xs[0]).replace(

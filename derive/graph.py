@@ -40,6 +40,10 @@ from .printing import latex, text
 
 __all__ = ["CHAIN_RULE", "Adjoint", "Graph", "Node", "local_prover", "staged"]
 
+def _eq(lhs: sp.Expr, rhs: sp.Expr) -> sp.Equality:
+    return sp.Eq(lhs, rhs, evaluate=False)
+
+
 CHAIN_RULE = Assumption(
     "chain rule",
     sp.true,
@@ -88,7 +92,7 @@ class Node:
         """The node's definition as a declared assumption (not unfolded by provers)."""
         if self.definition is None:
             raise LayergradError(f"node {self.name} is an input and has no definition")
-        return Assumption(f"definition of {self.label or self.name}", sp.Eq(self.entry, self.definition),
+        return Assumption(f"definition of {self.label or self.name}", _eq(self.entry, self.definition),
                           f"the forward pass computes {self.label or self.name} from its parents")
 
 
@@ -145,7 +149,7 @@ class Graph:
                 "role": self.role(n.name),
                 "indices": [str(i) for i in n.indices],
                 "definition": None if n.definition is None else text(n.definition),
-                "definition_latex": None if n.definition is None else latex(sp.Eq(n.entry, n.definition)),
+                "definition_latex": None if n.definition is None else latex(_eq(n.entry, n.definition)),
             })
         return {"nodes": nodes, "edges": [list(e) for e in self.edges]}
 

@@ -370,10 +370,20 @@ def _canonical(t: Term) -> Term:
             for lim in t.limits
         )))
 
-    groups: dict[int, list[sp.Symbol]] = {}
+    prints = _fingerprints(t)
+    groups: dict[tuple, list[sp.Symbol]] = {}
     for d in dummies:
-        groups.setdefault(signature(d), []).append(d)
-    ordered_groups = [groups[k] for k in sorted(groups)]
+        groups.setdefault(prints[d], []).append(d)
+    ordered_groups = []
+    for key in sorted(groups):
+        group = groups[key]
+        if len(group) <= 2:
+            ordered_groups.append(group)
+            continue
+        finer: dict[int, list[sp.Symbol]] = {}  # large groups: split by the full signature
+        for d in group:
+            finer.setdefault(signature(d), []).append(d)
+        ordered_groups += [finer[k] for k in sorted(finer)]
     best: tuple[int, Term] | None = None
     choices = [itertools.permutations(g) for g in ordered_groups]
     for count, combo in enumerate(itertools.product(*choices)):
@@ -390,6 +400,34 @@ def _canonical(t: Term) -> Term:
     assert best is not None
     canon = best[1]
     return Term(canon.coeff, canon.factor, tuple(sorted(canon.limits, key=lambda lim: lim[0].name)))
+
+
+def _fingerprints(t: Term) -> dict[sp.Symbol, tuple]:
+    """For each dummy of ``t``, a description that ignores dummy names: its range and, for
+    each entry it indexes, the array, the position and what the other indices are. Computed
+    without rebuilding the term (the cheap first cut of :func:`_canonical`)."""
+    dummies = set(t.dummies)
+    blank = {d: _ANY for d in dummies}
+
+    def anonymous(e: sp.Basic) -> str:
+        return str(e.xreplace(blank)) if e.free_symbols & dummies else str(e)
+
+    found: dict[sp.Symbol, list] = {d: [] for d in dummies}
+    for power in sp.Mul.make_args(t.factor):
+        entry, exponent = power.as_base_exp()
+        if isinstance(entry, sp.Indexed):
+            kinds = tuple(anonymous(i) for i in entry.indices)
+            for pos, index in enumerate(entry.indices):
+                if index in dummies:
+                    found[index].append((str(entry.base), anonymous(exponent), pos, kinds))
+        else:
+            for d in entry.free_symbols & dummies:
+                found[d].append(("other", anonymous(exponent), type(entry).__name__))
+    ranges = {lim[0]: (anonymous(lim[1]), anonymous(lim[2])) for lim in t.limits}
+    return {d: (ranges[d], tuple(sorted(found[d], key=str))) for d in dummies}
+
+
+_ANY = sp.Symbol("_any", integer=True)
 
 
 def rename_bound(expr: sp.Basic) -> sp.Basic:
