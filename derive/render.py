@@ -67,7 +67,8 @@ def _text(d: Derivation) -> str:
 
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                "_": r"\_", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
+                "_": r"\_", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}",
+                "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 
 _TEX_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}", "é": r"\'e"}
 _TEX_MATH = {  # Unicode character → LaTeX math, entered with \ensuremath

@@ -57,6 +57,7 @@ def test_tex_text_maps_unicode_math_and_escapes_specials():
     assert tex_text("σ² & 50% of x_i") == r"\ensuremath{\sigma}\textsuperscript{2} \& 50\% of x\_i"
     assert tex_text("Α") == r"\ensuremath{\mathrm{A}}"
     assert tex_text("✓") == "[U+2713]"
+    assert tex_text("ε > 0 | a < b") == r"\ensuremath{\varepsilon} \textgreater{} 0 \textbar{} a \textless{} b"
 
 
 def test_html_derivation_has_every_formula_and_rule():
