@@ -126,3 +126,13 @@ def test_isolated_tasks_run_in_other_processes_in_task_order() -> None:
     outcomes = run_isolated([(os.getpid, ()), (sum, ([1, 2],)), (int, ("x",))], Limits(timeout=5), jobs=2)
     assert outcomes[0].value != os.getpid() and outcomes[1].value == 3
     assert "ValueError" in outcomes[2].failure
+
+
+def test_a_course_solution_can_be_the_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    solution = FIXTURES / "correct" / "layers_handwritten.py"
+    code, out, _ = _run(capsys, str(FIXTURES / "broken" / "affine_db_mean.py"), "--reference", str(solution))
+    assert code == 1 and "db is the mean of dout" in out
+    odd = tmp_path / "solution.py"  # a solution that scales db: now the correct module disagrees with it
+    odd.write_text(solution.read_text().replace("db = np.sum(dout, axis=0)", "db = 2 * np.sum(dout, axis=0)"))
+    code, out, _ = _run(capsys, str(solution), "--only", "affine_backward", "--reference", str(odd))
+    assert code == 1 and "FAIL    affine_backward" in out

@@ -32,20 +32,21 @@ def test_each_broken_implementation_is_flagged_with_its_diagnosis(path: Path) ->
 
 
 def test_every_checked_function_has_two_broken_implementations_with_known_mistakes() -> None:
-    counts = {f.name: 0 for entry in TABLE for f in entry.functions}
+    counts = {f.name: 0 for entry in TABLE if entry.layer in CHECKED_LAYERS for f in entry.functions}
     known = {f.name: {m.key for m in entry.mistakes} for entry in TABLE for f in entry.functions}
     for path in BROKEN:
         for name, key in load_module(path).EXPECTED_MISTAKES.items():
             if key is not None:
                 assert key in known[name], f"{path.name}: {key} is not a mistake the {name} check knows"
-                counts[name] += key != "forward-wrong"  # a mistake of the function itself
+                if name in counts:
+                    counts[name] += key != "forward-wrong"  # a mistake of the function itself
     assert min(counts.values()) >= 2, {name: n for name, n in counts.items() if n < 2}
 
 
-def test_the_checker_table_and_its_reference_cover_the_same_layers() -> None:
-    assert {entry.layer for entry in TABLE} == set(CHECKED_LAYERS)
+def test_every_layer_of_the_reference_is_checked() -> None:
+    assert set(CHECKED_LAYERS) <= {entry.layer for entry in TABLE}
     module = reference_module("keep")
-    assert all(callable(getattr(module, f.name, None)) for entry in TABLE for f in entry.functions)
+    assert all(callable(getattr(module, f.name, None)) for e in TABLE if e.layer in CHECKED_LAYERS for f in e.functions)
 
 
 def _alarms(source: Path | str, layers: tuple[str, ...], seeds: range) -> list[str]:

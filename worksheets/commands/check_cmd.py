@@ -25,6 +25,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="what dropout_param['p'] means in the module (read from exported modules)")
     parser.add_argument("--only", nargs="+", metavar="NAME", default=(),
                         help="check only these functions or layers (e.g. dropout_backward, dropout)")
+    parser.add_argument("--reference", type=Path, metavar="SOLUTION.py",
+                        help="compare with this module (a course's solution) instead of layergrad's generated code")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report instead")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds allowed per function")
     parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory allowed per function")
@@ -39,7 +41,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from derive.dropout import Convention
     from derive.errors import LayergradError
-    from numeric.checks import Limits, Options, Progress, check_path, check_paths, python_files, summary_csv
+    from numeric.checks import (
+        Limits,
+        Options,
+        Progress,
+        check_path,
+        check_paths,
+        load_module,
+        python_files,
+        summary_csv,
+    )
     from numeric.files import write_output
 
     if args.timeout <= 0 or args.memory <= 0 or (args.jobs is not None and args.jobs < 1):
@@ -47,10 +58,11 @@ def run(args: argparse.Namespace) -> int:
     options = Options(
         convention=Convention.parse(args.dropout_p) if args.dropout_p else None,
         only=tuple(args.only), seed=args.seed, limits=Limits(args.timeout, args.memory), jobs=args.jobs,
+        reference=load_module(args.reference) if args.reference else None,
     )
     if not args.path.is_dir():
         report = check_path(args.path, options)
-        print(json.dumps(report.to_dict(), indent=2) if args.json else report.text(args.verbose))
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report.text(args.verbose))
         return 0 if report.passed else 1
     files = python_files(args.path)
     reports = check_paths(files, options, progress=Progress(len(files)))
@@ -60,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     csv_path = write_output(stem.with_suffix(".csv"), summary_csv(reports), args.force)
     json_path = write_output(stem.with_suffix(".json"), json.dumps(summary, indent=2) + "\n", args.force)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         for report in reports:
             print(report.text(args.verbose))
