@@ -21,7 +21,9 @@ HERE = Path(__file__).resolve().parent
 
 NET_LAYERS = ("dropout", "affine", "relu", "softmax", "batchnorm", "layernorm")
 
-CHECKED_LAYERS = ("dropout", "affine", "relu", "softmax", "svm")
+CHECKED_LAYERS = (
+    "dropout", "affine", "relu", "softmax", "svm", "batchnorm", "layernorm", "spatial_batchnorm", "groupnorm",
+)
 """Layers whose generated code is the reference of ``layergrad check`` (one module per convention)."""
 
 PACKAGED: dict[Path, dict] = {

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from derive.errors import LayergradError
 
-from . import affine, dropout, losses, relu
+from . import affine, dropout, losses, norm, relu
 from .spec import LayerChecks
 
 __all__ = ["FUNCTIONS", "TABLE", "entry"]
 
 TABLE: tuple[LayerChecks, ...] = (
     dropout.CHECKS, affine.CHECKS, relu.CHECKS, losses.CHECKS_SOFTMAX, losses.CHECKS_SVM,
+    norm.BATCHNORM, norm.LAYERNORM, norm.SPATIAL_BATCHNORM, norm.GROUPNORM,
 )
 
 FUNCTIONS: dict[str, tuple[LayerChecks, object]] = {
