@@ -59,7 +59,6 @@ DROPOUT_CONVENTION = "keep"
 
 
 def _dropout_settings(dropout_param):
-    """Read and check (p, mode) from dropout_param; p is the KEEP probability here."""
     if not isinstance(dropout_param, dict):
         raise LayergradError(
             f"dropout_param must be a dict with keys 'p' and 'mode', got {type(dropout_param).__name__}"
@@ -83,7 +82,6 @@ def _dropout_settings(dropout_param):
 
 
 def _floating(name, a):
-    """a as a NumPy array, refusing anything that is not floating point."""
     a = np.asarray(a)
     if not np.issubdtype(a.dtype, np.inexact):
         raise LayergradError(f"{name} must be a floating-point array, got dtype {a.dtype}")
@@ -91,7 +89,6 @@ def _floating(name, a):
 
 
 def _scores_and_labels(name, x, y):
-    """Check scores x of shape (N, C) (floating point) and labels y of shape (N,) in 0..C-1."""
     x = _floating("x", x)
     y = np.asarray(y)
     if x.ndim != 2:
@@ -106,7 +103,6 @@ def _scores_and_labels(name, x, y):
 
 
 def _norm_settings(function, param, running):
-    """(mode, eps, momentum) from a bn_param / ln_param / gn_param dict, each checked."""
     if not isinstance(param, dict):
         raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
     if running and "mode" not in param:
@@ -126,7 +122,6 @@ def _norm_settings(function, param, running):
 
 
 def _norm_params(function, gamma, beta, shape):
-    """gamma and beta as floating arrays of the given shape."""
     gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
     for name, value in (("gamma", gamma), ("beta", beta)):
         if value.shape != shape:
@@ -135,7 +130,6 @@ def _norm_params(function, gamma, beta, shape):
 
 
 def _norm_count(function, count, what):
-    """Refuse to normalize over a single value: its variance is 0, so every output would be beta."""
     if count < 2:
         raise LayergradError(
             f"{function}: the statistics are taken over {count} value ({what}); its variance is 0, so the "
@@ -144,7 +138,6 @@ def _norm_count(function, count, what):
 
 
 def _norm_running(function, param, shape, dtype):
-    """The running mean and variance in param, created as zeros (train mode) when absent."""
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
@@ -155,34 +148,18 @@ def _norm_running(function, param, shape, dtype):
 
 
 def _norm_dtype(x, gamma, beta):
-    """The output dtype: x's (no silent upcast), unless gamma or beta is complex."""
     if np.iscomplexobj(gamma) or np.iscomplexobj(beta):
         return np.result_type(x, gamma, beta)
     return x.dtype
 
 
 def _norm_cache(function, cache, keys):
-    """The entries of a cache made by the matching forward function."""
     if not isinstance(cache, dict) or not set(keys) <= set(cache):
         raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
     return [cache[key] for key in keys]
 
 
 def dropout_forward(x, dropout_param):
-    """Inverted dropout, forward pass.
-
-    Train:  H[i, j] = (M ⊙ Y)[i, j], with M = D/q and D_ij ~ Bernoulli(q); here q = p.
-    Test:   H = Y (the train-time mean E[H_ij] = Y_ij, so no rescaling is needed).
-    p is the KEEP probability q (quiz, Srivastava et al. 2014, newer CS231n).
-
-    Inputs:
-    - x: floating-point array of any shape.
-    - dropout_param: dict with 'p', 'mode' ('train' or 'test') and optionally 'seed';
-      with 'seed', NumPy's global random state is seeded with it first, as in the notebooks.
-
-    Returns (out, cache): out has x's shape and dtype; cache = (dropout_param, mask), where
-    mask = D/q in training and None at test time.
-    """
     p, mode = _dropout_settings(dropout_param)
     x = _floating("x", x)
     if "seed" in dropout_param:
@@ -200,11 +177,6 @@ def dropout_forward(x, dropout_param):
 
 
 def dropout_backward(dout, cache):
-    """Inverted dropout, backward pass: ∂L/∂Y[i, j] = (∂L/∂H ⊙ M)[i, j] (train), ∂L/∂Y = ∂L/∂H (test).
-
-    Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
-    Returns dx = ∂L/∂Y, with dout's shape and dtype.
-    """
     dropout_param, mask = cache
     _, mode = _dropout_settings(dropout_param)
     dout = _floating("dout", dout)
@@ -216,15 +188,6 @@ def dropout_backward(dout, cache):
 
 
 def affine_forward(x, w, b):
-    """Affine (fully connected) forward pass: H = X·W + 1_N·b.
-
-    Inputs:
-    - x: array of shape (N, d_1, ..., d_k); each example is flattened to D = d_1*...*d_k features.
-    - w: weights, shape (D, M).
-    - b: bias, shape (M,).
-
-    Returns (out, cache): out of shape (N, M); cache = (x, w, b).
-    """
     x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
     if x.ndim < 2 or w.ndim != 2 or b.shape != (w.shape[1],):
         raise LayergradError(
@@ -242,13 +205,6 @@ def affine_forward(x, w, b):
 
 
 def affine_backward(dout, cache):
-    """Affine backward pass, with G = ∂L/∂H = dout and X the flattened input:
-
-    ∂L/∂X = ∂L/∂H·Wᵀ, ∂L/∂W = Xᵀ·∂L/∂H, ∂L/∂b = 1_Nᵀ·∂L/∂H.
-
-    Inputs: dout, the upstream gradient ∂L/∂H of shape (N, M); cache from affine_forward.
-    Returns (dx, dw, db) with the shapes of x, w and b.
-    """
     x, w, _ = cache
     dout = _floating("dout", dout)
     flat = x.reshape(x.shape[0], -1)
@@ -263,20 +219,12 @@ def affine_backward(dout, cache):
 
 
 def relu_forward(x):
-    """ReLU forward pass: H = max(0, X[i, j]) entry by entry, i.e. H = X ⊙ [X > 0].
-
-    Input: x, a floating-point array of any shape. Returns (out, cache) with cache = x.
-    """
     x = _floating("x", x)
     out = np.maximum(0, x)
     return out, x
 
 
 def relu_backward(dout, cache):
-    """ReLU backward pass: ∂L/∂X = ∂L/∂H ⊙ P with P = [X > 0] (0 at the kink X = 0).
-
-    Inputs: dout, the upstream gradient; cache, the x given to relu_forward. Returns dx.
-    """
     x = cache
     dout = _floating("dout", dout)
     if dout.shape != x.shape:
@@ -287,16 +235,6 @@ def relu_backward(dout, cache):
 
 
 def softmax_loss(x, y):
-    """Softmax cross-entropy loss and its gradient, computed stably.
-
-    L = Σ_{i} (-Σ_{c} (Y[i, c]·s[i, c]) + log(Σ_{c} exp(s[i, c])))/N
-      = Σ_{i} (-Σ_{c} (Y[i, c]·s[i, c]) + m[i] + log(Σ_{c} E[i, c]))/N,
-    with m_i = max_c s_ic and E_ic = exp(s_ic − m_i);
-    ∂L/∂s[a, b] = (-Y[a, b] + P[a, b])/N, with P the softmax and Y the one-hot labels.
-
-    Inputs: x, scores of shape (N, C); y, integer labels of shape (N,) in 0..C-1.
-    Returns (loss, dx): the loss as a float and dx = ∂L/∂x with x's shape and dtype.
-    """
     x, y = _scores_and_labels("softmax_loss", x, y)
     N, C = x.shape
     onehot = (np.arange(C)[None, :] == y[:, None])
@@ -309,16 +247,6 @@ def softmax_loss(x, y):
 
 
 def svm_loss(x, y):
-    """Multiclass SVM (hinge) loss with margin 1, and its gradient.
-
-    L = Σ_{i,c} ((1 - Y[i, c])·max(0, M[i, c]))/N,
-    M_ic = 1 - Σ_{k} (Y[i, k]·s[i, k]) + s[i, c];
-    ∂L/∂s[a, b] = ((1 - Y[a, b])·P[a, b] - Y[a, b]·Σ_{c} ((1 - Y[a, c])·P[a, c]))/N,
-    with P = [M > 0].
-
-    Inputs: x, scores of shape (N, C); y, integer labels of shape (N,) in 0..C-1.
-    Returns (loss, dx): the loss as a float and dx = ∂L/∂x with x's shape and dtype.
-    """
     x, y = _scores_and_labels("svm_loss", x, y)
     N, C = x.shape
     onehot = (np.arange(C)[None, :] == y[:, None])
@@ -330,20 +258,6 @@ def svm_loss(x, y):
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    """Batch normalization, forward pass (indices i, j; statistics over i):
-
-    mu[j] = Σ_{k} X[k, j]/n
-    sigma^2[j] = Σ_{p} (-mu[j] + X[p, j])^2/n
-    Z[i, j] = (-mu[j] + X[i, j])/√(epsilon + sigma^2[j])
-    Y[i, j] = gamma[j]·Z[i, j] + beta[j]
-    Train: the batch's statistics; bn_param['running_mean'] and ['running_var'] become
-    momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).
-    Test: the running statistics in place of μ and σ².
-
-    Inputs: x of shape (N, D); gamma and beta of shape (d,); bn_param: dict with
-    'mode' ('train' or 'test'), 'eps' (default 1e-5), 'momentum' (default 0.9).
-    Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
-    """
     x = _floating("x", x)
     if x.ndim != 2:
         raise LayergradError(f"batchnorm_forward: x has shape {x.shape}; expected 2 axes")
@@ -382,19 +296,6 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def batchnorm_backward(dout, cache):
-    """Batch normalization, backward pass: node by node through the computational graph
-    (the staged derivation, in centered form).
-
-    ∂L/∂Z[i, j] = gamma[j]·dY[i, j]
-    ∂L/∂sigma^2[j] = -Σ_{k} (dZ[k, j]·Z[k, j])/(2·s[j]^2)
-    ∂L/∂mu[j] = -Σ_{k} dZ[k, j]/s[j] - 2·dsigma^2[j]·s[j]·Σ_{k} Z[k, j]/n
-    ∂L/∂X[i, j] = dmu[j]/n + dZ[i, j]/s[j] + 2·dsigma^2[j]·Z[i, j]·s[j]/n
-    with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[i, j] = gamma[j]·dY[i, j]/√(epsilon + v[j]).
-
-    Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
-    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
-    """
     mode, z, s, gamma, shape, param_shape = _norm_cache(
         "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
@@ -430,15 +331,6 @@ def batchnorm_backward(dout, cache):
 
 
 def batchnorm_backward_alt(dout, cache):
-    """Batch normalization, backward pass: the closed form recovered by the index engine.
-
-    ∂L/∂X[i, j] = (-Σ_{k} dY[k, j] + n·dY[i, j] - Z[i, j]·Σ_{k} (dY[k, j]·Z[k, j]))·gamma[j]/(n·s[j])
-    with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[i, j] = gamma[j]·dY[i, j]/√(epsilon + v[j]).
-
-    Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
-    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
-    """
     mode, z, s, gamma, shape, param_shape = _norm_cache(
         "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
@@ -468,18 +360,6 @@ def batchnorm_backward_alt(dout, cache):
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
-    """Layer normalization, forward pass (indices i, j; statistics over j):
-
-    mu[i] = Σ_{k} X[i, k]/d
-    sigma^2[i] = Σ_{p} (-mu[i] + X[i, p])^2/d
-    Z[i, j] = (-mu[i] + X[i, j])/√(epsilon + sigma^2[i])
-    Y[i, j] = gamma[j]·Z[i, j] + beta[j]
-    The statistics are always those of the input itself (train and test alike).
-
-    Inputs: x of shape (N, D); gamma and beta of shape (d,); ln_param: dict with
-    'eps' (default 1e-5).
-    Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
-    """
     x = _floating("x", x)
     if x.ndim != 2:
         raise LayergradError(f"layernorm_forward: x has shape {x.shape}; expected 2 axes")
@@ -501,15 +381,6 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
 
 def layernorm_backward(dout, cache):
-    """Layer normalization, backward pass: the closed form recovered by the index engine.
-
-    ∂L/∂X[i, j] = (-Σ_{k} (gamma[k]·dY[i, k]) - Z[i, j]·Σ_{k} (gamma[k]·dY[i, k]·Z[i, k]) +
-        d·gamma[j]·dY[i, j])/(d·s[i])
-    with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-
-    Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
-    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
-    """
     mode, z, s, gamma, shape, param_shape = _norm_cache(
         "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
@@ -533,20 +404,6 @@ def layernorm_backward(dout, cache):
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    """Spatial batch normalization, forward pass (indices n, c, h, w; statistics over n, h, w):
-
-    mu[c] = Σ_{m,l,k} X[k, c, l, m]/(H·N·W)
-    sigma^2[c] = Σ_{r,q,p} (-mu[c] + X[p, c, q, r])^2/(H·N·W)
-    Z[n, c, h, w] = (-mu[c] + X[n, c, h, w])/√(epsilon + sigma^2[c])
-    Y[n, c, h, w] = gamma[c]·Z[n, c, h, w] + beta[c]
-    Train: the batch's statistics; bn_param['running_mean'] and ['running_var'] become
-    momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).
-    Test: the running statistics in place of μ and σ².
-
-    Inputs: x of shape (N, C, H, W); gamma and beta of shape (C,); bn_param: dict with
-    'mode' ('train' or 'test'), 'eps' (default 1e-5), 'momentum' (default 0.9).
-    Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
-    """
     x = _floating("x", x)
     if x.ndim != 4:
         raise LayergradError(f"spatial_batchnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -585,16 +442,6 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def spatial_batchnorm_backward(dout, cache):
-    """Spatial batch normalization, backward pass: the closed form recovered by the index engine.
-
-    ∂L/∂X[n, c, h, w] = (-Σ_{k,l,m} dY[m, c, l, k] - Z[n, c, h, w]·Σ_{k,l,m} (dY[k, c, l, m]·Z[k, c, l,
-        m]) + H·N·W·dY[n, c, h, w])·gamma[c]/(H·N·W·s[c])
-    with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[n, c, h, w] = gamma[c]·dY[n, c, h, w]/√(epsilon + v[c]).
-
-    Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
-    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
-    """
     mode, z, s, gamma, shape, param_shape = _norm_cache(
         "spatial_batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
@@ -624,18 +471,6 @@ def spatial_batchnorm_backward(dout, cache):
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
-    """Group normalization, forward pass (indices n, g, c, h, w; statistics over c, h, w):
-
-    mu[n, g] = Σ_{m,l,k} X[n, g, k, l, m]/(H·K·W)
-    sigma^2[n, g] = Σ_{r,q,p} (-mu[n, g] + X[n, g, p, q, r])^2/(H·K·W)
-    Z[n, g, c, h, w] = (-mu[n, g] + X[n, g, c, h, w])/√(epsilon + sigma^2[n, g])
-    Y[n, g, c, h, w] = gamma[g, c]·Z[n, g, c, h, w] + beta[g, c]
-    The statistics are always those of the input itself (train and test alike).
-
-    Inputs: x of shape (N, C, H, W); gamma and beta of shape (1, C, 1, 1); gn_param: dict with
-    'eps' (default 1e-5).
-    Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
-    """
     x = _floating("x", x)
     if x.ndim != 4:
         raise LayergradError(f"spatial_groupnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -661,16 +496,6 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
 
 
 def spatial_groupnorm_backward(dout, cache):
-    """Group normalization, backward pass: the closed form recovered by the index engine.
-
-    ∂L/∂X[n, g, c, h, w] = (-Σ_{k,l,m} (gamma[g, k]·dY[n, g, k, m, l]) - Z[n, g, c, h, w]·Σ_{k,l,m}
-        (gamma[g, l]·dY[n, g, l, m, k]·Z[n, g, l, m, k]) + H·K·W·gamma[g, c]·dY[n, g, c, h,
-        w])/(H·K·W·s[n, g])
-    with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-
-    Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
-    Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
-    """
     mode, z, s, gamma, shape, param_shape = _norm_cache(
         "spatial_groupnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
@@ -692,5 +517,3 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
-
-# layergrad-sha256: 5d4aef11c0def3294882662baa574b1ee8d01d9c4aff77065f65bf4085143166
