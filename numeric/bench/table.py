@@ -7,7 +7,7 @@ contender it judges, with the measured ratio and the verdict.
 
 from __future__ import annotations
 
-__all__ = ["bytes_text", "format_table", "machine_text", "seconds_text"]
+__all__ = ["bytes_text", "format_table", "goals_table", "machine_text", "seconds_text"]
 
 HEADER = ("comparison", "size", "dtype", "contender", "median", "±", "× ref", "peak mem", "rate",
           "goal", "measured", "verdict")
@@ -85,23 +85,39 @@ def _lines(row: dict) -> list[tuple[str, ...]]:
     return lines
 
 
-def format_table(report: dict) -> str:
-    """The Markdown table of a report made by :func:`numeric.bench.to_json`, with notes below."""
-    rows = [HEADER, *(line for row in report["rows"] for line in _lines(row))]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+def _markdown(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 
     def fmt(r: tuple[str, ...]) -> str:
         return "| " + " | ".join(cell.ljust(w) for cell, w in zip(r, widths)) + " |"
 
-    out = [fmt(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows[1:])]
+    return [fmt(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows[1:])]
+
+
+def goals_table(report: dict) -> str:
+    """Every goal in one short Markdown table: where, what, the measured value, the verdict."""
+    lines = [("comparison", "size", "dtype", "goal", "measured", "verdict")]
+    for row in report["rows"]:
+        for g in row["goals"]:
+            verdict = "n/a" if g["met"] is None else ("met" if g["met"] else "SHORT")
+            lines.append((row["name"], row["size"], row["dtype"], g["goal"], _value_text(g), verdict))
+    return "\n".join(_markdown(lines)) + "\n" if len(lines) > 1 else ""
+
+
+def format_table(report: dict) -> str:
+    """The Markdown table of a report made by :func:`numeric.bench.to_json`, then the goals
+    alone, then the notes."""
+    out = _markdown([HEADER, *(line for row in report["rows"] for line in _lines(row))])
     goals = [g for row in report["rows"] for g in row["goals"]]
     met = sum(g["met"] is True for g in goals)
     short = sum(g["met"] is False for g in goals)
     out.append("")
-    out.append(f"goals: {met} met, {short} short, {len(goals) - met - short} not measurable here; "
-               "ratios are medians of per-round ratios (contenders alternate within each round); "
+    out.append("ratios are medians of per-round ratios (contenders alternate within each round); "
                "± is half the interquartile range; ~ marks a row stopped by its time budget before stable.")
     out += [f"note: {note}" for note in dict.fromkeys(row["note"] for row in report["rows"] if row.get("note"))]
+    if goals:
+        out += ["", f"goals: {met} met, {short} short, {len(goals) - met - short} not measurable here", "",
+                goals_table(report).rstrip("\n")]
     return "\n".join(out) + "\n"
 
 
