@@ -186,6 +186,10 @@ def test_hand_written_normalization_baselines_are_right(axes, shape):
         assert np.max(np.abs(got_dx - dx)) < 1e-7
         assert np.max(np.abs(got_dgamma.reshape(view) - dgamma)) < 1e-7
         assert np.allclose(got_dbeta.reshape(view), dout.sum(axis=(0,) if axes == (1,) else axes).reshape(view))
+    single = [a.astype(np.float32) for a in (x, gamma, beta, dout)]
+    _, cache32 = hand_forward(*single[:3], axes)
+    for backward in (hand_backward, staged_backward):  # a fair baseline computes in the input's dtype
+        assert {a.dtype for a in backward(single[3], cache32)} == {np.dtype(np.float32)}
 
 
 @pytest.mark.parametrize("stride", [1, 2])

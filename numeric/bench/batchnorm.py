@@ -18,6 +18,7 @@ compared with the memory-copy bandwidth measured in the same rounds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -47,21 +48,25 @@ def _shared(axes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def hand_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The closed form: dX = γ/(M s) · (M dY − Σ dY − Z Σ dY⊙Z), reductions over the normalized axes."""
+    """The closed form: dX = γ/(M s) · (M dY − Σ dY − Z Σ dY⊙Z), reductions over the normalized
+    axes; where γ is constant along them (batchnorm), the two sums are dβ and dγ themselves."""
     _, std, z, gamma, axes = cache
-    m = np.prod([dout.shape[a] for a in axes])
+    m = math.prod(dout.shape[a] for a in axes)
     shared = _shared(axes)
-    dbeta = dout.sum(axis=shared)
-    dgamma = (dout * z).sum(axis=shared)
+    if shared == axes:
+        dbeta = dout.sum(axis=axes, keepdims=True)
+        dgamma = (dout * z).sum(axis=axes, keepdims=True)
+        dx = (gamma / (m * std)) * (m * dout - dbeta - z * dgamma)
+        return dx, dgamma.reshape(-1), dbeta.reshape(-1)
     g = dout * gamma
     dx = (m * g - g.sum(axis=axes, keepdims=True) - z * (g * z).sum(axis=axes, keepdims=True)) / (m * std)
-    return dx, dgamma, dbeta
+    return dx, (dout * z).sum(axis=shared), dout.sum(axis=shared)
 
 
 def staged_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Node by node through Y = γZ + β, Z = Xc/s, s = √(σ² + ε), σ² = mean(Xc²), Xc = X − μ, μ = mean(X)."""
     xc, std, z, gamma, axes = cache
-    m = np.prod([dout.shape[a] for a in axes])
+    m = math.prod(dout.shape[a] for a in axes)
     shared = _shared(axes)
     dbeta = dout.sum(axis=shared)
     dgamma = (dout * z).sum(axis=shared)
