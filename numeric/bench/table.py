@@ -7,7 +7,9 @@ contender it judges, with the measured ratio and the verdict.
 
 from __future__ import annotations
 
-__all__ = ["bytes_text", "format_table", "goals_table", "machine_text", "seconds_text"]
+import numpy as np
+
+__all__ = ["bytes_text", "format_table", "goals_table", "machine_text", "seconds_text", "verdict"]
 
 HEADER = ("comparison", "size", "dtype", "contender", "median", "±", "× ref", "peak mem", "rate",
           "goal", "measured", "verdict")
@@ -34,6 +36,31 @@ def _rate_text(rate: dict) -> str:
     if rate.get("fraction") is not None:
         text += f" = {100 * rate['fraction']:.0f}% of {rate['limit']}"
     return text
+
+
+def _quartiles(goal: dict, row: dict) -> tuple[float, float] | None:
+    """Quartiles over rounds of what a goal judges (per-round ratios, or the subject's seconds)."""
+    samples = {c["name"]: np.asarray(c["samples"]) for c in row["contenders"] if c["available"]}
+    if goal["ratio"] == "seconds":
+        values = samples.get(row["subject"])
+    else:
+        top, bottom = goal["ratio"].split("/")
+        values = samples[top] / samples[bottom] if top in samples and bottom in samples else None
+    if values is None or len(values) < 3:
+        return None
+    low, high = np.percentile(values, [25, 75])
+    return float(low), float(high)
+
+
+def verdict(goal: dict, row: dict) -> str:
+    """met / SHORT on the median; "(unsure)" when the bound lies between the quartiles over
+    rounds, i.e. the machine's noise in this run could have decided it either way."""
+    if goal["met"] is None:
+        return "n/a"
+    word = "met" if goal["met"] else "SHORT"
+    bound = goal["max"] if goal["max"] is not None else goal["min"]
+    quartiles = _quartiles(goal, row)
+    return f"{word} (unsure)" if quartiles and quartiles[0] <= bound <= quartiles[1] else word
 
 
 def _value_text(goal: dict) -> str:
@@ -72,8 +99,7 @@ def _lines(row: dict) -> list[tuple[str, ...]]:
             rate = _rate_text(row["rate"]) if row["rate"] else ""
         mine = goals_of.get(c["name"], [])
         goal_cells = [("", "", "")] if not mine else [
-            (g["goal"], _value_text(g),
-             "n/a" if g["met"] is None else ("met" if g["met"] else "SHORT"))
+            (g["goal"], _value_text(g), verdict(g, row))
             for g in mine
         ]
         lines.append((*head, name, seconds_text(c["median"]), spread, ratio_text, peak, rate, *goal_cells[0]))
@@ -99,8 +125,7 @@ def goals_table(report: dict) -> str:
     lines = [("comparison", "size", "dtype", "goal", "measured", "verdict")]
     for row in report["rows"]:
         for g in row["goals"]:
-            verdict = "n/a" if g["met"] is None else ("met" if g["met"] else "SHORT")
-            lines.append((row["name"], row["size"], row["dtype"], g["goal"], _value_text(g), verdict))
+            lines.append((row["name"], row["size"], row["dtype"], g["goal"], _value_text(g), verdict(g, row)))
     return "\n".join(_markdown(lines)) + "\n" if len(lines) > 1 else ""
 
 
@@ -113,7 +138,8 @@ def format_table(report: dict) -> str:
     short = sum(g["met"] is False for g in goals)
     out.append("")
     out.append("ratios are medians of per-round ratios (contenders alternate within each round); "
-               "± is half the interquartile range; ~ marks a row stopped by its time budget before stable.")
+               "± is half the interquartile range; ~ marks a row stopped by its time budget before stable; "
+               "(unsure): the goal's bound lies between the quartiles over rounds.")
     out += [f"note: {note}" for note in dict.fromkeys(row["note"] for row in report["rows"] if row.get("note"))]
     if goals:
         out += ["", f"goals: {met} met, {short} short, {len(goals) - met - short} not measurable here", "",
