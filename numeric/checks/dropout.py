@@ -16,7 +16,8 @@ notebooks' test), at each of their ``p``:
 and a seed gives the same mask twice, different seeds different masks, float32 stays
 float32, and with the notebooks' seed the draw matches the notebooks' mask (a warning only:
 another uniform draw is statistically just as right). The backward pass is checked against
-central differences of the seeded forward; a failure is explained by comparing
+directional derivatives of the seeded forward (entry by entry where it fails); a failure is
+explained by comparing
 :math:`dx/dout` with the forward's multiplier :math:`out/x` unit by unit. NumPy's global
 random state is seeded before every draw, so every run gives the same answer.
 """
@@ -32,7 +33,7 @@ import numpy as np
 
 from derive.dropout import Convention
 
-from ..gradcheck import Verdict, check_vjp
+from ..gradcheck import Verdict, check_projections, check_vjp
 from .spec import RAISED, WRITES_INPUT, Context, FunctionCheck, LayerChecks, Mistake, guarded
 
 __all__ = ["CHECKS", "P_VALUES", "Z", "check_dropout"]
@@ -298,7 +299,12 @@ def _gradient(ctx: Context, forward: Callable, backward: Callable, x: np.ndarray
                         diagnosis="dropout_forward gives different outputs for the same dropout_param['seed'], "
                         "so no backward pass can match it: seed NumPy with dropout_param['seed']")]
     dx = np.asarray(backward(dout.copy(), cache))
-    verdict = check_vjp(name, lambda xx: forward(xx, dict(param))[0], x, dout, dx, rng=rng)
+    def f(xx: np.ndarray) -> np.ndarray:
+        return forward(xx, dict(param))[0]
+
+    verdict = check_projections(name, f, x, dout, dx, rng=rng)
+    if not verdict.passed:  # entry by entry, to say where
+        verdict = check_vjp(name, f, x, dout, dx, rng=rng)
     if verdict.passed or dx.shape != x.shape:
         return [verdict]
     q = ctx.q(param["p"])
