@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from derive.errors import LayergradError
 
-from . import affine, dropout, losses, norm, relu
+from . import affine, conv, dropout, losses, norm, relu
 from .spec import LayerChecks
 
 __all__ = ["FUNCTIONS", "TABLE", "entry"]
@@ -16,6 +16,7 @@ __all__ = ["FUNCTIONS", "TABLE", "entry"]
 TABLE: tuple[LayerChecks, ...] = (
     dropout.CHECKS, affine.CHECKS, relu.CHECKS, losses.CHECKS_SOFTMAX, losses.CHECKS_SVM,
     norm.BATCHNORM, norm.LAYERNORM, norm.SPATIAL_BATCHNORM, norm.GROUPNORM,
+    conv.CONV, conv.MAXPOOL,
 )
 
 FUNCTIONS: dict[str, tuple[LayerChecks, object]] = {

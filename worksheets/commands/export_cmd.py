@@ -22,13 +22,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="only these layers (default: every layer with generated code)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the .py file to write")
     parser.add_argument("--force", action="store_true", help="replace a file layergrad did not write")
+    parser.add_argument("--teaching-loops", action="store_true",
+                        help="back the *_naive functions (conv, max pooling) with literal loops that mirror "
+                        "the derived formulas line by line (slow; for reading). Default: vectorized code")
 
 
 def run(args: argparse.Namespace) -> int:
     from numeric.export import module_source
     from numeric.files import write_output
 
-    source = module_source(args.api, args.dropout_p, args.layers)
+    source = module_source(args.api, args.dropout_p, args.layers, teaching_loops=args.teaching_loops)
     path = write_output(args.output, source, force=args.force)
     print(f"wrote {path} ({args.api} API, dropout p = {args.dropout_p} convention)")
     return 0

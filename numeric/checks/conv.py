@@ -1,0 +1,302 @@
+r"""Convolution and max pooling: ``conv_{forward,backward}_{naive,fast}`` and
+``max_pool_{forward,backward}_{naive,fast}``.
+
+Forward passes are compared with layergrad's generated reference on several strides,
+paddings, odd and non-square sizes and a 1×1 kernel (and a dilation, for modules that declare
+``CONV_DILATION``), after checking the output shape against the derived
+:math:`H' = 1 + (H + 2P - d(HH-1) - 1)/S`. Backward passes are compared with numerical
+gradients of :math:`\langle \text{dout}, f\rangle` for a random upstream gradient (the input
+gradient through one batched forward call: convolution acts on each sample separately). The
+classic mistakes are named: a flipped kernel (a true convolution instead of the layers'
+cross-correlation), a missing bias, a flipped filter gradient, a pooling gradient sent to every
+tied entry. The ``*_naive`` functions, often literal loops, run on smaller cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..gradcheck import Verdict, check_vjp
+from .spec import Context, FunctionCheck, LayerChecks, Mistake, guarded
+
+__all__ = ["CONV", "CONV_CASES", "DILATED_CASE", "MAXPOOL", "POOL_CASES", "SMALL_CONV_CASES", "check_conv",
+           "check_maxpool"]
+
+Case = tuple[tuple[int, ...], tuple[int, ...], dict]
+
+CONV_CASES: tuple[Case, ...] = (
+    ((2, 3, 7, 7), (4, 3, 3, 3), {"stride": 1, "pad": 1}),
+    ((2, 3, 9, 9), (4, 3, 3, 3), {"stride": 2, "pad": 1}),
+    ((1, 2, 7, 8), (3, 2, 3, 2), {"stride": 2, "pad": 0}),
+    ((2, 3, 5, 5), (2, 3, 1, 1), {"stride": 1, "pad": 0}),
+    ((1, 2, 6, 6), (2, 2, 4, 4), {"stride": 3, "pad": 2}),
+)
+"""(x shape, w shape, conv_param): stride 1, 2, 3; pad 0, 1, 2; odd, non-square, 1×1, 4×4."""
+
+SMALL_CONV_CASES: tuple[Case, ...] = (
+    ((1, 2, 5, 5), (2, 2, 3, 3), {"stride": 1, "pad": 1}),
+    ((1, 2, 5, 6), (2, 2, 3, 2), {"stride": 2, "pad": 1}),
+)
+"""Cases small enough for literal loops within the checker's time limit."""
+
+DILATED_CASE: Case = ((1, 2, 9, 9), (2, 2, 3, 3), {"stride": 1, "pad": 2, "dilation": 2})
+
+POOL_CASES: tuple[tuple[tuple[int, ...], dict], ...] = (
+    ((2, 3, 8, 8), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+    ((1, 2, 7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),
+    ((2, 2, 8, 9), {"pool_height": 2, "pool_width": 3, "stride": 3}),
+)
+"""(x shape, pool_param): tiling, overlapping (S < HH) and non-square windows."""
+
+CONV_MISTAKES = (
+    Mistake("wrong-output-size", "the output shape is not (N, F, H', W') with H' = 1 + (H + 2P − d(HH − 1) − 1)/S"),
+    Mistake("kernel-flipped", "the kernel is flipped: a true convolution instead of the cross-correlation layers use"),
+    Mistake("bias-missing", "the bias is not added"),
+    Mistake("wrong-output", "the output differs from the layer's definition"),
+    Mistake("dw-flipped", "the filter gradient is flipped in its two spatial axes"),
+    Mistake("dtype-changed", "float32 inputs do not give float32 outputs and gradients"),
+    Mistake("raised", "the function raised an exception or exited"),
+    Mistake("refused", "the function cannot be checked numerically"),
+)
+
+POOL_MISTAKES = (
+    Mistake("wrong-output", "the output is not the maximum of each window"),
+    Mistake("ties-all-routed", "at a tie every largest entry receives the gradient, not only the first one"),
+    Mistake("dtype-changed", "float32 inputs do not give float32 outputs and gradients"),
+    Mistake("raised", "the function raised an exception or exited"),
+    Mistake("refused", "the function cannot be checked numerically"),
+)
+
+
+def _conv_cases(ctx: Context, kind: str) -> tuple[Case, ...]:
+    """The cases for ``kind`` (smaller for the naive functions), unless the context names its own."""
+    if ctx.options.get("conv_cases"):
+        return tuple(ctx.options["conv_cases"])
+    dilation = ctx.options.get("dilation", getattr(ctx.module, "CONV_DILATION", False) is True)
+    return (SMALL_CONV_CASES if kind == "naive" else CONV_CASES) + ((DILATED_CASE,) if dilation else ())
+
+
+def _pool_cases(ctx: Context) -> tuple:
+    return tuple(ctx.options.get("pool_cases") or POOL_CASES)
+
+
+def _size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    return 1 + (size + 2 * pad - dilation * (kernel - 1) - 1) // stride
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return np.shape(a) == np.shape(b) and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
+
+
+def _conv_forward(kind: str) -> Callable[[Context], list[Verdict]]:
+    name = f"conv_forward_{kind}"
+
+    def run(ctx: Context) -> list[Verdict]:
+        forward, reference = ctx.fn(name), ctx.reference.conv_forward_fast
+        rng = ctx.rng(name)
+        verdicts: list[Verdict] = []
+        for x_shape, w_shape, param in _conv_cases(ctx, kind):
+            x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+            where = f"{name}, x {x_shape}, w {w_shape}, {param}"
+            verdicts += guarded(where, lambda x=x, w=w, b=b, p=param, where=where:
+                                [_forward_case(where, forward, reference, x, w, b, p)])
+        verdicts += guarded(f"{name} keeps float32", lambda: [_conv_float32(name, forward, None, rng)])
+        return verdicts
+
+    return run
+
+
+def _forward_case(where: str, forward: Callable, reference: Callable, x, w, b, param) -> Verdict:
+    d = param.get("dilation", 1)
+    expected = (x.shape[0], w.shape[0], *(_size(x.shape[a], w.shape[a], param["stride"], param["pad"], d)
+                                          for a in (2, 3)))
+    out = np.asarray(forward(x.copy(), w.copy(), b.copy(), dict(param))[0])
+    if out.shape != expected:
+        return Verdict(where, False, np.inf, 0.0, "shape", mistake="wrong-output-size",
+                       diagnosis=f"out has shape {out.shape}, expected {expected}: H' = 1 + (H + 2P − d(HH − 1) − 1)/S")
+    truth = reference(x, w, b, param)[0]
+    error = float(np.max(np.abs(out - truth)) / max(1e-300, float(np.max(np.abs(truth)))))
+    if error <= 1e-9:
+        return Verdict(where, True, error, 1e-9, "against the layer's definition")
+    mistake, diagnosis = "wrong-output", ""
+    if _close(out, reference(x, w[:, :, ::-1, ::-1], b, param)[0]):
+        mistake, diagnosis = "kernel-flipped", ("out equals the correlation with the kernel turned by 180°: the "
+                                                "layer is a cross-correlation, index w[f, c, k, l] without flipping")
+    elif _close(out, reference(x, w, np.zeros_like(b), param)[0]):
+        mistake, diagnosis = "bias-missing", "out equals the layer without its bias: add b[f] to every output of filter f"
+    return Verdict(where, False, error, 1e-9, "against the layer's definition", mistake=mistake, diagnosis=diagnosis)
+
+
+def _conv_float32(name: str, forward: Callable, backward: Callable | None, rng: np.random.Generator) -> Verdict:
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((1, 2, 5, 5), (2, 2, 3, 3), (2,)))
+    out, cache = forward(x, w, b, {"stride": 1, "pad": 1})
+    arrays = [out, *(backward(np.ones_like(out), cache) if backward else ())]
+    dtypes = [np.asarray(a).dtype for a in arrays]
+    passed = all(t == np.float32 for t in dtypes)
+    return Verdict(name + " keeps float32", passed, 0.0, 0.0, "dtype", mistake="" if passed else "dtype-changed",
+                   detail=f"dtypes: {', '.join(map(str, dtypes))}")
+
+
+def _per_sample(forward: Callable, w, b, param) -> Callable[[np.ndarray], np.ndarray]:
+    """x ↦ out, also for a stack of inputs (a leading axis): convolution acts on each sample alone."""
+    def f(x: np.ndarray) -> np.ndarray:
+        lead, sample = x.shape[:-4], x.shape[-4:]
+        out = np.asarray(forward(x.reshape(-1, *sample[1:]), w, b, param)[0])
+        return out.reshape(*lead, sample[0], *out.shape[1:])
+
+    return f
+
+
+def _conv_backward(kind: str) -> Callable[[Context], list[Verdict]]:
+    name = f"conv_backward_{kind}"
+
+    def run(ctx: Context) -> list[Verdict]:
+        forward, backward = ctx.fn(f"conv_forward_{kind}"), ctx.fn(name)
+        rng = ctx.rng(name)
+        verdicts: list[Verdict] = []
+        for x_shape, w_shape, param in _conv_cases(ctx, kind):
+            x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+            where = f"x {x_shape}, w {w_shape}, {param}"
+            verdicts += guarded(f"{name}, {where}", lambda x=x, w=w, b=b, p=param, where=where:
+                                _gradients(name, where, forward, backward, x, w, b, p, rng))
+        verdicts += guarded(f"{name} keeps float32", lambda: [_conv_float32(name, forward, backward, rng)])
+        return verdicts
+
+    return run
+
+
+def _gradients(name: str, where: str, forward: Callable, backward: Callable, x, w, b, param,
+               rng: np.random.Generator) -> list[Verdict]:
+    out, cache = forward(x.copy(), w.copy(), b.copy(), dict(param))
+    dout = rng.standard_normal(np.shape(out))
+    dx, dw, db = (np.asarray(g) for g in backward(dout.copy(), cache))
+    verdicts = [
+        check_vjp(f"{name} dx, {where}", _per_sample(forward, w, b, param), x, dout, dx, rng=rng),
+        check_vjp(f"{name} dw, {where}", lambda ww: forward(x, ww, b, param)[0], w, dout, dw, rng=rng),
+        check_vjp(f"{name} db, {where}", lambda bb: forward(x, w, bb, param)[0], b, dout, db, rng=rng),
+    ]
+    if not verdicts[1].passed and dw.shape == w.shape:
+        flipped = check_vjp("", lambda ww: forward(x, ww, b, param)[0], w, dout, dw[:, :, ::-1, ::-1], rng=rng)
+        if flipped.passed:
+            verdicts[1] = Verdict(verdicts[1].name, False, verdicts[1].error, verdicts[1].tolerance, verdicts[1].method,
+                                  verdicts[1].where, verdicts[1].detail, mistake="dw-flipped",
+                                  diagnosis="dw is the right gradient turned by 180°: dw[f, c, k, l] = Σ dout[n, f, i, j]"
+                                  "·xpad[n, c, S·i + k, S·j + l], no flip")
+    return verdicts
+
+
+def _pool_forward(kind: str) -> Callable[[Context], list[Verdict]]:
+    name = f"max_pool_forward_{kind}"
+
+    def run(ctx: Context) -> list[Verdict]:
+        forward, reference = ctx.fn(name), ctx.reference.max_pool_forward_fast
+        rng = ctx.rng(name)
+        verdicts: list[Verdict] = []
+        for shape, param in _pool_cases(ctx):
+            x = rng.standard_normal(shape)
+            where = f"{name}, x {shape}, {param}"
+
+            def case(x=x, param=param, where=where) -> list[Verdict]:
+                out, truth = np.asarray(forward(x.copy(), dict(param))[0]), reference(x, param)[0]
+                passed = _close(out, truth)
+                error = float(np.max(np.abs(out - truth))) if out.shape == truth.shape else np.inf
+                return [Verdict(where, passed, error, 0.0, "against the window maxima",
+                                mistake="" if passed else "wrong-output",
+                                detail="" if passed else f"out has shape {out.shape}, expected {truth.shape}")]
+
+            verdicts += guarded(where, case)
+        verdicts += guarded(f"{name} keeps float32", lambda: [_pool_float32(name, forward, None, rng)])
+        return verdicts
+
+    return run
+
+
+def _pool_float32(name: str, forward: Callable, backward: Callable | None, rng: np.random.Generator) -> Verdict:
+    x = rng.standard_normal((1, 2, 4, 4)).astype(np.float32)
+    out, cache = forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    arrays = [out, *((backward(np.ones_like(out), cache),) if backward else ())]
+    dtypes = [np.asarray(a).dtype for a in arrays]
+    passed = all(t == np.float32 for t in dtypes)
+    return Verdict(name + " keeps float32", passed, 0.0, 0.0, "dtype", mistake="" if passed else "dtype-changed",
+                   detail=f"dtypes: {', '.join(map(str, dtypes))}")
+
+
+def _pool_backward(kind: str) -> Callable[[Context], list[Verdict]]:
+    name = f"max_pool_backward_{kind}"
+
+    def run(ctx: Context) -> list[Verdict]:
+        forward, backward = ctx.fn(f"max_pool_forward_{kind}"), ctx.fn(name)
+        rng = ctx.rng(name)
+        verdicts: list[Verdict] = []
+        for shape, param in _pool_cases(ctx):
+            x = rng.standard_normal(shape)
+            where = f"{name} dx, x {shape}, {param}"
+
+            def case(x=x, param=param, where=where) -> list[Verdict]:
+                out, cache = forward(x.copy(), dict(param))
+                dout = rng.standard_normal(np.shape(out))
+                dx = np.asarray(backward(dout.copy(), cache))
+                return [check_vjp(where, lambda xx: forward(xx, param)[0], x, dout, dx, method="central", rng=rng)]
+
+            verdicts += guarded(where, case)
+        verdicts += guarded(f"{name} tie rule", lambda: [_ties(name, forward, backward)])
+        verdicts += guarded(f"{name} keeps float32", lambda: [_pool_float32(name, forward, backward, rng)])
+        return verdicts
+
+    return run
+
+
+def _ties(name: str, forward: Callable, backward: Callable) -> Verdict:
+    param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    _, cache = forward(np.zeros((1, 1, 4, 4)), param)
+    dx = np.asarray(backward(np.ones((1, 1, 2, 2)), cache))
+    first = np.zeros((1, 1, 4, 4))
+    first[..., ::2, ::2] = 1
+    passed = np.array_equal(dx, first)
+    all_ties = dx.shape == first.shape and np.array_equal(dx, np.ones_like(first))
+    return Verdict(f"{name} tie rule: the first largest entry takes the gradient", passed,
+                   float(np.max(np.abs(dx - first))) if dx.shape == first.shape else np.inf, 0.0, "exact",
+                   mistake="ties-all-routed" if all_ties else ("" if passed else "wrong-output"),
+                   diagnosis="" if passed else "with all-zero windows only each window's first (top-left) entry "
+                   "may receive dout; sending it to every tied entry counts the gradient several times")
+
+
+CONV = LayerChecks(
+    "conv",
+    tuple(check for kind in ("naive", "fast") for check in (
+        FunctionCheck(f"conv_forward_{kind}", _conv_forward(kind)),
+        FunctionCheck(f"conv_backward_{kind}", _conv_backward(kind), needs=(f"conv_forward_{kind}",)),
+    )),
+    CONV_MISTAKES,
+)
+
+MAXPOOL = LayerChecks(
+    "maxpool",
+    tuple(check for kind in ("naive", "fast") for check in (
+        FunctionCheck(f"max_pool_forward_{kind}", _pool_forward(kind)),
+        FunctionCheck(f"max_pool_backward_{kind}", _pool_backward(kind), needs=(f"max_pool_forward_{kind}",)),
+    )),
+    POOL_MISTAKES,
+)
+
+
+def _run(entry: LayerChecks, functions: dict[str, Callable], seed: int, options: dict) -> list[Verdict]:
+    context = Context(SimpleNamespace(**functions), None, None, seed, options)  # type: ignore[arg-type]
+    return [v for check in entry.functions if check.name in functions for v in check.run(context)]
+
+
+def check_conv(forward: Callable, backward: Callable, seed: int = 0, cases: tuple[Case, ...] | None = None,
+               dilation: bool = True) -> list[Verdict]:
+    """Every check of a convolution forward/backward pair at hand (run in this process), on
+    :data:`CONV_CASES` (with ``dilation``, also :data:`DILATED_CASE`) or on ``cases``."""
+    functions = {"conv_forward_fast": forward, "conv_backward_fast": backward}
+    return _run(CONV, functions, seed, {"conv_cases": cases, "dilation": dilation})
+
+
+def check_maxpool(forward: Callable, backward: Callable, seed: int = 0, cases: tuple | None = None) -> list[Verdict]:
+    """Every check of a max-pooling forward/backward pair at hand (run in this process)."""
+    functions = {"max_pool_forward_fast": forward, "max_pool_backward_fast": backward}
+    return _run(MAXPOOL, functions, seed, {"pool_cases": cases})

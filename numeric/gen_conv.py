@@ -1,0 +1,321 @@
+r"""Generate the convolution layer (course API) from its derivations.
+
+Every array operation is printed from a derived index expression by :mod:`numeric.lowering`:
+
+* the output size and its checks from :func:`derive.conv.output_size`
+  (:math:`H' = 1 + (H + 2P - d(HH-1) - 1)/S`, a whole number or an error);
+* the zero padding from the definition :math:`\text{xpad}_{ncab} = x_{n,c,a-P,b-P}`, stored
+  channels-last;
+* the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied once
+  (im2col) and kept for the backward pass;
+* ``out``, ``dw``, ``db`` from the forward pass and the gradients as matrix multiplies and sums;
+* ``dxpad`` from the scatter form :math:`\sum \delta_{a,Si+dk}\delta_{b,Sj+dl}\,\text{dout}\,w`:
+  a matrix multiply, then an add into strided slices per kernel offset; ``dx`` by cropping.
+
+:func:`loop_functions` prints the same derivations as literal loops, for reading.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive import conv
+from derive.dropout import Convention
+from derive.printing import text
+
+from .codegen import GeneratedFunction
+from .lowering import (
+    Stored,
+    code,
+    contraction,
+    crop,
+    embed,
+    expand,
+    factors,
+    loop_nest,
+    reduce_sum,
+    scatter_add,
+    window_view,
+)
+from .lowering import transpose as transposed
+
+__all__ = ["functions", "loop_functions", "preamble"]
+
+s = conv.symbols()
+n, f, c, i, j, k, l, a, b_, u, v = (s[name] for name in ("n", "f", "c", "i", "j", "k", "l", "a", "b_index", "u", "v"))
+
+NAMES = {s["S"]: "stride", s["P"]: "pad", s["d"]: "dilation", s["H_out"]: "H_out", s["W_out"]: "W_out"}
+"""Symbols of the derivations → names in the generated code (sizes keep their names)."""
+
+SIZES = {n: "N", f: "F", c: "C", i: "H_out", j: "W_out", k: "HH", l: "WW", u: "H", v: "W",
+         a: code(s["H"] + 2 * s["P"], NAMES), b_: code(s["W"] + 2 * s["P"], NAMES)}
+"""Index → the extent it runs over, as code."""
+
+X = Stored("x", (n, c, u, v))
+W = Stored("w", (f, c, k, l))
+B = Stored("b", (f,))
+DOUT = Stored("dout", (n, f, i, j), size_rank=1)
+XPAD = Stored("xpad", (n, c, a, b_), (n, a, b_, c), size_rank=2)
+COLS = Stored("cols", (n, c, i, j, k, l), (n, i, j, k, l, c), size_rank=3)
+"""The im2col copy of the windows: one row per output position, one column per (k, l, c)."""
+DXPAD = Stored("dxpad", (n, c, a, b_), (n, a, b_, c))
+
+
+def _eq(lhs: sp.Expr, rhs: sp.Expr) -> str:
+    return f"{text(lhs)} = {text(rhs)}"
+
+
+def _output_size_helper() -> str:
+    derivation = conv.output_size(True)
+    formula = derivation.result.rhs
+    S, H, HH = s["S"], s["H"], s["HH"]
+    names = {**NAMES, H: "size", HH: "kernel"}
+    numerator = sp.Mul(formula - 1, S)
+    fits = derivation.assumption("window fits").statement
+    return f'''
+def _conv_output_size(what, size, kernel, stride, pad, dilation):
+    """Windows along one axis: {code(formula, names)} (derived); a whole number ≥ 1."""
+    span, padded = {code(fits.rhs, names)}, {code(fits.lhs, names)}
+    if span > padded:
+        raise LayergradError(
+            f"the kernel is larger than the padded input along the {{what}}: it spans {{span}} "
+            f"(dilation·(kernel − 1) + 1) but the padded input has {{padded}} (size + 2·pad)"
+        )
+    numerator = {code(numerator, names)}
+    if numerator % stride:
+        raise LayergradError(
+            f"output {{what}} {code(formula, names)} = 1 + {{numerator}}/{{stride}} is not an integer "
+            f"(size={{size}}, kernel={{kernel}}, pad={{pad}}, stride={{stride}}, dilation={{dilation}}): "
+            "the windows do not tile the padded input; change pad or stride"
+        )
+    return 1 + numerator // stride'''
+
+
+def preamble(convention: Convention | None = None) -> list[str]:
+    """Module-level helpers: reading ``conv_param``, checking the arrays, the output size."""
+    return ['CONV_DILATION = True\n"""conv_param may hold \'dilation\' (default 1) besides \'stride\' and \'pad\'."""',
+            _output_size_helper(), '''
+def _whole(name, value, least):
+    """value as an int ≥ least, or a LayergradError saying what was expected."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        expected = "a positive integer" if least == 1 else f"an integer ≥ {least}"
+        raise LayergradError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
+def _conv_settings(conv_param):
+    """(stride, pad, dilation) from conv_param = {'stride', 'pad', optional 'dilation' (default 1)}."""
+    if not isinstance(conv_param, dict):
+        raise LayergradError(f"conv_param must be a dict with 'stride' and 'pad', got {type(conv_param).__name__}")
+    for key in ("stride", "pad"):
+        if key not in conv_param:
+            raise LayergradError(f"conv_param[{key!r}] is missing; expected conv_param = {{'stride': S, 'pad': P}}")
+    return (_whole("conv_param['stride']", conv_param["stride"], 1), _whole("conv_param['pad']", conv_param["pad"], 0),
+            _whole("conv_param['dilation']", conv_param.get("dilation", 1), 1))
+
+
+def _conv_arrays(x, w, b):
+    """x, w, b as floating-point arrays of one dtype, their shapes checked against each other."""
+    arrays = []
+    for name, value, shape, ndim in (("x", x, "(N, C, H, W)", 4), ("w", w, "(F, C, HH, WW)", 4), ("b", b, "(F,)", 1)):
+        value = np.asarray(value)
+        if not np.issubdtype(value.dtype, np.inexact):  # complex too: the layer is linear (complex-step checks)
+            raise LayergradError(f"{name} must be a floating-point array, got dtype {value.dtype}")
+        if value.ndim != ndim:
+            raise LayergradError(f"{name} must have shape {shape}, got shape {value.shape}")
+        arrays.append(value)
+    x, w, b = arrays
+    if x.shape[1] != w.shape[1]:
+        raise LayergradError(
+            f"channel mismatch: x has C = {x.shape[1]} channels (shape {x.shape}) but the filters "
+            f"w expect C = {w.shape[1]} (shape {w.shape}, (F, C, HH, WW))"
+        )
+    if b.shape != (w.shape[0],):
+        raise LayergradError(f"b has shape {b.shape}; expected (F,) = ({w.shape[0]},): one bias per filter")
+    dtype = np.result_type(x, w, b)
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
+
+
+def _conv_setup(x, w, b, conv_param):
+    """Checked arrays, settings and sizes (N, C, H, W, F, HH, WW, H_out, W_out)."""
+    stride, pad, dilation = _conv_settings(conv_param)
+    x, w, b = _conv_arrays(x, w, b)
+    (N, C, H, W), (F, _, HH, WW) = x.shape, w.shape
+    H_out = _conv_output_size("height", H, HH, stride, pad, dilation)
+    W_out = _conv_output_size("width", W, WW, stride, pad, dilation)
+    return x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out)
+
+
+def _upstream(dout, shape, dtype):
+    """dout checked to have the forward output's shape."""
+    dout = np.asarray(dout)
+    if dout.shape != shape:
+        raise LayergradError(f"dout has shape {dout.shape}; expected the forward output's shape {shape}")
+    if not np.issubdtype(dout.dtype, np.inexact):
+        raise LayergradError(f"dout must be a floating-point array, got dtype {dout.dtype}")
+    return dout.astype(np.result_type(dout, dtype), copy=False)''']
+
+
+def _indent(lines: list[str] | str, spaces: int = 4) -> str:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    return "\n".join(" " * spaces + line for line in lines)
+
+
+def _forward_body() -> tuple[list[str], tuple[str, ...]]:
+    forward = conv.forward(True)
+    padding, window = forward.assumption("zero padding"), forward.assumption("window view")
+    lines = [f"# {_eq(padding.statement.lhs, padding.statement.rhs)} (zero outside x); axes (n, a, b, c)"]
+    lines += embed(XPAD, padding.statement, X, SIZES, NAMES)
+    view, win = window_view("win", window.statement, XPAD, (k, l), SIZES, NAMES)
+    lines += [f"# {_eq(window.statement.lhs, window.statement.rhs)}: a view, axes {win.layout}",
+              view,
+              "# im2col: the windows copied once, one row per output position",
+              f"cols = np.ascontiguousarray({transposed(win, COLS.layout)})"]
+    bias, total = (forward.result.args if isinstance(forward.result.args[0], sp.Indexed)
+                   else forward.result.args[::-1])
+    (left, right), _, _ = factors(total.function)
+    operands = {conv.win: COLS, conv.w: W}
+    product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
+                                  (n, f, i, j), SIZES)
+    lines += [f"# {_eq(forward.start, forward.result)}", f"out = {product}"]
+    if layout != (n, f, i, j):
+        lines.append(f"out = np.ascontiguousarray({transposed(Stored('out', layout), (n, f, i, j))})")
+    lines.append(f"out += {expand(B.relabel(bias), (n, f, i, j))}")
+    return lines, (forward.title,)
+
+
+def _backward_body() -> tuple[list[str], tuple[str, ...]]:
+    dw_d, db_d, dxpad_d, dx_d = conv.backward_w(True), conv.backward_b(), conv.backward_xpad(True), conv.backward_x()
+    lines = [f"# db: {_eq(db_d.start, db_d.result)}",
+             f"db = {reduce_sum(DOUT, [lim[0] for lim in db_d.result.limits], (f,))}"]
+    (left, right), _, _ = factors(dw_d.result.function)
+    operands = {conv.win: COLS, conv.dout: DOUT}
+    product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
+                                  (f, c, k, l), SIZES)
+    lines += [f"# dw: {_eq(dw_d.start, dw_d.result)}", f"dw = {product}",
+              f"dw = np.ascontiguousarray({transposed(Stored('dw', layout), (f, c, k, l))})"]
+    (left, right), deltas, _ = factors(dxpad_d.result.function)
+    operands = {conv.dout: DOUT, conv.w: W}
+    product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
+                                  COLS.layout, SIZES)
+    dcols = Stored("dcols", COLS.logical, layout)
+    lines += [f"# dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
+              "# first the sum over the filters, then each kernel offset adds its strided slice",
+              f"dcols = {product}",
+              f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)"]
+    lines += scatter_add(DXPAD, deltas, dcols, (k, l), SIZES, NAMES)
+    lines += [f"# dx: {_eq(dx_d.start, dx_d.result)}: the padding cropped",
+              f"dx = {crop(X, dx_d.result, DXPAD, SIZES, NAMES)}"]
+    return lines, (dw_d.title, db_d.title, dxpad_d.title, dx_d.title)
+
+
+_FORWARD_DOC = '''Convolution forward pass{what}.
+
+    out[n, f, i, j] = b[f] + Σ_{{c,k,l}} xpad[n, c, S·i + d·k, S·j + d·l]·w[f, c, k, l],
+    xpad = x zero-padded by P; H' = 1 + (H + 2P − d(HH − 1) − 1)/S, W' likewise.
+
+    Inputs:
+    - x: (N, C, H, W) input; w: (F, C, HH, WW) filters; b: (F,) biases (floating point).
+    - conv_param: {{'stride': S, 'pad': P}} and optionally 'dilation': d (default 1).
+
+    Returns (out, cache): out has shape (N, F, H', W') and the inputs' dtype.
+    '''
+
+_BACKWARD_DOC = '''Convolution backward pass{what}.
+
+    Inputs: dout, the upstream gradient ∂L/∂out of shape (N, F, H', W'); cache from the forward.
+    Returns (dx, dw, db) with the shapes of x, w and b:
+    dw[f, c, k, l] = Σ_{{n,i,j}} dout[n, f, i, j]·xpad[n, c, S·i + d·k, S·j + d·l]
+    db[f] = Σ_{{n,i,j}} dout[n, f, i, j]
+    dx = dxpad cropped, where
+    dxpad[n, c, a, b] = Σ_{{f,i,j,k,l}} [a = S·i + d·k][b = S·j + d·l]·dout[n, f, i, j]·w[f, c, k, l]
+    '''
+
+
+def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
+    """``conv_forward_fast`` / ``conv_backward_fast`` and the course API's ``*_naive`` names,
+    all backed by the vectorized code."""
+    forward, forward_from = _forward_body()
+    backward, backward_from = _backward_body()
+    forward_source = f'''
+def conv_forward_fast(x, w, b, conv_param):
+    """{_FORWARD_DOC.format(what=" (vectorized: window view, im2col, one matrix multiply)")}"""
+    x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
+{_indent(forward)}
+    return out, (x, w, b, conv_param, cols)
+'''
+    backward_source = f'''
+def conv_backward_fast(dout, cache):
+    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies, a scatter over kernel offsets)")}"""
+    x, w, b, conv_param, cols = cache
+    x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
+    dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
+{_indent(backward)}
+    return dx, dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
+'''
+    naive_forward = '''
+def conv_forward_naive(x, w, b, conv_param):
+    """The course API's naive name, backed by the generated vectorized code (conv_forward_fast).
+    Export with --teaching-loops for the literal loop version."""
+    return conv_forward_fast(x, w, b, conv_param)
+'''
+    naive_backward = '''
+def conv_backward_naive(dout, cache):
+    """The course API's naive name, backed by the generated vectorized code (conv_backward_fast)."""
+    return conv_backward_fast(dout, cache)
+'''
+    return [
+        GeneratedFunction("conv_forward_naive", naive_forward, forward_from),
+        GeneratedFunction("conv_backward_naive", naive_backward, backward_from),
+        GeneratedFunction("conv_forward_fast", forward_source, forward_from),
+        GeneratedFunction("conv_backward_fast", backward_source, backward_from),
+    ]
+
+
+def loop_functions() -> list[GeneratedFunction]:
+    """``conv_forward_naive`` / ``conv_backward_naive`` as literal loops over every index of
+    the derived formulas (slow: for reading, never the default)."""
+    forward = conv.forward(True)
+    padding = forward.assumption("zero padding")
+    xpad_nchw = Stored("xpad", XPAD.logical)
+    pad_lines = embed(xpad_nchw, padding.statement, X, SIZES, NAMES)
+    definition = forward.steps[0].after
+    out_lines = ["out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)",
+                 *loop_nest(conv.out[n, f, i, j], definition, SIZES, NAMES)]
+    dw_d, db_d, dxpad_d, dx_d = conv.backward_w(True), conv.backward_b(), conv.backward_xpad(True), conv.backward_x()
+    dw_expr = dw_d.steps[3].after
+    backward_lines = [
+        f"# {_eq(dw_d.start, dw_expr)}", "dw = np.zeros_like(w)",
+        *loop_nest(sp.IndexedBase("dw")[f, c, k, l], dw_expr, SIZES, NAMES),
+        f"# {_eq(db_d.start, db_d.result)}", "db = np.zeros_like(b)",
+        *loop_nest(sp.IndexedBase("db")[f], db_d.result, SIZES, NAMES, accumulate=True),
+        f"# {_eq(dxpad_d.start, dxpad_d.result)}", "dxpad = np.zeros_like(xpad)",
+        *loop_nest(conv.dxpad[n, c, a, b_], dxpad_d.result, SIZES, NAMES),
+        f"# {_eq(dx_d.start, dx_d.result)}",
+        f"dx = {crop(X, dx_d.result, Stored('dxpad', DXPAD.logical), SIZES, NAMES)}",
+    ]
+    forward_source = f'''
+def conv_forward_naive(x, w, b, conv_param):
+    """{_FORWARD_DOC.format(what=" as literal loops, one per index of the formula (slow; for reading)")}"""
+    x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
+    # {_eq(padding.statement.lhs, padding.statement.rhs)} (zero outside x)
+{_indent(pad_lines)}
+    # {_eq(forward.start, definition)}
+{_indent(out_lines)}
+    return out, (x, w, b, conv_param)
+'''
+    backward_source = f'''
+def conv_backward_naive(dout, cache):
+    """{_BACKWARD_DOC.format(what=" as literal loops (slow; for reading)")}"""
+    x, w, b, conv_param = cache[:4]
+    x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
+    dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
+{_indent(pad_lines)}
+{_indent(backward_lines)}
+    return dx, dw, db
+'''
+    return [
+        GeneratedFunction("conv_forward_naive", forward_source, (forward.title,)),
+        GeneratedFunction("conv_backward_naive", backward_source, (dw_d.title, db_d.title, dxpad_d.title, dx_d.title)),
+    ]

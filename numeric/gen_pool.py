@@ -1,0 +1,217 @@
+r"""Generate max pooling (course API) from its derivations.
+
+* the output size and the tiling check from :func:`derive.pool.output_size`;
+* the window view from :math:`\text{win}_{ncijkl} = x_{n,c,Si+k,Sj+l}`;
+* the argmax indicator :math:`M` with the tie rule (the first largest entry in row-major order,
+  which ``argmax`` returns), and :math:`\text{out} = \sum_{k,l} M \odot \text{win}` as the
+  entry :math:`M` selects;
+* ``dx`` from the scatter form :math:`\sum \delta_{u,Si+k}\delta_{v,Sj+l}\,\text{dout}\,M`: the
+  masked product, then an add into strided slices per window offset.
+
+:func:`loop_functions` prints the same derivations as literal loops, for reading.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive import pool
+from derive.dropout import Convention
+from derive.printing import text
+
+from .codegen import GeneratedFunction
+from .lowering import Stored, code, expand, factors, loop_nest, scatter_add, window_view
+
+__all__ = ["functions", "loop_functions", "preamble"]
+
+s = pool.symbols()
+n, c, i, j, k, l, u, v = (s[name] for name in ("n", "c", "i", "j", "k", "l", "u", "v"))
+NAMES = {s["S"]: "stride", s["H_out"]: "H_out", s["W_out"]: "W_out", s["M"]: "mask"}
+SIZES = {n: "N", c: "C", i: "H_out", j: "W_out", k: "HH", l: "WW", u: "H", v: "W"}
+X = Stored("x", (n, c, u, v))
+DX = Stored("dx", (n, c, u, v))
+DOUT = Stored("dout", (n, c, i, j))
+MASK = Stored("mask", (n, c, i, j, k, l))
+
+
+def _eq(lhs: sp.Expr, rhs: sp.Expr) -> str:
+    return f"{text(lhs)} = {text(rhs)}"
+
+
+def preamble(convention: Convention | None = None) -> list[str]:
+    """Module-level helpers: reading ``pool_param``, the tiling check."""
+    derivation = pool.output_size()
+    formula = derivation.result.rhs
+    names = {**NAMES, s["H"]: "size", s["HH"]: "window"}
+    numerator = sp.Mul(formula - 1, s["S"])
+    return [f'''
+def _pool_output_size(what, size, window, stride):
+    """Windows along one axis: {code(formula, names)} (derived); they must tile the input."""
+    if window > size:
+        raise LayergradError(f"the pool window ({{window}}) is larger than the input {{what}} ({{size}})")
+    numerator = {code(numerator, names)}
+    if numerator % stride:
+        raise LayergradError(
+            f"pool windows do not tile the input: output {{what}} {code(formula, names)} = "
+            f"1 + {{numerator}}/{{stride}} is not an integer (size={{size}}, window={{window}}, stride={{stride}})"
+        )
+    return 1 + numerator // stride
+
+
+def _pool_setup(x, pool_param):
+    """Checked x, (pool_height, pool_width, stride) and sizes (N, C, H, W, H_out, W_out)."""
+    if not isinstance(pool_param, dict):
+        raise LayergradError(f"pool_param must be a dict, got {{type(pool_param).__name__}}")
+    settings = []
+    for key in ("pool_height", "pool_width", "stride"):
+        if key not in pool_param:
+            raise LayergradError(f"pool_param[{{key!r}}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
+        settings.append(_pool_whole(f"pool_param[{{key!r}}]", pool_param[key]))
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise LayergradError(f"x must be a floating-point array, got dtype {{x.dtype}}")
+    if x.ndim != 4:
+        raise LayergradError(f"x must have shape (N, C, H, W), got shape {{x.shape}}")
+    HH, WW, stride = settings
+    N, C, H, W = x.shape
+    sizes = (N, C, H, W, _pool_output_size("height", H, HH, stride), _pool_output_size("width", W, WW, stride))
+    return x, (HH, WW, stride), sizes
+
+
+def _pool_upstream(dout, shape, dtype):
+    """dout checked to have the pooled output's shape."""
+    dout = np.asarray(dout)
+    if dout.shape != shape:
+        raise LayergradError(f"dout has shape {{dout.shape}}; expected the forward output's shape {{shape}}")
+    if not np.issubdtype(dout.dtype, np.floating):
+        raise LayergradError(f"dout must be a floating-point array, got dtype {{dout.dtype}}")
+    return dout.astype(dtype, copy=False)
+
+
+def _pool_whole(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise LayergradError(f"{{name}} must be a positive integer, got {{value!r}}")
+    return int(value)''']
+
+
+def _indent(lines: list[str], spaces: int = 4) -> str:
+    return "\n".join(" " * spaces + line for line in lines)
+
+
+_SETUP = "x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)"
+_FORWARD_DOC = f'''Max pooling forward pass{{what}}.
+
+    out[n, c, i, j] = max_{{{{k,l}}}} x[n, c, S·i + k, S·j + l]
+                    = Σ_{{{{k,l}}}} M[n, c, i, j, k, l]·x[n, c, S·i + k, S·j + l], M the argmax indicator.
+    Tie rule: {pool.TIE_RULE}.
+
+    Inputs: x (N, C, H, W); pool_param {{{{'pool_height': HH, 'pool_width': WW, 'stride': S}}}}; the
+    windows must tile x: H' = 1 + (H − HH)/S and W' = 1 + (W − WW)/S whole numbers.
+    Returns (out, cache): out has shape (N, C, H', W') and x's dtype.
+    '''
+_BACKWARD_DOC = '''Max pooling backward pass{what}.
+
+    dx[n, c, u, v] = Σ_{{i,j,k,l}} [u = S·i + k][v = S·j + l]·dout[n, c, i, j]·M[n, c, i, j, k, l]:
+    each window's upstream gradient goes to the entry its mask selected.
+    Returns dx with x's shape and dtype.
+    '''
+
+
+def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
+    """``max_pool_forward_fast`` / ``max_pool_backward_fast`` and the ``*_naive`` names."""
+    forward, backward = pool.forward(), pool.backward()
+    window = forward.assumption("window view").statement
+    view, win = window_view("win", window, X, (k, l), SIZES, NAMES)
+    flat = "win.reshape(N, C, H_out, W_out, HH*WW)"
+    forward_lines = [
+        f"# {_eq(window.lhs, window.rhs)}: a view, axes {win.layout}",
+        view,
+        "# M: 1 at the first largest entry of each window in row-major order (argmax; the tie rule)",
+        f"flat = {flat}",
+        "first = flat.argmax(axis=-1)",
+        "mask = (np.arange(HH*WW) == first[..., None]).reshape(N, C, H_out, W_out, HH, WW)",
+        f"# {_eq(forward.start, forward.result)}: the entry M selects",
+        "out = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]",
+    ]
+    scatter = backward.steps[3].after
+    arrays, deltas, _ = factors(scatter.function)
+    upstream = next(a for a in arrays if a.base == pool.dout)
+    backward_lines = [
+        f"# {_eq(backward.start, scatter)}",
+        "# the masked product, as dropout's: each window's dout where its mask is 1",
+        f"routed = {expand(DOUT.relabel(upstream), MASK.layout)}*mask",
+        "dx = np.zeros_like(x)",
+        *scatter_add(DX, deltas, Stored("routed", MASK.logical), (k, l), SIZES, NAMES),
+    ]
+    derived = (forward.title, pool.output_size().title)
+    return [
+        GeneratedFunction("max_pool_forward_naive", '''
+def max_pool_forward_naive(x, pool_param):
+    """The course API's naive name, backed by the generated vectorized code (max_pool_forward_fast).
+    Export with --teaching-loops for the literal loop version."""
+    return max_pool_forward_fast(x, pool_param)
+''', derived),
+        GeneratedFunction("max_pool_backward_naive", '''
+def max_pool_backward_naive(dout, cache):
+    """The course API's naive name, backed by the generated vectorized code (max_pool_backward_fast)."""
+    return max_pool_backward_fast(dout, cache)
+''', (backward.title,)),
+        GeneratedFunction("max_pool_forward_fast", f'''
+def max_pool_forward_fast(x, pool_param):
+    """{_FORWARD_DOC.format(what=" (vectorized: window view, argmax)")}"""
+    {_SETUP}
+{_indent(forward_lines)}
+    return out, (x, pool_param, mask)
+''', derived),
+        GeneratedFunction("max_pool_backward_fast", f'''
+def max_pool_backward_fast(dout, cache):
+    """{_BACKWARD_DOC.format(what=" (vectorized: masked product, a scatter over window offsets)")}"""
+    x, pool_param, mask = cache
+    {_SETUP}
+    dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
+{_indent(backward_lines)}
+    return dx
+''', (backward.title,)),
+    ]
+
+
+def loop_functions() -> list[GeneratedFunction]:
+    """``max_pool_forward_naive`` / ``max_pool_backward_naive`` as literal loops (for reading)."""
+    forward, backward = pool.forward(), pool.backward()
+    entry = forward.assumption("max pooling").statement.rhs.args[0]
+    best = {k: sp.Symbol("best_k", integer=True), l: sp.Symbol("best_l", integer=True)}
+    forward_lines = [
+        "out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)",
+        "mask = np.zeros((N, C, H_out, W_out, HH, WW), dtype=bool)",
+        "for n in range(N):", "    for c in range(C):", "        for i in range(H_out):",
+        "            for j in range(W_out):",
+        "                # the first largest entry: a later equal entry does not replace it (tie rule)",
+        "                best_k, best_l = 0, 0",
+        "                for k in range(HH):", "                    for l in range(WW):",
+        f"                        if {code(entry, NAMES)} > {code(entry.xreplace(best), NAMES)}:",
+        "                            best_k, best_l = k, l",
+        "                mask[n, c, i, j, best_k, best_l] = True",
+        f"                out[n, c, i, j] = {code(entry.xreplace(best), NAMES)}",
+    ]
+    scatter = backward.steps[3].after
+    backward_lines = [f"# {_eq(backward.start, scatter)}", "dx = np.zeros_like(x)",
+                      *loop_nest(sp.IndexedBase("dx")[n, c, u, v], scatter, SIZES, NAMES)]
+    return [
+        GeneratedFunction("max_pool_forward_naive", f'''
+def max_pool_forward_naive(x, pool_param):
+    """{_FORWARD_DOC.format(what=" as literal loops (slow; for reading)")}"""
+    {_SETUP}
+    # {_eq(forward.start, forward.steps[0].after)}, kept with its argmax indicator M
+{_indent(forward_lines)}
+    return out, (x, pool_param, mask)
+''', (forward.title,)),
+        GeneratedFunction("max_pool_backward_naive", f'''
+def max_pool_backward_naive(dout, cache):
+    """{_BACKWARD_DOC.format(what=" as literal loops (slow; for reading)")}"""
+    x, pool_param, mask = cache
+    {_SETUP}
+    dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
+{_indent(backward_lines)}
+    return dx
+''', (backward.title,)),
+    ]
