@@ -73,7 +73,7 @@ def module_source(
             f"{' --teaching-loops' if teaching_loops else ''} -o FILE\n"
             f"Dropout convention: {convention.meaning}."
         ),
-        imports=["import numpy as np", "from numpy.lib.stride_tricks import sliding_window_view", _ERROR_IMPORT],
+        imports=["import numpy as np", _ERROR_IMPORT],
     )
     for name in LAYERS:
         if name not in GENERATORS or (layers is not None and name not in layers):

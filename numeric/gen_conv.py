@@ -39,7 +39,10 @@ from .lowering import (
 )
 from .lowering import transpose as transposed
 
-__all__ = ["functions", "loop_functions", "preamble"]
+__all__ = ["WINDOW_IMPORT", "functions", "loop_functions", "preamble"]
+
+WINDOW_IMPORT = "from numpy.lib.stride_tricks import sliding_window_view"
+"""The one import the window views need (shared with max pooling; the exporter keeps one copy)."""
 
 s = conv.symbols()
 n, f, c, i, j, k, l, a, b_, u, v = (s[name] for name in ("n", "f", "c", "i", "j", "k", "l", "a", "b_index", "u", "v"))
@@ -93,8 +96,8 @@ def _conv_output_size(what, size, kernel, stride, pad, dilation):
 
 def preamble(convention: Convention | None = None) -> list[str]:
     """Module-level helpers: reading ``conv_param``, checking the arrays, the output size."""
-    return ['CONV_DILATION = True\n"""conv_param may hold \'dilation\' (default 1) besides \'stride\' and \'pad\'."""',
-            _output_size_helper(), '''
+    dilation = 'CONV_DILATION = True\n"""conv_param may hold "dilation" (default 1) besides "stride" and "pad"."""'
+    return [WINDOW_IMPORT, dilation, _output_size_helper(), '''
 def _whole(name, value, least):
     """value as an int ≥ least, or a LayergradError saying what was expected."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:

@@ -20,6 +20,7 @@ from derive.dropout import Convention
 from derive.printing import text
 
 from .codegen import GeneratedFunction
+from .gen_conv import WINDOW_IMPORT
 from .lowering import Stored, code, expand, factors, loop_nest, scatter_add, window_view
 
 __all__ = ["functions", "loop_functions", "preamble"]
@@ -44,7 +45,7 @@ def preamble(convention: Convention | None = None) -> list[str]:
     formula = derivation.result.rhs
     names = {**NAMES, s["H"]: "size", s["HH"]: "window"}
     numerator = sp.Mul(formula - 1, s["S"])
-    return [f'''
+    return [WINDOW_IMPORT, f'''
 def _pool_output_size(what, size, window, stride):
     """Windows along one axis: {code(formula, names)} (derived); they must tile the input."""
     if window > size:

@@ -12,7 +12,8 @@ from numeric.export import module_source
 
 def load(teaching_loops: bool) -> types.ModuleType:
     module = types.ModuleType(f"pool_loops_{teaching_loops}")
-    exec(compile(module_source("cs231n", "keep", teaching_loops=teaching_loops), module.__name__, "exec"), module.__dict__)
+    source = module_source("cs231n", "keep", teaching_loops=teaching_loops)
+    exec(compile(source, module.__name__, "exec"), module.__dict__)
     return module
 
 

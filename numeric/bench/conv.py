@@ -30,6 +30,15 @@ def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return 1 + (size + 2 * pad - kernel) // stride
 
 
+def _tiling(shape: tuple, kernel: tuple, stride: int, pad: int) -> tuple:
+    """``shape`` with its height and width grown to the next sizes whose windows tile the padded
+    input: the generated layer (like the course's) rejects an output size that is not a whole
+    number, where PyTorch would silently drop the last rows (so stride 2 runs on 33×33, not 32×32)."""
+    n, c, *spatial = shape
+    grown = [size + (-(size + 2 * pad - k)) % stride for size, k in zip(spatial, kernel[2:])]
+    return (n, c, *grown)
+
+
 def im2col_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pad: int) -> tuple:
     """Convolution by hand: copy every window into a row of a matrix, then one matrix multiply."""
     n, c, h, wd = x.shape
@@ -137,6 +146,7 @@ def _torch_conv(torch, x, w, b, dout, stride, pad, backward) -> Callable[[], obj
 def _conv_row(case: str, stride: int, dtype: str, backward: bool) -> Row:
     """``case`` is ``"small"`` or ``"large"`` (the sizes the convolution goals name) or ``"quick"``."""
     shape, kernel = CASES[case]
+    shape = _tiling(shape, kernel, stride, 1)
     n, c, h, wd = shape
     f, _, hh, ww = kernel
     ho, wo = _out_size(h, hh, stride, 1), _out_size(wd, ww, stride, 1)
