@@ -169,3 +169,16 @@ def test_bad_types_and_upstream_shapes(fast):
                                       {"stride": 1, "pad": 0})
     with pytest.raises(LayergradError, match=r"dout has shape \(1, 1, 3, 3\); expected the forward output's shape"):
         fast.conv_backward_fast(np.ones((1, 1, 3, 3)), cache)
+
+
+def test_the_checker_names_a_flipped_kernel_and_a_missing_bias(fast):
+    def flipped(x, w, b, param):
+        return fast.conv_forward_fast(x, w[:, :, ::-1, ::-1], b, param)
+
+    def unbiased(x, w, b, param):
+        return fast.conv_forward_fast(x, w, 0 * b, param)
+
+    for forward, mistake in ((flipped, "kernel-flipped"), (unbiased, "bias-missing")):
+        verdicts = check_conv(forward, fast.conv_backward_fast, cases=CONV_CASES[:1])
+        shapes = [v for v in verdicts if "conv_forward_fast, x" in v.name]
+        assert shapes and all(not v.passed and v.mistake == mistake for v in shapes)
