@@ -576,14 +576,15 @@ def transposed(strided: bool = True) -> Derivation:
     dv = _differentiated(title, xpad[n, c, a, b_], stride, sp.S.One, definitions, arrays)
     prover = support_prover(_shapes(*arrays, stride=stride))
     dv.step(contracted(dv.result, zero_outside=True), "Kronecker delta (zero outside w)",
-            "n′ = n, c′ = c, k′ = a − S·i, l′ = b − S·j", by=prover)
+            f"n′ = n, c′ = c, k′ = {text(a - stride * i)}, l′ = {text(b_ - stride * j)}", by=prover)
     if strided:
         dv.step(sp.Sum(dout_up[n, f, m, m2] * w[f, c, a - m, b_ - m2],
                        (f, 0, F - 1), (m, 0, up_extent[0]), (m2, 0, up_extent[1])),
                 "insert zeros", "sum over every row m of the zero-inserted dout; only m = S·i are non-zero",
                 by=prover)
     dv.step(sp.Sum(source[n, f, a - k, b_ - l] * w[f, c, k, l], (f, 0, F - 1), (k, 0, HH - 1), (l, 0, WW - 1)),
-            "reindex over the filter", f"k = a − m: both {source} and w are zero outside their shapes, so "
+            "reindex over the filter", f"k = a − {'m' if strided else 'i'}: both {source} and w are zero outside "
+            "their shapes, so "
             "the sum may run over the filter's rows instead", by=prover)
     dv.step(sp.Sum(dout_pad[n, f, a + k, b_ + l] * w_rot[f, c, k, l], (f, 0, F - 1), (k, 0, HH - 1), (l, 0, WW - 1)),
             "flip the filter", "k → HH − 1 − k turns w by 180° and shifts dout by HH − 1 rows: pad it",

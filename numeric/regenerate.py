@@ -24,6 +24,7 @@ NET_LAYERS = ("dropout", "affine", "relu", "softmax", "batchnorm", "layernorm")
 
 CHECKED_LAYERS = (
     "dropout", "affine", "relu", "softmax", "svm", "batchnorm", "layernorm", "spatial_batchnorm", "groupnorm",
+    "conv", "maxpool",
 )
 """Layers whose generated code is the reference of ``layergrad check`` (one module per convention)."""
 

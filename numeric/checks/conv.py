@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -60,6 +60,10 @@ CONV_MISTAKES = (
     Mistake("bias-missing", "the bias is not added"),
     Mistake("wrong-output", "the output differs from the layer's definition"),
     Mistake("dw-flipped", "the filter gradient is flipped in its two spatial axes"),
+    Mistake("dx-not-cropped", "the input gradient keeps the padding (shape of xpad, not x)"),
+    Mistake("dx-kernel-not-flipped", "the input gradient uses the filter unturned (not a full convolution with "
+            "the 180°-rotated filter)"),
+    Mistake("db-wrong-axes", "the bias gradient is not summed over the batch and both spatial axes"),
     Mistake("dtype-changed", "float32 inputs do not give float32 outputs and gradients"),
     Mistake("raised", "the function raised an exception or exited"),
     Mistake("refused", "the function cannot be checked numerically"),
@@ -67,6 +71,9 @@ CONV_MISTAKES = (
 
 POOL_MISTAKES = (
     Mistake("wrong-output", "the output is not the maximum of each window"),
+    Mistake("wrong-output-size", "the output shape is not (N, C, H', W') with H' = 1 + (H − HH)/S"),
+    Mistake("average-not-max", "the output is the mean of each window, not its maximum"),
+    Mistake("gradient-averaged", "the gradient is spread evenly over each window instead of sent to its maximum"),
     Mistake("ties-all-routed", "at a tie every largest entry receives the gradient, not only the first one"),
     Mistake("dtype-changed", "float32 inputs do not give float32 outputs and gradients"),
     Mistake("raised", "the function raised an exception or exited"),
@@ -100,11 +107,12 @@ def definition(x: np.ndarray, w: np.ndarray, b: np.ndarray, param: dict) -> np.n
     return np.einsum("ncijkl,fckl->nfij", windows, w) + b[None, :, None, None]
 
 
-def window_maxima(x: np.ndarray, param: dict) -> np.ndarray:
-    """out[n, c, i, j] = max_{k,l} x[n, c, S·i + k, S·j + l], evaluated as written."""
+def window_maxima(x: np.ndarray, param: dict, reduce: Callable = np.max) -> np.ndarray:
+    """out[n, c, i, j] = max_{k,l} x[n, c, S·i + k, S·j + l], evaluated as written (``reduce``
+    replaces the maximum, e.g. by the mean)."""
     stride = param["stride"]
     windows = sliding_window_view(x, (param["pool_height"], param["pool_width"]), axis=(2, 3))
-    return windows[:, :, ::stride, ::stride].max(axis=(4, 5))
+    return reduce(windows[:, :, ::stride, ::stride], axis=(4, 5))
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -182,14 +190,14 @@ def _conv_backward(kind: str) -> Callable[[Context], list[Verdict]]:
             x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
             where = f"x {x_shape}, w {w_shape}, {param}"
             verdicts += guarded(f"{name}, {where}", lambda x=x, w=w, b=b, p=param, where=where:
-                                _gradients(name, where, forward, backward, x, w, b, p, rng))
+                                _gradients(name, where, forward, backward, ctx.reference, x, w, b, p, rng))
         verdicts += guarded(f"{name} keeps float32", lambda: [_conv_float32(name, forward, backward, rng)])
         return verdicts
 
     return run
 
 
-def _gradients(name: str, where: str, forward: Callable, backward: Callable, x, w, b, param,
+def _gradients(name: str, where: str, forward: Callable, backward: Callable, reference: ModuleType, x, w, b, param,
                rng: np.random.Generator) -> list[Verdict]:
     out, cache = forward(x.copy(), w.copy(), b.copy(), dict(param))
     dout = rng.standard_normal(np.shape(out))
@@ -199,12 +207,30 @@ def _gradients(name: str, where: str, forward: Callable, backward: Callable, x, 
         check_vjp(f"{name} dw, {where}", lambda ww: forward(x, ww, b, param)[0], w, dout, dw, rng=rng),
         check_vjp(f"{name} db, {where}", lambda bb: forward(x, w, bb, param)[0], b, dout, db, rng=rng),
     ]
-    if not verdicts[1].passed and dw.shape == w.shape:
-        flipped = check_vjp("", lambda ww: forward(x, ww, b, param)[0], w, dout, dw[:, :, ::-1, ::-1], rng=rng)
-        if flipped.passed:
-            verdicts[1] = replace(verdicts[1], mistake="dw-flipped", diagnosis=(
-                "dw is the right gradient turned by 180°: dw[f, c, k, l] = Σ dout[n, f, i, j]·xpad[n, c, S·i + k, "
-                "S·j + l], no flip"))
+    if all(v.passed for v in verdicts) or np.shape(out) != np.shape(dout):
+        return verdicts
+
+    def truth(weights: np.ndarray) -> tuple[np.ndarray, ...]:
+        return reference.conv_backward_fast(dout, reference.conv_forward_fast(x, weights, b, param)[1])
+
+    (true_dx, true_dw, _), (flipped_dx, _, _) = truth(w), truth(w[:, :, ::-1, ::-1])
+    pad = param["pad"]
+    named = [
+        (0, pad > 0 and dx.shape == (*x.shape[:2], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad),
+         "dx-not-cropped", f"dx has the padded input's shape {dx.shape}: crop the padding, "
+         "dx = dxpad[:, :, P:P + H, P:P + W]"),
+        (0, _close(dx, flipped_dx[:, :, :, :]) and not _close(dx, true_dx), "dx-kernel-not-flipped",
+         "dx scatters dout through the filter without turning it: dxpad[n, c, S·i + k, S·j + l] += "
+         "dout[n, f, i, j]·w[f, c, k, l] (a full convolution with the 180°-rotated filter)"),
+        (1, _close(dw, true_dw[:, :, ::-1, ::-1]), "dw-flipped",
+         "dw is the right gradient turned by 180°: dw[f, c, k, l] = Σ dout[n, f, i, j]·xpad[n, c, S·i + k, "
+         "S·j + l], no flip"),
+        (2, db.shape != b.shape, "db-wrong-axes", f"db has shape {db.shape}, expected {b.shape}: sum dout over the "
+         "batch and both spatial axes, db = dout.sum(axis=(0, 2, 3))"),
+    ]
+    for k, found, key, words in named:
+        if found and not verdicts[k].passed:
+            verdicts[k] = replace(verdicts[k], mistake=key, diagnosis=words)
     return verdicts
 
 
@@ -221,11 +247,16 @@ def _pool_forward(kind: str) -> Callable[[Context], list[Verdict]]:
 
             def case(x=x, param=param, where=where) -> list[Verdict]:
                 out, truth = np.asarray(forward(x.copy(), dict(param))[0]), window_maxima(x, param)
+                if out.shape != truth.shape:
+                    return [Verdict(where, False, np.inf, 0.0, "shape", mistake="wrong-output-size",
+                                    diagnosis=f"out has shape {out.shape}, expected {truth.shape}: "
+                                    "H' = 1 + (H − HH)/S, W' = 1 + (W − WW)/S")]
                 passed = _close(out, truth)
-                error = float(np.max(np.abs(out - truth))) if out.shape == truth.shape else np.inf
-                return [Verdict(where, passed, error, 0.0, "against the window maxima",
-                                mistake="" if passed else "wrong-output",
-                                detail="" if passed else f"out has shape {out.shape}, expected {truth.shape}")]
+                mistake, words = ("", "") if passed else ("wrong-output", "")
+                if not passed and _close(out, window_maxima(x, param, np.mean)):
+                    mistake, words = "average-not-max", "out is the mean of each window: max pooling takes its maximum"
+                return [Verdict(where, passed, float(np.max(np.abs(out - truth))), 0.0, "against the window maxima",
+                                mistake=mistake, diagnosis=words)]
 
             verdicts += guarded(where, case)
         verdicts += guarded(f"{name} keeps float32", lambda: [_pool_float32(name, forward, None, rng)])
@@ -259,7 +290,12 @@ def _pool_backward(kind: str) -> Callable[[Context], list[Verdict]]:
                 out, cache = forward(x.copy(), dict(param))
                 dout = rng.standard_normal(np.shape(out))
                 dx = np.asarray(backward(dout.copy(), cache))
-                return [check_vjp(where, lambda xx: forward(xx, param)[0], x, dout, dx, method="central", rng=rng)]
+                verdict = check_vjp(where, lambda xx: forward(xx, param)[0], x, dout, dx, method="central", rng=rng)
+                if not verdict.passed and _close(dx, _spread(dout, x.shape, param)):
+                    verdict = replace(verdict, mistake="gradient-averaged", diagnosis=(
+                        "dx spreads dout / (HH·WW) over every entry of a window (average pooling's gradient): "
+                        "send all of dout to the window's maximum"))
+                return [verdict]
 
             verdicts += guarded(where, case)
         verdicts += guarded(f"{name} tie rule", lambda: [_ties(name, forward, backward)])
@@ -267,6 +303,16 @@ def _pool_backward(kind: str) -> Callable[[Context], list[Verdict]]:
         return verdicts
 
     return run
+
+
+def _spread(dout: np.ndarray, shape: tuple[int, ...], param: dict) -> np.ndarray:
+    """Average pooling's gradient: dout / (HH·WW) added to every entry of each window."""
+    hh, ww, stride = param["pool_height"], param["pool_width"], param["stride"]
+    dx = np.zeros(shape)
+    for k in range(hh):
+        for l in range(ww):
+            dx[:, :, k:k + stride * dout.shape[2]:stride, l:l + stride * dout.shape[3]:stride] += dout / (hh * ww)
+    return dx
 
 
 def _ties(name: str, forward: Callable, backward: Callable) -> Verdict:
