@@ -30,7 +30,6 @@ def test_an_exported_module_passes_with_exit_code_0(tmp_path: Path, capsys: pyte
     code, out, _ = _run(capsys, str(tmp_path / "layers.py"))
     total = sum(len(entry.functions) for entry in TABLE if entry.layer in layers)
     assert code == 0 and "PASS    dropout_forward" in out and f"{total} of {total} functions passed" in out
-    assert "PASS    conv_backward_fast" in out and "PASS    max_pool_backward_naive" in out
 
 
 def test_a_broken_module_fails_with_exit_code_1_and_a_diagnosis(capsys: pytest.CaptureFixture[str]) -> None:
