@@ -274,3 +274,18 @@ def test_hand_written_network_epoch_matches_the_generated_network():
     assert hand_loss == pytest.approx(loss)
     for name, value in params.items():
         assert np.allclose(value, model.params[name])
+
+
+def test_verdict_is_unsure_when_the_bound_lies_between_the_quartiles():
+    from numeric.bench.table import verdict
+
+    def row(generated):
+        return {"subject": "generated", "contenders": [
+            {"name": "generated", "available": True, "samples": generated},
+            {"name": "hand-written", "available": True, "samples": [1.0] * len(generated)}]}
+
+    goal = {"ratio": "generated/hand-written", "max": 1.10, "min": None, "met": True}
+    assert verdict(goal, row([1.0, 1.01, 1.02, 1.03])) == "met"
+    assert verdict(goal, row([0.9, 1.0, 1.2, 1.3])) == "met (unsure)"
+    assert verdict({**goal, "met": False}, row([1.3, 1.4, 1.5])) == "SHORT"
+    assert verdict({**goal, "met": None}, row([1.0, 1.0, 1.0])) == "n/a"
