@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +71,7 @@ class FunctionReport:
         out = [head]
         if self.note:
             out.append(f"          {self.note}")
-        out += ["          " + v.line() for v in self.verdicts if verbose or not v.passed]
+        out += ["          " + v.line(method=verbose) for v in self.verdicts if verbose or not v.passed]
         out += [f"          → {words}" for words in self.diagnoses if words != self.note]
         notes = dict.fromkeys(w for v in self.verdicts for w in v.warnings)
         out += [f"          note: {words}" for words in notes]
@@ -113,9 +114,11 @@ class ModuleReport:
         return "\n".join(lines)
 
 
-def summary_rows(reports: list[ModuleReport]) -> tuple[list[str], list[dict[str, str]]]:
-    """One row per module (status of each function, overall verdict, what is wrong) and its columns."""
-    functions = list(dict.fromkeys(f.name for r in reports for f in r.functions))
+def summary_rows(reports: list[ModuleReport], order: Sequence[str] = ()) -> tuple[list[str], list[dict[str, str]]]:
+    """One row per module (status of each function, overall verdict, what is wrong) and its
+    columns: the functions found, those named in ``order`` first and in that order."""
+    found = {f.name for r in reports for f in r.functions}
+    functions = [name for name in order if name in found] + sorted(found - set(order))
     columns = ["module", "passed", *functions, "mistakes", "error"]
     rows = []
     for r in reports:
@@ -129,9 +132,9 @@ def summary_rows(reports: list[ModuleReport]) -> tuple[list[str], list[dict[str,
     return columns, rows
 
 
-def summary_csv(reports: list[ModuleReport]) -> str:
+def summary_csv(reports: list[ModuleReport], order: Sequence[str] = ()) -> str:
     """The summary table as CSV text."""
-    columns, rows = summary_rows(reports)
+    columns, rows = summary_rows(reports, order)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -199,13 +199,13 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
     if progress is not None:
         progress.total = len(labels)
         for k in reports:
-            progress.advance(labels[k])
+            progress.advance(Path(labels[k]).name)
 
     def done(index: int, outcome: Outcome) -> None:
         k = owners[index][0]
         remaining[k] -= 1
         if progress is not None and remaining[k] == 0:
-            progress.advance(labels[k])
+            progress.advance(Path(labels[k]).name)
 
     outcomes = run_isolated(tasks, options.limits, options.jobs, on_done=done)
     results: dict[int, list[FunctionReport]] = {k: list(skipped) for k, (_, skipped) in plans.items()}

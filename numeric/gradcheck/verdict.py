@@ -55,13 +55,14 @@ class Verdict:
             object.__setattr__(self, "where", tuple(int(i) for i in self.where))
         object.__setattr__(self, "warnings", tuple(self.warnings))
 
-    def line(self) -> str:
-        """One terminal line: mark, name, method, error against tolerance, where, detail."""
+    def line(self, method: bool = True) -> str:
+        """One terminal line: mark, name, method (unless ``method=False``), error against
+        tolerance, where, detail."""
         mark = "PASS" if self.passed else "FAIL"
         at = f" at {self.where}" if self.where is not None and not self.passed else ""
         extra = f" — {self.detail}" if self.detail else ""
-        return (f"{mark}  {self.name}: {self.method}, error {self.error:.2e} "
-                f"(tolerance {self.tolerance:.0e}){at}{extra}")
+        how = f"{self.method}, " if method else ""
+        return f"{mark}  {self.name}: {how}error {self.error:.2e} (tolerance {self.tolerance:.0e}){at}{extra}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (non-finite numbers become ``None``)."""

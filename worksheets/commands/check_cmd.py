@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     stem = args.summary or args.path / "layergrad-check"
     summary = {"folder": str(args.path), "passed": sum(r.passed for r in reports), "modules": len(reports),
                "reports": [r.to_dict() for r in reports]}
-    csv_path = write_output(stem.with_suffix(".csv"), summary_csv(reports), args.force)
+    csv_path = write_output(stem.with_suffix(".csv"), summary_csv(reports, list(options.functions)), args.force)
     json_path = write_output(stem.with_suffix(".json"), json.dumps(summary, indent=2) + "\n", args.force)
     if args.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
