@@ -165,7 +165,7 @@ def _centered(f: bn.Family, expr: sp.Expr, mean: sp.IndexedBase, variance: sp.In
 
 def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
     defs = bn.definitions(f)
-    program = Program(_grid(f))
+    program = Program(_grid(f), accumulate=("wide", "dtype"))
     x, mu = A["X"][f.layout], A["mu"][f.kept]
     if mode == "train":
         mean, variance = A["mu"], A["var"]
@@ -185,7 +185,7 @@ def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
 
 def _backward_statements(f: bn.Family, how: str) -> str:
     """``dx``, ``dgamma``, ``dbeta`` from the staged derivations, the closed form or test mode."""
-    program = Program(_grid(f))
+    program = Program(_grid(f), accumulate=("wide", "dtype"))
     beta, gamma = bn.stage(f, "beta"), bn.stage(f, "gamma")
     if how == "staged":
         for name, target in (("Z", "dz"), ("var", "dvar"), ("mu", "dmu")):
@@ -277,6 +277,7 @@ def {api.forward}(x, gamma, beta{extra}, {api.param}):
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != {rank}:
         raise LayergradError(f"{api.forward}: x has shape {{x.shape}}; expected {rank} axes")
     {api.shape}
@@ -323,6 +324,8 @@ def {name}(dout, cache):
         "{name}", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{tuple(shape)}}")
     {unpack}

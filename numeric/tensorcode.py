@@ -64,13 +64,17 @@ class Grid:
 class Program:
     """Statements for a sequence of assignments over one :class:`Grid`, sharing reductions."""
 
-    def __init__(self, grid: Grid, prefix: str = "") -> None:
+    def __init__(self, grid: Grid, prefix: str = "", accumulate: tuple[str, str] | None = None) -> None:
+        r"""``accumulate = (wide, dtype)`` names two dtypes of the generated code: reductions add
+        up in ``wide`` (float64 for float32 data: a float32 sum over many rows drifts by
+        :math:`O(n\epsilon)`, and along a non-contiguous axis NumPy adds row after row) and
+        return ``dtype``, so no full-size array is silently upcast."""
         self.grid = grid
         self.prefix = prefix
+        self.accumulate = accumulate
         self.lines: list[str] = []
         self._reductions: dict[tuple, sp.Symbol] = {}
         self._coefficients = 0
-        self._names: dict[sp.Basic, str] = {}
 
     # -- reductions ----------------------------------------------------------------------------
 
@@ -80,12 +84,16 @@ class Program:
         if key not in self._reductions:
             symbol = sp.Symbol(f"{self.prefix}r{len(self._reductions)}")
             self._reductions[key] = symbol
-            self.lines.append(f"{symbol} = {self._contract(canonical.factor, canonical.limits)}")
+            code = self._contract(canonical.factor, canonical.limits)
+            if isinstance(code, tuple):  # contract, then restore the summed axes (two short lines)
+                self.lines += [f"{symbol} = {code[0]}", f"{symbol} = {code[1].format(symbol)}"]
+            else:
+                self.lines.append(f"{symbol} = {code}")
             if canonical.coeff != 1:
                 self.lines.append(f"{symbol} = {self._print(canonical.coeff * symbol)}")
         return self._reductions[key]
 
-    def _contract(self, factor: sp.Expr, limits: Sequence[tuple]) -> str:
+    def _contract(self, factor: sp.Expr, limits: Sequence[tuple]) -> str | tuple[str, str]:
         """``np.einsum`` (or ``.sum``) of a product of entries over ``limits``, kept on the grid."""
         dummies = [lim[0] for lim in limits]
         grid = self.grid
@@ -112,6 +120,9 @@ class Program:
         if len(operands) == 1:
             name = operands[0][0]
             axis = summed[0] if len(summed) == 1 else tuple(summed)
+            if self.accumulate:
+                wide, dtype = self.accumulate
+                return f"{name}.sum(axis={axis}, keepdims=True, dtype={wide}).astype({dtype}, copy=False)"
             return f"{name}.sum(axis={axis}, keepdims=True)"
         # every operand is stored with all axes (size 1 where it does not vary), so all share
         # one subscript: the summation letter on summed axes, the axis letter elsewhere
@@ -121,6 +132,10 @@ class Program:
         names = ", ".join(name for name, _, _ in operands)
         axis = summed[0] if len(summed) == 1 else tuple(summed)
         spec = ",".join([subscript] * len(operands))
+        if self.accumulate:
+            wide, dtype = self.accumulate
+            return (f"np.einsum('{spec}->{kept}', {names}, dtype={wide})",
+                    f"np.expand_dims({{}}, {axis}).astype({dtype}, copy=False)")
         return f"np.expand_dims(np.einsum('{spec}->{kept}', {names}), {axis})"
 
     # -- assignments ---------------------------------------------------------------------------
@@ -192,8 +207,12 @@ class Program:
         if not groups:
             self.lines.append(f"{target} = {self._print(small)}")
             return target
-        terms = [self._times("*".join(self._print(f) for f in key), coeff) for key, coeff in groups.items()]
+        ordered = sorted(groups.items(), key=lambda item: sp.factor(item[1]).could_extract_minus_sign())
+        terms = [self._times("*".join(self._print(f) for f in key), coeff) for key, coeff in ordered]
         first = terms[0]
+        if first.startswith("-"):  # fold the sign into the small coefficient: no pass over -array
+            key, coeff = ordered[0]
+            first = f"{'*'.join(self._print(f) for f in key)}*{self._temporary(coeff)}"
         if small is not None:
             small = sp.factor(small)
             if _simple(-small):

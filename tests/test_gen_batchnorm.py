@@ -194,6 +194,22 @@ def test_float32_stays_float32_and_close_to_float64(layers):
         assert got.dtype == np.float32 and np.max(np.abs(got - want)) < 1e-3 * np.max(np.abs(want))
 
 
+def test_float32_statistics_of_a_large_batch_add_up_in_float64(layers):
+    """Summing 65,536 float32 rows of mean 1e4 row after row (what NumPy does along axis 0) is
+    off by units; the generated reductions add up in float64 and return float32."""
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((65536, 4)) * 3 + 1e4).astype(np.float32)
+    ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
+    out, cache = layers.batchnorm_forward(x, ones, zeros, {"mode": "train"})
+    ref, ref_cache = layers.batchnorm_forward(x.astype(np.float64), ones, zeros, {"mode": "train"})
+    assert out.dtype == np.float32 and np.max(np.abs(out - ref)) < 5e-4  # ulp(1e4)/2 / σ
+    assert np.max(np.abs(x.mean(axis=0) - x.astype(np.float64).mean(axis=0))) > 1e-1  # the naive float32 mean
+    dout = rng.standard_normal(x.shape).astype(np.float32)
+    dx, _, _ = layers.batchnorm_backward_alt(dout, cache)
+    dx64, _, _ = layers.batchnorm_backward_alt(dout.astype(np.float64), ref_cache)
+    assert dx.dtype == np.float32 and np.max(np.abs(dx - dx64)) < 1e-5 * np.max(np.abs(dx64))
+
+
 def test_the_centered_form_keeps_its_digits_when_the_mean_is_large(layers):
     """The variance is a mean of squares of centered values: shifting the input by 1e4 leaves
     Z unchanged to ~1e-11, where the power-sum form E[x²] − E[x]² would lose about 7 digits."""
@@ -210,10 +226,10 @@ def test_the_generated_code_is_vectorized_and_shares_its_reductions():
     source = module_source("cs231n", "keep", layers=("batchnorm",))
     alt = source[source.index("def batchnorm_backward_alt"):]
     train = alt[alt.index('if mode == "train"'):alt.index("else:")]
-    assert train.count("np.einsum('kj,kj->j', dout, z)") == 1  # shared by dgamma and dx
-    assert "dout.sum(axis=0, keepdims=True)" in alt and " for " not in alt.split('"""')[2]
+    assert train.count("np.einsum('kj,kj->j', dout, z, dtype=wide)") == 1  # shared by dgamma and dx
+    assert "dout.sum(axis=0, keepdims=True, dtype=wide)" in alt and " for " not in alt.split('"""')[2]
     forward = source[source.index("def batchnorm_forward"):source.index("def batchnorm_backward")]
-    assert "xc = x - mu" in forward and "np.einsum('kj,kj->j', xc, xc)" in forward
+    assert "xc = x - mu" in forward and "np.einsum('kj,kj->j', xc, xc, dtype=wide)" in forward
 
 
 @pytest.mark.parametrize(
