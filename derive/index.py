@@ -335,9 +335,8 @@ def _split_scalar(t: Term) -> Term:
 
 def _shape(factor: sp.Expr, limits: tuple[Limit, ...]) -> tuple:
     """A term's factor and limits, limits in name order (then by range, so that limits whose
-    names are the same placeholder still sort the same way within a run): equal shapes are
-    equal terms."""
-    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, hash(lim[1:])))))
+    names are the same placeholder still sort the same way): equal shapes are equal terms."""
+    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, str(lim[1]), str(lim[2])))))
 
 
 def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
@@ -353,8 +352,8 @@ def _canonical(t: Term) -> Term:
     of their dummies come out identical.
 
     Dummies are first ordered by a signature that ignores names (where each appears); only
-    dummies with equal signatures are permuted, and the candidate with the smallest hash is
-    taken (ties broken by its printed form), so the search stays small and cheap."""
+    dummies with equal signatures are permuted, and the candidate with the smallest printed
+    form is taken, so the search stays small and the result is the same in every run."""
     dummies = t.dummies
     if not dummies:
         return t
@@ -363,12 +362,12 @@ def _canonical(t: Term) -> Term:
     placeholder = sp.Symbol("_x", integer=True)
     other = sp.Symbol("_y", integer=True)
 
-    def signature(d: sp.Symbol) -> int:
+    def signature(d: sp.Symbol) -> str:
         mapping = {e: (placeholder if e == d else other) for e in dummies}
-        return hash(_shape(t.factor.xreplace(mapping), tuple(
+        return _key(t.factor.xreplace(mapping), tuple(
             (mapping[lim[0]], lim[1].xreplace(mapping), lim[2].xreplace(mapping))
             for lim in t.limits
-        )))
+        ))
 
     prints = _fingerprints(t)
     groups: dict[tuple, list[sp.Symbol]] = {}
@@ -380,25 +379,20 @@ def _canonical(t: Term) -> Term:
         if len(group) <= 2:
             ordered_groups.append(group)
             continue
-        finer: dict[int, list[sp.Symbol]] = {}  # large groups: split by the full signature
+        finer: dict[str, list[sp.Symbol]] = {}  # large groups: split by the full signature
         for d in group:
             finer.setdefault(signature(d), []).append(d)
         ordered_groups += [finer[k] for k in sorted(finer)]
-    best: tuple[int, Term] | None = None
     choices = [itertools.permutations(g) for g in ordered_groups]
+    candidates = []
     for count, combo in enumerate(itertools.product(*choices)):
         if count >= 720:
             break
         order = [d for group in combo for d in group]
-        candidate = t.rename(dict(zip(order, _CANON)))
-        key = hash(_shape(candidate.factor, candidate.limits))
-        if best is None or key < best[0] or (
-            key == best[0]
-            and _key(candidate.factor, candidate.limits) < _key(best[1].factor, best[1].limits)
-        ):
-            best = (key, candidate)
-    assert best is not None
-    canon = best[1]
+        candidates.append(t.rename(dict(zip(order, _CANON))))
+    # one candidate (every dummy told apart by its fingerprint) needs no comparison; otherwise
+    # the smallest printed form, the same in every interpreter
+    canon = candidates[0] if len(candidates) == 1 else min(candidates, key=lambda c: _key(c.factor, c.limits))
     return Term(canon.coeff, canon.factor, tuple(sorted(canon.limits, key=lambda lim: lim[0].name)))
 
 

@@ -314,6 +314,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"batchnorm_forward: x has shape {x.shape}; expected 2 axes")
     n, d = x.shape
@@ -323,10 +324,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if mode == "train":
         _norm_count("batchnorm_forward", n, "examples in the batch")
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
-        r0 = x.sum(axis=0, keepdims=True)
+        r0 = x.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         mu = r0/n
         xc = x - mu
-        r1 = np.expand_dims(np.einsum('kj,kj->j', xc, xc), 0)
+        r1 = np.einsum('kj,kj->j', xc, xc, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         var = r1/n
         s = np.sqrt(eps + var)
         z = xc/s
@@ -368,29 +370,34 @@ def batchnorm_backward(dout, cache):
         "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
     if mode == "train":
         dz = dout*gamma
-        r0 = np.expand_dims(np.einsum('kj,kj->j', dz, z), 0)
+        r0 = np.einsum('kj,kj->j', dz, z, dtype=wide)
+        r0 = np.expand_dims(r0, 0).astype(dtype, copy=False)
         dvar = -1/2*r0/s**2
-        r1 = z.sum(axis=0, keepdims=True)
-        r2 = dz.sum(axis=0, keepdims=True)
+        r1 = z.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r2 = dz.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dmu = -2*dvar*r1*s/n - r2/s
-        r3 = dout.sum(axis=0, keepdims=True)
+        r3 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r3
-        r4 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r4 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r4 = np.expand_dims(r4, 0).astype(dtype, copy=False)
         dgamma = r4
         c0 = 2*dvar*s/n
         c1 = dmu/n
         dx = z*c0 + c1
         dx += dz/s
     else:
-        r0 = dout.sum(axis=0, keepdims=True)
+        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -412,23 +419,27 @@ def batchnorm_backward_alt(dout, cache):
         "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
     if mode == "train":
-        r0 = dout.sum(axis=0, keepdims=True)
+        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         dgamma = r1
         c0 = gamma*r1/(n*s)
         c1 = -gamma*r0/(n*s)
-        dx = -z*c0 + c1
-        dx += dout*(gamma/s)
+        dx = dout*(gamma/s) + c1
+        dx -= z*c0
     else:
-        r0 = dout.sum(axis=0, keepdims=True)
+        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -450,6 +461,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"layernorm_forward: x has shape {x.shape}; expected 2 axes")
     n, d = x.shape
@@ -457,10 +469,11 @@ def layernorm_forward(x, gamma, beta, ln_param):
     gamma, beta = _norm_params("layernorm_forward", gamma, beta, (d,))
     gamma, beta = gamma.reshape((1, d)), beta.reshape((1, d))
     _norm_count("layernorm_forward", d, "features of an example")
-    r0 = x.sum(axis=1, keepdims=True)
+    r0 = x.sum(axis=1, keepdims=True, dtype=wide).astype(dtype, copy=False)
     mu = r0/d
     xc = x - mu
-    r1 = np.expand_dims(np.einsum('ik,ik->i', xc, xc), 1)
+    r1 = np.einsum('ik,ik->i', xc, xc, dtype=wide)
+    r1 = np.expand_dims(r1, 1).astype(dtype, copy=False)
     var = r1/d
     s = np.sqrt(eps + var)
     z = xc/s
@@ -483,21 +496,26 @@ def layernorm_backward(dout, cache):
         "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
-    r0 = dout.sum(axis=0, keepdims=True)
+    r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
     dbeta = r0
-    r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+    r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+    r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
     dgamma = r1
-    r2 = np.expand_dims(np.einsum('ik,ik,ik->i', gamma, dout, z), 1)
-    r3 = np.expand_dims(np.einsum('ik,ik->i', gamma, dout), 1)
+    r2 = np.einsum('ik,ik,ik->i', gamma, dout, z, dtype=wide)
+    r2 = np.expand_dims(r2, 1).astype(dtype, copy=False)
+    r3 = np.einsum('ik,ik->i', gamma, dout, dtype=wide)
+    r3 = np.expand_dims(r3, 1).astype(dtype, copy=False)
     c0 = -r3/(d*s)
-    dx = -z*(r2/(d*s)) + c0
-    dx += dout*(gamma/s)
+    dx = dout*(gamma/s) + c0
+    dx -= z*(r2/(d*s))
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 23c306babe989a93fa1c11b1a09e81b9e5d5c6f73cb164a634be04e1f0e0d8a6
+# layergrad-sha256: b468fc83b1a8327ab1d891ac8a59048c87cc021ccd9d480452890890beb81f03
