@@ -472,6 +472,7 @@ def svm_loss(x, y):
 
 def batchnorm_forward(x, gamma, beta, bn_param):
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"batchnorm_forward: x has shape {x.shape}; expected 2 axes")
     n, d = x.shape
@@ -481,10 +482,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if mode == "train":
         _norm_count("batchnorm_forward", n, "examples in the batch")
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
-        r0 = x.sum(axis=0, keepdims=True)
+        r0 = x.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         mu = r0/n
         xc = x - mu
-        r1 = np.expand_dims(np.einsum('kj,kj->j', xc, xc), 0)
+        r1 = np.einsum('kj,kj->j', xc, xc, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         var = r1/n
         s = np.sqrt(eps + var)
         z = xc/s
@@ -513,29 +515,34 @@ def batchnorm_backward(dout, cache):
         "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
     if mode == "train":
         dz = dout*gamma
-        r0 = np.expand_dims(np.einsum('kj,kj->j', dz, z), 0)
+        r0 = np.einsum('kj,kj->j', dz, z, dtype=wide)
+        r0 = np.expand_dims(r0, 0).astype(dtype, copy=False)
         dvar = -1/2*r0/s**2
-        r1 = z.sum(axis=0, keepdims=True)
-        r2 = dz.sum(axis=0, keepdims=True)
+        r1 = z.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r2 = dz.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dmu = -2*dvar*r1*s/n - r2/s
-        r3 = dout.sum(axis=0, keepdims=True)
+        r3 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r3
-        r4 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r4 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r4 = np.expand_dims(r4, 0).astype(dtype, copy=False)
         dgamma = r4
         c0 = 2*dvar*s/n
         c1 = dmu/n
         dx = z*c0 + c1
         dx += dz/s
     else:
-        r0 = dout.sum(axis=0, keepdims=True)
+        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -548,23 +555,27 @@ def batchnorm_backward_alt(dout, cache):
         "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
     if mode == "train":
-        r0 = dout.sum(axis=0, keepdims=True)
+        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         dgamma = r1
         c0 = gamma*r1/(n*s)
         c1 = -gamma*r0/(n*s)
-        dx = -z*c0 + c1
-        dx += dout*(gamma/s)
+        dx = dout*(gamma/s) + c1
+        dx -= z*c0
     else:
-        r0 = dout.sum(axis=0, keepdims=True)
+        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -574,6 +585,7 @@ def batchnorm_backward_alt(dout, cache):
 
 def layernorm_forward(x, gamma, beta, ln_param):
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"layernorm_forward: x has shape {x.shape}; expected 2 axes")
     n, d = x.shape
@@ -581,10 +593,11 @@ def layernorm_forward(x, gamma, beta, ln_param):
     gamma, beta = _norm_params("layernorm_forward", gamma, beta, (d,))
     gamma, beta = gamma.reshape((1, d)), beta.reshape((1, d))
     _norm_count("layernorm_forward", d, "features of an example")
-    r0 = x.sum(axis=1, keepdims=True)
+    r0 = x.sum(axis=1, keepdims=True, dtype=wide).astype(dtype, copy=False)
     mu = r0/d
     xc = x - mu
-    r1 = np.expand_dims(np.einsum('ik,ik->i', xc, xc), 1)
+    r1 = np.einsum('ik,ik->i', xc, xc, dtype=wide)
+    r1 = np.expand_dims(r1, 1).astype(dtype, copy=False)
     var = r1/d
     s = np.sqrt(eps + var)
     z = xc/s
@@ -598,19 +611,24 @@ def layernorm_backward(dout, cache):
         "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
-    r0 = dout.sum(axis=0, keepdims=True)
+    r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
     dbeta = r0
-    r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
+    r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
+    r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
     dgamma = r1
-    r2 = np.expand_dims(np.einsum('ik,ik,ik->i', gamma, dout, z), 1)
-    r3 = np.expand_dims(np.einsum('ik,ik->i', gamma, dout), 1)
+    r2 = np.einsum('ik,ik,ik->i', gamma, dout, z, dtype=wide)
+    r2 = np.expand_dims(r2, 1).astype(dtype, copy=False)
+    r3 = np.einsum('ik,ik->i', gamma, dout, dtype=wide)
+    r3 = np.expand_dims(r3, 1).astype(dtype, copy=False)
     c0 = -r3/(d*s)
-    dx = -z*(r2/(d*s)) + c0
-    dx += dout*(gamma/s)
+    dx = dout*(gamma/s) + c0
+    dx -= z*(r2/(d*s))
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
@@ -618,6 +636,7 @@ def layernorm_backward(dout, cache):
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_batchnorm_forward: x has shape {x.shape}; expected 4 axes")
     N, C, H, W = x.shape
@@ -627,10 +646,11 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     if mode == "train":
         _norm_count("spatial_batchnorm_forward", N * H * W, "examples times pixels")
         running_mean, running_var = _norm_running("spatial_batchnorm_forward", bn_param, (C,), x.dtype)
-        r0 = x.sum(axis=(0, 2, 3), keepdims=True)
+        r0 = x.sum(axis=(0, 2, 3), keepdims=True, dtype=wide).astype(dtype, copy=False)
         mu = r0/(H*N*W)
         xc = x - mu
-        r1 = np.expand_dims(np.einsum('kclm,kclm->c', xc, xc), (0, 2, 3))
+        r1 = np.einsum('kclm,kclm->c', xc, xc, dtype=wide)
+        r1 = np.expand_dims(r1, (0, 2, 3)).astype(dtype, copy=False)
         var = r1/(H*N*W)
         s = np.sqrt(eps + var)
         z = xc/s
@@ -659,23 +679,27 @@ def spatial_batchnorm_backward(dout, cache):
         "spatial_batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     N, C, H, W = z.shape
     dout = dout.reshape((N, C, H, W))
     if mode == "train":
-        r0 = dout.sum(axis=(0, 2, 3), keepdims=True)
+        r0 = dout.sum(axis=(0, 2, 3), keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kclm,kclm->c', dout, z), (0, 2, 3))
+        r1 = np.einsum('kclm,kclm->c', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, (0, 2, 3)).astype(dtype, copy=False)
         dgamma = r1
         c0 = gamma*r1/(H*N*W*s)
         c1 = -gamma*r0/(H*N*W*s)
-        dx = -z*c0 + c1
-        dx += dout*(gamma/s)
+        dx = dout*(gamma/s) + c1
+        dx -= z*c0
     else:
-        r0 = dout.sum(axis=(0, 2, 3), keepdims=True)
+        r0 = dout.sum(axis=(0, 2, 3), keepdims=True, dtype=wide).astype(dtype, copy=False)
         dbeta = r0
-        r1 = np.expand_dims(np.einsum('kclm,kclm->c', dout, z), (0, 2, 3))
+        r1 = np.einsum('kclm,kclm->c', dout, z, dtype=wide)
+        r1 = np.expand_dims(r1, (0, 2, 3)).astype(dtype, copy=False)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -685,6 +709,7 @@ def spatial_batchnorm_backward(dout, cache):
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     x = _floating("x", x)
+    dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_groupnorm_forward: x has shape {x.shape}; expected 4 axes")
     N, C, H, W = x.shape
@@ -696,10 +721,11 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     x = x.reshape((N, G, K, H, W))
     gamma, beta = gamma.reshape((1, G, K, 1, 1)), beta.reshape((1, G, K, 1, 1))
     _norm_count("spatial_groupnorm_forward", K * H * W, "channels of a group times pixels")
-    r0 = x.sum(axis=(2, 3, 4), keepdims=True)
+    r0 = x.sum(axis=(2, 3, 4), keepdims=True, dtype=wide).astype(dtype, copy=False)
     mu = r0/(H*K*W)
     xc = x - mu
-    r1 = np.expand_dims(np.einsum('ngklm,ngklm->ng', xc, xc), (2, 3, 4))
+    r1 = np.einsum('ngklm,ngklm->ng', xc, xc, dtype=wide)
+    r1 = np.expand_dims(r1, (2, 3, 4)).astype(dtype, copy=False)
     var = r1/(H*K*W)
     s = np.sqrt(eps + var)
     z = xc/s
@@ -713,20 +739,25 @@ def spatial_groupnorm_backward(dout, cache):
         "spatial_groupnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
+    dtype = np.result_type(dout, z)
+    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
-    r0 = dout.sum(axis=(0, 3, 4), keepdims=True)
+    r0 = dout.sum(axis=(0, 3, 4), keepdims=True, dtype=wide).astype(dtype, copy=False)
     dbeta = r0
-    r1 = np.expand_dims(np.einsum('kgclm,kgclm->gc', dout, z), (0, 3, 4))
+    r1 = np.einsum('kgclm,kgclm->gc', dout, z, dtype=wide)
+    r1 = np.expand_dims(r1, (0, 3, 4)).astype(dtype, copy=False)
     dgamma = r1
-    r2 = np.expand_dims(np.einsum('ngkmp,ngkmp,ngkmp->ng', gamma, dout, z), (2, 3, 4))
-    r3 = np.expand_dims(np.einsum('ngkmp,ngkmp->ng', gamma, dout), (2, 3, 4))
+    r2 = np.einsum('ngkmp,ngkmp,ngkmp->ng', gamma, dout, z, dtype=wide)
+    r2 = np.expand_dims(r2, (2, 3, 4)).astype(dtype, copy=False)
+    r3 = np.einsum('ngkmp,ngkmp->ng', gamma, dout, dtype=wide)
+    r3 = np.expand_dims(r3, (2, 3, 4)).astype(dtype, copy=False)
     c0 = r2/(H*K*W*s)
     c1 = -r3/(H*K*W*s)
-    dx = -z*c0 + c1
-    dx += dout*(gamma/s)
+    dx = dout*(gamma/s) + c1
+    dx -= z*c0
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
