@@ -22,7 +22,7 @@ from types import ModuleType, SimpleNamespace
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..gradcheck import Verdict, check_vjp
+from ..gradcheck import Verdict, check_projections, check_vjp, without_ties
 from .spec import Context, FunctionCheck, LayerChecks, Mistake, guarded
 
 __all__ = ["CONV", "CONV_CASES", "DILATED_CASE", "MAXPOOL", "POOL_CASES", "SMALL_CONV_CASES", "check_conv",
@@ -58,6 +58,8 @@ CONV_MISTAKES = (
     Mistake("wrong-output-size", "the output shape is not (N, F, H', W') with H' = 1 + (H + 2P − d(HH − 1) − 1)/S"),
     Mistake("kernel-flipped", "the kernel is flipped: a true convolution instead of the cross-correlation layers use"),
     Mistake("bias-missing", "the bias is not added"),
+    Mistake("stride-ignored", "the stride is ignored (windows at every position)"),
+    Mistake("padding-ignored", "the padding is ignored (no zeros around x)"),
     Mistake("wrong-output", "the output differs from the layer's definition"),
     Mistake("dw-flipped", "the filter gradient is flipped in its two spatial axes"),
     Mistake("dx-not-cropped", "the input gradient keeps the padding (shape of xpad, not x)"),
@@ -74,6 +76,7 @@ POOL_MISTAKES = (
     Mistake("wrong-output-size", "the output shape is not (N, C, H', W') with H' = 1 + (H − HH)/S"),
     Mistake("average-not-max", "the output is the mean of each window, not its maximum"),
     Mistake("gradient-averaged", "the gradient is spread evenly over each window instead of sent to its maximum"),
+    Mistake("gradient-everywhere", "every entry of a window receives the whole gradient, not only its maximum"),
     Mistake("ties-all-routed", "at a tie every largest entry receives the gradient, not only the first one"),
     Mistake("dtype-changed", "float32 inputs do not give float32 outputs and gradients"),
     Mistake("raised", "the function raised an exception or exited"),
@@ -115,6 +118,18 @@ def window_maxima(x: np.ndarray, param: dict, reduce: Callable = np.max) -> np.n
     return reduce(windows[:, :, ::stride, ::stride], axis=(4, 5))
 
 
+def _gradient(name: str, f: Callable, x: np.ndarray, dout: np.ndarray, analytic: np.ndarray,
+              rng: np.random.Generator, **options) -> Verdict:
+    """Along random directions (a few calls); entry by entry only when that fails, to say where."""
+    verdict = check_projections(name, f, x, dout, analytic, rng=rng, **options)
+    return verdict if verdict.passed else check_vjp(name, f, x, dout, analytic, rng=rng, **options)
+
+
+TIE_GAP = 1e-3
+"""Smallest gap between the entries of a pooling input: far beyond the step of the differences,
+so no window's maximum changes hands within it (ties are checked on their own)."""
+
+
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return np.shape(a) == np.shape(b) and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
 
@@ -143,6 +158,14 @@ def _forward_case(where: str, forward: Callable, x, w, b, param) -> Verdict:
                                           for a in (2, 3)))
     out = np.asarray(forward(x.copy(), w.copy(), b.copy(), dict(param))[0])
     if out.shape != expected:
+        for key, change, words in (
+            ("stride-ignored", {"stride": 1}, "the stride is ignored: windows start every S·i, not at every i"),
+            ("padding-ignored", {"pad": 0}, "the padding is ignored: pad x with P zeros on each side first"),
+        ):
+            if param[next(iter(change))] != next(iter(change.values())) and \
+                    _close(out, definition(x, w, b, {**param, **change})):
+                return Verdict(where, False, np.inf, 0.0, "shape", mistake=key,
+                               diagnosis=f"out has shape {out.shape}, expected {expected}: {words}")
         return Verdict(where, False, np.inf, 0.0, "shape", mistake="wrong-output-size",
                        diagnosis=f"out has shape {out.shape}, expected {expected}: H' = 1 + (H + 2P − d(HH − 1) − 1)/S")
     truth = definition(x, w, b, param)
@@ -203,9 +226,9 @@ def _gradients(name: str, where: str, forward: Callable, backward: Callable, ref
     dout = rng.standard_normal(np.shape(out))
     dx, dw, db = (np.asarray(g) for g in backward(dout.copy(), cache))
     verdicts = [
-        check_vjp(f"{name} dx, {where}", _per_sample(forward, w, b, param), x, dout, dx, rng=rng),
-        check_vjp(f"{name} dw, {where}", lambda ww: forward(x, ww, b, param)[0], w, dout, dw, rng=rng),
-        check_vjp(f"{name} db, {where}", lambda bb: forward(x, w, bb, param)[0], b, dout, db, rng=rng),
+        _gradient(f"{name} dx, {where}", _per_sample(forward, w, b, param), x, dout, dx, rng),
+        _gradient(f"{name} dw, {where}", lambda ww: forward(x, ww, b, param)[0], w, dout, dw, rng),
+        _gradient(f"{name} db, {where}", lambda bb: forward(x, w, bb, param)[0], b, dout, db, rng),
     ]
     if all(v.passed for v in verdicts) or np.shape(out) != np.shape(dout):
         return verdicts
@@ -283,18 +306,22 @@ def _pool_backward(kind: str) -> Callable[[Context], list[Verdict]]:
         rng = ctx.rng(name)
         verdicts: list[Verdict] = []
         for shape, param in _pool_cases(ctx):
-            x = rng.standard_normal(shape)
+            x = without_ties(rng.standard_normal(shape), TIE_GAP)
             where = f"{name} dx, x {shape}, {param}"
 
             def case(x=x, param=param, where=where) -> list[Verdict]:
                 out, cache = forward(x.copy(), dict(param))
                 dout = rng.standard_normal(np.shape(out))
                 dx = np.asarray(backward(dout.copy(), cache))
-                verdict = check_vjp(where, lambda xx: forward(xx, param)[0], x, dout, dx, method="central", rng=rng)
+                verdict = _gradient(where, lambda xx: forward(xx, param)[0], x, dout, dx, rng, method="central")
                 if not verdict.passed and _close(dx, _spread(dout, x.shape, param)):
                     verdict = replace(verdict, mistake="gradient-averaged", diagnosis=(
                         "dx spreads dout / (HH·WW) over every entry of a window (average pooling's gradient): "
                         "send all of dout to the window's maximum"))
+                elif not verdict.passed and _close(dx, _spread(dout, x.shape, param, whole=True)):
+                    verdict = replace(verdict, mistake="gradient-everywhere", diagnosis=(
+                        "dx sends all of dout to every entry of each window: only the window's maximum "
+                        "contributed to the output, so only it receives dout"))
                 return [verdict]
 
             verdicts += guarded(where, case)
@@ -305,13 +332,15 @@ def _pool_backward(kind: str) -> Callable[[Context], list[Verdict]]:
     return run
 
 
-def _spread(dout: np.ndarray, shape: tuple[int, ...], param: dict) -> np.ndarray:
-    """Average pooling's gradient: dout / (HH·WW) added to every entry of each window."""
+def _spread(dout: np.ndarray, shape: tuple[int, ...], param: dict, whole: bool = False) -> np.ndarray:
+    """Average pooling's gradient: dout / (HH·WW) added to every entry of each window (``whole``:
+    all of dout to every entry)."""
     hh, ww, stride = param["pool_height"], param["pool_width"], param["stride"]
+    share = dout if whole else dout / (hh * ww)
     dx = np.zeros(shape)
     for k in range(hh):
         for l in range(ww):
-            dx[:, :, k:k + stride * dout.shape[2]:stride, l:l + stride * dout.shape[3]:stride] += dout / (hh * ww)
+            dx[:, :, k:k + stride * dout.shape[2]:stride, l:l + stride * dout.shape[3]:stride] += share
     return dx
 
 

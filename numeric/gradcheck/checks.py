@@ -47,14 +47,15 @@ def choose_method(f: Callable[[Array], Array], x: Array, rng: np.random.Generato
     if method != "auto":
         return method, ()
     v = rng.standard_normal(np.shape(x))
+    scale, spread = scale_of(x), scale_of(v)
     try:
-        exact = directional(f, x, v, method="complex")
+        exact = directional(f, x, v, method="complex", h=1e-20 * scale / spread)
     except LayergradError:
         raise
     except Exception:
         return "central", ("complex step not applicable: the forward rejects complex input",)
-    approx = directional(f, x, v, method="central")
-    tol = Tolerance.derived("central", approx.h * scale_of(v), scale_of(x), approx.noise)
+    approx = directional(f, x, v, method="central", h=EPS ** (1 / 3) * scale / spread)
+    tol = Tolerance.derived("central", approx.h * spread, scale, approx.noise)
     if np.all(tol.errors(exact.value, approx.value) <= tol.rtol):
         return "complex", ()
     return "central", ("complex step not applicable: the forward is not analytic in x or drops the imaginary "

@@ -19,6 +19,7 @@ between :math:`x - h` and :math:`x + h`).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,12 +44,13 @@ def scale_of(x: np.ndarray) -> float:
     """The spread of ``x`` (root-mean-square distance from its mean), the unit of the step: the
     scale on which a function of ``x`` varies, whatever offset ``x`` sits at (its root-mean-square
     size when all entries are equal, 1 when they are all zero)."""
-    flat = np.asarray(x).reshape(-1)
-    if not flat.size:
+    flat = np.ravel(x)
+    n = flat.size
+    if not n:
         return 1.0
-    centered = flat - flat.mean()
+    centered = flat - flat.sum() / n
     for v in (centered, flat):
-        size = float(np.sqrt(abs(np.vdot(v, v)) / flat.size))
+        size = math.sqrt(abs(float(np.vdot(v, v).real)) / n)
         if size > 0:
             return size
     return 1.0
