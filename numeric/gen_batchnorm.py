@@ -184,8 +184,10 @@ def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
 
 
 def _backward_statements(f: bn.Family, how: str) -> str:
-    """``dx``, ``dgamma``, ``dbeta`` from the staged derivations, the closed form or test mode."""
-    program = Program(_grid(f), accumulate=("wide", "dtype"))
+    """``dx``, ``dgamma``, ``dbeta`` from the staged derivations, the closed form or test mode.
+    Their sums add up in the data's dtype: their terms are centered (Z) or upstream gradients,
+    so a float32 sum loses no more than it must (unlike the forward's mean of raw inputs)."""
+    program = Program(_grid(f))
     beta, gamma = bn.stage(f, "beta"), bn.stage(f, "gamma")
     if how == "staged":
         for name, target in (("Z", "dz"), ("var", "dvar"), ("mu", "dmu")):
@@ -324,8 +326,6 @@ def {name}(dout, cache):
         "{name}", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
-    dtype = np.result_type(dout, z)
-    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{tuple(shape)}}")
     {unpack}

@@ -515,34 +515,29 @@ def batchnorm_backward(dout, cache):
         "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
-    dtype = np.result_type(dout, z)
-    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
     if mode == "train":
         dz = dout*gamma
-        r0 = np.einsum('kj,kj->j', dz, z, dtype=wide)
-        r0 = np.expand_dims(r0, 0).astype(dtype, copy=False)
+        r0 = np.expand_dims(np.einsum('kj,kj->j', dz, z), 0)
         dvar = -1/2*r0/s**2
-        r1 = z.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
-        r2 = dz.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r1 = z.sum(axis=0, keepdims=True)
+        r2 = dz.sum(axis=0, keepdims=True)
         dmu = -2*dvar*r1*s/n - r2/s
-        r3 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r3 = dout.sum(axis=0, keepdims=True)
         dbeta = r3
-        r4 = np.einsum('kj,kj->j', dout, z, dtype=wide)
-        r4 = np.expand_dims(r4, 0).astype(dtype, copy=False)
+        r4 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
         dgamma = r4
         c0 = 2*dvar*s/n
         c1 = dmu/n
         dx = z*c0 + c1
         dx += dz/s
     else:
-        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r0 = dout.sum(axis=0, keepdims=True)
         dbeta = r0
-        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
-        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
+        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -555,27 +550,23 @@ def batchnorm_backward_alt(dout, cache):
         "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
-    dtype = np.result_type(dout, z)
-    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
     if mode == "train":
-        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r0 = dout.sum(axis=0, keepdims=True)
         dbeta = r0
-        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
-        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
+        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
         dgamma = r1
         c0 = gamma*r1/(n*s)
         c1 = -gamma*r0/(n*s)
         dx = dout*(gamma/s) + c1
         dx -= z*c0
     else:
-        r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r0 = dout.sum(axis=0, keepdims=True)
         dbeta = r0
-        r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
-        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
+        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -611,21 +602,16 @@ def layernorm_backward(dout, cache):
         "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
-    dtype = np.result_type(dout, z)
-    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     n, d = z.shape
     dout = dout.reshape((n, d))
-    r0 = dout.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
+    r0 = dout.sum(axis=0, keepdims=True)
     dbeta = r0
-    r1 = np.einsum('kj,kj->j', dout, z, dtype=wide)
-    r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
+    r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
     dgamma = r1
-    r2 = np.einsum('ik,ik,ik->i', gamma, dout, z, dtype=wide)
-    r2 = np.expand_dims(r2, 1).astype(dtype, copy=False)
-    r3 = np.einsum('ik,ik->i', gamma, dout, dtype=wide)
-    r3 = np.expand_dims(r3, 1).astype(dtype, copy=False)
+    r2 = np.expand_dims(np.einsum('ik,ik,ik->i', gamma, dout, z), 1)
+    r3 = np.expand_dims(np.einsum('ik,ik->i', gamma, dout), 1)
     c0 = -r3/(d*s)
     dx = dout*(gamma/s) + c0
     dx -= z*(r2/(d*s))
@@ -679,27 +665,23 @@ def spatial_batchnorm_backward(dout, cache):
         "spatial_batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
-    dtype = np.result_type(dout, z)
-    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     N, C, H, W = z.shape
     dout = dout.reshape((N, C, H, W))
     if mode == "train":
-        r0 = dout.sum(axis=(0, 2, 3), keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r0 = dout.sum(axis=(0, 2, 3), keepdims=True)
         dbeta = r0
-        r1 = np.einsum('kclm,kclm->c', dout, z, dtype=wide)
-        r1 = np.expand_dims(r1, (0, 2, 3)).astype(dtype, copy=False)
+        r1 = np.expand_dims(np.einsum('kclm,kclm->c', dout, z), (0, 2, 3))
         dgamma = r1
         c0 = gamma*r1/(H*N*W*s)
         c1 = -gamma*r0/(H*N*W*s)
         dx = dout*(gamma/s) + c1
         dx -= z*c0
     else:
-        r0 = dout.sum(axis=(0, 2, 3), keepdims=True, dtype=wide).astype(dtype, copy=False)
+        r0 = dout.sum(axis=(0, 2, 3), keepdims=True)
         dbeta = r0
-        r1 = np.einsum('kclm,kclm->c', dout, z, dtype=wide)
-        r1 = np.expand_dims(r1, (0, 2, 3)).astype(dtype, copy=False)
+        r1 = np.expand_dims(np.einsum('kclm,kclm->c', dout, z), (0, 2, 3))
         dgamma = r1
         dx = dout*(gamma/s)
     dtype = dout.dtype
@@ -739,21 +721,16 @@ def spatial_groupnorm_backward(dout, cache):
         "spatial_groupnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
     )
     dout = _floating("dout", dout)
-    dtype = np.result_type(dout, z)
-    wide = np.promote_types(dtype, np.float64)  # reductions add up in wide
     if dout.shape != tuple(shape):
         raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
-    r0 = dout.sum(axis=(0, 3, 4), keepdims=True, dtype=wide).astype(dtype, copy=False)
+    r0 = dout.sum(axis=(0, 3, 4), keepdims=True)
     dbeta = r0
-    r1 = np.einsum('kgclm,kgclm->gc', dout, z, dtype=wide)
-    r1 = np.expand_dims(r1, (0, 3, 4)).astype(dtype, copy=False)
+    r1 = np.expand_dims(np.einsum('kgclm,kgclm->gc', dout, z), (0, 3, 4))
     dgamma = r1
-    r2 = np.einsum('ngkmp,ngkmp,ngkmp->ng', gamma, dout, z, dtype=wide)
-    r2 = np.expand_dims(r2, (2, 3, 4)).astype(dtype, copy=False)
-    r3 = np.einsum('ngkmp,ngkmp->ng', gamma, dout, dtype=wide)
-    r3 = np.expand_dims(r3, (2, 3, 4)).astype(dtype, copy=False)
+    r2 = np.expand_dims(np.einsum('ngkmp,ngkmp,ngkmp->ng', gamma, dout, z), (2, 3, 4))
+    r3 = np.expand_dims(np.einsum('ngkmp,ngkmp->ng', gamma, dout), (2, 3, 4))
     c0 = r2/(H*K*W*s)
     c1 = -r3/(H*K*W*s)
     dx = dout*(gamma/s) + c1
