@@ -34,7 +34,7 @@ from .lowering import (
     factors,
     loop_nest,
     reduce_sum,
-    scatter_add,
+    scatter_contraction,
     window_view,
 )
 from .lowering import transpose as transposed
@@ -62,6 +62,7 @@ XPAD = Stored("xpad", (n, c, a, b_), (n, a, b_, c), size_rank=2)
 COLS = Stored("cols", (n, c, i, j, k, l), (n, i, j, k, l, c), size_rank=3)
 """The im2col copy of the windows: one row per output position, one column per (k, l, c)."""
 DXPAD = Stored("dxpad", (n, c, a, b_), (n, a, b_, c))
+DOUT_LAST = Stored("dout_last", (n, f, i, j), (n, i, j, f), size_rank=1)
 
 
 def _eq(lhs: sp.Expr, rhs: sp.Expr) -> str:
@@ -192,22 +193,21 @@ def _backward_body() -> tuple[list[str], tuple[str, ...]]:
     dw_d, db_d, dxpad_d, dx_d = conv.backward_w(True), conv.backward_b(), conv.backward_xpad(True), conv.backward_x()
     lines = [f"# db: {_eq(db_d.start, db_d.result)}",
              f"db = {reduce_sum(DOUT, [lim[0] for lim in db_d.result.limits], (f,))}"]
+    lines += ["# dout with its filters last, copied once: one row per output position",
+              f"dout_last = np.ascontiguousarray({transposed(DOUT, DOUT_LAST.layout)})"]
     (left, right), _, _ = factors(dw_d.result.function)
-    operands = {conv.win: COLS, conv.dout: DOUT}
+    operands = {conv.win: COLS, conv.dout: DOUT_LAST}
     product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
                                   (f, c, k, l), SIZES)
     lines += [f"# dw: {_eq(dw_d.start, dw_d.result)}", f"dw = {product}",
               f"dw = np.ascontiguousarray({transposed(Stored('dw', layout), (f, c, k, l))})"]
     (left, right), deltas, _ = factors(dxpad_d.result.function)
-    operands = {conv.dout: DOUT, conv.w: W}
-    product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
-                                  COLS.layout, SIZES)
-    dcols = Stored("dcols", COLS.logical, layout)
+    operands = {conv.dout: DOUT_LAST, conv.w: W}
     lines += [f"# dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
-              "# first the sum over the filters, then each kernel offset adds its strided slice",
-              f"dcols = {product}",
+              "# per kernel offset: the sum over the filters, added into a strided slice",
               f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)"]
-    lines += scatter_add(DXPAD, deltas, dcols, (k, l), SIZES, NAMES)
+    lines += scatter_contraction(DXPAD, deltas, operands[left.base].relabel(left), operands[right.base].relabel(right),
+                                 (k, l), SIZES, NAMES)
     lines += [f"# dx: {_eq(dx_d.start, dx_d.result)}: the padding cropped",
               f"dx = {crop(X, dx_d.result, DXPAD, SIZES, NAMES)}"]
     return lines, (dw_d.title, db_d.title, dxpad_d.title, dx_d.title)

@@ -40,6 +40,7 @@ __all__ = [
     "loop_nest",
     "reduce_sum",
     "scatter_add",
+    "scatter_contraction",
     "transpose",
     "window_view",
 ]
@@ -275,14 +276,14 @@ def window_view(result: str, definition: sp.Equality, source: Stored, offsets: S
     return f"{result} = {view}", Stored(result, logical, tuple(layout))
 
 
-def scatter_add(target: Stored, deltas: Sequence[sp.KroneckerDelta], value: Stored, offsets: Sequence[sp.Symbol],
-                sizes: Names, names: Names) -> list[str]:
-    r"""``target[…, a, …] += value[…]`` wherever :math:`a = S i + d k`: a loop over the kernel
-    offsets ``k``, each adding a strided slice (entries hit by several windows add up)."""
+def _scatter_slices(target: Stored, deltas: Sequence[sp.KroneckerDelta], offsets: Sequence[sp.Symbol],
+                    indices: Sequence[sp.Symbol], sizes: Names, names: Names) -> tuple[list[str], list[sp.Symbol]]:
+    """The strided slice of ``target`` each delta :math:`a = S i + d k` selects at one kernel offset,
+    and the index each sliced axis then runs over."""
     fixed = {}
     for delta in deltas:
         a, e = delta.args if delta.args[0] in target.logical else delta.args[::-1]
-        fixed[a] = _windowed(e, offsets, value.layout)
+        fixed[a] = _windowed(e, offsets, indices)
     slices, order = [], []
     for axis in target.layout:
         if axis in fixed:
@@ -295,13 +296,45 @@ def scatter_add(target: Stored, deltas: Sequence[sp.KroneckerDelta], value: Stor
         else:
             slices.append(":")
             order.append(axis)
-    index = ", ".join(str(s) if s in offsets else ":" for s in value.layout)
-    rest = Stored(f"{value.name}[{index}]", tuple(s for s in value.layout if s not in offsets))
+    return slices, order
+
+
+def _offset_loops(offsets: Sequence[sp.Symbol], sizes: Names) -> tuple[list[str], str]:
     lines, pad = [], ""
     for k in offsets:
         lines.append(f"{pad}for {k} in range({sizes[k]}):")
         pad += "    "
+    return lines, pad
+
+
+def scatter_add(target: Stored, deltas: Sequence[sp.KroneckerDelta], value: Stored, offsets: Sequence[sp.Symbol],
+                sizes: Names, names: Names) -> list[str]:
+    r"""``target[…, a, …] += value[…]`` wherever :math:`a = S i + d k`: a loop over the kernel
+    offsets ``k``, each adding a strided slice (entries hit by several windows add up)."""
+    slices, order = _scatter_slices(target, deltas, offsets, value.layout, sizes, names)
+    index = ", ".join(str(s) if s in offsets else ":" for s in value.layout)
+    rest = Stored(f"{value.name}[{index}]", tuple(s for s in value.layout if s not in offsets))
+    lines, pad = _offset_loops(offsets, sizes)
     lines.append(f"{pad}{target.name}[{', '.join(slices)}] += {transpose(rest, order)}")
+    return lines
+
+
+def scatter_contraction(target: Stored, deltas: Sequence[sp.KroneckerDelta], left: Stored, right: Stored,
+                        offsets: Sequence[sp.Symbol], sizes: Names, names: Names) -> list[str]:
+    r""":math:`\text{target}[\ldots, a, \ldots] \mathrel{+}= \sum \text{left} \cdot \text{right}` wherever
+    :math:`a = S i + d k`, the sum over the indices the operands share: per kernel offset, one
+    matrix multiply with the offset's slice of ``right`` (which holds the offsets), added into
+    a strided slice; nothing of the size of the windows is ever stored."""
+    indices = (*left.layout, *right.layout)
+    slices, order = _scatter_slices(target, deltas, offsets, indices, sizes, names)
+    index = ", ".join(str(s) if s in offsets else ":" for s in right.layout)
+    at = Stored(f"{right.name}[{index}]", tuple(s for s in right.logical if s not in offsets),
+                tuple(s for s in right.layout if s not in offsets), right.size_rank)
+    product, layout = contraction(left, at, order, sizes)
+    if tuple(layout) != tuple(order):
+        product = transpose(Stored(f"({product})", layout), order)
+    lines, pad = _offset_loops(offsets, sizes)
+    lines.append(f"{pad}{target.name}[{', '.join(slices)}] += {product}")
     return lines
 
 

@@ -105,3 +105,23 @@ def test_loop_nest_prints_the_sum_and_turns_deltas_into_targets():
     assert "dx[n, c, i + k] +=" in lines[-1] and not any("for a in" in line for line in lines)
     dx = run(lines, g=g, w=w)["dx"]
     assert np.isclose(np.sum(dx * x), np.sum(g * got))
+
+
+def test_scatter_contraction_equals_the_contraction_then_the_scatter():
+    from numeric.lowering import scatter_contraction
+
+    dout = rng.standard_normal((N, F, HO, WO))
+    w = rng.standard_normal((F, C, HH, WW))
+    sizes = {**SIZES, a: "9", b: "10"}
+    deltas = [sp.KroneckerDelta(a, S * i + d * k), sp.KroneckerDelta(b, S * j + d * l)]
+    target = Stored("dxpad", (n, c, a, b), (n, a, b, c))
+    lines = ["dxpad = np.zeros((N, 9, 10, C))", *scatter_contraction(
+        target, deltas, Stored("dout", (n, f, i, j), size_rank=1), Stored("w", (f, c, k, l)), (k, l), sizes, NAMES)]
+    assert "np.matmul(" in lines[-1] and "w[:, :, k, l]" in lines[-1]
+    got = run(lines, dout=dout, w=w)["dxpad"]
+    expected = np.zeros((N, 9, 10, C))
+    for kk in range(HH):
+        for ll in range(WW):
+            expected[:, 2 * kk:2 * kk + 2 * HO - 1:2, 2 * ll:2 * ll + 2 * WO - 1:2, :] += np.einsum(
+                "nfij,fc->nijc", dout, w[:, :, kk, ll])
+    np.testing.assert_allclose(got, expected)

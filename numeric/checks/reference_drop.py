@@ -350,16 +350,17 @@ def conv_backward_fast(dout, cache):
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
     # db: ∂L/∂b[f] = Σ_{n,i,j} dout[n, f, i, j]
     db = dout.sum(axis=(0, 2, 3))
+    # dout with its filters last, copied once: one row per output position
+    dout_last = np.ascontiguousarray(dout.transpose(0, 2, 3, 1))
     # dw: ∂L/∂w[f, c, k, l] = Σ_{n,i,j} (dout[n, f, i, j]·win[n, c, i, j, k, l])
-    dw = np.matmul(dout.transpose(1, 0, 2, 3).reshape(F, N*H_out*W_out), cols.reshape(N*H_out*W_out, HH*WW*C)).reshape(F, HH, WW, C)
+    dw = np.matmul(dout_last.reshape(N*H_out*W_out, F).transpose(1, 0), cols.reshape(N*H_out*W_out, HH*WW*C)).reshape(F, HH, WW, C)
     dw = np.ascontiguousarray(dw.transpose(0, 3, 1, 2))
     # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f,i,j,k,l} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
-    # first the sum over the filters, then each kernel offset adds its strided slice
-    dcols = np.matmul(dout.transpose(0, 2, 3, 1).reshape(N*H_out*W_out, F), w.transpose(0, 2, 3, 1).reshape(F, HH*WW*C)).reshape(N, H_out, W_out, HH, WW, C)
+    # per kernel offset: the sum over the filters, added into a strided slice
     dxpad = np.zeros((N, H + 2*pad, W + 2*pad, C), dtype=dout.dtype)
     for k in range(HH):
         for l in range(WW):
-            dxpad[:, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride, :] += dcols[:, :, :, k, l, :]
+            dxpad[:, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride, :] += np.matmul(dout_last.reshape(N*H_out*W_out, F), w[:, :, k, l].reshape(F, C)).reshape(N, H_out, W_out, C)
     # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P]: the padding cropped
     dx = np.ascontiguousarray(dxpad[:, pad:pad + H, pad:pad + W, :].transpose(0, 3, 1, 2))
     return dx, dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
