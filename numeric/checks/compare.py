@@ -29,8 +29,10 @@ import numpy as np
 
 from ..gradcheck import Tolerance, Verdict, check_jvp, check_projections, check_vjp
 from .spec import (
+    DTYPE_CHANGED,
     FORWARD_WRONG,
     RAISED,
+    REFUSED,
     WRITES_INPUT,
     Context,
     FunctionCheck,
@@ -48,6 +50,7 @@ of the same formula differ by rounding (≈1e-15 relative); a misplaced ε insid
 (≈ ε/σ² ≈ 1e-7 at the notebooks' sizes) must not pass."""
 
 AGAINST = "against the reference"
+DTYPE_WORDS = "the result is computed or returned in lower precision; keep the input's dtype (out.astype(x.dtype))"
 
 Inputs = dict[str, Any]
 Functions = Callable[[str], Callable[..., Any]]
@@ -120,8 +123,9 @@ class Spec:
 
 def entry(layer: str, *specs: Spec) -> LayerChecks:
     """The table entry of a layer whose functions are checked by ``specs``."""
-    mistakes = tuple(Mistake(w.key, w.says) for spec in specs for w in spec.wrongs)
-    return LayerChecks(layer, tuple(spec.check() for spec in specs), (*mistakes, RAISED, WRITES_INPUT, FORWARD_WRONG))
+    mistakes = (*(Mistake(w.key, w.says) for spec in specs for w in spec.wrongs),
+                RAISED, REFUSED, WRITES_INPUT, FORWARD_WRONG, DTYPE_CHANGED)
+    return LayerChecks(layer, tuple(spec.check() for spec in specs), mistakes)
 
 
 def _agree(got: Any, want: Any) -> tuple[bool, float, tuple[int, ...] | None, str]:
@@ -131,6 +135,8 @@ def _agree(got: Any, want: Any) -> tuple[bool, float, tuple[int, ...] | None, st
         return False, np.inf, None, f"shape {got_a.shape}, expected {want_a.shape}"
     if not np.issubdtype(got_a.dtype, np.number):
         return False, np.inf, None, f"dtype {got_a.dtype}, expected numbers"
+    if np.issubdtype(got_a.dtype, np.inexact) and np.finfo(got_a.dtype).eps > np.finfo(np.float64).eps:
+        return False, np.inf, None, f"dtype {got_a.dtype} for float64 inputs: {DTYPE_WORDS}"
     if got_a.size == 0:
         return True, 0.0, None, ""
     finite = np.isfinite(want_a)
@@ -261,6 +267,10 @@ def _diagnose(spec: Spec, verdicts: list[Verdict],
     unexplained = []
     for case, inputs, got, want, failed in failures:
         if any(verdicts[k].mistake for k in failed):
+            continue
+        if any(DTYPE_WORDS in verdicts[k].detail for k in failed):
+            for k in failed:
+                verdicts[k] = replace(verdicts[k], mistake=DTYPE_CHANGED.key, diagnosis=DTYPE_WORDS)
             continue
         differs = {name: value for name, value in want.items() if not _agree(got.get(name), value)[0]}
         for wrong in spec.wrongs:

@@ -34,7 +34,7 @@ import numpy as np
 from derive.dropout import Convention
 
 from ..gradcheck import Verdict, check_projections, check_vjp
-from .spec import RAISED, WRITES_INPUT, Context, FunctionCheck, LayerChecks, Mistake, guarded
+from .spec import DTYPE_CHANGED, RAISED, REFUSED, WRITES_INPUT, Context, FunctionCheck, LayerChecks, Mistake, guarded
 
 __all__ = ["CHECKS", "P_VALUES", "Z", "check_dropout"]
 
@@ -57,7 +57,7 @@ MISTAKES = (
     Mistake("dropped-at-test", "units are dropped at test time"),
     Mistake("seed-ignored", "dropout_param['seed'] is ignored: the same seed gives different masks"),
     Mistake("seed-fixed", "different seeds give the same mask"),
-    Mistake("dtype-changed", "the output's dtype differs from the input's"),
+    DTYPE_CHANGED,
     Mistake("backward-ignores-mask", "the backward pass does not apply the mask (dx = dout)"),
     Mistake("backward-unscaled", "the backward pass applies the mask but not the 1/q scale"),
     Mistake("backward-other-mask", "the backward pass does not use the forward's mask"),
@@ -65,7 +65,7 @@ MISTAKES = (
     Mistake("backward-test-rescaled", "the backward pass rescales at test time"),
     RAISED,
     WRITES_INPUT,
-    Mistake("refused", "the function cannot be checked numerically (e.g. it computes in float32)"),
+    REFUSED,
 )
 
 

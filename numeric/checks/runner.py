@@ -24,7 +24,7 @@ from derive.errors import LayergradError
 from ..gradcheck import Verdict
 from .isolation import Limits, Outcome, Progress, run_isolated
 from .report import FunctionReport, ModuleReport
-from .spec import Context, FunctionCheck, LayerChecks
+from .spec import REFUSED, Context, FunctionCheck, LayerChecks
 from .table import TABLE
 
 __all__ = ["Options", "check_module", "check_path", "check_paths", "load_module", "python_files"]
@@ -123,7 +123,7 @@ def _run_check(check: FunctionCheck, layer: str, context: Context) -> FunctionRe
     try:
         verdicts = check.run(context)
     except LayergradError as exc:  # the validation refused: say why
-        verdicts = [Verdict(check.name, False, float("inf"), 0.0, "refused", mistake="refused", diagnosis=str(exc))]
+        verdicts = [Verdict(check.name, False, float("inf"), 0.0, "refused", mistake=REFUSED.key, diagnosis=str(exc))]
     return FunctionReport(check.name, layer, verdicts, seconds=time.perf_counter() - start)
 
 

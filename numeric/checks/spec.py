@@ -26,8 +26,10 @@ from derive.dropout import Convention
 from ..gradcheck import Verdict
 
 __all__ = [
+    "DTYPE_CHANGED",
     "FORWARD_WRONG",
     "RAISED",
+    "REFUSED",
     "WRITES_INPUT",
     "Context",
     "FunctionCheck",
@@ -73,6 +75,8 @@ class LayerChecks:
 RAISED = Mistake("raised", "the function raised an exception or exited")
 
 
+REFUSED = Mistake("refused", "the function cannot be checked numerically (e.g. it computes in float32)")
+DTYPE_CHANGED = Mistake("dtype-changed", "the output's dtype differs from the input's")
 FORWARD_WRONG = Mistake("forward-wrong", "a backward pass that cannot match while its forward pass is wrong")
 WRITES_INPUT = Mistake("writes-input", "the function writes into an input array (the caller's array changes)")
 

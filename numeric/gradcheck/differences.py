@@ -69,7 +69,8 @@ class Evaluator:
     ``batched=None`` probes: the stack of the first two points must give the stack of their
     outputs (same shape, equal to rounding). ``calls`` counts the calls made to ``f``."""
 
-    def __init__(self, f: Callable[[np.ndarray], np.ndarray], batched: bool | None = None, name: str = "f"):
+    def __init__(self, f: Callable[[np.ndarray], np.ndarray], batched: bool | None = None,
+                 name: str = "the forward pass"):
         self.f, self.batched, self.name, self.calls = f, batched, name, 0
 
     def one(self, x: np.ndarray) -> np.ndarray:
