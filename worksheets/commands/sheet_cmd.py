@@ -24,6 +24,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="comma-separated formats among md, html, tex, pdf (default: all)")
     parser.add_argument("--version", dest="versions", default="both", choices=("both", "solution", "student"),
                         help="which version to write (default: both)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, help="write the randomized variant for this seed, with its answers")
+    which.add_argument("--seeds", help="write one variant per seed, such as 1-300, and a CSV of all answer keys")
+    parser.add_argument("--jobs", type=int, help="processes for --seeds (default: one per core)")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
 
 
@@ -42,7 +46,19 @@ def run(args: argparse.Namespace) -> int:
     entry = sheet_entry(args.sheet)
     formats = parse_formats(args.format)
     versions = VERSIONS if args.versions == "both" else (args.versions,)
-    paths = write_sheet(entry.build(), args.output, formats, versions, args.force)
-    for path in paths:
-        print(f"wrote {path}")
+    if args.seed is None and args.seeds is None:
+        for path in write_sheet(entry.build(), args.output, formats, versions, args.force):
+            print(f"wrote {path}")
+        return 0
+    if not entry.has_variants:
+        raise LayergradError(f"sheet {entry.name!r} has no randomized variants; "
+                             f"these do: {', '.join(e.name for e in SHEETS.values() if e.has_variants)}")
+    from worksheets.variants import parse_seeds, write_variants
+
+    if args.jobs is not None and args.jobs < 1:
+        raise LayergradError(f"--jobs must be at least 1, got {args.jobs}")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else parse_seeds(str(args.seed))
+    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs)
+    print(f"wrote {len(seeds)} variant{'s' * (len(seeds) != 1)} of {entry.name} into {args.output}; "
+          f"answer keys: {key}")
     return 0

@@ -24,6 +24,7 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \setcounter{secnumdepth}{0}
 \definecolor{solution}{RGB}{46,125,50}
 \newenvironment{solutionblock}{\par\color{solution!50!black}}{\par}
+\nofiles % no cross-references on a sheet: one pdflatex pass is enough
 """
 
 CODE_WIDTH = 92
@@ -53,7 +54,7 @@ class LatexRenderer(Renderer):
 
     def wrap(self, body: str) -> str:
         return (
-            f"{PREAMBLE}\\title{{{tex_text(self.sheet.title)}}}\n\\date{{}}\n"
+            f"{PREAMBLE}\\title{{{tex_text(self.sheet.title)}}}\n\\author{{}}\n\\date{{}}\n"
             "\\begin{document}\n\\maketitle\n\\vspace{-2em}\n\n"
             f"{body}\n\n\\end{{document}}\n"
         )

@@ -19,7 +19,7 @@ from derive import dropout
 from derive.dropout import Convention
 
 from ..document import Block, Fields, Formula, Paragraph, Sheet, SolutionOnly, Steps, StudentOnly, para, question
-from .common import matrix_equation, numbers
+from .common import matrix_equation, number, numbers
 
 if TYPE_CHECKING:
     from ..variants import QuizVariant
@@ -73,9 +73,10 @@ def _question_1(variant: QuizVariant | None) -> tuple[Block, ...]:
     if variant is not None:
         v = variant.dropout
         prompt.append(para(
-            f"Then compute the training-time output of inverted dropout for the data below, with p = {v.p:g} "
-            f"({'the keep probability' if v.convention is Convention.KEEP else 'the drop rate'}) and the "
-            "mask D as drawn:"
+            "Then compute the training-time output of inverted dropout for the data below, with ",
+            sp.Eq(_S["p"], number(v.p)),
+            f" ({'the keep probability' if v.convention is Convention.KEEP else 'the drop rate'}) and the mask ",
+            _S["Dm"], " as drawn:",
         ))
         given += [Formula(sp.Eq(_S["Ym"], numbers(v.Y), evaluate=False)),
                   Formula(sp.Eq(_S["Dm"], numbers(v.D), evaluate=False))]

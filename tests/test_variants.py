@@ -1,0 +1,106 @@
+"""Randomized Quiz 8 variants: 20 generate and compile, and every answer key is confirmed."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from derive.errors import LayergradError
+from numeric.export import generated_module
+from worksheets.cli import main
+from worksheets.formats import render
+from worksheets.formats.pdf import latexmk_available
+from worksheets.sheets import quiz8
+from worksheets.variants import KEEP_PROBABILITIES, make_variant, parse_seeds, write_variants
+
+SEEDS = list(range(1, 21))
+
+
+@pytest.fixture(scope="module")
+def twenty(tmp_path_factory):
+    """Twenty variants written in parallel (solution sheets; PDF when LaTeX is installed)."""
+    folder = tmp_path_factory.mktemp("variants")
+    formats = ("md", "html", "tex", "pdf") if latexmk_available() else ("md", "html", "tex")
+    key = write_variants(SEEDS, folder, formats, ("solution",), jobs=2, progress=False)
+    with key.open() as stream:
+        rows = list(csv.DictReader(stream))
+    return folder, rows
+
+
+def arrays(row: dict[str, str], *names: str) -> list[np.ndarray]:
+    return [np.array(json.loads(row[n]), dtype=float) for n in names]
+
+
+def test_twenty_variants_generate_and_compile(twenty):
+    folder, rows = twenty
+    assert [int(r["seed"]) for r in rows] == SEEDS
+    for seed in SEEDS:
+        stem = folder / f"quiz8-seed{seed:03d}-solution"
+        assert stem.with_suffix(".md").stat().st_size > 0
+        assert not (folder / f"quiz8-seed{seed:03d}-student.md").exists()
+        if latexmk_available():
+            assert stem.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+    assert {r["dropout_convention"] for r in rows} == {"keep", "drop"}
+    assert len({r["Y"] for r in rows}) == len(rows), "variants must differ"
+
+
+def test_every_answer_key_is_confirmed(twenty):
+    _, rows = twenty
+    for row in rows:
+        Y, D, H, G, dY = arrays(row, "Y", "D", "H", "dL_dH", "dL_dY")
+        p, q, mask_seed = float(row["p"]), float(row["q"]), int(row["mask_seed"])
+        assert q in KEEP_PROBABILITIES and q == pytest.approx(p if row["dropout_convention"] == "keep" else 1 - p)
+        # an independent computation from the given data: inverted dropout and its gradient
+        np.testing.assert_allclose(H, D * Y / q, atol=1e-9)
+        np.testing.assert_allclose(dY, D * G / q, atol=1e-9)
+        # the mask is the course notebooks' draw, and the generated code gives the same key again
+        np.random.seed(mask_seed)
+        np.testing.assert_array_equal(D, np.random.rand(*Y.shape) < q)
+        assert 0 < D.sum() < D.size, "a mask that keeps everything or nothing teaches nothing"
+        layers = generated_module(row["dropout_convention"])
+        out, cache = layers.dropout_forward(Y, {"p": p, "mode": "train", "seed": mask_seed})
+        np.testing.assert_allclose(out, H, atol=1e-9)
+        np.testing.assert_allclose(layers.dropout_backward(G, cache), dY, atol=1e-9)
+
+
+def test_the_sheet_shows_the_variant_data_and_its_answers():
+    variant = make_variant(7)
+    sheet = quiz8.build(variant)
+    assert sheet.name == "quiz8-seed007"
+    solution, student = (render(sheet, "md", v) for v in ("solution", "student"))
+    h = variant.dropout.H
+    shown = [f"{x:g}" for x in h.ravel() if x != 0]
+    assert shown and all(x in solution for x in shown)
+    answer_line = solution.split("**Answer:**")[-1]
+    assert "\\frac{\\partial L}{\\partial Y}" in answer_line and "**Answer:**" not in student
+    assert variant.dropout.convention.value.upper() in solution.upper()
+    assert make_variant(7).answer_key() == variant.answer_key(), "a seed fixes its variant"
+
+
+def test_parse_seeds():
+    assert parse_seeds("1-3") == [1, 2, 3]
+    assert parse_seeds("5, 1-2,5") == [5, 1, 2]
+    for bad in ("3-1", "a-b", "", "1-2000000", "-4"):
+        with pytest.raises(LayergradError):
+            parse_seeds(bad)
+    with pytest.raises(LayergradError, match="whole number"):
+        make_variant(-1)
+
+
+def test_cli_seed_and_errors(tmp_path, capsys):
+    assert main(["sheet", "quiz8", "--seed", "3", "--format", "md", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert "1 variant of quiz8" in out.out and "1/1" in out.err
+    assert (tmp_path / "quiz8-seed003-student.md").exists() and (tmp_path / "quiz8-answer-key.csv").exists()
+    (tmp_path / "quiz8-seed003-student.md").write_text("edited\n")
+    for argv, message in (
+        (["sheet", "quiz8", "--seed", "3", "--format", "md", "-o", str(tmp_path)], "--force"),
+        (["sheet", "quiz8", "--seeds", "9-2", "-o", str(tmp_path)], "must go upwards"),
+        (["sheet", "quiz8", "--seeds", "1-2", "--jobs", "0", "-o", str(tmp_path)], "--jobs"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert message in err[-1] and "Traceback" not in "\n".join(err)
