@@ -28,6 +28,14 @@ def test_mathml_parses_as_xml_for_every_dropout_formula():
             assert root.tag == NS + "math"
 
 
+def test_relations_and_minus_signs_are_escaped_and_typeset():
+    u, v = sp.symbols("u v")
+    for relation in (u < v, u > v, u <= 1 - v):
+        tree(relation)
+    assert "<mo>&lt;</mo>" in mathml(u < v)
+    assert "−" in mathml(1 - v) and "<mo>-</mo>" not in mathml(1 - v)
+
+
 def test_a_double_sum_shows_both_sums():
     expr = sp.Sum(X[k, l], (k, 1, n), (l, 1, m))
     signs = [e for e in tree(expr).iter(NS + "mo") if e.text == "∑"]

@@ -132,6 +132,7 @@ def test_cli_sheet(tmp_path, capsys):
     capsys.readouterr()
     for argv, message in (
         (["sheet", "quiz9", "-o", str(tmp_path)], "unknown sheet 'quiz9'"),
+        (["sheet", "dropout", "--seed", "3", "-o", str(tmp_path)], "has no randomized variants"),
         (["sheet", "quiz8", "--format", "docx", "-o", str(tmp_path)], "unknown sheet format docx"),
         (["sheet", "quiz8", "--format", "md", "-o", str(tmp_path / "quiz8-student.md" / "x")], "cannot create"),
     ):

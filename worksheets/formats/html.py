@@ -32,6 +32,7 @@ math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; p
 .answer-space { border: 1px dashed #888; border-radius: 4px; margin: 1rem 0; padding: .4rem .8rem; color: #777; }
 .derivation { margin: .6rem 0 1rem; }
 .assumptions ul { margin: .2rem 0; }
+table.steps, table.data { display: block; overflow-x: auto; max-width: 100%; }
 table.steps { border-collapse: collapse; margin: .4rem 0; }
 table.steps td { padding: .25rem .4rem; vertical-align: middle; }
 table.steps td.lhs { text-align: right; white-space: nowrap; }

@@ -15,7 +15,7 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \usepackage[margin=2cm]{geometry}
 \usepackage{amsmath,amssymb}
 \usepackage{graphicx}
-\usepackage{booktabs}
+\usepackage{booktabs,tabularx}
 \usepackage{xcolor}
 \usepackage{fancyvrb}
 \usepackage{parskip}
@@ -26,6 +26,9 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \newenvironment{solutionblock}{\par\color{solution!50!black}}{\par}
 \nofiles % no cross-references on a sheet: one pdflatex pass is enough
 """
+
+PROSE_COLUMN = 24
+"""A table column with text longer than this (in characters) wraps instead of widening the table."""
 
 CODE_WIDTH = 92
 """Longest code line in characters: what fits the text width in footnotesize typewriter."""
@@ -86,11 +89,16 @@ class LatexRenderer(Renderer):
         )
 
     def table(self, block: Table) -> str:
-        columns = "c" * len(block.header)
-        lines = ["\\begin{center}", f"\\begin{{tabular}}{{{columns}}}", "\\toprule",
+        """A booktabs table; columns of long prose wrap (``tabularx``), the others are centred."""
+        prose = [max(len(c) if isinstance(c, str) else 0 for c in column) > PROSE_COLUMN
+                 for column in zip(block.header, *block.rows)]
+        columns = "".join(">{\\raggedright\\arraybackslash}X" if long else "c" for long in prose)
+        begin, end = (("\\begin{tabularx}{\\linewidth}", "\\end{tabularx}") if any(prose)
+                      else ("\\begin{tabular}", "\\end{tabular}"))
+        lines = ["\\begin{center}\\small", f"{begin}{{{columns}}}", "\\toprule",
                  " & ".join(_inline((c,)) for c in block.header) + " \\\\", "\\midrule"]
         lines += [" & ".join(_inline((c,)) for c in row) + " \\\\" for row in block.rows]
-        lines += ["\\bottomrule", "\\end{tabular}"]
+        lines += ["\\bottomrule", end]
         if block.caption:
             lines.append(f"\n{{\\small {tex_text(block.caption)}}}")
         lines.append("\\end{center}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from derive.errors import LayergradError
 
 from ..document import Sheet
-from . import quiz8
+from . import dropout_depth, quiz8
 
 __all__ = ["SHEETS", "SheetEntry", "sheet_entry"]
 
@@ -31,6 +31,7 @@ SHEETS: dict[str, SheetEntry] = {
     entry.name: entry
     for entry in (
         SheetEntry(quiz8.NAME, quiz8.SUMMARY, quiz8.build, has_variants=True),
+        SheetEntry(dropout_depth.NAME, dropout_depth.SUMMARY, dropout_depth.build),
     )
 }
 
