@@ -13,17 +13,27 @@ from collections.abc import Sequence
 
 from derive.errors import LayergradError
 
-from .commands import bench_cmd, check_cmd, demo_cmd, derive_cmd, experiment_cmd, export_cmd, sheet_cmd
+from .commands import (
+    bench_cmd,
+    check_cmd,
+    demo_cmd,
+    derive_cmd,
+    experiment_cmd,
+    export_cmd,
+    notebook_cmd,
+    sheet_cmd,
+)
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, experiment_cmd, demo_cmd, bench_cmd)
+COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, notebook_cmd, experiment_cmd, demo_cmd, bench_cmd)
 
 EPILOG = """examples:
   layergrad derive dropout --format markdown
   layergrad export --api cs231n --dropout-p keep -o layers.py
   layergrad check layers.py
   layergrad sheet quiz8 -o out
+  layergrad notebook dropout --student -o nb && jupyter lab nb
   layergrad demo -o out
   layergrad bench --quick --json bench.json --plot bench.png"""
 

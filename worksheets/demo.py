@@ -1,9 +1,10 @@
 """The main job on built-in defaults: everything layergrad makes, written into one folder.
 
 For every registered layer, its derivations as text, Markdown and LaTeX; a generated module
-in each dropout convention; the check of each module; every worksheet, solution and
-student version, as Markdown, HTML, LaTeX and (with latexmk) PDF; and the seeds' experiments on
-the embedded digits data, trained on the generated layers. Prints one line per product.
+in each dropout convention; the check of each module; every worksheet, solution and student
+version, as Markdown, HTML, LaTeX and (with latexmk) PDF; every notebook, the solution version
+executed and the student version; and the seeds' experiments on the embedded digits data,
+trained on the generated layers. Prints one line per product.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from numeric.export import module_source
 from numeric.files import write_output
 from worksheets.experiments import run as run_experiment
 from worksheets.formats import write_sheet
+from worksheets.jupyter import NOTEBOOKS, write_notebook
 from worksheets.sheets import SHEETS
 
 __all__ = ["DEMO_EXPERIMENTS", "run"]
@@ -59,6 +61,10 @@ def run(folder: Path, force: bool = False) -> bool:
         paths = write_sheet(entry.build(), folder / "sheets", force=force)
         kinds = ",".join(sorted({p.suffix[1:] for p in paths if p.suffix != ".png"}))
         print(f"sheet     {entry.name}: solution and student -> {folder / 'sheets'}/{entry.name}-*.{{{kinds}}}")
+    for name in NOTEBOOKS:
+        solution = write_notebook(name, folder / "notebooks", run=True, force=force)
+        student = write_notebook(name, folder / "notebooks", student=True, force=force)
+        print(f"notebook  {name}: {solution} (executed), {student}")
     for name in DEMO_EXPERIMENTS:
         result = run_experiment(name, "digits", folder / "experiments", force=force, quiet=True, echo=False)
         target = folder / "experiments"
