@@ -126,8 +126,19 @@ def _is_atom_like(expr: sp.Basic) -> bool:
     )
 
 
+_WIDE_MATRIX = 160
+"""Characters of LaTeX beyond which a matrix is set as a ``smallmatrix`` so that it fits a page."""
+
+
 class _LatexPrinter(LatexPrinter):
-    """LaTeX with Kronecker deltas as :math:`\\delta_{ik}` and ⊙ for Hadamard products."""
+    """LaTeX with Kronecker deltas as :math:`\\delta_{ik}` and ⊙ for Hadamard products; a
+    matrix of long entries (a gradient written out entry by entry) in a ``smallmatrix``."""
+
+    def _print_MatrixBase(self, expr) -> str:
+        out = super()._print_MatrixBase(expr)
+        if len(out) > _WIDE_MATRIX:
+            out = out.replace(r"\begin{matrix}", r"\begin{smallmatrix}").replace(r"\end{matrix}", r"\end{smallmatrix}")
+        return out
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
         body = rf"\delta_{{{self._print(expr.args[0])}, {self._print(expr.args[1])}}}"
@@ -205,6 +216,28 @@ class _MathMLPrinter(MathMLPresentationPrinter):
             return super()._print_Subs(expr)
         head = self._node("msup", "", self._print(sp.Symbol(name)), self._node("mo", "′"))
         return self._node("mrow", "", head, self._paren_comma_separated(*expr.point))
+
+    # Layer-specific objects, printed as their LaTeX shows them (dispatch is by class name).
+    def _print_Adjoint(self, expr):
+        if isinstance(expr, sp.IndexedBase):  # derive.graph.Adjoint: the gradient array dv
+            return self._node("mrow", "", self._node("mi", "d"), self._print(expr.label))
+        return super()._print_Adjoint(expr)
+
+    def _print_Correlation(self, expr):
+        row = self._node("mrow")
+        for pos, arg in enumerate(expr.args):
+            if pos:
+                row.appendChild(self._node("mo", "⋆"))
+            row.appendChild(self.parenthesize(arg, 50))
+        return row
+
+    def _print_Rotated180(self, expr):
+        head = self._node("msub", "", self._node("mi", "rot"), self._node("mn", "180°"))
+        return self._node("mrow", "", head, self._paren_comma_separated(expr.args[0]))
+
+    def _print_ZeroPadded(self, expr):
+        head = self._node("msub", "", self._node("mi", "pad"), self._print(expr.args[1]))
+        return self._node("mrow", "", head, self._paren_comma_separated(expr.args[0]))
 
     def _print_KroneckerDelta(self, expr):
         row = self._node("mrow")

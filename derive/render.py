@@ -77,7 +77,7 @@ _TEX_MATH = {  # Unicode character → LaTeX math, entered with \ensuremath
     "←": r"\leftarrow", "⇒": r"\Rightarrow", "∈": r"\in", "∉": r"\notin", "∇": r"\nabla", "∘": r"\circ",
     "⊗": r"\otimes", "′": "'", "ŷ": r"\hat{y}", "∗": r"\ast", "⌊": r"\lfloor", "⌋": r"\rfloor",
     "⌈": r"\lceil", "⌉": r"\rceil", "°": r"^\circ", "ε": r"\varepsilon", "ϵ": r"\epsilon", "φ": r"\varphi",
-    "ϕ": r"\phi", "∆": r"\Delta", "½": r"\tfrac12",
+    "ϕ": r"\phi", "∆": r"\Delta", "½": r"\tfrac12", "⋆": r"\star", "⊕": r"\oplus", "⊤": r"\top",
 }
 for _code in range(0x391, 0x3CA):  # the Greek alphabet
     _char = chr(_code)
@@ -125,18 +125,41 @@ _ROW = 110
 
 
 def _latex_rows(expr: sp.Basic) -> list[str]:
-    """A long sum as several rows (``a + b`` / ``+ c``), each short enough for the page."""
+    """A long expression as several rows, each short enough for the page: a long sum as
+    ``a + b`` / ``+ c``; a long product with a sum in it as ``k \\Big( a + b`` / ``+ c \\Big)``,
+    its longest sum broken; long terms of a sum are broken the same way."""
     whole = latex(expr)
-    if not isinstance(expr, sp.Add) or len(whole) <= _ROW * 1.4:
-        return [whole]
+    if isinstance(expr, sp.Add) and len(whole) > _ROW * 1.4:
+        return _sum_rows(expr, _ROW)
+    if isinstance(expr, sp.Mul) and len(whole) > _ROW:
+        return _product_rows(expr, 2 * _ROW // 3)
+    return [whole]
+
+
+def _product_rows(expr: sp.Mul, width: int) -> list[str]:
+    sums = [f for f in expr.args if isinstance(f, sp.Add)]
+    if not sums:
+        return [latex(expr)]
+    longest = max(sums, key=lambda f: len(latex(f)))
+    rows = _sum_rows(longest, width)
+    if len(rows) == 1:
+        return [latex(expr)]
+    rest = sp.Mul(*(f for f in expr.args if f is not longest))
+    return [rf"{latex(rest)} \Big( {rows[0]}", *rows[1:-1], rf"{rows[-1]} \Big)"]
+
+
+def _sum_rows(expr: sp.Add, width: int) -> list[str]:
     rows, current = [], ""
     for term in expr.args:
-        piece = latex(term)
-        piece = f"- {latex(-term)}" if term.could_extract_minus_sign() else f"+ {piece}"
-        if current and len(current) + len(piece) > _ROW:
-            rows.append(current)
-            current = ""
-        current += (" " if current else "") + piece
+        negative = term.could_extract_minus_sign()
+        body = -term if negative else term
+        pieces = _product_rows(body, width) if isinstance(body, sp.Mul) and len(latex(body)) > width else [latex(body)]
+        pieces[0] = ("- " if negative else "+ ") + pieces[0]
+        for piece in pieces:
+            if current and len(current) + len(piece) > width:
+                rows.append(current)
+                current = ""
+            current += (" " if current else "") + piece
     rows.append(current)
     rows[0] = rows[0].removeprefix("+ ")
     return rows

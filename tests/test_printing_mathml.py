@@ -68,6 +68,18 @@ def test_tex_text_maps_unicode_math_and_escapes_specials():
     assert tex_text("ε > 0 | a < b") == r"\ensuremath{\varepsilon} \textgreater{} 0 \textbar{} a \textless{} b"
 
 
+
+def test_layer_objects_print_as_in_latex():
+    from derive import conv
+    from derive.graph import Adjoint
+
+    example = conv.quiz_example()
+    assert "⋆" in "".join(tree(example.grad_w.equation).itertext())
+    text = "".join(tree(example.grad_x.equation).itertext())
+    assert "pad1" in text and "rot180°" in text and "correlation" not in text
+    assert "".join(tree(Adjoint("X")[i, j]).itertext()) == "dXi,j"
+
+
 def test_html_derivation_has_every_formula_and_rule():
     d = dropout.backward("inverted", "keep")
     fragment = render(d, "html", level=3)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from derive.errors import LayergradError
 
 from ..document import Sheet
-from . import dropout_depth, quiz8
+from . import batchnorm, dropout_depth, quiz8
 
 __all__ = ["SHEETS", "SheetEntry", "sheet_entry"]
 
@@ -32,6 +32,7 @@ SHEETS: dict[str, SheetEntry] = {
     for entry in (
         SheetEntry(quiz8.NAME, quiz8.SUMMARY, quiz8.build, has_variants=True),
         SheetEntry(dropout_depth.NAME, dropout_depth.SUMMARY, dropout_depth.build),
+        SheetEntry(batchnorm.NAME, batchnorm.SUMMARY, batchnorm.build),
     )
 }
 

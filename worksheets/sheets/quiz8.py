@@ -1,9 +1,12 @@
-r"""Quiz 8, generated: dropout forward and backward (Q1, Q2), in the quiz's notation.
+r"""Quiz 8, generated: dropout forward and backward (Q1, Q2) and convolution (Q3, Q4), in the
+quiz's notation.
 
 The quiz calls :math:`Y` the activation before dropout and :math:`H` the output; the answers
 are :math:`H = D \odot Y` with a Bernoulli mask :math:`D` and
 :math:`\partial L/\partial Y = \partial L/\partial H \odot D`, each the result of a checked
-derivation in :mod:`derive.dropout`, shown with its steps. With a
+derivation in :mod:`derive.dropout`, shown with its steps. Question 3 is the 3×3 ∗ 2×2 example
+with 1-based :math:`O_{11} \ldots O_{22}` written out by SymPy, question 4 the general layer
+and its output size (:mod:`derive.conv`). With a
 :class:`~worksheets.variants.QuizVariant` the questions also carry concrete data (sizes,
 probability convention, numbers) and the solutions the numerical answers, which the variant
 computed with the generated code.
@@ -14,12 +17,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import sympy as sp
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.patches import Rectangle
 
-from derive import dropout
+from derive import conv, dropout
 from derive.dropout import Convention
 
-from ..document import Block, Fields, Formula, Paragraph, Sheet, SolutionOnly, Steps, StudentOnly, para, question
-from .common import matrix_equation, number, numbers
+from ..document import (
+    Block,
+    Fields,
+    Figure,
+    Formula,
+    Paragraph,
+    Sheet,
+    SolutionOnly,
+    Steps,
+    StudentOnly,
+    para,
+    question,
+)
+from .common import matrix_equation, number, numbers, png
 
 if TYPE_CHECKING:
     from ..variants import QuizVariant
@@ -27,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["NAME", "SUMMARY", "build"]
 
 NAME = "quiz8"
-SUMMARY = "Quiz 8: dropout forward/backward (Q1, Q2) with derivations; randomized variants with --seed"
+SUMMARY = "Quiz 8: dropout forward/backward, the 3×3 ∗ 2×2 convolution, the general case; variants with --seed"
 
 _S = dropout.symbols()
 
@@ -35,8 +52,9 @@ _S = dropout.symbols()
 def build(variant: QuizVariant | None = None) -> Sheet:
     """The Quiz 8 sheet; with ``variant``, its numbers and answer key."""
     name = NAME if variant is None else f"{NAME}-seed{variant.seed:03d}"
-    title = "Quiz 8: dropout" + ("" if variant is None else f" (variant {variant.seed})")
-    blocks = [*_header(variant), *_question_1(variant), *_question_2(variant)]
+    title = "Quiz 8: dropout and convolution" + ("" if variant is None else f" (variant {variant.seed})")
+    blocks = [*_header(variant), *_question_1(variant), *_question_2(variant), *_question_3(variant),
+              *_question_4(variant)]
     return Sheet(name, title, tuple(blocks))
 
 
@@ -153,3 +171,87 @@ def _backward_solution(variant: QuizVariant | None) -> list[Block]:
         Formula(matrix_equation(inverted)),
         Steps(inverted),
     ]
+
+
+def _question_3(variant: QuizVariant | None) -> tuple[Block, ...]:
+    example = conv.quiz_example()
+    x_given = sp.Matrix(3, 3, lambda r, c: conv.X[r + 1, c + 1])
+    w_given = sp.Matrix(2, 2, lambda r, c: conv.Wq[r + 1, c + 1])
+    prompt: list[Block] = [
+        para("Consider a simple convolutional layer with input ", conv.Xm, " a 3×3 matrix and filter ", conv.Wm,
+             " a 2×2 matrix, as shown below. Show that the outputs are given by"),
+        *(Formula(e) for e in example.equations),
+    ]
+    given: list[Block] = [
+        Formula(sp.Eq(conv.Xm, x_given, evaluate=False)),
+        Formula(sp.Eq(conv.Wm, w_given, evaluate=False)),
+        quiz_grid_figure(),
+    ]
+    definition = example.outputs[0].assumption("cross-correlation")
+    solution: list[Block] = [
+        para("The layer slides the filter over the input (cross-correlation, stride 1, no padding); with indices "
+             "from 1, output (i, j) is"),
+        Formula(definition.statement),
+        para("Writing the sum out at each of the four positions gives the four equations:"),
+        *(Steps(d) for d in example.outputs),
+        para("The same example backwards, with the upstream gradient dO = ∂L/∂O: the filter gradient is the "
+             "input correlated with dO, and the input gradient is the zero-padded dO correlated with the "
+             "filter turned by 180°."),
+        Formula(example.grad_w.equation),
+        Formula(example.grad_x.equation),
+        Steps(example.grad_w),
+        Steps(example.grad_x),
+    ]
+    return question("3", prompt, solution, given, space=10)
+
+
+def _question_4(variant: QuizVariant | None) -> tuple[Block, ...]:
+    forward = conv.forward(dilation=False)
+    size = conv.output_size(dilation=False)
+    prompt: list[Block] = [
+        para("Consider the general case: the input consists of N data points, each with C channels, height H and "
+             "width W. We convolve each input with F different filters, where each filter spans all C channels "
+             "and has height HH and width WW; the stride is S and the zero padding P. Observing the rule in the "
+             "example above, write how the outputs are computed, and the size of the output."),
+    ]
+    solution: list[Block] = [
+        para("With indices from 0 and xpad the input surrounded by P rows and columns of zeros, output (i, j) "
+             "of filter f for input n is the bias plus the sum over channels and filter positions:"),
+        Formula(sp.Eq(forward.start, forward.steps[0].after, evaluate=False), "Answer"),
+        Formula(forward.assumption("zero padding").statement),
+        para("The windows must tile the padded input, which fixes the output height (the width is the same "
+             "formula with W, WW):"),
+        Formula(size.result, "Answer"),
+        para("It is an integer, and the layer is possible, exactly when"),
+        Formula(size.assumption("integer window count").statement),
+        Steps(size),
+        Steps(forward),
+        para("With dilation d (a filter whose taps are d apart) the output height becomes"),
+        Formula(conv.output_size(dilation=True).result),
+    ]
+    return question("4", prompt, solution, (), space=10)
+
+
+def quiz_grid_figure() -> Figure:
+    """Question 3's picture: the 3×3 input and the 2×2 filter, entry names printed from the
+    derivation's arrays, with the window of O_11 shaded."""
+    fig = MplFigure(figsize=(6.4, 2.4))
+    ax = fig.add_subplot()
+    ax.set_aspect("equal")
+    ax.axis("off")
+    grids = ((conv.X, 3, 0.0, "X (input)"), (conv.Wq, 2, 4.2, "W (filter)"), (conv.O, 2, 7.4, "O (output)"))
+    for array, size, left, caption in grids:
+        for r in range(size):
+            for c in range(size):
+                shaded = (array is conv.X and r < 2 and c < 2) or (array is conv.O and (r, c) == (0, 0))
+                ax.add_patch(Rectangle((left + c, size - 1 - r), 1, 1, facecolor="#cfe3f7" if shaded else "white",
+                                       edgecolor="black"))
+                ax.text(left + c + 0.5, size - 0.5 - r, f"${sp.latex(array[r + 1, c + 1])}$", ha="center",
+                        va="center", fontsize=11)
+        ax.text(left + size / 2, -0.45, caption, ha="center", va="top", fontsize=10)
+    ax.text(3.6, 1.0, "⋆", ha="center", va="center", fontsize=20)
+    ax.text(6.8, 1.0, "=", ha="center", va="center", fontsize=18)
+    ax.set_xlim(-0.1, 9.5)
+    ax.set_ylim(-1.0, 3.1)
+    return Figure("conv-example", png(fig), "The 3×3 input X and the 2×2 filter W; the shaded window of X "
+                  "gives the shaded output O_11.")
