@@ -126,8 +126,8 @@ def _is_atom_like(expr: sp.Basic) -> bool:
     )
 
 
-_WIDE_MATRIX = 160
-"""Characters of LaTeX beyond which a matrix is set as a ``smallmatrix`` so that it fits a page."""
+_WIDE_MATRIX = 120
+"""Characters of LaTeX in a matrix's widest row beyond which it is set as a ``smallmatrix``."""
 
 
 class _LatexPrinter(LatexPrinter):
@@ -136,7 +136,8 @@ class _LatexPrinter(LatexPrinter):
 
     def _print_MatrixBase(self, expr) -> str:
         out = super()._print_MatrixBase(expr)
-        if len(out) > _WIDE_MATRIX:
+        widest = max((sum(len(self._print(e)) for e in expr.row(r)) for r in range(expr.rows)), default=0)
+        if widest > _WIDE_MATRIX:
             out = out.replace(r"\begin{matrix}", r"\begin{smallmatrix}").replace(r"\end{matrix}", r"\end{smallmatrix}")
         return out
 

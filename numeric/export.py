@@ -17,7 +17,7 @@ from derive.registry import LAYERS
 from . import gen_affine, gen_batchnorm, gen_conv, gen_dropout, gen_pool, gen_relu, gen_softmax, gen_svm
 from .codegen import GeneratedFunction, Module
 
-__all__ = ["APIS", "GENERATORS", "TEACHING_LOOPS", "generated_module", "module_source"]
+__all__ = ["APIS", "GENERATORS", "TEACHING_LOOPS", "function_source", "generated_module", "module_source"]
 
 APIS = ("cs231n",)
 
@@ -89,12 +89,30 @@ def module_source(
 
 
 @cache
-def generated_module(dropout_p: Convention | str = "keep", api: str = "cs231n") -> types.ModuleType:
-    """The generated module, imported from its source in memory (no file is written).
+def generated_module(
+    dropout_p: Convention | str = "keep", api: str = "cs231n", layers: tuple[str, ...] | None = None
+) -> types.ModuleType:
+    """The generated module (every layer, or only ``layers``), imported from its source in
+    memory (no file is written).
 
     Sheets and notebooks compute their numbers with it, so every number they show comes
-    from the same code ``layergrad export`` writes."""
+    from the same code ``layergrad export`` writes. Naming the layers needed saves deriving
+    the others."""
     convention = Convention.parse(dropout_p)
     module = types.ModuleType(f"layergrad_generated_{api}_{convention.value}")
-    exec(compile(module_source(api, convention), f"<layergrad {api} {convention.value}>", "exec"), module.__dict__)
+    source = module_source(api, convention, None if layers is None else list(layers))
+    exec(compile(source, f"<layergrad {api} {convention.value}>", "exec"), module.__dict__)
     return module
+
+
+def function_source(name: str, dropout_p: Convention | str = "keep") -> str:
+    """The generated source of one course-API function, such as ``conv_forward_fast`` (only
+    the layer that provides it is generated)."""
+    convention = Convention.parse(dropout_p)
+    for layer_name, (functions, _) in GENERATORS.items():
+        if layer_name in LAYERS and name not in LAYERS[layer_name].api:
+            continue
+        for function in functions(convention):
+            if function.name == name:
+                return function.source
+    raise LayergradError(f"no generated function {name!r}")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from derive import dropout
+from derive.errors import LayergradError
 from numeric.codegen import elementwise_function
-from numeric.export import generated_module, module_source
+from numeric.export import function_source, generated_module, module_source
 
 
 def test_generated_module_is_the_exported_source():
@@ -29,3 +31,9 @@ def test_elementwise_function_from_a_derivation():
     vanilla = elementwise_function(dropout.forward("vanilla", "keep").result, {s["Dm"]: "keep", s["Ym"]: "x"})
     assert vanilla.source == "lambda keep, x: keep*x"
     np.testing.assert_array_equal(vanilla(np.array([0, 1, 1]), np.array([2.0, 3.0, 4.0])), [0.0, 3.0, 4.0])
+
+
+def test_function_source():
+    assert function_source("dropout_backward").lstrip().startswith("def dropout_backward(dout, cache):")
+    with pytest.raises(LayergradError, match="no generated function"):
+        function_source("resnet_forward")

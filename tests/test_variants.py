@@ -60,7 +60,7 @@ def test_every_answer_key_is_confirmed(twenty):
         np.random.seed(mask_seed)
         np.testing.assert_array_equal(D, np.random.rand(*Y.shape) < q)
         assert 0 < D.sum() < D.size, "a mask that keeps everything or nothing teaches nothing"
-        layers = generated_module(row["dropout_convention"])
+        layers = generated_module(row["dropout_convention"], layers=("dropout",))
         out, cache = layers.dropout_forward(Y, {"p": p, "mode": "train", "seed": mask_seed})
         np.testing.assert_allclose(out, H, atol=1e-9)
         np.testing.assert_allclose(layers.dropout_backward(G, cache), dY, atol=1e-9)
@@ -74,8 +74,9 @@ def test_the_sheet_shows_the_variant_data_and_its_answers():
     h = variant.dropout.H
     shown = [f"{x:g}" for x in h.ravel() if x != 0]
     assert shown and all(x in solution for x in shown)
-    answer_line = solution.split("**Answer:**")[-1]
-    assert "\\frac{\\partial L}{\\partial Y}" in answer_line and "**Answer:**" not in student
+    question_2 = solution.split("## Question 2")[1].split("## Question 3")[0]
+    assert "\\frac{\\partial L}{\\partial Y}" in question_2.split("**Answer:**")[-1]
+    assert "**Answer:**" not in student
     assert variant.dropout.convention.value.upper() in solution.upper()
     assert make_variant(7).answer_key() == variant.answer_key(), "a seed fixes its variant"
 

@@ -97,7 +97,7 @@ def _dropout_variant(rng: np.random.Generator, seed: int) -> DropoutVariant:
     shape = (int(rng.integers(2, 4)), int(rng.integers(3, 5)))
     Y = rng.integers(-5, 6, size=shape).astype(float)
     G = rng.integers(-3, 4, size=shape).astype(float)
-    layers = generated_module(convention)
+    layers = generated_module(convention, layers=("dropout",))
     for attempt in range(100):  # a mask that keeps some entries and drops others
         mask_seed = seed * 100 + attempt
         H, cache = layers.dropout_forward(Y, {"p": p, "mode": "train", "seed": mask_seed})

@@ -17,7 +17,7 @@ from numeric.export import generated_module
 from numeric.gradcheck import check_vjp
 from worksheets.jupyter import show, show_code
 
-layers = generated_module("keep")  # p is the KEEP probability in this module
+layers = generated_module("keep", layers=("dropout",))  # p is the KEEP probability here
 rng = np.random.default_rng(0)
 
 # %% [markdown]
@@ -111,7 +111,7 @@ keep_law = dropout.forward("inverted", "keep").assumption("Bernoulli mask").stat
 mean_law = dropout.moments("inverted", "keep")[0].result  # E[H] in terms of Y
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
 for convention, marker in (("keep", "o"), ("drop", "s")):
-    module = generated_module(convention)
+    module = generated_module(convention, layers=("dropout",))
     outs = [module.dropout_forward(x, {"p": p, "mode": "train", "seed": 0})[0] for p in ps]
     keep_of_p = sp.lambdify(dropout.symbols()["p"], dropout.keep_probability(convention))
     predicted_zeros = [float(1 - keep_law.subs(q, keep_of_p(p))) for p in ps]

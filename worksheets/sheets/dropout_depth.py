@@ -50,7 +50,7 @@ def rescaling_demo(qs=(0.2, 0.5, 0.8), shape=(500, 500), seed: int = 0) -> list[
     mask applied without the 1/q, on an input of mean about 10 (as in the course notebooks)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape) + 10
-    layers = generated_module("keep")
+    layers = generated_module("keep", layers=("dropout",))
     unscaled = elementwise_function(dropout.forward("vanilla", "keep").result, {_S["Dm"]: "keep", _S["Ym"]: "x"})
     rows = []
     for q in qs:
