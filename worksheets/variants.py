@@ -18,7 +18,6 @@ import io
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,6 +30,7 @@ from derive.dropout import Convention
 from derive.errors import LayergradError
 from numeric.export import generated_module
 from numeric.files import write_output
+from numeric.progress import ProgressBar
 
 from .document import VERSIONS
 from .formats import FORMATS, write_sheet
@@ -140,30 +140,6 @@ def _write_one(seed: int, folder: Path, formats: Sequence[str], versions: Sequen
     return variant.answer_key(), paths
 
 
-class _Progress:
-    """A one-line progress bar on standard error."""
-
-    def __init__(self, total: int, label: str, stream=None) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self.stream = stream if stream is not None else sys.stderr
-        self.start = time.monotonic()
-        self._draw()
-
-    def advance(self) -> None:
-        self.done += 1
-        self._draw()
-
-    def _draw(self) -> None:
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        elapsed = time.monotonic() - self.start
-        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        end = "\n" if self.done == self.total else ""
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                          f"{elapsed:5.1f} s elapsed, ~{left:4.0f} s left{end}")
-        self.stream.flush()
-
-
 def write_variants(
     seeds: Sequence[int],
     folder: Path,
@@ -171,12 +147,13 @@ def write_variants(
     versions: Sequence[str] = VERSIONS,
     force: bool = False,
     jobs: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     report: Callable[[str], None] = print,
 ) -> Path:
     """Write one variant per seed (solution and student sheets) into ``folder``, ``jobs``
     processes at a time (default: one per core), and ``quiz8-answer-key.csv`` indexing every
-    variant's data and answers. Returns the CSV's path."""
+    variant's data and answers. A progress bar runs on standard error (``progress=None``: when
+    it is a terminal). Returns the CSV's path."""
     from .formats.pdf import LATEX_INSTALL_HINT, latexmk_available
 
     if not seeds:
@@ -187,24 +164,29 @@ def write_variants(
         formats = tuple(f for f in formats if f != "pdf") or ("tex",)
     make_variant(seeds[0])  # derive and generate once here, so that forked workers inherit the caches
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
-    bar = _Progress(len(seeds), "variants") if progress else None
+    bar = ProgressBar(len(seeds), "variants", enabled=progress)
+    start = time.monotonic()
+
+    def advance() -> None:
+        elapsed = time.monotonic() - start
+        left = elapsed / len(rows) * (len(seeds) - len(rows))
+        bar.update(len(rows), f"{elapsed:.0f} s elapsed, ~{left:.0f} s left", force=True)
+
     rows: dict[int, dict[str, str]] = {}
+    bar.update(0, force=True)
     try:
         if jobs == 1:
             for seed in seeds:
                 rows[seed], _ = _write_one(seed, folder, formats, versions, force)
-                if bar:
-                    bar.advance()
+                advance()
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 futures = {pool.submit(_write_one, s, folder, formats, versions, force): s for s in seeds}
                 for future in as_completed(futures):
                     rows[futures[future]], _ = future.result()
-                    if bar:
-                        bar.advance()
+                    advance()
     finally:
-        if bar and bar.done < bar.total:
-            bar.stream.write("\n")
+        bar.close()
     table = io.StringIO()
     ordered = [rows[s] | {"files": f"quiz8-seed{s:03d}-{{{','.join(versions)}}}.{{{','.join(formats)}}}"}
                for s in sorted(rows)]
