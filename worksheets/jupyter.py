@@ -58,6 +58,8 @@ NOTEBOOKS: dict[str, NotebookEntry] = {
     for entry in (
         NotebookEntry("dropout", "dropout derived, the generated code, gradient checks, zero fraction and mean "
                                  "against p"),
+        NotebookEntry("batchnorm", "batch normalization: graph, staged and closed-form backward, the generated "
+                                   "code, gradient checks, output statistics"),
     )
 }
 
