@@ -119,6 +119,16 @@ def test_write_sheet_never_replaces_an_edited_file(tmp_path):
     assert written[0].read_text().startswith("# Tiny")
 
 
+def test_without_latex_the_tex_is_written_and_the_way_to_the_pdf_is_told(tmp_path, monkeypatch):
+    import worksheets.formats as formats
+
+    monkeypatch.setattr(formats, "latexmk_available", lambda: False)
+    told = []
+    written = write_sheet(quiz8.build(), tmp_path, ("pdf",), ("student",), report=told.append)
+    assert [p.name for p in written] == ["quiz8-conv-example.png", "quiz8-student.tex"]
+    assert len(told) == 1 and "latexmk -pdf" in told[0] and "apt-get install" in told[0]
+
+
 def test_parse_formats():
     assert parse_formats("pdf,md") == ("md", "pdf")
     with pytest.raises(LayergradError, match="unknown sheet format docx"):

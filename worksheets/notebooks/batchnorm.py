@@ -109,3 +109,16 @@ for ax, values, title in ((left, a, "before"), (right, normed, "after (γ = 1, 2
     ax.legend()
 plt.show()
 assert np.allclose(normed.mean(axis=0), beta) and np.allclose(normed.std(axis=0), np.abs(gamma), rtol=1e-4)
+
+# %% [markdown]
+# ## 7. Question
+#
+# Why would a gradient check with the loss L = sum of all outputs pass even for a wrong dx?
+
+# %% [markdown]
+# ### BEGIN SOLUTION
+# Each column of a batch-normalized output sums to n times β, whatever x is: the normalized
+# values sum to zero over the batch. The sum loss is constant in x, its true gradient is zero,
+# and the upstream gradient it sends (all ones) is one that the closed form maps to zero for any
+# γ. A random upstream gradient has no such blind spot.
+# ### END SOLUTION
