@@ -14,7 +14,14 @@ from worksheets.cli import main
 from worksheets.formats import render
 from worksheets.formats.pdf import latexmk_available
 from worksheets.sheets import quiz8
-from worksheets.variants import KEEP_PROBABILITIES, make_variant, parse_seeds, write_variants
+from worksheets.variants import (
+    KEEP_PROBABILITIES,
+    ConvChoice,
+    conv_choices,
+    make_variant,
+    parse_seeds,
+    write_variants,
+)
 
 SEEDS = list(range(1, 21))
 
@@ -66,6 +73,44 @@ def test_every_answer_key_is_confirmed(twenty):
         np.testing.assert_allclose(layers.dropout_backward(G, cache), dY, atol=1e-9)
 
 
+def correlate(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
+    """A literal-loop cross-correlation: the reference the answer keys are checked against."""
+    xpad = np.pad(x, pad)
+    rows = (xpad.shape[0] - w.shape[0]) // stride + 1
+    cols = (xpad.shape[1] - w.shape[1]) // stride + 1
+    out = np.zeros((rows, cols))
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = np.sum(xpad[stride * i: stride * i + w.shape[0], stride * j: stride * j + w.shape[1]] * w)
+    return out
+
+
+def test_every_convolution_answer_is_possible_and_confirmed(twenty):
+    _, rows = twenty
+    for row in rows:
+        X, W, O = arrays(row, "X", "W", "O")
+        stride, pad = int(row["conv_stride"]), int(row["conv_pad"])
+        assert row["conv_input"] == f"{X.shape[0]}x{X.shape[1]}" and row["conv_filter"] == f"{W.shape[0]}x{W.shape[1]}"
+        for size, window in zip(X.shape, W.shape):
+            assert (size + 2 * pad - window) % stride == 0, "the windows must tile the padded input"
+        np.testing.assert_allclose(O, correlate(X, W, stride, pad), atol=1e-9)
+        sizes = json.loads(row["general_sizes"])
+        out_h = 1 + (sizes["H"] + 2 * sizes["P"] - sizes["HH"]) / sizes["S"]
+        out_w = 1 + (sizes["W"] + 2 * sizes["P"] - sizes["WW"]) / sizes["S"]
+        assert out_h.is_integer() and out_w.is_integer()
+        assert row["general_out_shape"] == f"{sizes['N']}x{sizes['F']}x{int(out_h)}x{int(out_w)}"
+    assert len({(r["conv_input"], r["conv_filter"], r["conv_stride"], r["conv_pad"]) for r in rows}) > 5
+
+
+def test_fixed_sizes_that_cannot_tile_are_refused():
+    with pytest.raises(LayergradError, match=r"1 \+ \(4 \+ 0 − 3\)/2 = 3/2 is not a whole number"):
+        conv_choices((4, 4), (3, 3), stride=2, pad=0)
+    assert conv_choices((5, 5), (3, 3), stride=2, pad=0) == [ConvChoice(5, 5, 3, 3, 2, 0)]
+    assert all(c.S == 2 for c in conv_choices(stride=2))
+    with pytest.raises(LayergradError, match="at least 1"):
+        conv_choices(stride=0)
+
+
 def test_the_sheet_shows_the_variant_data_and_its_answers():
     variant = make_variant(7)
     sheet = quiz8.build(variant)
@@ -77,6 +122,8 @@ def test_the_sheet_shows_the_variant_data_and_its_answers():
     question_2 = solution.split("## Question 2")[1].split("## Question 3")[0]
     assert "\\frac{\\partial L}{\\partial Y}" in question_2.split("**Answer:**")[-1]
     assert "**Answer:**" not in student
+    question_3 = solution.split("## Question 3")[1].split("## Question 4")[0]
+    assert all(f"{x:g}" in question_3 for x in variant.conv.O.ravel())
     assert variant.dropout.convention.value.upper() in solution.upper()
     assert make_variant(7).answer_key() == variant.answer_key(), "a seed fixes its variant"
 
@@ -107,6 +154,9 @@ def test_cli_seed_and_errors(tmp_path, capsys):
         (["sheet", "quiz8", "--seed", "3", "--format", "md", "-o", str(tmp_path)], "--force"),
         (["sheet", "quiz8", "--seeds", "9-2", "-o", str(tmp_path)], "must go upwards"),
         (["sheet", "quiz8", "--seeds", "1-2", "--jobs", "0", "-o", str(tmp_path)], "--jobs"),
+        (["sheet", "quiz8", "--seed", "1", "--input", "4x4", "--filter", "3x3", "--stride", "2", "--pad", "0",
+          "-o", str(tmp_path)], "is not a whole number"),
+        (["sheet", "quiz8", "--seed", "1", "--input", "four", "-o", str(tmp_path)], "cannot read --input"),
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()

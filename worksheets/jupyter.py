@@ -60,6 +60,8 @@ NOTEBOOKS: dict[str, NotebookEntry] = {
                                  "against p"),
         NotebookEntry("batchnorm", "batch normalization: graph, staged and closed-form backward, the generated "
                                    "code, gradient checks, output statistics"),
+        NotebookEntry("conv", "convolution: the quiz example, the general layer, the generated code, gradient "
+                              "checks, an output-size table"),
     )
 }
 

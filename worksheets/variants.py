@@ -2,10 +2,16 @@ r"""Randomized Quiz 8 variants with answer keys computed by the generated code.
 
 A seed fixes everything a variant asks: the dropout convention (``p`` is the keep probability
 or the drop rate), the value of ``p``, the sizes and entries of :math:`Y` and of the upstream
-gradient :math:`\partial L/\partial H`, and the mask. The mask and every numerical answer come
-from the generated course-API functions (:func:`numeric.export.generated_module`), the same
-code ``layergrad export`` writes, so the answer key is what that code computes on the
-variant's data.
+gradient :math:`\partial L/\partial H`, and the mask (questions 1–2); the input and filter
+sizes, stride, padding and entries of the convolution example (question 3); and the sizes of
+the general layer (question 4). The mask and every numerical answer come from the generated
+course-API functions (:func:`numeric.export.generated_module`), the same code ``layergrad
+export`` writes, so the answer key is what that code computes on the variant's data.
+
+Convolution sizes are drawn only among those whose output size, by the derived formula
+:math:`1 + (H + 2P - HH)/S`, is a whole number: a variant is never an impossible quiz. Sizes
+fixed by hand (``--input``, ``--filter``, ``--stride``, ``--pad``) that allow no whole output
+size are refused with the formula and the numbers.
 
 :func:`write_variants` writes one variant per seed, in parallel over the cores, with a progress
 bar, and an index of all answer keys as CSV.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -22,10 +29,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
+from derive import conv
 from derive.dropout import Convention
 from derive.errors import LayergradError
 from numeric.export import generated_module
@@ -37,10 +47,15 @@ from .formats import FORMATS, write_sheet
 
 __all__ = [
     "KEEP_PROBABILITIES",
+    "ConvChoice",
+    "ConvVariant",
     "DropoutVariant",
+    "GeneralVariant",
     "QuizVariant",
+    "conv_choices",
     "make_variant",
     "parse_seeds",
+    "parse_size",
     "write_variants",
 ]
 
@@ -68,16 +83,101 @@ class DropoutVariant:
         return self.p if self.convention is Convention.KEEP else 1 - self.p
 
 
+@dataclass(frozen=True)
+class ConvChoice:
+    """Sizes of question 3: input H×W, filter HH×WW, stride S, zero padding P."""
+
+    H: int
+    W: int
+    HH: int
+    WW: int
+    S: int
+    P: int
+
+    def substitution(self) -> dict[sp.Symbol, int]:
+        """Values for the output-size formula's symbols, height direction."""
+        return {conv.H: self.H, conv.HH: self.HH, conv.S: self.S, conv.P: self.P}
+
+    def output_size(self) -> tuple[int, int]:
+        """(H', W') by the derived formula; a clear error when it is not a whole number."""
+        formula = conv.output_size(dilation=False).result.rhs
+        sizes = []
+        for size, window, axis in ((self.H, self.HH, "height"), (self.W, self.WW, "width")):
+            value = formula.subs({conv.H: size, conv.HH: window, conv.S: self.S, conv.P: self.P})
+            if not value.is_integer or value < 1:
+                raise LayergradError(
+                    f"no quiz with input {self.H}×{self.W}, filter {self.HH}×{self.WW}, stride {self.S}, padding "
+                    f"{self.P}: the output {axis} 1 + (H + 2P − HH)/S = 1 + ({size} + {2 * self.P} − {window})/"
+                    f"{self.S} = {value} is not a whole number of at least 1"
+                )
+            sizes.append(int(value))
+        return sizes[0], sizes[1]
+
+
+INPUT_SIZES, FILTER_SIZES, STRIDES, PADDINGS = range(3, 7), range(2, 4), (1, 2), (0, 1)
+
+
+def conv_choices(input_size: tuple[int, int] | None = None, filter_size: tuple[int, int] | None = None,
+                 stride: int | None = None, pad: int | None = None) -> list[ConvChoice]:
+    """Every question-3 configuration a variant may draw (given sizes fixed), each with a whole
+    output size of 2×2 to 4×4; an error naming the formula when the fixed sizes allow none."""
+    heights = [input_size[0]] if input_size else INPUT_SIZES
+    widths = [input_size[1]] if input_size else INPUT_SIZES
+    filters = [filter_size] if filter_size else [(k, k) for k in FILTER_SIZES]
+    strides, pads = [stride] if stride else STRIDES, [pad] if pad is not None else PADDINGS
+    for name, value, least in (("stride", stride, 1), ("padding", pad, 0)):
+        if value is not None and value < least:
+            raise LayergradError(f"the {name} must be at least {least}, got {value}")
+    choices, refusal = [], None
+    for h, w, (hh, ww), s, p in itertools.product(heights, widths, filters, strides, pads):
+        choice = ConvChoice(h, w, hh, ww, s, p)
+        try:
+            out = choice.output_size()
+        except LayergradError as error:
+            refusal = error
+            continue
+        if (min(out) >= 2 and max(out) <= 4) or (input_size and filter_size):
+            choices.append(choice)
+    if not choices:
+        raise refusal or LayergradError("these sizes give no output between 2×2 and 4×4; choose others")
+    return choices
+
+
+@dataclass(frozen=True, eq=False)
+class ConvVariant:
+    """Question 3: sizes, the input X and filter W (entries), and the output O from the generated
+    ``conv_forward_fast``."""
+
+    choice: ConvChoice
+    X: np.ndarray
+    Wf: np.ndarray
+    O: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class GeneralVariant:
+    """Question 4: the sizes of the general layer and the output shape, by the derived formula
+    and confirmed by the generated code."""
+
+    N: int
+    C: int
+    F: int
+    choice: ConvChoice
+    out_shape: tuple[int, int, int, int]
+
+
 @dataclass(frozen=True, eq=False)
 class QuizVariant:
     """One randomized Quiz 8."""
 
     seed: int
     dropout: DropoutVariant
+    conv: ConvVariant
+    general: GeneralVariant
 
     def answer_key(self) -> dict[str, str]:
         """The variant's given data and answers as one CSV row (arrays as JSON lists)."""
-        v = self.dropout
+        v, c, g = self.dropout, self.conv, self.general
 
         def cells(a: np.ndarray) -> str:
             values = np.round(np.asarray(a, dtype=float), 10) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -87,6 +187,12 @@ class QuizVariant:
             "seed": str(self.seed), "dropout_convention": v.convention.value, "p": f"{v.p:g}",
             "q": f"{v.q:g}", "mask_seed": str(v.mask_seed), "Y": cells(v.Y), "D": cells(v.D),
             "H": cells(v.H), "dL_dH": cells(v.G), "dL_dY": cells(v.dY),
+            "conv_input": f"{c.choice.H}x{c.choice.W}", "conv_filter": f"{c.choice.HH}x{c.choice.WW}",
+            "conv_stride": str(c.choice.S), "conv_pad": str(c.choice.P), "X": cells(c.X), "W": cells(c.Wf),
+            "O": cells(c.O),
+            "general_sizes": json.dumps({"N": g.N, "C": g.C, "H": g.choice.H, "W": g.choice.W, "F": g.F,
+                                         "HH": g.choice.HH, "WW": g.choice.WW, "S": g.choice.S, "P": g.choice.P}),
+            "general_out_shape": "x".join(map(str, g.out_shape)),
         }
 
 
@@ -108,12 +214,67 @@ def _dropout_variant(rng: np.random.Generator, seed: int) -> DropoutVariant:
     return DropoutVariant(convention, p, mask_seed, Y, G, D, H, dY)
 
 
-def make_variant(seed: int) -> QuizVariant:
-    """The Quiz 8 variant for ``seed`` (a whole number from 0 to 10⁶)."""
+def _conv_variant(rng: np.random.Generator, choices: list[ConvChoice]) -> ConvVariant:
+    choice = choices[int(rng.integers(len(choices)))]
+    X = rng.integers(-3, 4, size=(choice.H, choice.W)).astype(float)
+    Wf = rng.integers(-2, 3, size=(choice.HH, choice.WW)).astype(float)
+    layers = generated_module("keep", layers=("conv",))
+    out, _ = layers.conv_forward_fast(X[None, None], Wf[None, None], np.zeros(1), {"stride": choice.S, "pad": choice.P})
+    O = out[0, 0]
+    if O.shape != choice.output_size():
+        raise LayergradError(f"generated conv_forward_fast gave shape {O.shape}, the formula {choice.output_size()}")
+    return ConvVariant(choice, X, Wf, O)
+
+
+_GENERAL_SIZES = {"N": (2, 3, 4), "C": (1, 3, 8), "F": (4, 8, 16), "H": tuple(range(7, 33)), "HH": (1, 3, 5, 7),
+                  "S": (1, 2, 3), "P": (0, 1, 2, 3)}
+
+
+def _general_variant(rng: np.random.Generator) -> GeneralVariant:
+    """Sizes drawn at random; height and width then move up to the next values the stride tiles
+    (there is one among any S consecutive sizes), so the formula always gives whole numbers."""
+    pick = {name: int(rng.choice(values)) for name, values in _GENERAL_SIZES.items()}
+    width = int(rng.choice(_GENERAL_SIZES["H"]))
+
+    def tiled(size: int) -> int:
+        return next(v for v in range(size, size + pick["S"]) if (v + 2 * pick["P"] - pick["HH"]) % pick["S"] == 0)
+
+    choice = ConvChoice(tiled(pick["H"]), tiled(width), pick["HH"], pick["HH"], pick["S"], pick["P"])
+    h_out, w_out = choice.output_size()
+    N, C, F = pick["N"], pick["C"], pick["F"]
+    out, _ = generated_module("keep", layers=("conv",)).conv_forward_fast(
+        np.zeros((N, C, choice.H, choice.W)), np.zeros((F, C, choice.HH, choice.WW)), np.zeros(F),
+        {"stride": choice.S, "pad": choice.P})
+    shape = (N, F, h_out, w_out)
+    if out.shape != shape:
+        raise LayergradError(f"generated conv_forward_fast gave shape {out.shape}, the formula {shape}")
+    return GeneralVariant(N, C, F, choice, shape)
+
+
+def make_variant(seed: int, choices: list[ConvChoice] | None = None) -> QuizVariant:
+    """The Quiz 8 variant for ``seed`` (a whole number from 0 to 10⁶); question 3 draws its sizes
+    from ``choices`` (default: :func:`conv_choices` with nothing fixed)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
         raise LayergradError(f"variant seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
     rng = np.random.default_rng(int(seed))
-    return QuizVariant(int(seed), _dropout_variant(rng, int(seed)))
+    dropout_part = _dropout_variant(rng, int(seed))
+    conv_part = _conv_variant(rng, choices if choices is not None else _default_choices())
+    return QuizVariant(int(seed), dropout_part, conv_part, _general_variant(rng))
+
+
+@cache
+def _default_choices() -> list[ConvChoice]:
+    return conv_choices()
+
+
+def parse_size(spec: str | None, option: str) -> tuple[int, int] | None:
+    """``"5x5"`` → ``(5, 5)``; ``None`` stays ``None``."""
+    if spec is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", spec)
+    if not match or min(int(match.group(1)), int(match.group(2))) < 1:
+        raise LayergradError(f"cannot read {option} {spec!r}; expected two positive whole numbers such as 5x5")
+    return int(match.group(1)), int(match.group(2))
 
 
 def parse_seeds(spec: str) -> list[int]:
@@ -132,10 +293,10 @@ def parse_seeds(spec: str) -> list[int]:
 
 
 def _write_one(seed: int, folder: Path, formats: Sequence[str], versions: Sequence[str],
-               force: bool) -> tuple[dict[str, str], list[Path]]:
+               force: bool, choices: list[ConvChoice] | None) -> tuple[dict[str, str], list[Path]]:
     from .sheets import quiz8
 
-    variant = make_variant(seed)
+    variant = make_variant(seed, choices)
     paths = write_sheet(quiz8.build(variant), folder, formats, versions, force, report=lambda _: None)
     return variant.answer_key(), paths
 
@@ -149,6 +310,7 @@ def write_variants(
     jobs: int | None = None,
     progress: bool | None = None,
     report: Callable[[str], None] = print,
+    choices: list[ConvChoice] | None = None,
 ) -> Path:
     """Write one variant per seed (solution and student sheets) into ``folder``, ``jobs``
     processes at a time (default: one per core), and ``quiz8-answer-key.csv`` indexing every
@@ -162,7 +324,7 @@ def write_variants(
     if "pdf" in formats and not latexmk_available():
         report(LATEX_INSTALL_HINT)
         formats = tuple(f for f in formats if f != "pdf") or ("tex",)
-    make_variant(seeds[0])  # derive and generate once here, so that forked workers inherit the caches
+    make_variant(seeds[0], choices)  # derive and generate once here, so that forked workers inherit the caches
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     bar = ProgressBar(len(seeds), "variants", enabled=progress)
     start = time.monotonic()
@@ -177,11 +339,11 @@ def write_variants(
     try:
         if jobs == 1:
             for seed in seeds:
-                rows[seed], _ = _write_one(seed, folder, formats, versions, force)
+                rows[seed], _ = _write_one(seed, folder, formats, versions, force, choices)
                 advance()
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_write_one, s, folder, formats, versions, force): s for s in seeds}
+                futures = {pool.submit(_write_one, s, folder, formats, versions, force, choices): s for s in seeds}
                 for future in as_completed(futures):
                     rows[futures[future]], _ = future.result()
                     advance()

@@ -28,6 +28,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     which.add_argument("--seed", type=int, help="write the randomized variant for this seed, with its answers")
     which.add_argument("--seeds", help="write one variant per seed, such as 1-300, and a CSV of all answer keys")
     parser.add_argument("--jobs", type=int, help="processes for --seeds (default: one per core)")
+    fixed = parser.add_argument_group("variant sizes (question 3), drawn at random unless fixed here")
+    fixed.add_argument("--input", metavar="HxW", help="input size, such as 5x5")
+    fixed.add_argument("--filter", metavar="HHxWW", help="filter size, such as 3x3")
+    fixed.add_argument("--stride", type=int, help="stride S")
+    fixed.add_argument("--pad", type=int, help="zero padding P")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
 
 
@@ -53,12 +58,14 @@ def run(args: argparse.Namespace) -> int:
     if not entry.has_variants:
         raise LayergradError(f"sheet {entry.name!r} has no randomized variants; "
                              f"these do: {', '.join(e.name for e in SHEETS.values() if e.has_variants)}")
-    from worksheets.variants import parse_seeds, write_variants
+    from worksheets.variants import conv_choices, parse_seeds, parse_size, write_variants
 
     if args.jobs is not None and args.jobs < 1:
         raise LayergradError(f"--jobs must be at least 1, got {args.jobs}")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else parse_seeds(str(args.seed))
-    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs)
+    choices = conv_choices(parse_size(args.input, "--input"), parse_size(args.filter, "--filter"), args.stride,
+                           args.pad)
+    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices)
     print(f"wrote {len(seeds)} variant{'s' * (len(seeds) != 1)} of {entry.name} into {args.output}; "
           f"answer keys: {key}")
     return 0

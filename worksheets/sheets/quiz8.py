@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import sympy as sp
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.patches import Rectangle
@@ -173,7 +174,73 @@ def _backward_solution(variant: QuizVariant | None) -> list[Block]:
     ]
 
 
+def _size_lines(choice) -> list[Block]:
+    """The output-size formula, then the variant's sizes put into it, then its value."""
+    formula = conv.output_size(dilation=False).result
+    lines: list[Block] = [Formula(formula)]
+    for out, size, window, value in ((conv.H_out, choice.H, choice.HH, choice.output_size()[0]),
+                                     (conv.W_out, choice.W, choice.WW, choice.output_size()[1])):
+        with sp.evaluate(False):
+            filled = formula.rhs.subs({conv.H: size, conv.HH: window, conv.S: choice.S, conv.P: choice.P})
+        lines.append(Formula(sp.Eq(out, sp.Eq(filled, number(value), evaluate=False), evaluate=False)))
+    return lines
+
+
+def _variant_question_3(variant: QuizVariant) -> tuple[Block, ...]:
+    c = variant.conv
+    ch = c.choice
+    forward = conv.forward(dilation=False)
+    o = sp.MatrixSymbol("O", *c.O.shape)
+    prompt: list[Block] = [
+        para(f"Consider a convolutional layer with a {ch.H}×{ch.W} input ", conv.Xm, f", a {ch.HH}×{ch.WW} filter ",
+             conv.Wm, ", stride ", sp.Eq(conv.S, ch.S), " and zero padding ", sp.Eq(conv.P, ch.P),
+             " (cross-correlation, no bias). What is the size of the output O? Compute O."),
+    ]
+    given: list[Block] = [Formula(sp.Eq(conv.Xm, numbers(c.X), evaluate=False)),
+                          Formula(sp.Eq(conv.Wm, numbers(c.Wf), evaluate=False))]
+    solution: list[Block] = [
+        para("The windows must tile the padded input: the output size is"),
+        *_size_lines(ch),
+        para("Each output is the sum of the products of the filter with the window under it (indices from 0, "
+             "one input channel, one filter, no bias):"),
+        Formula(sp.Eq(forward.start, forward.steps[0].after, evaluate=False)),
+    ]
+    if ch.P:
+        solution += [para("The padded input:"),
+                     Formula(sp.Eq(sp.Symbol("xpad"), numbers(np.pad(c.X, ch.P)), evaluate=False))]
+    solution += [para("Computed by the generated conv_forward_fast:"),
+                 Formula(sp.Eq(o, numbers(c.O), evaluate=False), "Answer")]
+    return question("3", prompt, solution, given, space=10)
+
+
+def _variant_question_4(variant: QuizVariant) -> tuple[Block, ...]:
+    g = variant.general
+    ch = g.choice
+    forward = conv.forward(dilation=False)
+    sizes = {conv.N: g.N, conv.C: g.C, conv.H: ch.H, conv.W: ch.W, conv.F: g.F, conv.HH: ch.HH, conv.WW: ch.WW,
+             conv.S: ch.S, conv.P: ch.P}
+    prompt: list[Block] = [
+        para("Consider the general case: N inputs with C channels of height H and width W, F filters spanning all "
+             "C channels with height HH and width WW, stride S and zero padding P. Write how the outputs are "
+             "computed, and give the shape of the output for"),
+        para(*[part for k, (symbol, value) in enumerate(sizes.items())
+               for part in ((", " if k else ""), sp.Eq(symbol, value))], "."),
+    ]
+    shape = sp.Tuple(conv.N, conv.F, conv.H_out, conv.W_out)
+    solution: list[Block] = [
+        Formula(sp.Eq(forward.start, forward.steps[0].after, evaluate=False), "Answer"),
+        Formula(forward.assumption("zero padding").statement),
+        para("The output size, by the formula (the width with W and WW):"),
+        *_size_lines(ch),
+        para("Confirmed by running the generated conv_forward_fast on an input of these sizes:"),
+        Formula(sp.Eq(shape, sp.Tuple(*g.out_shape), evaluate=False), "Answer"),
+    ]
+    return question("4", prompt, solution, (), space=8)
+
+
 def _question_3(variant: QuizVariant | None) -> tuple[Block, ...]:
+    if variant is not None:
+        return _variant_question_3(variant)
     example = conv.quiz_example()
     x_given = sp.Matrix(3, 3, lambda r, c: conv.X[r + 1, c + 1])
     w_given = sp.Matrix(2, 2, lambda r, c: conv.Wq[r + 1, c + 1])
@@ -206,6 +273,8 @@ def _question_3(variant: QuizVariant | None) -> tuple[Block, ...]:
 
 
 def _question_4(variant: QuizVariant | None) -> tuple[Block, ...]:
+    if variant is not None:
+        return _variant_question_4(variant)
     forward = conv.forward(dilation=False)
     size = conv.output_size(dilation=False)
     prompt: list[Block] = [
