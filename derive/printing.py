@@ -341,6 +341,7 @@ def mathml(expr: sp.Basic, display: bool = False) -> str:
     """A complete ``<math>`` element in presentation MathML for ``expr``."""
     inner = _MathMLPrinter({"order": "none"}).doprint(expr)
     inner = re.sub(r"&([A-Za-z]+);", _numeric_entity, inner)
+    inner = inner.replace("</mn><mo>&#x2062;</mo><mn>", "</mn><mo>\u00b7</mo><mn>")  # 2·0, never 20
     inner = inner.replace("<mo>-</mo>", "<mo>\u2212</mo>").replace("<mn>-", "<mn>\u2212")  # a minus, not a hyphen
     inner = inner.replace("<mo><</mo>", "<mo>&lt;</mo>").replace("<mo>></mo>", "<mo>&gt;</mo>")  # SymPy leaves them raw
     mode = "block" if display else "inline"

@@ -36,6 +36,12 @@ def test_relations_and_minus_signs_are_escaped_and_typeset():
     assert "−" in mathml(1 - v) and "<mo>-</mo>" not in mathml(1 - v)
 
 
+def test_a_product_of_numbers_keeps_its_dot():
+    with sp.evaluate(False):
+        expr = 2 * sp.Integer(0) + 3
+    assert "·" in "".join(tree(expr).itertext())
+
+
 def test_a_double_sum_shows_both_sums():
     expr = sp.Sum(X[k, l], (k, 1, n), (l, 1, m))
     signs = [e for e in tree(expr).iter(NS + "mo") if e.text == "∑"]
