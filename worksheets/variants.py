@@ -236,8 +236,12 @@ def _general_variant(rng: np.random.Generator) -> GeneralVariant:
     pick = {name: int(rng.choice(values)) for name, values in _GENERAL_SIZES.items()}
     width = int(rng.choice(_GENERAL_SIZES["H"]))
 
+    condition = conv.output_size(dilation=False).assumption("integer window count").statement
+
+    fixed = {conv.HH: pick["HH"], conv.P: pick["P"], conv.S: pick["S"]}
+
     def tiled(size: int) -> int:
-        return next(v for v in range(size, size + pick["S"]) if (v + 2 * pick["P"] - pick["HH"]) % pick["S"] == 0)
+        return next(v for v in range(size, size + pick["S"]) if condition.subs(fixed | {conv.H: v}) == sp.true)
 
     choice = ConvChoice(tiled(pick["H"]), tiled(width), pick["HH"], pick["HH"], pick["S"], pick["P"])
     h_out, w_out = choice.output_size()
