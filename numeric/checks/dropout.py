@@ -139,6 +139,7 @@ def _statistics(ctx: Context, forward: Callable, x: np.ndarray) -> list[Verdict]
                             detail=f"output has shape {out.shape}, expected {x.shape}")]
         observed[p] = out
     keep_fraction = {p: np.count_nonzero(out) / n for p, out in observed.items()}
+    x_mean, x_square = float(x.mean()), float(np.vdot(x, x))
     mask_key, mask_words = "wrong-keep-fraction", ""
     if any(abs(keep_fraction[p] - ctx.q(p)) > Z * math.sqrt(ctx.q(p) * (1 - ctx.q(p)) / n) for p in P_VALUES):
         for key, predicted, words in _mask_hypotheses(ctx):
@@ -160,12 +161,12 @@ def _statistics(ctx: Context, forward: Callable, x: np.ndarray) -> list[Verdict]
                                      f"({_word(ctx.convention or Convention.KEEP)}) a fraction 1 − q = {1 - q:.4f} "
                                      "of units must be dropped"),
         ))
-        verdicts += _scale(ctx, p, x, out, mask_key, mask_words)
+        verdicts += _scale(ctx, p, x, out, mask_key, mask_words, x_mean, x_square)
     return verdicts
 
 
-def _scale(ctx: Context, p: float, x: np.ndarray, out: np.ndarray, mask_key: str, mask_words: str
-           ) -> list[Verdict]:
+def _scale(ctx: Context, p: float, x: np.ndarray, out: np.ndarray, mask_key: str, mask_words: str,
+           x_mean: float, x_square: float) -> list[Verdict]:
     q = ctx.q(p)
     rows = slice(0, _SCALE_ROWS)  # every kept unit is scaled alike: 20,000 units show any scale
     kept, sample, inputs = out[rows] != 0, out[rows], x[rows]
@@ -194,14 +195,15 @@ def _scale(ctx: Context, p: float, x: np.ndarray, out: np.ndarray, mask_key: str
             key, words = "wrong-scale", "kept units are multiplied by q instead of divided by it"
         else:
             key, words = "wrong-scale", "kept units must be scaled by 1/q"
-    mean_gap = abs(float(out.mean()) - float(x.mean()))
-    spread = Z * math.sqrt(float(np.vdot(x, x)) * (1 - q) / q) / x.size
+    out_mean = float(out.mean())
+    mean_gap = abs(out_mean - x_mean)
+    spread = Z * math.sqrt(x_square * (1 - q) / q) / x.size
     mean_ok = mean_gap <= spread
     return [
         Verdict(f"dropout_forward kept units scaled by 1/q, p = {p}", ok, error, 1e-12, "exact (relative)",
                 detail=f"kept units are {factor:.6g} × x, expected 1/q = {1 / q:.6g}", mistake=key, diagnosis=words),
         Verdict(f"dropout_forward train-time mean, p = {p}", mean_ok, mean_gap, spread, f"mean within {Z:g}σ",
-                detail=f"output mean {out.mean():.4f}, input mean {x.mean():.4f}",
+                detail=f"output mean {out_mean:.4f}, input mean {x_mean:.4f}",
                 mistake="" if mean_ok else (key or mask_key),
                 diagnosis="" if mean_ok else (words or mask_words or "the train-time mean must equal the input mean")),
     ]
