@@ -423,8 +423,8 @@ def forward(dilation: bool = True) -> Derivation:
     dv.step(b[f] + sp.Sum(windowed, (c, 0, C - 1), (k, 0, HH - 1), (l, 0, WW - 1)), "read through the window view",
             "the affine indices S·i + d·k, S·j + d·l are a sliding window strided by S, dilated by d",
             by=index_prover(zero_outside=True))
-    dv.note("The generated code computes the window form: one im2col copy of the windows and one "
-            "matrix multiply over (c, k, l).")
+    dv.note("The generated code computes the window form: per example, an im2col copy of its windows "
+            "and one matrix multiply over (c, k, l).")
     return dv
 
 
@@ -483,7 +483,7 @@ def backward_w(dilation: bool = True) -> Derivation:
             "read through the window view", "the same windows as the forward pass, now weighted by dout",
             by=index_prover(zero_outside=True))
     dv.note("dw is the padded input correlated with dout (dout dilated by the stride S): one matrix "
-            "multiply of dout with the forward pass's im2col windows.")
+            "multiply per example of dout with that example's im2col windows.")
     return dv
 
 

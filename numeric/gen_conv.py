@@ -4,13 +4,15 @@ Every array operation is printed from a derived index expression by :mod:`numeri
 
 * the output size and its checks from :func:`derive.conv.output_size`
   (:math:`H' = 1 + (H + 2P - d(HH-1) - 1)/S`, a whole number or an error);
-* the zero padding from the definition :math:`\text{xpad}_{ncab} = x_{n,c,a-P,b-P}`, stored
-  channels-last;
-* the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied once
-  (im2col) and kept for the backward pass;
-* ``out``, ``dw``, ``db`` from the forward pass and the gradients as matrix multiplies and sums;
+* the zero padding from the definition :math:`\text{xpad}_{ncab} = x_{n,c,a-P,b-P}` (kept for
+  the backward pass);
+* the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied one
+  example at a time (im2col) into one buffer that is reused, so the copy stays in cache and
+  nothing of the size of all the windows is ever stored;
+* ``out`` and ``dw`` from the forward pass and the gradient as one matrix multiply per example,
+  ``db`` as a sum;
 * ``dxpad`` from the scatter form :math:`\sum \delta_{a,Si+dk}\delta_{b,Sj+dl}\,\text{dout}\,w`:
-  a matrix multiply, then an add into strided slices per kernel offset; ``dx`` by cropping.
+  per example and kernel offset, a matrix multiply added into strided slices; ``dx`` by cropping.
 
 :func:`loop_functions` prints the same derivations as literal loops, for reading.
 """
@@ -58,11 +60,21 @@ X = Stored("x", (n, c, u, v))
 W = Stored("w", (f, c, k, l))
 B = Stored("b", (f,))
 DOUT = Stored("dout", (n, f, i, j), size_rank=1)
-XPAD = Stored("xpad", (n, c, a, b_), (n, a, b_, c), size_rank=2)
-COLS = Stored("cols", (n, c, i, j, k, l), (n, i, j, k, l, c), size_rank=3)
-"""The im2col copy of the windows: one row per output position, one column per (k, l, c)."""
-DXPAD = Stored("dxpad", (n, c, a, b_), (n, a, b_, c))
-DOUT_LAST = Stored("dout_last", (n, f, i, j), (n, i, j, f), size_rank=1)
+XPAD = Stored("xpad", (n, c, a, b_), size_rank=2)
+COLS = Stored("cols", (c, i, j, k, l), (c, k, l, i, j), size_rank=3)
+"""The im2col copy of one example's windows: one row per (c, k, l), one column per output position."""
+DXPAD = Stored("dxpad", (n, c, a, b_))
+
+
+def _example(array: Stored) -> Stored:
+    """``array[n]``: one example of a batched array, inside the loop over ``n``."""
+    return Stored(f"{array.name}[{n}]", tuple(s_ for s_ in array.logical if s_ != n),
+                  tuple(s_ for s_ in array.layout if s_ != n), array.size_rank)
+
+
+def _example_indexed(indexed: sp.Indexed) -> sp.Indexed:
+    """``win[n, c, i, j, k, l]`` → ``win[c, i, j, k, l]``: the factor at one example."""
+    return indexed.base[tuple(s_ for s_ in indexed.indices if s_ != n)]
 
 
 def _eq(lhs: sp.Expr, rhs: sp.Expr) -> str:
@@ -166,26 +178,45 @@ def _indent(lines: list[str] | str, spaces: int = 4) -> str:
     return "\n".join(" " * spaces + line for line in lines)
 
 
+def _operand(arrays: dict[sp.IndexedBase, Stored], indexed: sp.Indexed) -> Stored:
+    """The stored array behind a factor of a derived term, its axes named by the factor; a
+    per-example array (no ``n`` axis) is read at the loop's example."""
+    array = arrays[indexed.base]
+    if len(indexed.indices) > len(array.logical):
+        indexed = _example_indexed(indexed)
+    return array.relabel(indexed)
+
+
+def _windows() -> tuple[list[str], Stored]:
+    """The window view of the padded input and the line that copies one example's windows."""
+    window = conv.forward(True).assumption("window view")
+    view, win = window_view("win", window.statement, XPAD, (k, l), SIZES, NAMES)
+    lines = [f"# {_eq(window.statement.lhs, window.statement.rhs)}: a view, axes {win.layout}", view,
+             "# im2col one example at a time, into one buffer that is reused (so the copy stays in cache)",
+             f"cols = np.empty(({', '.join(SIZES[s_] for s_ in COLS.layout)}), dtype=xpad.dtype)"]
+    return lines, win
+
+
 def _forward_body() -> tuple[list[str], tuple[str, ...]]:
     forward = conv.forward(True)
-    padding, window = forward.assumption("zero padding"), forward.assumption("window view")
-    lines = [f"# {_eq(padding.statement.lhs, padding.statement.rhs)} (zero outside x); axes (n, a, b, c)"]
+    padding = forward.assumption("zero padding")
+    lines = [f"# {_eq(padding.statement.lhs, padding.statement.rhs)} (zero outside x)"]
     lines += embed(XPAD, padding.statement, X, SIZES, NAMES)
-    view, win = window_view("win", window.statement, XPAD, (k, l), SIZES, NAMES)
-    lines += [f"# {_eq(window.statement.lhs, window.statement.rhs)}: a view, axes {win.layout}",
-              view,
-              "# im2col: the windows copied once, one row per output position",
-              f"cols = np.ascontiguousarray({transposed(win, COLS.layout)})"]
+    windows, win = _windows()
     bias, total = (forward.result.args if isinstance(forward.result.args[0], sp.Indexed)
                    else forward.result.args[::-1])
     (left, right), _, _ = factors(total.function)
     operands = {conv.win: COLS, conv.w: W}
-    product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
-                                  (n, f, i, j), SIZES)
-    lines += [f"# {_eq(forward.start, forward.result)}", f"out = {product}"]
-    if layout != (n, f, i, j):
-        lines.append(f"out = np.ascontiguousarray({transposed(Stored('out', layout), (n, f, i, j))})")
-    lines.append(f"out += {expand(B.relabel(bias), (n, f, i, j))}")
+    product, layout = contraction(_operand(operands, left), _operand(operands, right), (f, i, j), SIZES)
+    if layout != (f, i, j):
+        product = transposed(Stored(f"({product})", layout), (f, i, j))
+    lines += [*windows,
+              "out = np.empty((N, F, H_out, W_out), dtype=x.dtype)",
+              f"# {_eq(forward.start, forward.result)}",
+              f"for {n} in range(N):",
+              f"    cols[...] = {transposed(_example(win), COLS.layout)}",
+              f"    out[{n}] = {product}",
+              f"out += {expand(B.relabel(bias), (n, f, i, j))}"]
     return lines, (forward.title,)
 
 
@@ -193,22 +224,27 @@ def _backward_body() -> tuple[list[str], tuple[str, ...]]:
     dw_d, db_d, dxpad_d, dx_d = conv.backward_w(True), conv.backward_b(), conv.backward_xpad(True), conv.backward_x()
     lines = [f"# db: {_eq(db_d.start, db_d.result)}",
              f"db = {reduce_sum(DOUT, [lim[0] for lim in db_d.result.limits], (f,))}"]
-    lines += ["# dout with its filters last, copied once: one row per output position",
-              f"dout_last = np.ascontiguousarray({transposed(DOUT, DOUT_LAST.layout)})"]
+    windows, win = _windows()
     (left, right), _, _ = factors(dw_d.result.function)
-    operands = {conv.win: COLS, conv.dout: DOUT_LAST}
-    product, layout = contraction(operands[left.base].relabel(left), operands[right.base].relabel(right),
-                                  (f, c, k, l), SIZES)
-    lines += [f"# dw: {_eq(dw_d.start, dw_d.result)}", f"dw = {product}",
-              f"dw = np.ascontiguousarray({transposed(Stored('dw', layout), (f, c, k, l))})"]
+    operands = {conv.win: COLS, conv.dout: _example(DOUT)}
+    product, layout = contraction(_operand(operands, left), _operand(operands, right), (f, c, k, l), SIZES)
+    if layout != (f, c, k, l):
+        product = transposed(Stored(f"({product})", layout), (f, c, k, l))
     (left, right), deltas, _ = factors(dxpad_d.result.function)
-    operands = {conv.dout: DOUT_LAST, conv.w: W}
-    lines += [f"# dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
-              "# per kernel offset: the sum over the filters, added into a strided slice",
-              f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)"]
-    lines += scatter_contraction(DXPAD, deltas, operands[left.base].relabel(left), operands[right.base].relabel(right),
-                                 (k, l), SIZES, NAMES)
-    lines += [f"# dx: {_eq(dx_d.start, dx_d.result)}: the padding cropped",
+    operands = {conv.dout: _example(DOUT), conv.w: W}
+    scatter = scatter_contraction(_example(DXPAD), deltas, _operand(operands, left), _operand(operands, right),
+                                  (k, l), SIZES, NAMES)
+    lines += [*windows,
+              "dw = np.zeros((F, C, HH, WW), dtype=dout.dtype)",
+              f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)",
+              f"for {n} in range(N):",
+              f"    cols[...] = {transposed(_example(win), COLS.layout)}",
+              f"    # dw: {_eq(dw_d.start, dw_d.result)}",
+              f"    dw += {product}",
+              f"    # dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
+              "    # per kernel offset: the sum over the filters, added into a strided slice",
+              *_indent(scatter).splitlines(),
+              f"# dx: {_eq(dx_d.start, dx_d.result)}: the padding cropped",
               f"dx = {crop(X, dx_d.result, DXPAD, SIZES, NAMES)}"]
     return lines, (dw_d.title, db_d.title, dxpad_d.title, dx_d.title)
 
@@ -243,15 +279,15 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
     backward, backward_from = _backward_body()
     forward_source = f'''
 def conv_forward_fast(x, w, b, conv_param):
-    """{_FORWARD_DOC.format(what=" (vectorized: window view, im2col, one matrix multiply)")}"""
+    """{_FORWARD_DOC.format(what=" (vectorized: window view, im2col and one matrix multiply per example)")}"""
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
 {_indent(forward)}
-    return out, (x, w, b, conv_param, cols)
+    return out, (x, w, b, conv_param, xpad)
 '''
     backward_source = f'''
 def conv_backward_fast(dout, cache):
-    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies, a scatter over kernel offsets)")}"""
-    x, w, b, conv_param, cols = cache
+    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies per example, a scatter over kernel offsets)")}"""
+    x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
 {_indent(backward)}

@@ -331,38 +331,45 @@ def conv_backward_naive(dout, cache):
 
 def conv_forward_fast(x, w, b, conv_param):
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
-    # xpad[n, c, a, b] = x[n, c, a - P, b - P] (zero outside x); axes (n, a, b, c)
-    xpad = np.zeros((N, H + 2*pad, W + 2*pad, C), dtype=x.dtype)
-    xpad[:, pad:pad + H, pad:pad + W, :] = x.transpose(0, 2, 3, 1)
-    # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, i, j, c, k, l)
-    win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(1, 2))[:, ::stride, ::stride, :, ::dilation, ::dilation]
-    # im2col: the windows copied once, one row per output position
-    cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3))
+    # xpad[n, c, a, b] = x[n, c, a - P, b - P] (zero outside x)
+    xpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=x.dtype)
+    xpad[:, :, pad:pad + H, pad:pad + W] = x
+    # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
+    win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
+    # im2col one example at a time, into one buffer that is reused (so the copy stays in cache)
+    cols = np.empty((C, HH, WW, H_out, W_out), dtype=xpad.dtype)
+    out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
     # out[n, f, i, j] = b[f] + Σ_{c,k,l} (w[f, c, k, l]·win[n, c, i, j, k, l])
-    out = np.matmul(w.transpose(0, 2, 3, 1).reshape(1, F, HH*WW*C), cols.reshape(N, H_out*W_out, HH*WW*C).transpose(0, 2, 1)).reshape(N, F, H_out, W_out)
+    for n in range(N):
+        cols[...] = win[n].transpose(0, 3, 4, 1, 2)
+        out[n] = np.matmul(w.reshape(F, C*HH*WW), cols.reshape(C*HH*WW, H_out*W_out)).reshape(F, H_out, W_out)
     out += b[None, :, None, None]
-    return out, (x, w, b, conv_param, cols)
+    return out, (x, w, b, conv_param, xpad)
 
 
 def conv_backward_fast(dout, cache):
-    x, w, b, conv_param, cols = cache
+    x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
     # db: ∂L/∂b[f] = Σ_{n,i,j} dout[n, f, i, j]
     db = dout.sum(axis=(0, 2, 3))
-    # dout with its filters last, copied once: one row per output position
-    dout_last = np.ascontiguousarray(dout.transpose(0, 2, 3, 1))
-    # dw: ∂L/∂w[f, c, k, l] = Σ_{n,i,j} (dout[n, f, i, j]·win[n, c, i, j, k, l])
-    dw = np.matmul(dout_last.reshape(N*H_out*W_out, F).transpose(1, 0), cols.reshape(N*H_out*W_out, HH*WW*C)).reshape(F, HH, WW, C)
-    dw = np.ascontiguousarray(dw.transpose(0, 3, 1, 2))
-    # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f,i,j,k,l} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
-    # per kernel offset: the sum over the filters, added into a strided slice
-    dxpad = np.zeros((N, H + 2*pad, W + 2*pad, C), dtype=dout.dtype)
-    for k in range(HH):
-        for l in range(WW):
-            dxpad[:, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride, :] += np.matmul(dout_last.reshape(N*H_out*W_out, F), w[:, :, k, l].reshape(F, C)).reshape(N, H_out, W_out, C)
+    # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
+    win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
+    # im2col one example at a time, into one buffer that is reused (so the copy stays in cache)
+    cols = np.empty((C, HH, WW, H_out, W_out), dtype=xpad.dtype)
+    dw = np.zeros((F, C, HH, WW), dtype=dout.dtype)
+    dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
+    for n in range(N):
+        cols[...] = win[n].transpose(0, 3, 4, 1, 2)
+        # dw: ∂L/∂w[f, c, k, l] = Σ_{n,i,j} (dout[n, f, i, j]·win[n, c, i, j, k, l])
+        dw += np.matmul(dout[n].reshape(F, H_out*W_out), cols.reshape(C*HH*WW, H_out*W_out).transpose(1, 0)).reshape(F, C, HH, WW)
+        # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f,i,j,k,l} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
+        # per kernel offset: the sum over the filters, added into a strided slice
+        for k in range(HH):
+            for l in range(WW):
+                dxpad[n][:, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride] += np.matmul(w[:, :, k, l].reshape(F, C).transpose(1, 0), dout[n].reshape(F, H_out*W_out)).reshape(C, H_out, W_out)
     # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P]: the padding cropped
-    dx = np.ascontiguousarray(dxpad[:, pad:pad + H, pad:pad + W, :].transpose(0, 3, 1, 2))
+    dx = np.ascontiguousarray(dxpad[:, :, pad:pad + H, pad:pad + W])
     return dx, dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
 
 
