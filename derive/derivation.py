@@ -6,7 +6,13 @@ line. A step is accepted only when
 
 * a prover shows ``before == after`` (SymPy's own simplification, or the index engine's normal
   form, see :mod:`derive.index`), after unfolding the derivation's definitions; or
-* its rule *is* one of the derivation's declared :class:`Assumption`\ s, listed with it.
+* its rule *is* one of the derivation's declared :class:`Assumption`\ s, listed with it, and
+  the step follows from that assumption: where the assumption is an equation ``lhs = rhs``,
+  ``after`` is ``before`` (or the derivation's start) with ``lhs`` replaced by ``rhs`` — at any
+  index for an indexed ``lhs``, at any argument for a function such as
+  :math:`\theta(M) = \theta_0(M)` — or the prover shows it once the equation is unfolded.
+  Assumptions that are not equations (the chain rule, indices in range, ...) justify the step
+  they name by themselves.
 
 Anything else raises :class:`~derive.errors.LayergradError` while the derivation is built, so
 a derivation that exists is a derivation that was checked.
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy as sp
 from sympy.stats import Expectation
@@ -113,6 +119,17 @@ def _unfold(expr: sp.Basic, defs: tuple[sp.Equality, ...]) -> sp.Basic:
     raise LayergradError("definitions refer to each other in a cycle; cannot unfold them")
 
 
+def _apply(statement: sp.Equality, expr: sp.Basic) -> sp.Basic:
+    """``expr`` with the equation's left side replaced by its right side: a definition at any
+    index; a function of arrays (``θ(M[i, c])``) at any argument."""
+    lhs, rhs = statement.lhs, statement.rhs
+    if isinstance(lhs, sp.Function) and not isinstance(lhs, sp.Indexed):
+        wilds = {arg: sp.Wild(f"w{number}") for number, arg in enumerate(lhs.args)
+                 if isinstance(arg, (sp.Indexed, sp.Symbol))}
+        return expr.replace(lhs.xreplace(wilds), rhs.xreplace(wilds))
+    return _unfold(expr, (statement,))
+
+
 def instantiate(definition: sp.Equality, indices: tuple[sp.Basic, ...]) -> sp.Basic:
     r"""The right side of ``lhs[i, j, ...] = rhs`` at other ``indices``, with the bound
     variables of its sums renamed apart from them first: unfolding
@@ -188,9 +205,15 @@ class Derivation:
         The step is justified when ``rule`` names a declared assumption, or when ``by`` proves
         ``before == after`` once definitions are unfolded on both sides.
         """
-        before = self.result
+        before, after = self.result, sp.sympify(after)
         prover: Prover | None = None
-        if any(a.name == rule for a in self.assumptions):
+        assumed = self._assumed(rule)
+        if assumed is not None:
+            if not self._follows(assumed, before, after, by):
+                raise LayergradError(
+                    f"{self.title}: step {len(self.steps) + 1} does not follow from the assumption "
+                    f"{rule!r} ({text(assumed.statement)}): {text(before)} ≠ {text(after)}"
+                )
             proof = "assumption"
         elif self._proves(by, before, after):
             proof, prover = f"proved: {by.name}", by
@@ -219,7 +242,8 @@ class Derivation:
             if s.before != previous:
                 failed.append(number)
             elif s.prover is None:
-                if not any(a.name == s.rule for a in self.assumptions):
+                assumed = self._assumed(s.rule)
+                if assumed is None or not self._follows(assumed, s.before, s.after, by_sympy):
                     failed.append(number)
             elif not self._proves(s.prover, s.before, s.after):
                 failed.append(number)
@@ -232,6 +256,19 @@ class Derivation:
 
     def _proves(self, prover: Prover, before: sp.Basic, after: sp.Basic) -> bool:
         return prover(before, after, lambda e: unfold(e, self.assumptions))
+
+    def _assumed(self, rule: str) -> Assumption | None:
+        return next((a for a in self.assumptions if a.name == rule), None)
+
+    def _follows(self, assumed: Assumption, before: sp.Basic, after: sp.Basic, prover: Prover) -> bool:
+        """Does ``after`` follow from ``before`` (or from the start, which the steps so far
+        showed equal to it) by the assumption? See the module docstring."""
+        if not isinstance(assumed.statement, sp.Equality):
+            return True
+        if after in (_apply(assumed.statement, before), _apply(assumed.statement, self.start)):
+            return True
+        definitions = (*self.assumptions, replace(assumed, unfold=True))
+        return any(prover(origin, after, lambda e: unfold(e, definitions)) for origin in (before, self.start))
 
     def __str__(self) -> str:
         from .render import render

@@ -24,10 +24,31 @@ def test_a_wrong_step_is_refused_when_built():
         d.step(x**2 + y**2, "expand", "forgot the cross term")
 
 
-def test_a_step_named_after_a_declared_assumption_is_accepted_without_proof():
+def test_a_step_named_after_a_declared_assumption_is_accepted_when_it_follows_from_it():
     positive = Assumption("a is one", sp.Eq(a, 1), "given")
     d = Derivation("use it", a * x, [positive]).step(x, "a is one", "substitute")
     assert d.steps[0].proof == "assumption"
+
+
+def test_a_step_that_does_not_follow_from_its_assumption_is_refused():
+    dropped = Assumption("dropped unit", sp.Eq(a, 0), "the mask is 0")
+    with pytest.raises(LayergradError, match="does not follow from the assumption 'dropped unit'"):
+        Derivation("use it", a * x + y, [dropped]).step(42, "dropped unit", "claims anything")
+    assert Derivation("use it", a * x + y, [dropped]).step(y, "dropped unit", "substitute").result == y
+
+
+def test_an_assumption_about_a_function_applies_at_any_argument():
+    m = sp.IndexedBase("M")
+    kink = Assumption("kink", sp.Eq(sp.Heaviside(m[i]), sp.Heaviside(m[i], 0), evaluate=False), "θ(0) = 0")
+    d = Derivation("t", sp.Heaviside(x + 1) * sp.Heaviside(m[j]), [kink])
+    d.step(sp.Heaviside(x + 1, 0) * sp.Heaviside(m[j], 0), "kink", "take the subgradient 0")
+    with pytest.raises(LayergradError, match="does not follow"):
+        Derivation("t", sp.Heaviside(x + 1), [kink]).step(sp.Heaviside(x + 2, 0), "kink", "wrong argument")
+
+
+def test_an_assumption_that_is_not_an_equation_justifies_its_step():
+    chain = Assumption("chain rule", sp.true, "L depends on x only through y")
+    assert Derivation("t", x, [chain]).step(y, "chain rule", "given").steps[0].proof == "assumption"
 
 
 def test_undeclared_assumption_is_not_enough():
