@@ -10,7 +10,8 @@ line. A step is accepted only when
   the step follows from that assumption: where the assumption is an equation ``lhs = rhs``,
   ``after`` is ``before`` (or the derivation's start) with ``lhs`` replaced by ``rhs`` — at any
   index for an indexed ``lhs``, at any argument for a function such as
-  :math:`\theta(M) = \theta_0(M)` — or the prover shows it once the equation is unfolded.
+  :math:`\theta(M) = \theta_0(M)`, at every entry for a matrix — or the prover shows it once the
+  equation is unfolded.
   Assumptions that are not equations (the chain rule, indices in range, ...) justify the step
   they name by themselves.
 
@@ -128,6 +129,17 @@ def _apply(statement: sp.Equality, expr: sp.Basic) -> sp.Basic:
                  if isinstance(arg, (sp.Indexed, sp.Symbol))}
         return expr.replace(lhs.xreplace(wilds), rhs.xreplace(wilds))
     return _unfold(expr, (statement,))
+
+
+def _entrywise(statement: sp.Equality, shape: tuple[int, int]) -> list[sp.Basic]:
+    """The right side of an entrywise equation (``∂L/∂W[k, l] = …``) written out as a matrix of
+    ``shape``, one matrix for 0-based and one for 1-based indices."""
+    entries = [e for e in statement.lhs.atoms(sp.Indexed) if all(i.is_Symbol for i in e.indices)]
+    if len(entries) != 1 or len(entries[0].indices) != 2 or not all(sp.sympify(n).is_Integer for n in shape):
+        return []
+    k, l = entries[0].indices
+    return [sp.ImmutableMatrix(*map(int, shape), lambda r, c, b=base: statement.rhs.xreplace({k: r + b, l: c + b}))
+            for base in (0, 1)]
 
 
 def instantiate(definition: sp.Equality, indices: tuple[sp.Basic, ...]) -> sp.Basic:
@@ -266,6 +278,8 @@ class Derivation:
         if not isinstance(assumed.statement, sp.Equality):
             return True
         if after in (_apply(assumed.statement, before), _apply(assumed.statement, self.start)):
+            return True
+        if isinstance(before, sp.MatrixSymbol) and after in _entrywise(assumed.statement, before.shape):
             return True
         definitions = (*self.assumptions, replace(assumed, unfold=True))
         return any(prover(origin, after, lambda e: unfold(e, definitions)) for origin in (before, self.start))

@@ -123,7 +123,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def load_cifar10(folder: str | Path, num_training: int = 49000, num_validation: int = 1000,
                  num_test: int = 1000, dtype=np.float64, subtract_mean: bool = True) -> Data:
     """CIFAR-10 from the extracted python batches in ``folder``, as the notebooks prepare it."""
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
     expected = f"the extracted cifar-10-batches-py folder with {', '.join(CIFAR10_FILES)}"
     if not folder.is_dir():
         raise LayergradError(f"CIFAR-10 folder {folder} does not exist; expected {expected}")

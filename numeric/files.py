@@ -54,6 +54,16 @@ def write_output(path: str | os.PathLike, data: str | bytes, force: bool = False
         raise LayergradError(f"cannot create folder {folder}: {exc.strerror}") from None
     if not os.access(folder, os.W_OK):
         raise LayergradError(f"folder {folder} is not writable")
+    try:
+        _write_locked(path, raw, force)
+    except OSError as exc:  # a folder that root may enter but not write (/sys, /proc, a full disk)
+        raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _write_locked(path: Path, raw: bytes, force: bool) -> None:
+    """The check against the folder's manifest and the atomic write, under the folder's lock."""
+    folder = path.parent
     lock = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -72,7 +82,6 @@ def write_output(path: str | os.PathLike, data: str | bytes, force: bool = False
         _atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
     finally:
         os.close(lock)
-    return path
 
 
 def _atomic(path: Path, raw: bytes) -> None:

@@ -53,3 +53,9 @@ def test_bad_targets_are_clear_errors(tmp_path):
     blocker.write_text("")
     with pytest.raises(LayergradError, match="cannot create folder"):
         write_output(blocker / "inside.txt", "x")
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux's /sys")
+def test_a_folder_that_exists_but_cannot_be_written_is_a_clear_error():
+    with pytest.raises(LayergradError, match=r"cannot write /sys/kernel/layergrad\.txt"):
+        write_output("/sys/kernel/layergrad.txt", "x")

@@ -9,6 +9,7 @@ on a shared machine extra threads mostly wait for each other) and returns the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -41,7 +42,7 @@ def run(name: str, data: dict, data_name: str = "digits", *, history_dir: Path |
     module = experiment(name)
     kind = "cifar10" if data_name.startswith("cifar10") else "digits"
     settings = module.DEFAULTS[kind].with_overrides(**overrides)
-    settings = settings.with_overrides(history_dir=history_dir, progress=progress)
+    settings = replace(settings, history_dir=history_dir, progress=progress)  # None: a bar on a terminal
     if isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0:
         raise LayergradError(f"threads must be a positive integer, got {threads!r}")
     with threadpool_limits(limits=threads, user_api="blas"):
