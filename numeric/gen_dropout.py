@@ -84,7 +84,8 @@ def functions(convention: Convention | str) -> list[GeneratedFunction]:
             ("mask", scaled_mask),
             ("out", forward.result),
         ],
-        {dropout.U: "u", s["D"]: "keep", s["Mm"]: "mask", s["Ym"]: "x", s["p"]: "p", **probability},
+        {dropout.U: "np.random.rand(*x.shape)", s["D"]: "keep", s["Mm"]: "mask", s["Ym"]: "x", s["p"]: "p",
+         **probability},
     )
     test = statements([("out", mean.result)], {sp.Symbol("Y_ij", real=True): "x"})
     grad = elementwise(backward.result, {s["dL_dH"]: "dout", s["Mm"]: "mask"})
@@ -112,7 +113,6 @@ def dropout_forward(x, dropout_param):
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
-        u = np.random.rand(*x.shape)
 {_indent(train, 8)}
     else:
 {_indent(test, 8)}
@@ -126,10 +126,14 @@ def dropout_backward(dout, cache):
     Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
     Returns dx = ∂L/∂Y, with dout's shape and dtype.
     """
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
     dropout_param, mask = cache
     _, mode = _dropout_settings(dropout_param)
     dout = _floating("dout", dout)
     if mode == "train":
+        if dout.shape != mask.shape:
+            raise LayergradError(f"dropout_backward: dout has shape {{dout.shape}}, expected {{mask.shape}} (x's)")
         dx = {grad}
     else:
         dx = dout

@@ -179,8 +179,7 @@ def dropout_forward(x, dropout_param):
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
-        u = np.random.rand(*x.shape)
-        keep = (u < p)
+        keep = (np.random.rand(*x.shape) < p)
         mask = keep/p
         out = mask*x
     else:
@@ -195,10 +194,14 @@ def dropout_backward(dout, cache):
     Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
     Returns dx = ∂L/∂Y, with dout's shape and dtype.
     """
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
     dropout_param, mask = cache
     _, mode = _dropout_settings(dropout_param)
     dout = _floating("dout", dout)
     if mode == "train":
+        if dout.shape != mask.shape:
+            raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
         dx = dout*mask
     else:
         dx = dout
@@ -504,4 +507,4 @@ def layernorm_backward(dout, cache):
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: e852960926ed6fd322f6b96515f8f524decb3eb2ddb770c405d0f61485624ab2
+# layergrad-sha256: dd0c16cc17841e7ccff97904853da9aebeffcc214c62ece4c223915aab0777de

@@ -31,8 +31,8 @@ def test_the_module_is_marked_hashed_and_documents_its_convention(layers):
 
 def test_the_arithmetic_lines_come_from_the_derivations():
     keep, drop = module_source("cs231n", "keep"), module_source("cs231n", "drop")
-    assert "keep = (u < p)" in keep and "mask = keep/p" in keep and "out = mask*x" in keep
-    assert "keep = (u < 1 - p)" in drop and "mask = keep/(1 - p)" in drop
+    assert "keep = (np.random.rand(*x.shape) < p)" in keep and "mask = keep/p" in keep and "out = mask*x" in keep
+    assert "keep = (np.random.rand(*x.shape) < 1 - p)" in drop and "mask = keep/(1 - p)" in drop
     assert "dx = dout*mask" in keep and "dx = dout*mask" in drop
 
 
@@ -111,6 +111,14 @@ def test_dtype_is_kept_and_test_mode_gradient_is_the_identity(layers):
 def test_bad_parameters_are_clear_errors(layers, param, message):
     with pytest.raises(LayergradError, match=message):
         layers.dropout_forward(np.ones(3), param)
+
+
+def test_a_backward_call_with_a_foreign_cache_or_dout_is_a_clear_error(layers):
+    _, cache = layers.dropout_forward(np.ones((2, 3)), {"p": 0.5, "mode": "train"})
+    with pytest.raises(LayergradError, match="cache must be the"):
+        layers.dropout_backward(np.ones((2, 3)), (1, 2, 3))
+    with pytest.raises(LayergradError, match=r"dout has shape \(3, 2\), expected \(2, 3\)"):
+        layers.dropout_backward(np.ones((3, 2)), cache)
 
 
 def test_the_range_of_p_depends_on_the_convention():

@@ -300,8 +300,7 @@ def dropout_forward(x, dropout_param):
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
-        u = np.random.rand(*x.shape)
-        keep = (u < 1 - p)
+        keep = (np.random.rand(*x.shape) < 1 - p)
         mask = keep/(1 - p)
         out = mask*x
     else:
@@ -311,10 +310,14 @@ def dropout_forward(x, dropout_param):
 
 
 def dropout_backward(dout, cache):
+    if not (isinstance(cache, tuple) and len(cache) == 2):
+        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
     dropout_param, mask = cache
     _, mode = _dropout_settings(dropout_param)
     dout = _floating("dout", dout)
     if mode == "train":
+        if dout.shape != mask.shape:
+            raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
         dx = dout*mask
     else:
         dx = dout
