@@ -70,3 +70,5 @@ def test_cli_notebook(tmp_path, capsys):
     assert main(["notebook", "resnet", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown notebook 'resnet'" in err and len(err.strip().splitlines()) == 1
+    assert main(["notebook", "dropout", "--student", "--execute", "-o", str(tmp_path)]) == 2
+    assert "stops at its first exercise" in capsys.readouterr().err

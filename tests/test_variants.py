@@ -109,6 +109,15 @@ def test_fixed_sizes_that_cannot_tile_are_refused():
     assert all(c.S == 2 for c in conv_choices(stride=2))
     with pytest.raises(LayergradError, match="at least 1"):
         conv_choices(stride=0)
+    with pytest.raises(LayergradError, match="the output is 15 to 31 rows or columns wide"):
+        conv_choices((30, 30))  # whole outputs exist, none of them small enough for a quiz
+
+
+def test_more_seeds_add_to_the_answer_key(tmp_path):
+    write_variants([1, 2], tmp_path, ("md",), ("student",), jobs=1, progress=False)
+    key = write_variants([2, 5], tmp_path, ("md",), ("student",), jobs=1, progress=False)
+    with key.open(newline="") as stream:
+        assert [row["seed"] for row in csv.DictReader(stream)] == ["1", "2", "5"]
 
 
 def test_the_sheet_shows_the_variant_data_and_its_answers():
@@ -157,6 +166,7 @@ def test_cli_seed_and_errors(tmp_path, capsys):
         (["sheet", "quiz8", "--seed", "1", "--input", "4x4", "--filter", "3x3", "--stride", "2", "--pad", "0",
           "-o", str(tmp_path)], "is not a whole number"),
         (["sheet", "quiz8", "--seed", "1", "--input", "four", "-o", str(tmp_path)], "cannot read --input"),
+        (["sheet", "quiz8", "--input", "5x5", "-o", str(tmp_path)], "give --seed N or --seeds A-B"),
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()

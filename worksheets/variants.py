@@ -128,7 +128,7 @@ def conv_choices(input_size: tuple[int, int] | None = None, filter_size: tuple[i
     for name, value, least in (("stride", stride, 1), ("padding", pad, 0)):
         if value is not None and value < least:
             raise LayergradError(f"the {name} must be at least {least}, got {value}")
-    choices, refusal = [], None
+    choices, whole, refusal = [], [], None
     for h, w, (hh, ww), s, p in itertools.product(heights, widths, filters, strides, pads):
         choice = ConvChoice(h, w, hh, ww, s, p)
         try:
@@ -136,11 +136,18 @@ def conv_choices(input_size: tuple[int, int] | None = None, filter_size: tuple[i
         except LayergradError as error:
             refusal = error
             continue
+        whole.append(out)
         if (min(out) >= 2 and max(out) <= 4) or (input_size and filter_size):
             choices.append(choice)
-    if not choices:
-        raise refusal or LayergradError("these sizes give no output between 2×2 and 4×4; choose others")
-    return choices
+    if choices:
+        return choices
+    if not whole:
+        raise refusal or LayergradError("these sizes give no whole output size; choose others")
+    sizes = sorted({n for out in whole for n in out})
+    raise LayergradError(
+        f"with these sizes fixed the output is {sizes[0]} to {sizes[-1]} rows or columns wide, but a variant's "
+        "output is 2×2 to 4×4 (unless --input and --filter are both fixed); fix more sizes or choose others"
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -353,10 +360,26 @@ def write_variants(
                     advance()
     finally:
         bar.close()
+    written = {s: rows[s] | {"files": f"quiz8-seed{s:03d}-{{{','.join(versions)}}}.{{{','.join(formats)}}}"}
+               for s in rows}
+    key = folder / "quiz8-answer-key.csv"
+    fields = list(next(iter(written.values())))
+    keys = _earlier_keys(key, fields) | written
     table = io.StringIO()
-    ordered = [rows[s] | {"files": f"quiz8-seed{s:03d}-{{{','.join(versions)}}}.{{{','.join(formats)}}}"}
-               for s in sorted(rows)]
-    writer = csv.DictWriter(table, fieldnames=list(ordered[0]))
+    writer = csv.DictWriter(table, fieldnames=fields)
     writer.writeheader()
-    writer.writerows(ordered)
-    return write_output(folder / "quiz8-answer-key.csv", table.getvalue(), force)
+    writer.writerows(keys[s] for s in sorted(keys))
+    return write_output(key, table.getvalue(), force)
+
+
+def _earlier_keys(path: Path, fields: list[str]) -> dict[int, dict[str, str]]:
+    """The rows of an answer key already in the folder (variants written by an earlier run), so
+    that writing more seeds adds to the index instead of replacing it; none if it has other columns."""
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            if reader.fieldnames != fields:
+                return {}
+            return {int(row["seed"]): row for row in reader}
+    except (OSError, ValueError, KeyError, csv.Error):
+        return {}

@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.notebooks:
         raise LayergradError("name a notebook to write, or 'all' (layergrad notebook --list shows them)")
+    if args.student and args.execute:
+        raise LayergradError("--student with --execute: a student notebook stops at its first exercise "
+                             "(the stubs raise NotImplementedError until the student fills them in); "
+                             "write it without --execute")
     for name in names(args.notebooks):
         path = write_notebook(name, args.output, student=args.student, run=args.execute, force=args.force)
         print(f"wrote {path}")

@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     versions = VERSIONS if args.versions == "both" else (args.versions,)
     if args.seed is None and args.seeds is None:
+        fixed = [f"--{name}" for name in ("input", "filter", "stride", "pad") if getattr(args, name) is not None]
+        if fixed:
+            raise LayergradError(f"{', '.join(fixed)} fix the sizes of a randomized variant; give --seed N or "
+                                 "--seeds A-B with them (the quiz itself has a 3×3 input and a 2×2 filter)")
         for path in write_sheet(entry.build(), args.output, formats, versions, args.force):
             print(f"wrote {path}")
         return 0
