@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -86,20 +87,24 @@ def sparsity(result: Result) -> Figures:
         grid[layer, 1].set_xlabel("epoch")
     stats.suptitle(f"Statistics of the ReLU outputs on the validation set over training ({result.data})")
 
-    hist = Figure(figsize=(11, 7), layout="constrained")
-    for layer, ax in enumerate(hist.subplots(2, 2).ravel()):
+    epochs = result.extra["histogram_epochs"]
+    shades = matplotlib.colormaps["viridis"](np.linspace(0.1, 0.9, len(epochs)))
+    hist = Figure(figsize=(11, 2.8 * len(dims)), layout="constrained")
+    panels = hist.subplots(len(dims), 2, squeeze=False)
+    for layer in range(len(dims)):
         histogram = result.extra["histograms"][layer]
         edges = np.array(histogram["edges"])
-        for color, (key, label) in zip(COLORS, nets):
-            values = histogram[key]
-            ax.stairs(values, edges, baseline=None, color=color, label=f"{label} ({sum(values)} positive values)")
-        ax.set_yscale("log")
-        ax.set_title(f"Hidden layer {layer + 1}: positive activations after training")
-        ax.set_xlabel("activation value")
-        ax.set_ylabel("count (log scale)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    hist.suptitle(f"Histograms of the positive activations on the validation set ({result.data})")
+        for column, (key, label) in enumerate(nets):
+            ax = panels[layer, column]
+            for shade, epoch, values in zip(shades, epochs, histogram[key]):
+                ax.stairs(values, edges, baseline=None, color=shade, label=f"epoch {epoch} ({sum(values)} positive)")
+            ax.set_yscale("log")
+            ax.set_title(f"Layer {layer + 1} ({dims[layer]} units), {label}")
+            ax.set_xlabel("activation value")
+            ax.set_ylabel("count (log scale)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+    hist.suptitle(f"Histograms of the positive activations on the validation set over training ({result.data})")
     return [("sparsity-active-units", active), ("sparsity-statistics", stats), ("sparsity-histograms", hist)]
 
 
