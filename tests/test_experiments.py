@@ -101,6 +101,8 @@ def test_the_command_writes_histories_and_figures_and_prints_the_summary(capsys,
         (["experiment", "sparsity", "--lr", "-1"], "learning rate must be a positive number"),
         (["experiment", "sparsity", "--data", "cifar10:/nonexistent"], "does not exist"),
         (["experiment", "sparsity", "--data", "imagenet"], "expected 'digits' or 'cifar10:PATH'"),
+        (["experiment", "weight-scale", "--weight-scale", "0.1"], "sets its own weight scale"),
+        (["experiment", "scale-up", "--epochs", "3"], "sets its own epochs; the settings it takes are: weight scale"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):

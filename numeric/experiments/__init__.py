@@ -26,6 +26,10 @@ EXPERIMENTS: dict[str, ModuleType] = {
 }
 
 
+TUNABLE = ("epochs", "learning_rate", "weight_scale")
+"""Settings the command line offers; each experiment's ``OPTIONS`` says which of them it uses."""
+
+
 def experiment(name: str) -> ModuleType:
     """The experiment called ``name``."""
     try:
@@ -40,6 +44,11 @@ def run(name: str, data: dict, data_name: str = "digits", *, history_dir: Path |
     from threadpoolctl import threadpool_limits
 
     module = experiment(name)
+    unused = [key for key in TUNABLE if overrides.get(key) is not None and key not in module.OPTIONS]
+    if unused:
+        taken = ", ".join(k.replace("_", " ") for k in module.OPTIONS) or "none"
+        raise LayergradError(f"experiment {name!r} sets its own {', '.join(k.replace('_', ' ') for k in unused)}; "
+                             f"the settings it takes are: {taken}")
     kind = "cifar10" if data_name.startswith("cifar10") else "digits"
     settings = module.DEFAULTS[kind].with_overrides(**overrides)
     settings = replace(settings, history_dir=history_dir, progress=progress)  # None: a bar on a terminal

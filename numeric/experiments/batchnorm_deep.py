@@ -16,10 +16,12 @@ import numpy as np
 
 from .common import Result, Settings, subset, summarize, train
 
-__all__ = ["DEFAULTS", "NAME", "TITLE", "run"]
+__all__ = ["DEFAULTS", "NAME", "OPTIONS", "TITLE", "run"]
 
 NAME = "batchnorm-deep"
 TITLE = "Batch normalization in a deep network: training loss and accuracy with and without it"
+OPTIONS = ("epochs", "learning_rate", "weight_scale")
+"""The settings this experiment lets the command line change (the others it fixes itself)."""
 
 HIDDEN = [100, 100, 100, 100, 100]
 DEFAULTS = {

@@ -21,10 +21,12 @@ import numpy as np
 
 from .common import Result, Settings, subset, summarize, train
 
-__all__ = ["DEFAULTS", "NAME", "TITLE", "run"]
+__all__ = ["DEFAULTS", "NAME", "OPTIONS", "TITLE", "run"]
 
 NAME = "dropout-regularization"
 TITLE = "Dropout as a regularizer: train and validation accuracy with and without dropout"
+OPTIONS = ("epochs", "learning_rate", "weight_scale")
+"""The settings this experiment lets the command line change (the others it fixes itself)."""
 
 DROP_RATES = (0.0, 0.5, 0.75)
 

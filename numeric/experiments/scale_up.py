@@ -22,10 +22,12 @@ from .. import net_layers as layers
 from ..fc_net import FullyConnectedNet
 from .common import Result, Settings
 
-__all__ = ["DEFAULTS", "NAME", "TITLE", "run"]
+__all__ = ["DEFAULTS", "NAME", "OPTIONS", "TITLE", "run"]
 
 NAME = "scale-up"
 TITLE = "Scale-up: kept units are multiplied by 1/(1 − rate)"
+OPTIONS = ("weight_scale",)
+"""The settings this experiment lets the command line change (the others it fixes itself)."""
 
 RATES = (0.2, 0.5, 0.8)
 DRAWS = 200

@@ -26,10 +26,12 @@ import numpy as np
 
 from .common import Result, Settings, subset, train
 
-__all__ = ["DEFAULTS", "NAME", "TITLE", "run"]
+__all__ = ["DEFAULTS", "NAME", "OPTIONS", "TITLE", "run"]
 
 NAME = "sparsity"
 TITLE = "Sparsity: active units and activation statistics per layer, with and without dropout"
+OPTIONS = ("epochs", "learning_rate", "weight_scale")
+"""The settings this experiment lets the command line change (the others it fixes itself)."""
 
 HIDDEN = [256, 128, 64, 32]
 DROP_RATE = 0.3

@@ -16,10 +16,12 @@ import numpy as np
 
 from .common import Result, Settings, subset, train
 
-__all__ = ["DEFAULTS", "NAME", "TITLE", "run"]
+__all__ = ["DEFAULTS", "NAME", "OPTIONS", "TITLE", "run"]
 
 NAME = "weight-scale"
 TITLE = "Batch normalization and weight initialization: 8-layer nets over 20 weight scales"
+OPTIONS = ("epochs", "learning_rate")
+"""The settings this experiment lets the command line change (the others it fixes itself)."""
 
 HIDDEN = [50] * 7
 SCALES = tuple(float(s) for s in np.logspace(-4, 0, num=20))

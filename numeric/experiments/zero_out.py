@@ -24,10 +24,12 @@ from ..fc_net import FullyConnectedNet
 from ..optim import update_rule
 from .common import Result, Settings
 
-__all__ = ["DEFAULTS", "NAME", "TITLE", "run"]
+__all__ = ["DEFAULTS", "NAME", "OPTIONS", "TITLE", "run"]
 
 NAME = "zero-out"
 TITLE = "Zero-out: weights attached to a dropped unit are not updated"
+OPTIONS = ("learning_rate", "weight_scale")
+"""The settings this experiment lets the command line change (the others it fixes itself)."""
 
 HIDDEN = 32
 DROP_RATE = 0.5
