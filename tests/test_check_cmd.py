@@ -73,6 +73,9 @@ def test_a_module_that_cannot_be_imported_is_a_usage_error_shown_in_one_block(
     assert code == 2 and "defines no layer function" in err
     code, _, err = _run(capsys, str(HOSTILE / "missing.py"))
     assert code == 2 and "is not a file" in err
+    code, out, err = _run(capsys, str(HOSTILE / "import_error.py"), "--json")
+    assert code == 2 and "failed to import" in err
+    assert json.loads(out)["exit_code"] == 2 and "No module named 'numpyy'" in json.loads(out)["error"]
 
 
 def test_an_endless_loop_is_stopped_at_the_timeout_and_reported(capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,3 +140,8 @@ def test_a_course_solution_can_be_the_reference(tmp_path: Path, capsys: pytest.C
     odd.write_text(solution.read_text().replace("db = np.sum(dout, axis=0)", "db = 2 * np.sum(dout, axis=0)"))
     code, out, _ = _run(capsys, str(solution), "--only", "affine_backward", "--reference", str(odd))
     assert code == 1 and "FAIL    affine_backward" in out
+
+
+def test_a_convention_given_against_the_modules_declaration_is_pointed_out(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, str(HOSTILE / "noisy_correct.py"), "--dropout-p", "keep")
+    assert code == 1 and "but the module declares DROPOUT_CONVENTION = 'drop'" in out

@@ -30,7 +30,7 @@ class Limits:
     """Per-task limits: wall-clock seconds and extra megabytes of address space."""
 
     timeout: float = 10.0
-    memory_mb: int = 2048
+    memory_mb: int = 1024
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ class ModuleReport:
     functions: list[FunctionReport] = field(default_factory=list)
     convention: str | None = None
     error: str = ""
+    note: str = ""
+    """Something the reader should know about how the module was checked."""
 
     @property
     def passed(self) -> bool:
@@ -100,13 +102,14 @@ class ModuleReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"module": self.path, "passed": self.passed, "dropout_convention": self.convention,
-                "error": self.error or None, "functions": [f.to_dict() for f in self.functions]}
+                "error": self.error or None, "note": self.note or None,
+                "functions": [f.to_dict() for f in self.functions]}
 
     def text(self, verbose: bool = False) -> str:
         head = self.path + (f" (dropout p = {self.convention})" if self.convention else "")
         if self.error:
             return f"{head}\n  ERROR   {self.error}"
-        lines = [head]
+        lines = [head] + ([f"  note: {self.note}"] if self.note else [])
         for report in self.functions:
             lines += report.lines(verbose)
         passed = sum(f.status == "pass" for f in self.functions)

@@ -140,14 +140,18 @@ def check_module(module: ModuleType, options: Options | Convention | str | None 
     if options.reference is not None:
         context.reference = options.reference
     reports = [_run_check(check, layer.layer, context) for layer, check in runs]
-    return _module_report(label, reports + skipped, convention, options)
+    return _module_report(label, reports + skipped, convention, options, declared)
 
 
 def _module_report(label: str, reports: list[FunctionReport], convention: Convention | None,
-                   options: Options) -> ModuleReport:
+                   options: Options, declared: str | None = None) -> ModuleReport:
     order = {name: k for k, name in enumerate(options.functions)}
     reports.sort(key=lambda r: order[r.name])
-    return ModuleReport(label, reports, convention.value if convention else None)
+    note = ""
+    if convention is not None and options.convention is not None and isinstance(declared, str) \
+            and declared != convention.value:
+        note = f"checked as --dropout-p {convention.value}, but the module declares DROPOUT_CONVENTION = {declared!r}"
+    return ModuleReport(label, reports, convention.value if convention else None, note=note)
 
 
 def _probe(path: str, options: Options) -> dict[str, Any]:
@@ -179,6 +183,7 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
     reports: dict[int, ModuleReport] = {}
     tasks, owners = [], []
     plans: dict[int, tuple[Convention | None, list[FunctionReport]]] = {}
+    declared: dict[int, str | None] = {}
     for k, (label, probe) in enumerate(zip(labels, probes)):
         try:
             if probe.failure:
@@ -192,6 +197,7 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
             reports[k] = ModuleReport(label, error=str(exc))
             continue
         plans[k] = (convention, skipped)
+        declared[k] = probe.value["convention"]
         for _, check in runs:
             tasks.append((_check_in_child, (label, check.name, convention, options)))
             owners.append((k, check))
@@ -217,7 +223,7 @@ def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, st
         else:
             results[k].append(FunctionReport.from_dict(outcome.value))
     for k, (convention, _) in plans.items():
-        reports[k] = _module_report(labels[k], results[k], convention, options)
+        reports[k] = _module_report(labels[k], results[k], convention, options, declared[k])
     return [reports[k] for k in range(len(labels))]
 
 

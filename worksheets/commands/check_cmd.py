@@ -29,7 +29,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="compare with this module (a course's solution) instead of layergrad's generated code")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report instead")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="seconds allowed per function")
-    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory allowed per function")
+    parser.add_argument("--memory", type=int, default=1024, metavar="MB",
+                        help="memory allowed per function (default 1024; the checks need far less)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N", help="processes at once (default: cores)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the checks' random inputs")
     parser.add_argument("--summary", type=Path, metavar="STEM",
@@ -39,6 +40,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from derive.errors import LayergradError
+
+    try:
+        return _check(args)
+    except LayergradError as exc:
+        if args.json:  # a machine reading stdout gets the error too; the readable line still goes to stderr
+            print(json.dumps({"error": str(exc), "exit_code": 2}, ensure_ascii=False))
+        raise
+
+
+def _check(args: argparse.Namespace) -> int:
     from derive.dropout import Convention
     from derive.errors import LayergradError
     from numeric.checks import (
