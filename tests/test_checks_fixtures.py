@@ -78,3 +78,13 @@ def test_an_unknown_mistake_shows_the_smallest_disagreeing_input(tmp_path: Path)
     (words,) = function.diagnoses
     assert words.startswith("the smallest input on which affine_backward disagrees with the reference is x (2, 3)")
     assert "db: yours [" in words and "reference [" in words
+
+
+def test_a_near_miss_is_shown_with_the_digits_that_tell_it_apart(tmp_path: Path) -> None:
+    source = (FIXTURES / "correct" / "layers_handwritten.py").read_text()
+    path = tmp_path / "layers.py"
+    path.write_text(source.replace("db = np.sum(dout, axis=0)", "db = 1.0001 * np.sum(dout, axis=0)"))
+    report = check_module(load_module(path), Options(only=("affine_backward",)), path=path)
+    (words,) = report.function("affine_backward").diagnoses
+    yours, reference = words.split("db: yours ")[1].split(", reference ")
+    assert yours.strip() != reference.strip()

@@ -99,6 +99,9 @@ class Wrong:
     key: str
     says: str
     compute: Callable[[Inputs], Mapping[str, Any]]
+    symptom: Callable[[Mapping[str, Any]], bool] | None = None
+    """Where a mistake has many spellings (an overflow gives inf in one, nan in another): a test
+    on the function's outputs that names it without reproducing them exactly."""
 
 
 @dataclass(frozen=True)
@@ -162,11 +165,20 @@ def _shapes(inputs: Inputs) -> str:
     return ", ".join(parts + params)
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, precision: int = 4) -> str:
     a = np.asarray(value)
     if a.size > 48:
         return f"array of shape {a.shape}"
-    return np.array2string(a, precision=4, suppress_small=True, max_line_width=110, separator=", ")
+    return np.array2string(a, precision=precision, suppress_small=True, max_line_width=110, separator=", ")
+
+
+def _show_pair(got: Any, want: Any) -> tuple[str, str]:
+    """Both values with the fewest digits (at least 4) that tell them apart."""
+    for precision in (4, 6, 8, 12, 17):
+        shown = _show(got, precision), _show(want, precision)
+        if shown[0] != shown[1]:
+            break
+    return shown
 
 
 def _run(spec: Spec, ctx: Context) -> list[Verdict]:
@@ -278,7 +290,7 @@ def _diagnose(spec: Spec, verdicts: list[Verdict],
                 mistaken = wrong.compute(fresh(inputs))
             except Exception:  # a mistake that cannot even run on this input is not this one
                 continue
-            if set(differs) & set(mistaken) and _matches(got, mistaken):
+            if set(differs) & set(mistaken) and (_matches(got, mistaken) or (wrong.symptom and wrong.symptom(got))):
                 for k in failed:
                     verdicts[k] = replace(verdicts[k], mistake=wrong.key, diagnosis=wrong.says)
                 break
@@ -293,7 +305,7 @@ def _diagnose(spec: Spec, verdicts: list[Verdict],
     if unexplained:
         case, inputs, got, want, failed = unexplained[0]
         shown = [f"{k} = {_show(v)}" for k, v in inputs.items() if isinstance(v, np.ndarray | dict)]
-        outs = [f"{name}: yours {_show(got.get(name))}, reference {_show(value)}"
+        outs = ["{}: yours {}, reference {}".format(name, *_show_pair(got.get(name), value))
                 for name, value in want.items() if not _agree(got.get(name), value)[0]] if got else []
         words = (f"the smallest input on which {spec.name} disagrees with the reference is {case.label}: "
                  + "; ".join(shown) + (" — " + "; ".join(outs) if outs else ""))

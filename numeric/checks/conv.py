@@ -179,6 +179,15 @@ def _forward_case(where: str, forward: Callable, x, w, b, param) -> Verdict:
     elif _close(out, definition(x, w, np.zeros_like(b), param)):
         mistake, diagnosis = "bias-missing", ("out equals the layer without its bias: add b[f] to every output "
                                               "of filter f")
+    elif param["stride"] != 1 and _close(out, definition(x, w, b, {**param, "stride": 1})[:, :, :out.shape[2],
+                                                                                          :out.shape[3]]):
+        mistake, diagnosis = "stride-ignored", ("the output size is right, but window (i, j) starts at row i, "
+                                                "column j: with stride S it starts at S·i, S·j")
+    else:
+        worst = np.unravel_index(int(np.argmax(np.abs(out - truth))), out.shape)
+        diagnosis = (f"on x of shape {x.shape}, w {w.shape}, {param}: out[{', '.join(map(str, worst))}] is "
+                     f"{out[worst]:.6g}, the definition gives {truth[worst]:.6g} "
+                     "(b[f] + Σ_{c,k,l} xpad[n, c, S·i + k, S·j + l]·w[f, c, k, l])")
     return Verdict(where, False, error, 1e-9, "against the layer's definition", mistake=mistake, diagnosis=diagnosis)
 
 

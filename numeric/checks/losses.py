@@ -86,7 +86,8 @@ SOFTMAX = Spec(
     _gradients("softmax_loss"),
     wrongs=(
         Wrong("softmax-unstable", "it overflows for large scores (np.exp of a large number is inf): subtract each "
-              "row's maximum before np.exp; the softmax does not change", lambda i: _softmax(i, shift=False)),
+              "row's maximum before np.exp; the softmax does not change", lambda i: _softmax(i, shift=False),
+              symptom=lambda got: not np.all(np.isfinite(got.get("loss", 0.0)))),
         Wrong("softmax-not-averaged", "the loss and dx are sums over the N examples; the notebooks average: divide "
               "both by N", lambda i: _softmax(i, mean=False, dx_mean=False)),
         Wrong("softmax-dx-not-averaged", "dx is N times too large: the loss is averaged over N, so divide dx by N too",
