@@ -431,31 +431,55 @@ def baldi_sadowski() -> tuple[Derivation, ...]:
               "dropout adds ½ p(1 − p) Σ (w_k x_k)², largest at p = 1/2", by=prover)
     loss.note("The regularization constant p(1 − p)/2 is largest at p = 1/2.")
 
-    three = _baldi_sadowski_three()
-    return grad, loss, three, *_worked_example(delta, w, x, p, y_dropout, y_ensemble, yD, yE)
+    three_grad, three = _baldi_sadowski_three()
+    return grad, loss, three_grad, three, *_worked_example(delta, w, x, p, y_dropout, y_ensemble, yD, yE)
 
 
-def _baldi_sadowski_three() -> Derivation:
+def _expectation(expr: sp.Expr) -> stats.Expectation:
+    """E[expr], kept even where ``expr`` is a name (L_D) that becomes random only once unfolded
+    (``stats.Expectation`` returns a non-random argument unchanged)."""
+    obj = sp.Expr.__new__(stats.Expectation, expr)
+    obj._condition = None
+    return obj
+
+
+def _baldi_sadowski_three() -> tuple[Derivation, Derivation]:
+    """The expected gradient (with respect to w_1) and the expected loss for n = 3, by sympy.stats."""
     p = sp.Symbol("p", positive=True)
     y = sp.Symbol("y", real=True)
     ws = sp.symbols("w_1:4", real=True)
     xs = sp.symbols("x_1:4", real=True)
     deltas = [stats.Bernoulli(f"delta_{n_}", p) for n_ in (1, 2, 3)]
     LE = sp.Symbol("L_E", real=True)
+    dLE = sp.Derivative(LE, ws[0])
     loss_e = (y - sum(p * w_ * x_ for w_, x_ in zip(ws, xs))) ** 2 / 2
+    loss_d = (y - sum(dl * w_ * x_ for dl, w_, x_ in zip(deltas, ws, xs))) ** 2 / 2
+    mask = Assumption("Bernoulli mask", sp.Eq(stats.E(deltas[0]), p), "δ_1, δ_2, δ_3 independent Bernoulli(p)")
+
+    LD = sp.Symbol("L_D", real=True)
+    grad = Derivation(
+        "Baldi–Sadowski for three inputs, by sympy.stats: the expected gradient",
+        _expectation(sp.Derivative(LD, ws[0])),
+        [mask, Assumption("dropout loss", sp.Eq(LD, loss_d), "squared error of the thinned unit", unfold=True),
+         Assumption("ensemble loss", sp.Eq(LE, loss_e), "squared error of the averaged unit", unfold=True)],
+    )
+    grad.step(stats.Expectation(sp.diff(loss_d, ws[0])), "differentiate", "inside the expectation: "
+              "the mask does not depend on w_1")
+    grad.step(sp.expand(stats.E(grad.result.args[0])), "expectation over three Bernoulli variables",
+              "sympy.stats sums over the 8 outcomes of the mask")
+    grad.step(dLE + tidy(sp.factor(sp.expand(grad.result - sp.diff(loss_e, ws[0])))),
+              "recognise the ensemble gradient", "what remains is w_1 p(1 − p) x_1², the regularizer's gradient")
+
     d = Derivation(
-        "Baldi–Sadowski for three inputs, by sympy.stats",
-        stats.Expectation((y - sum(dl * w_ * x_ for dl, w_, x_ in zip(deltas, ws, xs))) ** 2 / 2),
-        [
-            Assumption("Bernoulli mask", sp.Eq(stats.E(deltas[0]), p), "δ_1, δ_2, δ_3 independent Bernoulli(p)"),
-            Assumption("ensemble loss", sp.Eq(LE, loss_e), "squared error of the averaged unit", unfold=True),
-        ],
+        "Baldi–Sadowski for three inputs, by sympy.stats: the expected loss",
+        stats.Expectation(loss_d),
+        [mask, Assumption("ensemble loss", sp.Eq(LE, loss_e), "squared error of the averaged unit", unfold=True)],
     )
     d.step(sp.expand(stats.E(d.start.args[0])), "expectation over three Bernoulli variables",
            "sympy.stats sums over the 8 outcomes of the mask")
     d.step(LE + tidy(sp.factor(sp.expand(d.result - loss_e))), "recognise the ensemble loss",
            "what remains is the regularizer")
-    return d
+    return grad, d
 
 
 def _worked_example(delta, w, x, p, y_dropout, y_ensemble, yD, yE) -> tuple[Derivation, Derivation]:

@@ -94,10 +94,13 @@ def test_baldi_sadowski_for_symbolic_n():
 
 
 def test_baldi_sadowski_for_three_inputs_and_the_worked_example():
-    *_, three, example_d, example_e = dr.baldi_sadowski()
+    *_, three_grad, three, example_d, example_e = dr.baldi_sadowski()
     p = sp.Symbol("p", positive=True)
     ws, xs = sp.symbols("w_1:4", real=True), sp.symbols("x_1:4", real=True)
-    assert three.proves(sp.Symbol("L_E", real=True) + p * (1 - p) / 2 * sum((a * b) ** 2 for a, b in zip(ws, xs)))
+    LE = sp.Symbol("L_E", real=True)
+    assert three.proves(LE + p * (1 - p) / 2 * sum((a * b) ** 2 for a, b in zip(ws, xs)))
+    assert three_grad.proves(sp.Derivative(LE, ws[0]) + ws[0] * p * (1 - p) * xs[0] ** 2)
+    assert not three_grad.proves(sp.Derivative(LE, ws[0]) + ws[0] * p * xs[0] ** 2)
     assert example_d.result == 10 and example_e.result == 8
 
 

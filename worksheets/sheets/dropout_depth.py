@@ -187,7 +187,7 @@ def _zero_out() -> list[Block]:
 
 
 def _baldi_sadowski() -> list[Block]:
-    grad, loss, three, thinned, ensemble = dropout.baldi_sadowski()
+    grad, loss, three_grad, three, thinned, ensemble = dropout.baldi_sadowski()
     definitions = [Formula(a.statement) for a in loss.assumptions if a.unfold]
     return [
         Heading("5. Dropout as a regularizer (Baldi and Sadowski)", 2),
@@ -198,5 +198,5 @@ def _baldi_sadowski() -> list[Block]:
                              "a weight penalty:"), Formula(loss.equation),
                         para("Where is the penalty largest? Check the identity for three inputs and work the "
                              "example x = (1, 2, 3), w = (2, 2, 2), mask (0, 1, 1), p = 2/3.")],
-                  [Steps(grad), Steps(loss), Steps(three), Steps(thinned), Steps(ensemble)], space=10),
+                  [Steps(d) for d in (grad, loss, three_grad, three, thinned, ensemble)], space=10),
     ]
