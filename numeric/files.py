@@ -21,7 +21,7 @@ from derive.errors import LayergradError
 
 from .codegen import is_untouched
 
-__all__ = ["MANIFEST", "write_output"]
+__all__ = ["MANIFEST", "check_writable", "write_output"]
 
 MANIFEST = ".layergrad-manifest.json"
 
@@ -58,6 +58,29 @@ def write_output(path: str | os.PathLike, data: str | bytes, force: bool = False
         _write_locked(path, raw, force)
     except OSError as exc:  # a folder that root may enter but not write (/sys, /proc, a full disk)
         raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
+    """Raise now, before a long computation, if :func:`write_output` would refuse ``path`` later:
+    a folder, a folder that cannot be made or written, or a file layergrad may not replace."""
+    path = Path(path)
+    if path.is_dir():
+        raise LayergradError(f"{path} is a directory; expected a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        os.close(handle)
+        os.unlink(probe)
+        manifest_path = path.parent / MANIFEST
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    except OSError as exc:
+        raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except ValueError:
+        manifest = {}
+    if path.exists() and not force and not _ours(path, manifest):
+        raise LayergradError(f"{path} exists and was not written by layergrad (or was edited since); "
+                             "use --force to replace it")
     return path
 
 

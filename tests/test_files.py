@@ -6,7 +6,7 @@ import pytest
 
 from derive import LayergradError
 from numeric.export import module_source
-from numeric.files import MANIFEST, write_output
+from numeric.files import MANIFEST, check_writable, write_output
 
 
 def test_writes_and_may_replace_its_own_untouched_file(tmp_path):
@@ -59,3 +59,14 @@ def test_bad_targets_are_clear_errors(tmp_path):
 def test_a_folder_that_exists_but_cannot_be_written_is_a_clear_error():
     with pytest.raises(LayergradError, match=r"cannot write /sys/kernel/layergrad\.txt"):
         write_output("/sys/kernel/layergrad.txt", "x")
+
+
+def test_check_writable_refuses_before_anything_is_computed(tmp_path):
+    mine = tmp_path / "report.json"
+    mine.write_text("a person's notes")
+    with pytest.raises(LayergradError, match="use --force"):
+        check_writable(mine)
+    assert check_writable(mine, force=True) == mine and mine.read_text() == "a person's notes"
+    write_output(tmp_path / "ours.json", "{}")
+    assert check_writable(tmp_path / "ours.json") == tmp_path / "ours.json"
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".probe"] == []

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from derive.errors import LayergradError
     from numeric import bench
     from numeric.bench.table import format_table, machine_text
-    from numeric.files import write_output
+    from numeric.files import check_writable, write_output
 
     if args.source is not None:
         if args.plot is None:
@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.plot is not None and args.plot.suffix.lstrip(".").lower() not in ("png", "svg", "pdf"):
         raise LayergradError(f"--plot {args.plot}: expected a file name ending in .png, .svg or .pdf")
+    for target in (args.plot, args.json):  # refuse now, not after minutes of measuring
+        if target is not None:
+            check_writable(target, args.force)
     rows = bench.select(bench.all_rows(args.quick), args.only)
     if args.list:
         for row in rows:
