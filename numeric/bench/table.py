@@ -35,6 +35,8 @@ def _rate_text(rate: dict) -> str:
     text = f"{value / 1e9:.3g} GFLOP/s" if unit == "flop/s" else f"{value / 2**30:.3g} GB/s"
     if rate.get("fraction") is not None:
         text += f" = {100 * rate['fraction']:.0f}% of {rate['limit']}"
+        if rate["fraction"] > 1 and rate["limit"] == "memory copy":  # the probe copies far more than the caches
+            text += " (data in cache)"
     return text
 
 
