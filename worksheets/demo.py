@@ -43,7 +43,8 @@ def run(folder: Path, force: bool = False) -> bool:
                 force,
             )
         steps = sum(len(d.steps) for d in derivations)
-        print(f"derived   {layer.name}: {len(derivations)} derivations, {steps} checked steps "
+        count = f"{len(derivations)} derivation{'s' * (len(derivations) != 1)}"
+        print(f"derived   {layer.name}: {count}, {steps} checked steps "
               f"-> {path.parent}/{layer.name}.{{txt,md,tex}}")
     all_passed = True
     for convention in Convention:

@@ -133,6 +133,9 @@ def execute(notebook, timeout: float = 300.0):
             plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # IPython colours its tracebacks
             last = [line for line in plain.strip().splitlines() if line.strip()][-1]
             raise LayergradError(f"notebook cell failed: {last}") from None
+        finally:  # the client leaves a kernel it did not start running
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
     return notebook
 
 
