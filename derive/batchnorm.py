@@ -471,12 +471,15 @@ def _expansion(scale: sp.Symbol, base: sp.Expr) -> Prover:
 
 
 @cache
-def crosscheck(n: int) -> Derivation:
-    """Batch normalization of one feature written out for ``n`` examples with plain SymPy:
-    :math:`\\partial L / \\partial x_1` by ``sympy.diff`` equals the engine's closed form
-    with :math:`n` replaced by the number."""
+def crosscheck(n: int, wrt: str = "X") -> Derivation:
+    r"""Batch normalization of one feature written out for ``n`` examples with plain SymPy:
+    :math:`\partial L / \partial x_1` (``wrt="X"``), :math:`\partial L / \partial \gamma`
+    (``"gamma"``) or :math:`\partial L / \partial \beta` (``"beta"``) by ``sympy.diff`` equals
+    the engine's result with :math:`n` replaced by the number."""
     if not isinstance(n, int) or n < 2:
         raise LayergradError(f"the element-wise cross-check needs an integer n ≥ 2, got {n!r}")
+    if wrt not in ("X", "gamma", "beta"):
+        raise LayergradError(f"the element-wise cross-check is for X, gamma or beta, got {wrt!r}")
     xs = sp.symbols(f"x_1:{n + 1}", real=True)
     gs = sp.symbols(f"g_1:{n + 1}", real=True)
     gamma, beta = sp.symbols("gamma beta", real=True)
@@ -485,29 +488,30 @@ def crosscheck(n: int) -> Derivation:
     variance = sum((x - mean) ** 2 for x in xs) / n
     ys = [gamma * (x - mean) / sp.sqrt(variance + EPS) + beta for x in xs]
     loss = sum(g * y for g, y in zip(gs, ys))
-    d = Derivation(f"{BATCHNORM.title}: cross-check written out element by element, n = {n}",
-                   sp.Derivative(LOSS, xs[0]),
+    variable, shown = {"X": (xs[0], "x_1"), "gamma": (gamma, "γ"), "beta": (beta, "β")}[wrt]
+    d = Derivation(f"{BATCHNORM.title}: cross-check of ∂L/∂{shown} written out element by element, n = {n}",
+                   sp.Derivative(LOSS, variable),
                    [Assumption("loss", _eq(LOSS, loss), f"n = {n} examples of one feature, dY = g",
                                unfold=True),
                     Assumption("standard deviation", _eq(scale, sp.sqrt(variance + EPS)),
                                "s names the square root", unfold=True)])
     prover = _expansion(scale, variance + EPS)
-    derivative = sp.diff(loss, xs[0]).replace(
+    derivative = sp.diff(loss, variable).replace(
         lambda p: isinstance(p, sp.Pow) and p.base == variance + EPS, lambda p: scale ** (2 * p.exp))
     d.step(derivative, "differentiate (plain SymPy)", "sympy.diff of the written-out loss", by=prover)
-    closed = closed_form(BATCHNORM).result
+    engine = closed_form(BATCHNORM).result if wrt == "X" else stage(BATCHNORM, wrt).result
     i, j = BATCHNORM.layout
     n_sym = BATCHNORM.axes[0].size
     z = [(x - mean) / scale for x in xs]
     dY = Adjoint(Y.label)
     table = {dY: gs, Z: z}
-    concrete = closed.xreplace({n_sym: n, i: 1}).doit()
+    concrete = engine.xreplace({n_sym: n, i: 1}).doit()
     concrete = concrete.replace(
         lambda e: isinstance(e, sp.Indexed) and e.base in (dY, Z),
         lambda e: table[e.base][int(e.indices[0]) - 1],
     ).xreplace({GAMMA[j]: gamma, S[j]: scale})
-    d.step(concrete, f"closed form at n = {n}", "the engine's closed form with n and the sums written out",
-           by=prover)
+    d.step(concrete, f"{'closed form' if wrt == 'X' else 'staged result'} at n = {n}",
+           "the engine's result with n and the sums written out", by=prover)
     return d
 
 
@@ -518,7 +522,7 @@ def derivations(name: str = "batchnorm") -> list[Derivation]:
     if f.running:
         out.append(test_mode(f))
     if f is BATCHNORM:
-        out.append(crosscheck(2))  # n = 3, 4, 5 are checked in the tests (their loss fills a screen)
+        out += [crosscheck(2, wrt) for wrt in ("X", "gamma", "beta")]  # n = 3, 4, 5 in the tests (a screen each)
     return out
 
 

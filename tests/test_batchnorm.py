@@ -120,6 +120,9 @@ def test_the_computational_graph_is_the_notebooks():
 def test_elementwise_sympy_agrees_with_the_closed_form(n):
     d = bn.crosscheck(n)
     assert d.verify() == [] and [s.rule for s in d.steps][-1] == f"closed form at n = {n}"
+    for wrt in ("gamma", "beta"):
+        d = bn.crosscheck(n, wrt)
+        assert d.verify() == [] and [s.rule for s in d.steps][-1] == f"staged result at n = {n}"
 
 
 def test_test_mode_backward_scales_by_the_running_variance():
@@ -136,3 +139,5 @@ def test_bad_requests_are_clear_errors():
         bn.test_mode(bn.LAYERNORM)
     with pytest.raises(LayergradError, match="integer n ≥ 2"):
         bn.crosscheck(1)
+    with pytest.raises(LayergradError, match="for X, gamma or beta"):
+        bn.crosscheck(2, "mu")

@@ -44,6 +44,11 @@ def test_output_shape_follows_the_derived_formula_on_a_grid(fast):
         x, w, b = _arrays(rng, (1, 1, size, size + 1), (1, 1, kernel, kernel))
         param = {"stride": stride, "pad": pad, "dilation": dilation}
         width = formula.subs({s["H"]: size + 1, s["HH"]: kernel, s["S"]: stride, s["P"]: pad, s["d"]: dilation})
+        # independently: the windows' start rows, counted; they tile when the last one ends on the last row
+        span, padded = dilation * (kernel - 1) + 1, size + 2 * pad
+        starts = range(0, padded - span + 1, stride)
+        tiles = bool(starts) and starts[-1] + span == padded
+        assert (value.is_integer and value >= 1) == tiles and (not tiles or value == len(starts))
         if value.is_integer and value >= 1 and width.is_integer:
             out, _ = fast.conv_forward_fast(x, w, b, param)
             assert out.shape == (1, 1, int(value), int(width)), (size, kernel, stride, pad, dilation)
@@ -81,6 +86,15 @@ def test_forward_matches_the_definition_entry_by_entry(fast):
 def test_fast_passes_every_gradient_check(fast):
     verdicts = check_conv(fast.conv_forward_fast, fast.conv_backward_fast, dilation=True)
     assert len(verdicts) == 4 * (len(CONV_CASES) + 1) + 2
+    assert all(v.passed for v in verdicts), [v.line() for v in verdicts if not v.passed]
+
+
+def test_dilated_strided_and_odd_cases_pass_every_gradient_check(fast):
+    cases = (((2, 2, 9, 9), (3, 2, 2, 3), {"stride": 2, "pad": 1, "dilation": 2}),
+             ((1, 3, 12, 9), (2, 3, 3, 2), {"stride": 3, "pad": 2, "dilation": 3}),
+             ((1, 1, 7, 5), (1, 1, 3, 1), {"stride": 2, "pad": 0, "dilation": 2}))
+    verdicts = check_conv(fast.conv_forward_fast, fast.conv_backward_fast, cases=cases, dilation=False)
+    assert len(verdicts) >= 4 * len(cases)
     assert all(v.passed for v in verdicts), [v.line() for v in verdicts if not v.passed]
 
 
