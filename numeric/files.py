@@ -72,16 +72,25 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
         handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
         os.close(handle)
         os.unlink(probe)
-        manifest_path = path.parent / MANIFEST
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     except OSError as exc:
         raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except ValueError:
-        manifest = {}
+    _guard(path, _manifest(path.parent), force)
+    return path
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """The folder's record of what layergrad wrote (empty when missing or unreadable)."""
+    try:
+        return json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _guard(path: Path, manifest: dict[str, str], force: bool) -> None:
+    """Refuse to replace a file layergrad did not write (or that was edited since), unless ``force``."""
     if path.exists() and not force and not _ours(path, manifest):
         raise LayergradError(f"{path} exists and was not written by layergrad (or was edited since); "
                              "use --force to replace it")
-    return path
 
 
 def _write_locked(path: Path, raw: bytes, force: bool) -> None:
@@ -90,19 +99,11 @@ def _write_locked(path: Path, raw: bytes, force: bool) -> None:
     lock = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest_path = folder / MANIFEST
-        try:
-            manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        except (OSError, ValueError):
-            manifest = {}
-        if path.exists() and not force and not _ours(path, manifest):
-            raise LayergradError(
-                f"{path} exists and was not written by layergrad (or was edited since); "
-                "use --force to replace it"
-            )
+        manifest = _manifest(folder)
+        _guard(path, manifest, force)
         _atomic(path, raw)
         manifest[path.name] = _sha(raw)
-        _atomic(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        _atomic(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True).encode())
     finally:
         os.close(lock)
 
