@@ -353,8 +353,8 @@ def _layer(stride: sp.Expr = S, dilation: sp.Expr = d) -> Assumption:
     return Assumption(
         "convolution layer",
         sp.Eq(out[n, f, i, j], b[f] + sp.Sum(body, (c, 0, C - 1), (k, 0, HH - 1), (l, 0, WW - 1))),
-        "F filters, each spanning all C channels, slide over the padded input with stride S and "
-        "dilation d (cross-correlation, as every framework computes it)",
+        "F filters, each spanning all C channels, slide over the padded input with stride S"
+        + (" and dilation d" if dilation != 1 else "") + " (cross-correlation, as every framework computes it)",
         unfold=True,
     )
 
@@ -372,8 +372,8 @@ def _window(stride: sp.Expr = S, dilation: sp.Expr = d) -> Assumption:
     return Assumption(
         "window view",
         sp.Eq(win[n, c, i, j, k, l], xpad[n, c, stride * i + dilation * k, stride * j + dilation * l]),
-        "win[n, c, i, j, ·, ·] is the HH×WW window under output (i, j): a strided, dilated view "
-        "of xpad, no copy",
+        "win[n, c, i, j, ·, ·] is the HH×WW window under output (i, j): a strided"
+        + (", dilated" if dilation != 1 else "") + " view of xpad, no copy",
         unfold=True,
     )
 
@@ -421,7 +421,8 @@ def forward(dilation: bool = True) -> Derivation:
             by=index_prover(zero_outside=True))
     windowed = win[n, c, i, j, k, l] * w[f, c, k, l]
     dv.step(b[f] + sp.Sum(windowed, (c, 0, C - 1), (k, 0, HH - 1), (l, 0, WW - 1)), "read through the window view",
-            "the affine indices S·i + d·k, S·j + d·l are a sliding window strided by S, dilated by d",
+            "the affine indices S·i + d·k, S·j + d·l are a sliding window strided by S, dilated by d" if dilation
+            else "the affine indices S·i + k, S·j + l are a sliding window strided by S",
             by=index_prover(zero_outside=True))
     dv.note("The generated code computes the window form: per example, an im2col copy of its windows "
             "and one matrix multiply over (c, k, l).")
