@@ -10,7 +10,11 @@ of expression come out of the derivations:
   (:math:`i \to` axis 0, :math:`j \to` axis 1); a sum over an index that runs along an axis
   becomes ``np.sum(..., axis=k, keepdims=True)`` (``np.sum(...)`` when nothing is left free),
   the maximum likewise, an axis index alone becomes an ``np.arange`` along its axis, and
-  arrays are named by the caller (``s[i, j] → x``, ``y[i] → y[:, None]``).
+  arrays are named by the caller (``s[i, j] → x``, ``y[i] → y[:, None]``). Three rules keep
+  it as lean as NumPy written by hand: a sum against a one-hot array,
+  :math:`\sum_j Y_{ij} f_{ij} = f_{i, y_i}`, reads the labelled entries
+  (``np.take_along_axis``); :math:`1 - B` of a 0/1 array stays boolean (``~B``); and a value
+  that :func:`grid_statements` meets more than once is computed once.
 """
 
 from __future__ import annotations
@@ -93,10 +97,16 @@ def matrix_code(expr: sp.Basic, names: Mapping[sp.Basic, str]) -> str:
 class GridPrinter(ArrayPrinter):
     """Index expressions over a grid of axes: see :func:`grid_code`."""
 
-    def __init__(self, axes: Sequence[tuple[sp.Symbol, sp.Symbol]], names: Mapping[sp.Basic, str]) -> None:
+    def __init__(self, axes: Sequence[tuple[sp.Symbol, sp.Symbol]], names: Mapping[sp.Basic, str],
+                 one_hot: Mapping[sp.IndexedBase, str] = {}, booleans: Sequence[sp.IndexedBase] = (),
+                 shared: Mapping[sp.Basic, str] = {}) -> None:
         super().__init__()
         self.axes = list(axes)
         self.names = dict(names)
+        self.one_hot = dict(one_hot)
+        self.booleans = set(booleans) | set(one_hot)
+        self.shared = dict(shared)
+        self.printed: list[tuple[sp.Basic, sp.Basic]] = []  # (key, expression) of every value, inner first
 
     def _axis(self, size: sp.Expr) -> int:
         for pos, (_, extent) in enumerate(self.axes):
@@ -116,9 +126,16 @@ class GridPrinter(ArrayPrinter):
                 return f"np.arange({self._print(extent)})[{view}]"
         return self.names.get(expr, super()._print_Symbol(expr))
 
-    def _reduction(self, expr: sp.Basic, function: str) -> str:
-        body = expr.function
-        summed = []
+    def _print_Add(self, expr: sp.Add) -> str:
+        # 1 − B for a 0/1 array B is its negation, which NumPy keeps boolean (1 − B would be int64)
+        rest = expr - 1
+        if expr.has(sp.S.One) and isinstance(-rest, sp.Indexed) and (-rest).base in self.booleans:
+            return f"~{self._print(-rest)}"
+        return super()._print_Add(expr)
+
+    def _canonical(self, expr: sp.Basic) -> tuple[sp.Basic, list[int]]:
+        """The summand with each summation variable renamed to the index of its axis, and the axes."""
+        body, summed = expr.function, []
         for variable, lo, hi in expr.limits:
             pos = self._axis(sp.simplify(hi - lo + 1))
             index = self.axes[pos][0]
@@ -130,11 +147,52 @@ class GridPrinter(ArrayPrinter):
             if not body.has(index):
                 raise LayergradError(f"the summand of {expr} does not depend on {variable}")
             summed.append(pos)
-        code = self._print(body)
+        return body, summed
+
+    def _key(self, expr: sp.Basic) -> sp.Basic | None:
+        """What identifies an array value worth computing once (a reduction by its summand on the
+        grid's indices, an operation on arrays by itself); None for names, numbers and indices."""
+        if isinstance(expr, (sp.Sum, Maximum)):
+            body, summed = self._canonical(expr)
+            return sp.Tuple(sp.Symbol(type(expr).__name__), body, *summed)
+        if isinstance(expr, (sp.Add, sp.Mul, sp.Pow, sp.Function)) and expr.atoms(sp.Indexed):
+            return expr
+        return None
+
+    def _print(self, expr, **settings) -> str:
+        key = self._key(expr) if isinstance(expr, sp.Basic) else None
+        if key is None:
+            return super()._print(expr, **settings)
+        code = self.shared[key] if key in self.shared else super()._print(expr, **settings)
+        self.printed.append((key, expr))
+        return code
+
+    def parenthesize(self, item, level, *args, **kwargs) -> str:
+        if isinstance(item, sp.Basic) and self._key(item) in self.shared:
+            return self._print(item)  # a name needs no parentheses
+        return super().parenthesize(item, level, *args, **kwargs)
+
+    def _reduction(self, expr: sp.Basic, function: str) -> str:
+        body, summed = self._canonical(expr)
+        if function == "np.sum" and len(summed) == 1 and (gathered := self._gather(body, summed[0])):
+            return gathered
         if not any(index in expr.free_symbols for index, _ in self.axes):
-            return f"{function}({code})"
+            return f"{function}({self._print(body)})"
         axis = summed[0] if len(summed) == 1 else tuple(sorted(summed))
-        return f"{function}({code}, axis={axis}, keepdims=True)"
+        return f"{function}({self._print(body)}, axis={axis}, keepdims=True)"
+
+    def _gather(self, body: sp.Basic, axis: int) -> str | None:
+        r""":math:`\sum_j Y_{ij} f_{ij} = f_{i, y_i}` for one-hot :math:`Y_{ij} = [j = y_i]`: read the
+        labelled entry of each row (``np.take_along_axis``) instead of multiplying by Y and summing."""
+        index = self.axes[axis][0]
+        factors = sp.Mul.make_args(body)
+        hot = [e for e in factors if isinstance(e, sp.Indexed) and e.base in self.one_hot and e.indices[axis] == index]
+        if len(hot) != 1:
+            return None
+        rest = sp.Mul(*(e for e in factors if e is not hot[0]))
+        if not all(rest.has(i) for i, _ in self.axes):  # the entries must span the grid to be read
+            return None
+        return f"np.take_along_axis({self._print(rest)}, {self.one_hot[hot[0].base]}, axis={axis})"
 
     def _print_Sum(self, expr: sp.Sum) -> str:
         return self._reduction(expr, "np.sum")
@@ -147,18 +205,39 @@ def grid_code(
     expr: sp.Basic,
     axes: Sequence[tuple[sp.Symbol, sp.Symbol]],
     names: Mapping[sp.Basic, str],
+    **rules,
 ) -> str:
     """NumPy source for an index expression whose free indices are the grid's axes.
 
     ``axes`` lists ``(index, size)`` in axis order, e.g. ``[(i, N), (j, C)]``; ``names`` maps
-    indexed bases (and size symbols) to code, already shaped for broadcasting."""
-    return GridPrinter(axes, names).doprint(expr)
+    indexed bases (and size symbols) to code, already shaped for broadcasting; ``one_hot`` maps
+    one-hot arrays to their labels' code (sums against them become gathers) and ``booleans``
+    names other 0/1 arrays (see :class:`GridPrinter`)."""
+    return GridPrinter(axes, names, **rules).doprint(expr)
 
 
 def grid_statements(
     assignments: Sequence[tuple[str, sp.Basic]],
     axes: Sequence[tuple[sp.Symbol, sp.Symbol]],
     names: Mapping[sp.Basic, str],
+    **rules,
 ) -> str:
-    """``name = code`` lines for a sequence of grid expressions."""
-    return "\n".join(f"{target} = {grid_code(e, axes, names)}" for target, e in assignments)
+    """``name = code`` lines for a sequence of grid expressions; a value (a reduction, an operation
+    on arrays) that occurs more than once is computed once, into ``r0``, ``r1``, …, just before the
+    statement that first uses it."""
+    counted, printed = GridPrinter(axes, names, **rules), []
+    for _, e in assignments:
+        start = len(counted.printed)
+        counted.doprint(e)
+        printed.append(counted.printed[start:])
+    keys = [key for key, _ in counted.printed]
+    shared: dict[sp.Basic, str] = {}
+    lines = []
+    for (target, e), values in zip(assignments, printed):
+        for key, expr in values:
+            if keys.count(key) > 1 and key not in shared:
+                code = GridPrinter(axes, names, shared=shared, **rules).doprint(expr)
+                shared[key] = f"r{len(shared)}"
+                lines.append(f"{shared[key]} = {code}")
+        lines.append(f"{target} = {GridPrinter(axes, names, shared=shared, **rules).doprint(e)}")
+    return "\n".join(lines)

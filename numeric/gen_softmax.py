@@ -74,6 +74,7 @@ def functions(convention: Convention | str) -> list[GeneratedFunction]:
         ],
         axes,
         names,
+        one_hot={s["Y"]: "y[:, None]"},
     )
     source = f'''
 def softmax_loss(x, y):

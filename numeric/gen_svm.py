@@ -43,6 +43,8 @@ def functions(convention: Convention | str) -> list[GeneratedFunction]:
         ],
         axes,
         names,
+        one_hot={s["Y"]: "y[:, None]"},
+        booleans=(s["P"],),
     )
     source = f'''
 def svm_loss(x, y):

@@ -295,8 +295,9 @@ def softmax_loss(x, y):
     onehot = (np.arange(C)[None, :] == y[:, None])
     shift = np.max(x, axis=1, keepdims=True)
     e = np.exp(-shift + x)
-    loss = np.sum(np.log(np.sum(e, axis=1, keepdims=True)) + shift - np.sum(onehot*x, axis=1, keepdims=True))/N
-    probs = e/np.sum(e, axis=1, keepdims=True)
+    r0 = np.sum(e, axis=1, keepdims=True)
+    loss = np.sum(np.log(r0) + shift - np.take_along_axis(x, y[:, None], axis=1))/N
+    probs = e/r0
     dx = (probs - onehot)/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
@@ -507,4 +508,4 @@ def layernorm_backward(dout, cache):
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: dd0c16cc17841e7ccff97904853da9aebeffcc214c62ece4c223915aab0777de
+# layergrad-sha256: beb5bd1c87c632ec66fd0b816ca71ecbb0d2b7edc9f31bfe29a85b4f094ab5d6

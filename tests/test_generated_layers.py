@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from derive import LayergradError, affine, softmax
-from numeric.arraycode import grid_code, matrix_code
+from numeric.arraycode import grid_code, grid_statements, matrix_code
 from numeric.export import module_source
 from numeric.gradcheck import numerical_gradient, rel_error
 
@@ -41,7 +41,8 @@ def test_the_arithmetic_lines_come_from_the_derivations():
     source = module_source("cs231n", "keep")
     for line in ("out = flat @ w + b", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
                  "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = (x > 0)", "dx = dout*mask",
-                 "shift = np.max(x, axis=1, keepdims=True)", "probs = e/np.sum(e, axis=1, keepdims=True)",
+                 "shift = np.max(x, axis=1, keepdims=True)", "r0 = np.sum(e, axis=1, keepdims=True)", "probs = e/r0",
+                 "np.take_along_axis(x, y[:, None], axis=1)", "r0 = ~onehot",
                  "dx = (probs - onehot)/N", "positive = (margin > 0)"):
         assert line in source, line
     assert source.count("def _floating(") == 1  # a helper shared by several layers appears once
@@ -150,3 +151,23 @@ def test_grid_code_reduces_along_axes_and_refuses_what_it_cannot_place():
         grid_code(sp.Sum(s["m"][i], (c, 0, C - 1)), axes, names | {s["m"]: "m"})
     with pytest.raises(LayergradError, match="j is both free and summed"):
         grid_code(sp.Sum(x[i, j] * x[i, c], (c, 0, C - 1)), axes, names)
+
+
+def test_grid_code_gathers_against_one_hot_negates_booleans_and_computes_repeats_once():
+    s = softmax.symbols()
+    i, j, N, C, Y = s["i"], s["j"], s["N"], s["C"], s["Y"]
+    c, k = sp.symbols("c k", integer=True)
+    x, e = s["s"], sp.IndexedBase("E")
+    axes, names = [(i, N), (j, C)], {x: "x", Y: "onehot", e: "e", N: "N", C: "C"}
+    labels = {"one_hot": {Y: "y[:, None]"}}
+    picked = grid_code(sp.Sum(Y[i, c] * x[i, c], (c, 0, C - 1)), axes, names, **labels)
+    assert picked == "np.take_along_axis(x, y[:, None], axis=1)"
+    assert grid_code((1 - Y[i, j]) * x[i, j], axes, names, **labels) == "(~onehot)*x"
+    total = sp.Sum(e[i, c], (c, 0, C - 1))
+    lines = grid_statements([("a", sp.log(total)), ("b", e[i, j] / sp.Sum(e[i, k], (k, 0, C - 1)))], axes, names)
+    assert lines.splitlines() == ["r0 = np.sum(e, axis=1, keepdims=True)", "a = np.log(r0)", "b = e/r0"]
+    rng = np.random.default_rng(0)
+    scores, y = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
+    onehot = np.arange(4)[None, :] == y[:, None]
+    assert np.array_equal(eval(picked, {"np": np, "x": scores, "y": y}), scores[np.arange(5), y][:, None])
+    assert np.array_equal(eval("(~onehot)*x", {"onehot": onehot, "x": scores}), np.where(onehot, 0, scores))

@@ -464,8 +464,9 @@ def softmax_loss(x, y):
     onehot = (np.arange(C)[None, :] == y[:, None])
     shift = np.max(x, axis=1, keepdims=True)
     e = np.exp(-shift + x)
-    loss = np.sum(np.log(np.sum(e, axis=1, keepdims=True)) + shift - np.sum(onehot*x, axis=1, keepdims=True))/N
-    probs = e/np.sum(e, axis=1, keepdims=True)
+    r0 = np.sum(e, axis=1, keepdims=True)
+    loss = np.sum(np.log(r0) + shift - np.take_along_axis(x, y[:, None], axis=1))/N
+    probs = e/r0
     dx = (probs - onehot)/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
@@ -474,10 +475,12 @@ def svm_loss(x, y):
     x, y = _scores_and_labels("svm_loss", x, y)
     N, C = x.shape
     onehot = (np.arange(C)[None, :] == y[:, None])
-    margin = x - np.sum(onehot*x, axis=1, keepdims=True) + 1
+    margin = x - np.take_along_axis(x, y[:, None], axis=1) + 1
     positive = (margin > 0)
-    loss = np.sum((1 - onehot)*np.maximum(0, margin))/N
-    dx = ((1 - onehot)*positive - onehot*np.sum((1 - onehot)*positive, axis=1, keepdims=True))/N
+    r0 = ~onehot
+    loss = np.sum(r0*np.maximum(0, margin))/N
+    r1 = r0*positive
+    dx = (r1 - onehot*np.sum(r1, axis=1, keepdims=True))/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
 
