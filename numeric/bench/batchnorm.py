@@ -138,6 +138,6 @@ def rows(quick: bool) -> list[Row]:
         ]
     out.append(_row("layernorm", small, "float64", ()))
     if not quick:
-        out.append(_row("layernorm", large, "float64", ()))
+        out += [_row("layernorm", large, "float64", ()), _row("layernorm", large, "float32", ())]
     out.append(_row("spatial_batchnorm", (8, 4, 8, 8) if quick else (32, 64, 32, 32), "float64", ()))
     return out

@@ -244,6 +244,6 @@ def rows(quick: bool) -> list[Row]:
     conv = [_conv_row(case, stride, dtype, backward)
             for backward in (False, True) for case in ("small", "large")
             for stride in (1, 2) for dtype in ("float64", "float32")]
-    pools = [_pool_row(CASES[case][0], "float64", backward)
-             for case in ("small", "large") for backward in (False, True)]
+    pools = [_pool_row(CASES[case][0], dtype, backward)
+             for case in ("small", "large") for backward in (False, True) for dtype in ("float64", "float32")]
     return conv + pools
