@@ -158,24 +158,25 @@ def _estimate_gradient(
     h = step(x, method) if h is None else h
     evaluate = Evaluator(f, batched)
     indices = np.arange(x.size)
-    if method == "complex":
-        ys = evaluate(_perturbed(x, indices, 1j * h))
-        value = _losses(ys.imag, dout) / h
-        noise = EPS * float(np.max(np.abs(ys.imag).reshape(len(ys), -1) @ np.abs(dout).reshape(-1))) / h
-        kinks = np.zeros(x.shape, dtype=bool)
-    elif method == "central":
-        ys = evaluate(np.concatenate([_perturbed(x, indices, h), _perturbed(x, indices, -h)]))
-        center = evaluate.one(x)
-        plus, minus = np.split(_losses(ys, dout), 2)
-        middle = float(np.sum(center * dout))
-        value = (plus - minus) / (2 * h)
-        # rounding of the loss: of its terms, and of the inputs it is computed from (ε Σ|x_k ∂_k ℓ|)
-        noise = EPS * (float(np.sum(np.abs(center * dout))) + float(np.sum(np.abs(x.reshape(-1) * value)))) / h
-        curvature = np.abs(plus - 2 * middle + minus) / h
-        kinks = _kinks(evaluate, x, dout, h, middle, curvature,
-                       curvature > 1e-3 * float(np.max(np.abs(value), initial=0.0)) + 4 * noise)
-    else:
-        raise ValueError(f"unknown method {method!r}; expected 'central' or 'complex'")
+    with np.errstate(invalid="ignore", over="ignore"):  # inf or nan outputs give nan estimates, which fail the check
+        if method == "complex":
+            ys = evaluate(_perturbed(x, indices, 1j * h))
+            value = _losses(ys.imag, dout) / h
+            noise = EPS * float(np.max(np.abs(ys.imag).reshape(len(ys), -1) @ np.abs(dout).reshape(-1))) / h
+            kinks = np.zeros(x.shape, dtype=bool)
+        elif method == "central":
+            ys = evaluate(np.concatenate([_perturbed(x, indices, h), _perturbed(x, indices, -h)]))
+            center = evaluate.one(x)
+            plus, minus = np.split(_losses(ys, dout), 2)
+            middle = float(np.sum(center * dout))
+            value = (plus - minus) / (2 * h)
+            # rounding of the loss: of its terms, and of the inputs it is computed from (ε Σ|x_k ∂_k ℓ|)
+            noise = EPS * (float(np.sum(np.abs(center * dout))) + float(np.sum(np.abs(x.reshape(-1) * value)))) / h
+            curvature = np.abs(plus - 2 * middle + minus) / h
+            kinks = _kinks(evaluate, x, dout, h, middle, curvature,
+                           curvature > 1e-3 * float(np.max(np.abs(value), initial=0.0)) + 4 * noise)
+        else:
+            raise ValueError(f"unknown method {method!r}; expected 'central' or 'complex'")
     return Estimate(value.reshape(x.shape), noise, kinks.reshape(x.shape), method, h,
                     evaluate.calls, bool(evaluate.batched))
 
@@ -193,14 +194,15 @@ def _directional(
     x, v = np.asarray(x), np.asarray(v, dtype=np.float64)
     h = (step(x, method) / scale_of(v)) if h is None else h
     evaluate = Evaluator(f, batched=False)
-    if method == "complex":
-        y = evaluate.one(x + 1j * h * v)
-        value = y.imag / h
-        noise = EPS * float(np.max(np.abs(y.imag), initial=0.0)) / h
-    else:
-        plus, minus = evaluate.one(x + h * v), evaluate.one(x - h * v)
-        value = (plus - minus) / (2 * h)
-        noise = EPS * float(np.max(np.abs(plus), initial=0.0)) / h
+    with np.errstate(invalid="ignore", over="ignore"):  # inf or nan outputs give nan estimates, which fail the check
+        if method == "complex":
+            y = evaluate.one(x + 1j * h * v)
+            value = y.imag / h
+            noise = EPS * float(np.max(np.abs(y.imag), initial=0.0)) / h
+        else:
+            plus, minus = evaluate.one(x + h * v), evaluate.one(x - h * v)
+            value = (plus - minus) / (2 * h)
+            noise = EPS * float(np.max(np.abs(plus), initial=0.0)) / h
     return Estimate(np.asarray(value), noise, np.zeros(np.shape(value), dtype=bool), method, h,
                     evaluate.calls, False)
 
