@@ -8,8 +8,8 @@ import pytest
 
 from derive import LayergradError
 from numeric import experiments
+from numeric.course.progress import ProgressBar
 from numeric.data import load_digits
-from numeric.progress import ProgressBar
 from worksheets.cli import main
 
 
