@@ -108,7 +108,7 @@ def printed(lines: list[str]) -> list[str]:
     return [" ".join(line.split()) for block in _blocks(lines) for line in _unwrap(block) if line.strip()]
 
 
-NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?")
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?")  # not the 1 of W1
 
 
 def parse(line: str) -> tuple[str, list[float]]:

@@ -22,6 +22,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default: text)")
     parser.add_argument("--dropout-p", choices=("keep", "drop"),
                         help="dropout only: show this convention (default: both)")
+    parser.add_argument("--dropout-draw", choices=("ge", "lt"),
+                        help="dropout with --dropout-p: the mask draw the forward pass states (ge: rand >= p, the "
+                        "drop rate's default; lt: rand < p or rand < 1 - p)")
     parser.add_argument("--example", choices=EXAMPLES,
                         help="conv only: a worked example instead of the general layer "
                         "(quiz: Quiz 8's 3×3 input with a 2×2 filter, entry by entry)")
@@ -39,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     entry = layer(args.layer)
     options = {"convention": args.dropout_p} if args.dropout_p and entry.name == "dropout" else {}
+    if args.dropout_draw:
+        if entry.name != "dropout" or not args.dropout_p:
+            raise LayergradError("--dropout-draw is for dropout with --dropout-p (keep or drop)")
+        options["draw"] = args.dropout_draw
     if args.example:
         if entry.name != "conv":
             raise LayergradError(f"--example is for the conv layer only, not {entry.name!r}")
