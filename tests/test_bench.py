@@ -12,7 +12,7 @@ from numeric import bench
 from numeric.bench.core import Elapsed, Goal, Row, Settings, Unavailable, Work, measure
 from numeric.bench.limits import LIMITS, Limit
 from numeric.bench.table import format_table
-from worksheets.cli import main
+from layergrad.cli import main
 
 
 @pytest.fixture(scope="module")

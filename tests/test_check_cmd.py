@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from numeric.checks import TABLE, Limits, Options, check_path, run_isolated
-from worksheets.cli import main
+from layergrad.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"

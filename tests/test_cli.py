@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from worksheets.cli import main
+from layergrad.cli import main
 
 
 def run(capsys, *argv):

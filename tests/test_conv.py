@@ -136,7 +136,7 @@ def test_unknown_example():
 
 
 def test_cli_prints_the_quiz_and_rejects_examples_elsewhere():
-    run = [sys.executable, "-m", "worksheets.cli", "derive"]
+    run = [sys.executable, "-m", "layergrad.cli", "derive"]
     done = subprocess.run([*run, "conv", "--example", "quiz"], capture_output=True, text=True, check=True)
     for expected in QUIZ.values():
         assert text(conv._quiz_order(expected, W)) in done.stdout

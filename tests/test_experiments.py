@@ -10,7 +10,7 @@ from derive import LayergradError
 from numeric import experiments
 from numeric.data import load_digits
 from numeric.progress import ProgressBar
-from worksheets.cli import main
+from layergrad.cli import main
 
 
 @pytest.fixture(scope="module")

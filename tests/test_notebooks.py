@@ -7,7 +7,7 @@ import pytest
 
 from derive.errors import LayergradError
 from worksheets import jupyter
-from worksheets.cli import main
+from layergrad.cli import main
 from worksheets.jupyter import BEGIN, END, NOTEBOOKS, build, execute
 
 

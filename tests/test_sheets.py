@@ -10,7 +10,7 @@ import pytest
 
 from derive.errors import LayergradError
 from derive.printing import text
-from worksheets.cli import main
+from layergrad.cli import main
 from worksheets.document import REGION_MARKERS, VERSIONS, Sheet
 from worksheets.formats import TEXT_FORMATS, parse_formats, render, write_sheet
 from worksheets.formats.pdf import build_pdf, latexmk_available, overfull_boxes

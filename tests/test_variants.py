@@ -10,7 +10,7 @@ import pytest
 
 from derive.errors import LayergradError
 from numeric.export import generated_module
-from worksheets.cli import main
+from layergrad.cli import main
 from worksheets.formats import render
 from worksheets.formats.pdf import latexmk_available
 from worksheets.sheets import quiz8

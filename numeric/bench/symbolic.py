@@ -48,7 +48,7 @@ def _command(*args: str) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="layergrad-bench-"))
     atexit.register(shutil.rmtree, folder, True)
     target = folder / "layers.py" if args[0] == "export" else folder
-    command = [sys.executable, "-m", "worksheets.cli", *args, "-o", str(target), "--force"]
+    command = [sys.executable, "-m", "layergrad.cli", *args, "-o", str(target), "--force"]
 
     def call() -> None:
         done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from derive.errors import LayergradError
 
-from .commands import (
+from worksheets.commands import (
     bench_cmd,
     check_cmd,
     demo_cmd,
