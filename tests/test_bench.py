@@ -8,11 +8,11 @@ import json
 import pytest
 
 from derive.errors import LayergradError
+from layergrad.cli import main
 from numeric import bench
 from numeric.bench.core import Elapsed, Goal, Row, Settings, Unavailable, Work, measure
 from numeric.bench.limits import LIMITS, Limit
 from numeric.bench.table import format_table
-from layergrad.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 
 from derive.errors import LayergradError
-from worksheets import jupyter
 from layergrad.cli import main
+from worksheets import jupyter
 from worksheets.jupyter import BEGIN, END, NOTEBOOKS, build, execute
 
 

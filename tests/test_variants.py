@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from derive.errors import LayergradError
-from numeric.export import generated_module
 from layergrad.cli import main
+from numeric.export import generated_module
 from worksheets.formats import render
 from worksheets.formats.pdf import latexmk_available
 from worksheets.sheets import quiz8
