@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any, TextIO
 
@@ -18,10 +19,12 @@ __all__ = ["QuietStdout", "names", "refuse"]
 
 
 def names(text: str) -> list[str]:
-    """``"a,b"`` → ``["a", "b"]``: the type of a list option (with ``action="extend"``)."""
+    """``"a,b"`` → ``["a", "b"]``: the type of a list option (with ``action="extend"``); the parser
+    reports a malformed list with its usage."""
     items = [item.strip() for item in text.split(",")]
     if not all(items):
-        raise LayergradError(f"cannot read the list {text!r}; expected names separated by commas, such as a,b")
+        raise argparse.ArgumentTypeError(f"cannot read the list {text!r}; expected names separated by commas, "
+                                         "such as a,b")
     return items
 
 
