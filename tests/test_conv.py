@@ -143,4 +143,4 @@ def test_cli_prints_the_quiz_and_rejects_examples_elsewhere():
     assert "pad1(dO) ⋆ rot180(W)" in done.stdout
     bad = subprocess.run([*run, "maxpool", "--example", "quiz"], capture_output=True, text=True)
     assert bad.returncode == 2
-    assert bad.stderr.strip().count("\n") == 0 and "conv layer only" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and "applies only to the conv layer" in bad.stderr
