@@ -34,7 +34,7 @@ COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, notebook_cmd, experime
 EPILOG = """examples:
   layergrad derive dropout --format markdown
   layergrad export --api cs231n --dropout-p keep -o out/layers.py
-  layergrad check examples/student_layers.py
+  layergrad check examples/student_layers.py --dropout-p keep
   layergrad sheet quiz8 -o out
   layergrad notebook dropout --student -o out/nb && jupyter lab out/nb
   layergrad demo -o out
