@@ -184,6 +184,23 @@ def test_the_demo_refuses_only_files_layergrad_did_not_write_and_names_them(tmp_
     assert not (tmp_path / "derivations").exists()  # refused before anything was written
 
 
+def test_the_demo_replaces_its_own_files_even_when_edited(tmp_path, monkeypatch, capsys):
+    import worksheets.demo as demo
+    from derive.registry import LAYERS
+    from numeric.export import module_source
+
+    relu_only = lambda api, convention: module_source(api, convention, ["relu"])  # noqa: E731
+    for name, value in (("LAYERS", {"relu": LAYERS["relu"]}), ("module_source", relu_only), ("SHEETS", {}),
+                        ("NOTEBOOKS", {}), ("DEMO_EXPERIMENTS", ())):  # the demo's own steps, cut down to quick ones
+        monkeypatch.setattr(demo, name, value)
+    assert demo.run(tmp_path)
+    derived = tmp_path / "derivations" / "relu.md"
+    written = derived.read_text()
+    derived.write_text("edited by a person\n")
+    assert demo.run(tmp_path) and derived.read_text() == written
+    assert "derived   relu" in capsys.readouterr().out
+
+
 # what --help and the runtime pieces import
 
 def _imports(statement: str) -> set[str]:
