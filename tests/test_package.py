@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from numeric.package import COPIED, package_files, write_package
-from worksheets.cli import main
+from layergrad.cli import main
 
 
 @pytest.fixture(scope="module")
