@@ -11,8 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from numeric.package import COPIED, package_files, write_package
 from layergrad.cli import main
+from numeric.package import COPIED, package_files, write_package
 
 
 @pytest.fixture(scope="module")
