@@ -205,7 +205,7 @@ def test_export_package_from_the_command_line_is_guarded(capsys, tmp_path):
     assert main(["export", "--package", str(tmp_path), "--name", "cs182", "--dropout-p", "keep", "--force"]) == 0
     for argv, message in (
         (["--name", "my-course"], "not a Python identifier"),
-        (["--layers", "dropout"], "--layers does not go with --package"),
+        (["--layers", "dropout"], "--layers applies only to a single module"),
         (["--dropout-draw", "ge", "--dropout-p", "keep"], "'ge' (rand >= p) is for the drop rate"),
     ):
         argv = ["export", "--package", str(tmp_path), *argv]
