@@ -286,7 +286,8 @@ def moments(variant: str = "inverted", convention: Convention | str = "keep") ->
     keep = _keep(convention)
     scale = h / mask
     assumptions = [
-        Assumption("Bernoulli mask", sp.Eq(stats.E(mask), keep), "D_ij is 1 with probability q, else 0"),
+        Assumption("Bernoulli mask", sp.Eq(stats.Expectation(mask), keep, evaluate=False),
+                   "D_ij is 1 with probability q, else 0"),
         _convention_assumption(convention),
     ]
     mean = Derivation(_title("train-time mean", variant, convention), stats.Expectation(h), assumptions)
@@ -322,7 +323,8 @@ def no_rescaling(convention: Convention | str = "keep") -> Derivation:
         f"Dropout without the 1/q rescaling ({convention.value} convention)",
         stats.Expectation(mask * y),
         [
-            Assumption("Bernoulli mask", sp.Eq(stats.E(mask), keep), "D_ij is 1 with probability q"),
+            Assumption("Bernoulli mask", sp.Eq(stats.Expectation(mask), keep, evaluate=False),
+                       "D_ij is 1 with probability q"),
             Assumption("identity at test time", sp.Eq(sp.Symbol("H_test"), y),
                        "an inverted-dropout layer leaves test inputs untouched"),
             _convention_assumption(convention),
@@ -454,7 +456,8 @@ def _baldi_sadowski_three() -> tuple[Derivation, Derivation]:
     dLE = sp.Derivative(LE, ws[0])
     loss_e = (y - sum(p * w_ * x_ for w_, x_ in zip(ws, xs))) ** 2 / 2
     loss_d = (y - sum(dl * w_ * x_ for dl, w_, x_ in zip(deltas, ws, xs))) ** 2 / 2
-    mask = Assumption("Bernoulli mask", sp.Eq(stats.E(deltas[0]), p), "δ_1, δ_2, δ_3 independent Bernoulli(p)")
+    mask = Assumption("Bernoulli mask", sp.Eq(stats.Expectation(deltas[0]), p, evaluate=False),
+                      "δ_1, δ_2, δ_3 independent Bernoulli(p)")
 
     LD = sp.Symbol("L_D", real=True)
     grad = Derivation(

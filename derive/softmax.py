@@ -114,7 +114,7 @@ def _loss_lse() -> sp.Expr:
 def loss() -> Derivation:
     r"""The loss from :math:`-\log P_{i y_i}` to the stable log-sum-exp form."""
     d = Derivation("Softmax cross-entropy loss through the log-sum-exp", L,
-                   [CROSS_ENTROPY, ONE_HOT, LABELS, SOFTMAX, PARTITION, SHIFT, SHIFTED])
+                   [CROSS_ENTROPY, ONE_HOT, LABELS, SOFTMAX, PARTITION, SHIFT, SHIFTED, IN_RANGE])
     d.step(CROSS_ENTROPY.statement.rhs, CROSS_ENTROPY.name, "the loss's definition")
     unfolded = index_prover(nested_sums=True)
     d.step(-sp.Sum(Y[i, c] * sp.log(sp.exp(s[i, c]) / Z[i]), (i, 0, N - 1), (c, 0, C - 1)) / N,
