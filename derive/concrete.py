@@ -42,11 +42,15 @@ def value(
     default: int | None = None,
     entries: dict | None = None,
     rng: random.Random | None = None,
+    shapes: Mapping | None = None,
 ) -> complex:
     """``expr`` as a number: sizes from ``sizes`` (else ``default``, else 2 or 3 drawn from
-    ``rng``: a stride and a kernel size that are both even leave odd rows unread), free indices ``index``, array
+    ``rng``), free indices ``index``, array
     entries and real symbols random in :math:`[0.5, 1.5)` (remembered in ``entries``, so two
-    expressions can share them). Raises ``ValueError`` when something stays symbolic."""
+    expressions can share them); with ``shapes`` (array → axis ranges, in the symbols of
+    ``expr``) an entry outside its array's shape is zero. Raises ``ValueError`` when something
+    stays symbolic."""
+    expr = sp.sympify(expr)
     sizes = dict(sizes or {})
     entries = {} if entries is None else entries
     rng = rng or random.Random(0)
@@ -56,7 +60,14 @@ def value(
         lambda e: sp.Derivative(e.expr.xreplace(integers), *((v.xreplace(integers), n) for v, n in e.variable_count)),
     ).xreplace(integers).doit().xreplace(integers)
 
+    bounds = {base: [(int(sp.sympify(lo).xreplace(sizes | integers)), int(sp.sympify(hi).xreplace(sizes | integers)))
+                     for lo, hi in axes]
+              for base, axes in (shapes or {}).items()}
+
     def draw(key: sp.Basic) -> sp.Float:
+        if isinstance(key, sp.Indexed) and key.base in bounds and not all(
+                lo <= int(i) <= hi for i, (lo, hi) in zip(key.indices, bounds[key.base])):
+            return sp.S.Zero  # zero outside the array's shape
         if key not in entries:
             entries[key] = sp.Float(rng.uniform(0.5, 1.5))
         return entries[key]
@@ -72,7 +83,8 @@ def value(
 
 
 def agree(a: sp.Basic, b: sp.Basic, sizes: Mapping[sp.Symbol, int] | None = None, *, draws: int = 3,
-          seed: int = 0, tolerance: float = 1e-9, default: int | None = None) -> bool | None:
+          seed: int = 0, tolerance: float = 1e-9, default: int | None = None,
+          shapes: Mapping | None = None) -> bool | None:
     """Do ``a`` and ``b`` take the same value at ``draws`` random points (sizes from ``sizes``)?
     ``None`` when either cannot be evaluated to a number."""
     rng = random.Random(seed)
@@ -80,8 +92,8 @@ def agree(a: sp.Basic, b: sp.Basic, sizes: Mapping[sp.Symbol, int] | None = None
         entries: dict = {}
         state = rng.random()
         try:
-            x = value(a, sizes, entries=entries, rng=random.Random(state), default=default)
-            y = value(b, sizes, entries=entries, rng=random.Random(state), default=default)
+            x = value(a, sizes, entries=entries, rng=random.Random(state), default=default, shapes=shapes)
+            y = value(b, sizes, entries=entries, rng=random.Random(state), default=default, shapes=shapes)
         except (TypeError, ValueError, AttributeError, NotImplementedError, ZeroDivisionError, RecursionError):
             return None
         if abs(x - y) > tolerance * (1 + abs(x) + abs(y)):
