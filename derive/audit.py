@@ -18,8 +18,9 @@ expression unchanged (the result is zero, there is no entry with two different i
 no sum of terms) is not a mutant: it is counted as skipped, with the reason. So is one that the
 step accepts and that plain SymPy, independently of the index engine, finds equal in value to
 the step's result at random sizes and entries once the derivation's definitions are
-written out (:func:`derive.concrete.agree`) — dropping a term that differentiates to zero, say; an accepted alteration that differs in value, or that
-cannot be evaluated, is a surviving mutant.
+written out (:func:`derive.concrete.agree`) — dropping a term that differentiates to zero,
+say; an accepted alteration that differs in value, or that cannot be evaluated, is a
+surviving mutant.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def mutate(expr: sp.Basic) -> dict[str, sp.Basic | None]:
     out: dict[str, sp.Basic | None] = {}
     for name, change in MUTATIONS.items():
         mutant = change(expr)
-        out[name] = None if mutant == expr or _zero(expr) and name in ("sign", "factor 2") else mutant
+        out[name] = None if mutant == expr or (_zero(expr) and name in ("sign", "factor 2")) else mutant
     return out
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.stats import Expectation
@@ -343,9 +343,7 @@ class Derivation:
             return False
         if after in (_apply(assumed.statement, before), _apply(assumed.statement, self.start)):
             return True
-        if isinstance(before, sp.MatrixSymbol) and after in _entrywise(assumed.statement, before.shape):
-            return True
-        return False
+        return isinstance(before, sp.MatrixSymbol) and after in _entrywise(assumed.statement, before.shape)
 
     def __str__(self) -> str:
         from .render import render

@@ -7,8 +7,7 @@ index engine, the engine with zero outside the arrays, matrix form, the staged c
 import pytest
 import sympy as sp
 
-from derive import LayergradError
-from derive import affine, batchnorm, conv, dropout, pool, relu
+from derive import LayergradError, affine, batchnorm, conv, dropout, pool, relu
 from derive.audit import audit, mutate, summary
 from derive.derivation import Derivation
 from derive.registry import LAYERS
