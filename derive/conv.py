@@ -207,7 +207,8 @@ def _quiz_gradient(wrt: sp.IndexedBase, matrix: sp.MatrixSymbol, recognised: sp.
     written = chain.applyfunc(lambda e: _quiz_order(sp.expand(_unfold_quiz(e).doit()), dO))
     d.step(written, "differentiate", "O_ij is linear in the input and in the filter; write out every entry",
            by=_entry_by_entry)
-    d.step(recognised, rule, why, by=_entry_by_entry)
+    # a typed target (the correlation), checked entry by entry against the derived entries
+    d.step(recognised, rule, f"recognised as {text(recognised)}, checked entry by entry: {why}", by=_entry_by_entry)
     return d
 
 

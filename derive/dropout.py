@@ -254,17 +254,21 @@ def backward(variant: str = "inverted", convention: Convention | str = "keep") -
     if variant == "inverted":
         d.step(G[i, j] * M[i, j], "fold the scale into the mask", "M = D/q, saved by the forward pass",
                by=prover)
+        # a typed target, checked: the prover must show it equal to the derived G[i, j]·M[i, j]
         d.step(
             entry(sp.HadamardProduct(dL_dH, Mm), i, j),
             "matrix form",
-            "the upstream gradient masked (and scaled) exactly as the forward pass masked Y",
+            "recognised as ∂L/∂H ⊙ M, checked entry by entry: the upstream gradient masked (and scaled) "
+            "exactly as the forward pass masked Y",
             by=_matrix_prover(),
         )
     else:
+        # a typed target, checked: the prover must show it equal to the derived entry
         d.step(
             entry(sp.HadamardProduct(dL_dH, Dm), i, j),
             "matrix form",
-            "the upstream gradient masked exactly as the forward pass masked Y",
+            "recognised as ∂L/∂H ⊙ D, checked entry by entry: the upstream gradient masked exactly as "
+            "the forward pass masked Y",
             by=_matrix_prover(),
         )
     return d

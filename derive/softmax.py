@@ -170,8 +170,9 @@ def gradient() -> Derivation:
            by=prover)
     d.step(to_expr(contract_deltas(multiply_out(d.result)), own_names=True), "Kronecker delta",
            "i = a and c = b", by=prover)
-    d.step((P[a, b] - Y[a, b]) / N, "recognise the softmax", "exp(s_ab)/Σ_c exp(s_ac) is P_ab",
-           by=prover)
+    # a typed target, checked: the index engine must show it equal to the derived expression
+    d.step((P[a, b] - Y[a, b]) / N, "recognise the softmax",
+           "recognised as (P − Y)/N, checked: exp(s_ab)/Σ_c exp(s_ac) is P_ab", by=prover)
     d.note("The gradient is the predicted probabilities minus the one-hot truth, averaged over "
            "the batch: it lies in (−1/N, 1/N) and each row sums to zero.")
     return d
