@@ -62,3 +62,16 @@ def test_mutations_are_what_they_say():
     assert m["swap"] == x[j, i] + y[j] and m["drop term"] in (x[i, j], y[j])
     nothing = mutate(sp.S.Zero)
     assert all(v is None for v in nothing.values())
+
+
+def test_the_command_prints_the_audit_and_fails_on_a_survivor(capsys, monkeypatch):
+    from derive import audit as audit_module
+    from layergrad.cli import main
+
+    assert main(["derive", "relu", "--audit"]) == 0
+    out = capsys.readouterr().out
+    assert "0 on a bare assumption" in out and "0 survived" in out and "(100 %)" in out
+    assert "prover: index normal form (side conditions: free indices in range)" in out
+    monkeypatch.setattr(audit_module.Derivation, "accepts", lambda self, number, after: True)
+    assert main(["derive", "relu", "--audit"]) == 1
+    assert "SURVIVED" in capsys.readouterr().out
