@@ -14,7 +14,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         NAME, help="write a worksheet: solution and student versions, md/html/tex/pdf",
         description="Write a worksheet built from layergrad's derivations: the solution version (answers "
-        "with every derivation step) and the student version (questions and room to answer), as Markdown, "
+        "with the steps that justify them; --detail full adds every checked step) and the student version (questions and room to answer), as Markdown, "
         "standalone HTML with MathML, LaTeX, and PDF when latexmk is installed.",
     )
     parser.add_argument("sheet", nargs="?", help="the sheet to write (see --list)")
@@ -24,6 +24,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="comma-separated formats among md, html, tex, pdf (default: all)")
     parser.add_argument("--version", dest="versions", default="both", choices=("both", "solution", "student"),
                         help="which version to write (default: both)")
+    parser.add_argument("--detail", default="concise", choices=("concise", "full"),
+                        help="concise: an answer key, each answer with the steps that justify it (default); "
+                        "full: the same, then every checked step with its rule and assumptions in an appendix")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--seed", type=int, help="write the randomized variant for this seed, with its answers")
     which.add_argument("--seeds", help="write one variant per seed, such as 1-300, and a CSV of all answer keys")
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         if fixed:
             raise LayergradError(f"{', '.join(fixed)} fix the sizes of a randomized variant; give --seed N or "
                                  "--seeds A-B with them (the quiz itself has a 3×3 input and a 2×2 filter)")
-        for path in write_sheet(entry.build(), args.output, formats, versions, args.force):
+        for path in write_sheet(entry.build(), args.output, formats, versions, args.force,
+                                detail=args.detail):
             print(f"wrote {path}")
         return 0
     if not entry.has_variants:

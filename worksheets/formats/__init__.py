@@ -36,11 +36,12 @@ def parse_formats(spec: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in names)
 
 
-def render(sheet: Sheet, fmt: str, version: str = "solution") -> str:
-    """The text of ``sheet`` in ``fmt`` (md, html or tex), solution or student version."""
+def render(sheet: Sheet, fmt: str, version: str = "solution", detail: str = "concise") -> str:
+    """The text of ``sheet`` in ``fmt`` (md, html or tex), solution or student version, concise
+    or with every checked step in an appendix (``detail="full"``)."""
     if fmt not in TEXT_FORMATS:
         raise LayergradError(f"unknown text format {fmt!r}; expected one of {', '.join(TEXT_FORMATS)}")
-    return TEXT_FORMATS[fmt](sheet, check_version(version)).document()
+    return TEXT_FORMATS[fmt](sheet, check_version(version), detail).document()
 
 
 def write_sheet(
@@ -50,9 +51,11 @@ def write_sheet(
     versions: Sequence[str] = VERSIONS,
     force: bool = False,
     report=print,
+    detail: str = "concise",
 ) -> list[Path]:
     """Write ``sheet`` as ``{name}-{version}.{format}`` (and its figures) into ``folder``.
 
+    ``detail`` is ``concise`` (an answer key) or ``full`` (every checked step in an appendix).
     PDF needs ``latexmk``; without it the ``.tex`` is written and ``report`` is told how to
     get the PDF. Returns the paths written."""
     folder = Path(folder)
@@ -66,7 +69,7 @@ def write_sheet(
         want_pdf = False
     for version in versions:
         stem = f"{sheet.name}-{check_version(version)}"
-        texts = {fmt: render(sheet, fmt, version) for fmt in TEXT_FORMATS
+        texts = {fmt: render(sheet, fmt, version, detail) for fmt in TEXT_FORMATS
                  if fmt in formats or (fmt == "tex" and "pdf" in formats)}
         written += [write_output(folder / f"{stem}.{fmt}", text, force) for fmt, text in texts.items()]
         if want_pdf:
