@@ -45,7 +45,8 @@ def render_chain(derivation: Derivation, fmt: str = "text", rules: Iterable[str]
     steps = [s for n, s in enumerate(derivation.steps, start=1)
              if keep is None or s.rule in keep or n == len(derivation.steps)]
     if fmt == "text":
-        return "\n".join([f"  {text(derivation.start)}", *(f"    {_relation(s.after)[0]} {text(s.after)}" for s in steps)])
+        rows = (f"    {_relation(s.after)[0]} {text(s.after)}" for s in steps)
+        return "\n".join([f"  {text(derivation.start)}", *rows])
     if fmt == "html":
         rows = [f'<tr><td class="lhs">{mathml(derivation.start) if n == 0 else ""}</td>'
                 f'<td class="eq">{_relation(s.after)[2]}</td><td class="rhs">{mathml(s.after)}</td></tr>'

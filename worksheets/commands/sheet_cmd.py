@@ -14,7 +14,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         NAME, help="write a worksheet: solution and student versions, md/html/tex/pdf",
         description="Write a worksheet built from layergrad's derivations: the solution version (answers "
-        "with the steps that justify them; --detail full adds every checked step) and the student version (questions and room to answer), as Markdown, "
+        "with the steps that justify them; --detail full adds every checked step) and the student version "
+        "(questions and room to answer), as Markdown, "
         "standalone HTML with MathML, LaTeX, and PDF when latexmk is installed.",
     )
     parser.add_argument("sheet", nargs="?", help="the sheet to write (see --list)")
