@@ -273,7 +273,7 @@ class _LatexPrinter(_HumanOrder, LatexPrinter):
         return out
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
-        sep = _index_separator(expr.args) or " "
+        sep = ", " if _index_separator(expr.args) else ""
         body = rf"\delta_{{{self._print(expr.args[0])}{sep}{self._print(expr.args[1])}}}"
         return rf"{body}^{{{exp}}}" if exp else body
 

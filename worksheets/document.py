@@ -88,7 +88,8 @@ class Heading:
 
 @dataclass(frozen=True)
 class Formula:
-    """A displayed formula, optionally introduced by a short label (``Answer``)."""
+    """A displayed formula, optionally introduced by a short label (``Answer``); a ``Tuple`` of
+    formulas is a group, set side by side when it is short (or of matrices) and one per line otherwise."""
 
     expr: sp.Basic
     label: str = ""
@@ -215,7 +216,7 @@ class Sheet:
                 if isinstance(block, Paragraph):
                     inline(block.parts)
                 elif isinstance(block, Formula):
-                    found.append(block.expr)
+                    found.extend(block.expr if isinstance(block.expr, sp.Tuple) else [block.expr])
                 elif isinstance(block, Table):
                     inline(block.header)
                     for row in block.rows:

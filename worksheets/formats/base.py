@@ -54,15 +54,17 @@ class Renderer:
     def document(self) -> str:
         """The complete document; with full detail, the solution ends in an appendix that shows
         every derivation it used step by step, with rules and assumptions."""
-        body = self.blocks(self.sheet.blocks)
+        blocks = list(self.sheet.blocks)
         derivations = self.sheet.derivations(self.version)
         if self.detail == "full" and self.version == "solution" and derivations:
-            appendix = [Heading("Appendix: every checked step", 2),
-                        Paragraph(("Each derivation behind the answers, step by step: every step names its rule and "
-                                   "was checked when it was made (proved by SymPy or the index engine, or taken "
-                                   "from a declared assumption).",)),
-                        *(_Full(d) for d in derivations)]
-            body += "\n\n" + self.region("solution", appendix)
+            blocks.append(SolutionOnly((
+                Heading("Appendix: every checked step", 2),
+                Paragraph(("Each derivation behind the answers, step by step: every step names its rule and was "
+                           "checked when it was made (proved by SymPy or the index engine, or taken from a "
+                           "declared assumption).",)),
+                *(_Full(d) for d in derivations),
+            )))
+        body = self.blocks(blocks)
         return self.wrap(body)
 
     def blocks(self, blocks: Iterable[Block]) -> str:
