@@ -72,9 +72,13 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise LayergradError(f"--jobs must be at least 1, got {args.jobs}")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else parse_seeds(str(args.seed))
+    if entry.name != "quiz8" and any(getattr(args, n) is not None for n in ("input", "filter", "stride", "pad")):
+        raise LayergradError("--input, --filter, --stride and --pad fix the convolution sizes of quiz8's variants; "
+                             f"sheet {entry.name!r} has no convolution question")
     choices = conv_choices(parse_size(args.input, "--input"), parse_size(args.filter, "--filter"), args.stride,
                            args.pad)
-    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices)
+    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices,
+                         sheet=entry.name, detail=args.detail)
     print(f"wrote {len(seeds)} variant{'s' * (len(seeds) != 1)} of {entry.name} into {args.output}; "
           f"answer keys: {key}")
     return 0
