@@ -39,8 +39,9 @@ _SUPERSCRIPT = dict(zip("0123456789+-n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿ")
 
 def ordered_terms(terms: tuple[sp.Basic, ...] | list[sp.Basic]) -> list[sp.Basic]:
     r"""The terms of a sum in the order people write them: the constant last, and a positive term
-    first when there is one (:math:`H' - 1`, not :math:`-1 + H'`; :math:`X_{ij} - \mu_j`);
-    otherwise SymPy's order is kept."""
+    first when there is one (:math:`H' - 1`, not :math:`-1 + H'`; :math:`X_{ij} - \mu_j`); a
+    positive constant first when every other term is negative (:math:`1 - p`); otherwise
+    SymPy's order is kept."""
     constants = [t for t in terms if t.is_number]
     rest = [t for t in terms if not t.is_number]
     if rest and rest[0].could_extract_minus_sign():
@@ -50,6 +51,8 @@ def ordered_terms(terms: tuple[sp.Basic, ...] | list[sp.Basic]) -> list[sp.Basic
             rest.insert(0, first)
     if not rest:
         return list(terms)
+    if all(t.could_extract_minus_sign() for t in rest) and any(not c.could_extract_minus_sign() for c in constants):
+        return constants + rest  # 1 − p, not −p + 1
     return rest + constants
 
 
@@ -378,6 +381,15 @@ class _MathMLPrinter(_HumanOrder, MathMLPresentationPrinter):
             return super()._print_Subs(expr)
         head = self._node("msup", "", self._print(sp.Symbol(name)), self._node("mo", "′"))
         return self._node("mrow", "", head, self._paren_comma_separated(*expr.point))
+
+    def _print_MatrixBase(self, expr):
+        node = super()._print_MatrixBase(expr)
+        widest = max((sum(len(latex(e)) for e in expr.row(r)) for r in range(expr.rows)), default=0)
+        if widest <= _WIDE_MATRIX:
+            return node
+        small = self._node("mstyle", "", node)  # a matrix of long entries set small, as LaTeX's smallmatrix
+        small.setAttribute("scriptlevel", "1")
+        return small
 
     # Layer-specific objects, printed as their LaTeX shows them (dispatch is by class name).
     def _print_Adjoint(self, expr):

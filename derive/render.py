@@ -16,7 +16,7 @@ import sympy as sp
 
 from .derivation import Derivation
 from .errors import LayergradError
-from .printing import latex, mathml, text
+from .printing import latex, mathml, ordered_terms, text
 from .prose import TEX_MATH, prose_latex, prose_mathml, prose_text
 
 __all__ = ["FORMATS", "md_prose", "render", "render_all", "render_chain", "tex_prose", "tex_text"]
@@ -48,14 +48,14 @@ def render_chain(derivation: Derivation, fmt: str = "text", rules: Iterable[str]
         rows = (f"    {_relation(s.after)[0]} {text(s.after)}" for s in steps)
         return "\n".join([f"  {text(derivation.start)}", *rows])
     if fmt == "html":
-        rows = [f'<tr><td class="lhs">{mathml(derivation.start) if n == 0 else ""}</td>'
-                f'<td class="eq">{_relation(s.after)[2]}</td><td class="rhs">{mathml(s.after)}</td></tr>'
-                for n, s in enumerate(steps)]
-        return '<table class="steps chain">' + "".join(rows) + "</table>"
+        return _html_steps(derivation.start, steps, "steps chain")
     if fmt not in ("latex", "markdown"):
         raise LayergradError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     start = latex(derivation.start)
     lines = []
+    if len(start) > _ROW // 2:  # a long start on a line of its own
+        lines.append(rf"\rlap{{${start}$}}")
+        start = ""
     for n, s in enumerate(steps):
         first, *more = _latex_rows(s.after)
         lines.append(rf"{start if n == 0 else ''} &{_relation(s.after)[1]} {first}")
@@ -234,6 +234,58 @@ def _latex(d: Derivation, level: int = 2) -> str:
     return "\n".join(lines)
 
 
+def _html_steps(start: sp.Basic, steps, css: str, with_rules: bool = False) -> str:
+    """Steps as a table: the start (on a row of its own when it is long), then each step's
+    relation and expression (a long sum over several rows) and, ``with_rules``, its rule."""
+    h = prose_mathml
+    lines = [f'<table class="{css}">']
+    long_start = len(latex(start)) > _ROW // 2
+    if long_start:  # a long start on a row of its own, as in LaTeX
+        lines.append(f'<tr><td class="start" colspan="3">{mathml(start)}</td></tr>')
+    for n, s in enumerate(steps, start=1):
+        lhs = mathml(start) if n == 1 and not long_start else ""
+        first, *more = _mathml_rows(s.after)
+        lines.append(f'<tr><td class="lhs">{lhs}</td><td class="eq">{_relation(s.after)[2]}</td>'
+                     f'<td class="rhs">{first}</td></tr>')
+        lines += [f'<tr><td></td><td></td><td class="rhs more">{row}</td></tr>' for row in more]
+        if with_rules:
+            lines.append(f'<tr class="rule"><td></td><td></td><td class="rule">({n}) <strong>{h(s.rule)}</strong> — '
+                         f'{h(s.why)} <em>[{h(s.proof)}]</em></td></tr>')
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _mathml_rows(expr: sp.Basic, width: int = _ROW) -> list[str]:
+    """A long sum as several MathML rows, like :func:`_latex_rows`: terms are gathered into rows
+    of about ``width`` characters of LaTeX, each later row opening with its sign."""
+    if not isinstance(expr, sp.Add) or len(latex(expr)) <= width:
+        element = mathml(expr)
+        if len(latex(expr)) > width:  # long and unbreakable: a size smaller
+            element = element.replace('display="inline">', 'display="inline" style="font-size: 80%">', 1)
+        return [element]
+    rows: list[list[str]] = [[]]
+    used = 0
+    for term in ordered_terms(expr.args):
+        negative = term.could_extract_minus_sign()
+        size = len(latex(term))
+        if rows[-1] and used + size > width:
+            rows.append([])
+            used = 0
+        body = _math_inner(mathml(-term if negative else term))
+        if rows[-1] or len(rows) > 1:
+            body = f"<mo>{'−' if negative else '+'}</mo>{body}"
+        elif negative:
+            body = f"<mo>−</mo>{body}"
+        rows[-1].append(body)
+        used += size
+    return [f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow>{"".join(r)}</mrow></math>'
+            for r in rows]
+
+
+def _math_inner(element: str) -> str:
+    return element[element.index(">") + 1: element.rindex("</math>")]
+
+
 def _markdown(d: Derivation, level: int = 2) -> str:
     lines = [f"{'#' * level} {md_prose(d.title)}", ""]
     if d.assumptions:
@@ -263,15 +315,7 @@ def _html(d: Derivation, level: int = 2) -> str:
             lines.append(f"<li><em>{h(a.name)}</em>{statement} — {h(a.why)}</li>")
         lines.append("</ul></div>")
     if d.steps:
-        lines.append('<table class="steps">')
-        for n, s in enumerate(d.steps, start=1):
-            lhs = mathml(d.start) if n == 1 else ""
-            lines.append(
-                f'<tr><td class="lhs">{lhs}</td><td class="eq">{_relation(s.after)[2]}</td>'
-                f'<td class="rhs">{mathml(s.after)}</td>'
-                f'<td class="rule">({n}) <strong>{h(s.rule)}</strong> — {h(s.why)} <em>[{h(s.proof)}]</em></td></tr>'
-            )
-        lines.append("</table>")
+        lines.append(_html_steps(d.start, d.steps, "steps", with_rules=True))
     else:
         lines.append(f"<p>{mathml(d.start, display=True)}</p>")
     lines += [f'<p class="note">{h(note)}</p>' for note in d.notes]

@@ -40,7 +40,8 @@ table.steps, table.data { display: block; overflow-x: auto; max-width: 100%; }
 table.steps { border-collapse: collapse; margin: .4rem 0; }
 table.steps td { padding: .25rem .4rem; vertical-align: middle; }
 table.steps td.lhs { text-align: right; white-space: nowrap; }
-table.steps td.rule { font-size: .86rem; color: #444; padding-left: 1.2rem; }
+table.steps td.rule { font-size: .86rem; color: #444; padding: 0 .4rem .5rem; }
+table.steps td.more { padding-left: 1.5rem; }
 table.data { border-collapse: collapse; margin: .6rem 0; }
 table.data th, table.data td { border: 1px solid #bbb; padding: .25rem .6rem; text-align: center; }
 figure { margin: 1rem 0; text-align: center; }
