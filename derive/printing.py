@@ -42,6 +42,10 @@ def ordered_terms(terms: tuple[sp.Basic, ...] | list[sp.Basic]) -> list[sp.Basic
     first when there is one (:math:`H' - 1`, not :math:`-1 + H'`; :math:`X_{ij} - \mu_j`); a
     positive constant first when every other term is negative (:math:`1 - p`); otherwise
     SymPy's order is kept."""
+    if all(t.is_number for t in terms):  # numbers put into a formula: kept in its order, + 1 last
+        if len(terms) == 2 and terms[0].is_Number and not terms[1].is_Number:
+            return [terms[1], terms[0]]
+        return list(terms)
     constants = [t for t in terms if t.is_number]
     rest = [t for t in terms if not t.is_number]
     if rest and rest[0].could_extract_minus_sign():
@@ -93,6 +97,15 @@ def split_name(name: str) -> NameParts:
 def is_word_subscript(sub: str) -> bool:
     """A subscript that is a word (``test``, ``up``), not a run of index letters (``ij``)."""
     return sub.isalpha() and (len(sub) >= 3 or sub in {"up"}) and sub not in GREEK
+
+
+def _powered_base(expr: sp.Indexed) -> bool:
+    """Is ``expr`` an entry of an array named with a superscript (σ²), printed σ_j², not (σ²)_j?"""
+    label = expr.base.label
+    if type(expr.base) is not sp.IndexedBase or not isinstance(label, sp.Symbol):
+        return False
+    parts = split_name(label.name)
+    return bool(parts.supers) and not parts.subs and not parts.primes
 
 
 class _HumanOrder:
@@ -255,6 +268,11 @@ class _LatexPrinter(_HumanOrder, LatexPrinter):
 
     def _print_Indexed(self, expr: sp.Indexed) -> str:
         indices = _index_separator(expr.indices).join(self._print(i) for i in expr.indices)
+        label = expr.base.label
+        if _powered_base(expr):
+            parts = split_name(label.name)  # σ² indexed is σ_j², not (σ²)_j
+            base = self._print(sp.Symbol(label.name.split("^")[0]))
+            return f"{base}_{{{indices}}}^{{{' '.join(translate(t) for t in parts.supers)}}}"
         base = self._print(expr.base)
         if "_" in base or "^" in base or "'" in base:
             base = f"{{{base}}}"
@@ -447,6 +465,11 @@ class _MathMLPrinter(_HumanOrder, MathMLPresentationPrinter):
         return row
 
     def _print_Indexed(self, e):
+        label = e.base.label
+        if _powered_base(e):
+            node = self._print(sp.Indexed(sp.IndexedBase(label.name.split("^")[0]), *e.indices))
+            both = self._node("msubsup", "", *node.childNodes[:2], self._script(split_name(label.name).supers))
+            return both  # σ² indexed is σ_j², not (σ²)_j
         msub = self.dom.createElement("msub")
         msub.appendChild(self._print(e.base))
         if len(e.indices) == 1:

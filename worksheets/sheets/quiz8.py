@@ -108,7 +108,7 @@ def _forward_solution(variant: QuizVariant | None) -> list[Block]:
             _convention_sentence(v.convention),
             para("Inverted dropout multiplies by the mask and divides by the keep probability:"),
             Formula(matrix_equation(forward, step="matrix form"), "Answer"),
-            Steps(forward),
+            Steps(forward, inline=False),
             para("With the data given (computed by the generated dropout_forward):"),
             Formula(sp.Eq(_S["Hm"], numbers(v.H), evaluate=False), "Answer"),
         ]
@@ -147,7 +147,7 @@ def _backward_solution(variant: QuizVariant | None) -> list[Block]:
             para("Differentiate the forward pass entry by entry: only the entry of the same position survives, "
                  "so the upstream gradient is masked and scaled exactly like the activation was."),
             Formula(matrix_equation(backward), "Answer"),
-            Steps(backward),
+            Steps(backward, rules=("upstream gradient", "differentiate term by term", "Kronecker delta")),
             para("With the data given (computed by the generated dropout_backward):"),
             Formula(sp.Eq(matrix_equation(backward).lhs, numbers(v.dY), evaluate=False), "Answer"),
         ]
@@ -165,9 +165,11 @@ def _backward_solution(variant: QuizVariant | None) -> list[Block]:
 
 
 def _size_lines(choice) -> list[Block]:
-    """The output-size formula, then the variant's sizes put into it, then its value."""
-    formula = conv.output_size(dilation=False).result
-    lines: list[Block] = [Formula(formula)]
+    """The output-size formula solved from the tiling equation, then the variant's sizes put into
+    it, then its value."""
+    size = conv.output_size(dilation=False)
+    formula = size.result
+    lines: list[Block] = [Steps(size)]
     for out, size, window, value in ((conv.H_out, choice.H, choice.HH, choice.output_size()[0]),
                                      (conv.W_out, choice.W, choice.WW, choice.output_size()[1])):
         with sp.evaluate(False):
