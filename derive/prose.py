@@ -292,13 +292,13 @@ def prose_mathml(s: str) -> str:
 
 
 _GREEK_WORD = re.compile(r"\b(" + "|".join(sorted((g for g in GREEK if len(g) > 1), key=len, reverse=True))
-                         + r")(\^2)?\b")
+                         + r")(\^2)?(?![A-Za-z0-9])")
 
 
 def prose_text(s: str) -> str:
     """``s`` for the text format: Greek names spelled out in Latin letters become Greek letters."""
     def letter(m: re.Match) -> str:
-        if m.group(1) == "delta" and s[m.end():m.end() + 1] not in "_(":
+        if m.group(1) == "delta" and s[m.end():m.end() + 1] not in ("_", "("):
             return m.group()
         return GREEK[m.group(1)] + ("²" if m.group(2) else "")
 

@@ -282,10 +282,10 @@ def relu_backward(dout, cache):
 def softmax_loss(x, y):
     """Softmax cross-entropy loss and its gradient, computed stably.
 
-    L = Σ_{i} (-Σ_{c} (Y[i, c]·s[i, c]) + log(Σ_{c} exp(s[i, c])))/N
-      = Σ_{i} (-Σ_{c} (Y[i, c]·s[i, c]) + m[i] + log(Σ_{c} E[i, c]))/N,
+    L = Σ_{i=0}^{N - 1} (log(Σ_{c=0}^{C - 1} exp(s[i, c])) - Σ_{c=0}^{C - 1} (Y[i, c]·s[i, c]))/N
+      = Σ_{i=0}^{N - 1} (m[i] - Σ_{c=0}^{C - 1} (Y[i, c]·s[i, c]) + log(Σ_{c=0}^{C - 1} E[i, c]))/N,
     with m_i = max_c s_ic and E_ic = exp(s_ic − m_i);
-    ∂L/∂s[a, b] = (-Y[a, b] + P[a, b])/N, with P the softmax and Y the one-hot labels.
+    ∂L/∂s[a, b] = (P[a, b] - Y[a, b])/N, with P the softmax and Y the one-hot labels.
 
     Inputs: x, scores of shape (N, C); y, integer labels of shape (N,) in 0..C-1.
     Returns (loss, dx): the loss as a float and dx = ∂L/∂x with x's shape and dtype.
@@ -305,10 +305,10 @@ def softmax_loss(x, y):
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization, forward pass (indices i, j; statistics over i):
 
-    mu[j] = Σ_{k} X[k, j]/n
-    sigma^2[j] = Σ_{p} (-mu[j] + X[p, j])^2/n
-    Z[i, j] = (-mu[j] + X[i, j])/√(epsilon + sigma^2[j])
-    Y[i, j] = gamma[j]·Z[i, j] + beta[j]
+    μ[j] = Σ_{k=1}^{n} X[k, j]/n
+    σ²[j] = Σ_{p=1}^{n} (X[p, j] - μ[j])^2/n
+    Z[i, j] = (X[i, j] - μ[j])/√(ε + σ²[j])
+    Y[i, j] = γ[j]·Z[i, j] + β[j]
     Train: the batch's statistics; bn_param['running_mean'] and ['running_var'] become
     momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).
     Test: the running statistics in place of μ and σ².
@@ -360,12 +360,12 @@ def batchnorm_backward(dout, cache):
     """Batch normalization, backward pass: node by node through the computational graph
     (the staged derivation, in centered form).
 
-    ∂L/∂Z[i, j] = gamma[j]·dY[i, j]
-    ∂L/∂sigma^2[j] = -Σ_{k} (dZ[k, j]·Z[k, j])/(2·s[j]^2)
-    ∂L/∂mu[j] = -Σ_{k} dZ[k, j]/s[j] - 2·dsigma^2[j]·s[j]·Σ_{k} Z[k, j]/n
-    ∂L/∂X[i, j] = dmu[j]/n + dZ[i, j]/s[j] + 2·dsigma^2[j]·Z[i, j]·s[j]/n
+    ∂L/∂Z[i, j] = γ[j]·dY[i, j]
+    ∂L/∂σ²[j] = -Σ_{k=1}^{n} (dZ[k, j]·Z[k, j])/(2·s[j]^2)
+    ∂L/∂μ[j] = -Σ_{k=1}^{n} dZ[k, j]/s[j] - 2·dσ²[j]·s[j]·Σ_{k=1}^{n} Z[k, j]/n
+    ∂L/∂X[i, j] = dμ[j]/n + dZ[i, j]/s[j] + 2·dσ²[j]·Z[i, j]·s[j]/n
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[i, j] = gamma[j]·dY[i, j]/√(epsilon + v[j]).
+    Test mode: ∂L/∂X[i, j] = γ[j]·dY[i, j]/√(ε + v[j]).
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
@@ -407,9 +407,10 @@ def batchnorm_backward(dout, cache):
 def batchnorm_backward_alt(dout, cache):
     """Batch normalization, backward pass: the closed form recovered by the index engine.
 
-    ∂L/∂X[i, j] = (-Σ_{k} dY[k, j] + n·dY[i, j] - Z[i, j]·Σ_{k} (dY[k, j]·Z[k, j]))·gamma[j]/(n·s[j])
+    ∂L/∂X[i, j] = (n·dY[i, j] - Σ_{k=1}^{n} dY[k, j] - Z[i, j]·Σ_{k=1}^{n} (dY[k, j]·Z[k,
+        j]))·γ[j]/(n·s[j])
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[i, j] = gamma[j]·dY[i, j]/√(epsilon + v[j]).
+    Test mode: ∂L/∂X[i, j] = γ[j]·dY[i, j]/√(ε + v[j]).
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
@@ -445,10 +446,10 @@ def batchnorm_backward_alt(dout, cache):
 def layernorm_forward(x, gamma, beta, ln_param):
     """Layer normalization, forward pass (indices i, j; statistics over j):
 
-    mu[i] = Σ_{k} X[i, k]/d
-    sigma^2[i] = Σ_{p} (-mu[i] + X[i, p])^2/d
-    Z[i, j] = (-mu[i] + X[i, j])/√(epsilon + sigma^2[i])
-    Y[i, j] = gamma[j]·Z[i, j] + beta[j]
+    μ[i] = Σ_{k=1}^{d} X[i, k]/d
+    σ²[i] = Σ_{p=1}^{d} (X[i, p] - μ[i])^2/d
+    Z[i, j] = (X[i, j] - μ[i])/√(ε + σ²[i])
+    Y[i, j] = γ[j]·Z[i, j] + β[j]
     The statistics are always those of the input itself (train and test alike).
 
     Inputs: x of shape (N, D); gamma and beta of shape (d,); ln_param: dict with
@@ -480,8 +481,8 @@ def layernorm_forward(x, gamma, beta, ln_param):
 def layernorm_backward(dout, cache):
     """Layer normalization, backward pass: the closed form recovered by the index engine.
 
-    ∂L/∂X[i, j] = (-Σ_{k} (gamma[k]·dY[i, k]) - Z[i, j]·Σ_{k} (gamma[k]·dY[i, k]·Z[i, k]) +
-        d·gamma[j]·dY[i, j])/(d·s[i])
+    ∂L/∂X[i, j] = (d·γ[j]·dY[i, j] - Σ_{k=1}^{d} (γ[k]·dY[i, k]) - Z[i, j]·Σ_{k=1}^{d} (γ[k]·dY[i,
+        k]·Z[i, k]))/(d·s[i])
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
@@ -508,4 +509,4 @@ def layernorm_backward(dout, cache):
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: beb5bd1c87c632ec66fd0b816ca71ecbb0d2b7edc9f31bfe29a85b4f094ab5d6
+# layergrad-sha256: 3d81e483d28bdf50b59400b94b1ba726fd6078e19cb8a9a2b8030e1cb4edaee4
