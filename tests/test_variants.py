@@ -191,7 +191,7 @@ def test_batchnorm_variants_key_is_confirmed_independently(tmp_path):
     for row in rows:
         X, gamma, beta, dY, mu, var, Z, dX = arrays(row, "X", "gamma", "beta", "dL_dY", "mu", "var", "Z", "dL_dX")
         gamma, beta, eps = gamma[0], beta[0], float(row["eps"])
-        assert X.shape == (3, 2) and np.all(X == np.round(X))
+        assert X.shape == (3, 2) and np.all(np.round(X) == X)
         ref_mu, ref_var, _ = forward(X, gamma, beta, eps)
         np.testing.assert_allclose(mu[0], ref_mu, atol=1e-4)
         np.testing.assert_allclose(var[0], ref_var, atol=1e-4)
