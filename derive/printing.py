@@ -360,7 +360,10 @@ class _MathMLPrinter(_HumanOrder, MathMLPresentationPrinter):
         parts = split_name(sym.name)
         if parts.primes:
             base = self._print_Symbol(sp.Symbol(sym.name.rstrip("'")), style)
-            return self._node("msup", "", base, self._node("mo", "′" * parts.primes))
+            prime = self._node("mo", "′" * parts.primes)  # H′ on the line, as the quiz sets it
+            prime.setAttribute("lspace", "0")
+            prime.setAttribute("rspace", "0")
+            return self._node("mrow", "", base, prime)
         if not parts.supers and not parts.subs:
             return self._node("mi", parts.letter)
         script = {(True, False): "msup", (False, True): "msub", (True, True): "msubsup"}[
@@ -408,6 +411,15 @@ class _MathMLPrinter(_HumanOrder, MathMLPresentationPrinter):
         small = self._node("mstyle", "", node)  # a matrix of long entries set small, as LaTeX's smallmatrix
         small.setAttribute("scriptlevel", "1")
         return small
+
+    def _print_OneMatrix(self, expr):
+        """A vector of ones as :math:`\\mathbf{1}_n` (SymPy writes a broken entity here)."""
+        rows, cols = expr.shape
+        one = self._node("mn", "1")
+        one.setAttribute("mathvariant", "bold")
+        if cols == 1:
+            return self._node("msub", "", one, self._print(rows))
+        return self._node("msubsup", "", one, self._print(cols), self._node("mi", "T"))
 
     # Layer-specific objects, printed as their LaTeX shows them (dispatch is by class name).
     def _print_Adjoint(self, expr):
@@ -461,7 +473,7 @@ class _MathMLPrinter(_HumanOrder, MathMLPresentationPrinter):
         for variable, low, high in e.limits:
             under = self._node("mrow", "", self._print(variable), self._node("mo", "="), self._print(low))
             row.appendChild(self._node("munderover", "", self._node("mo", "∑"), under, self._print(high)))
-        row.appendChild(self.parenthesize(e.function, 50))
+        row.appendChild(self.parenthesize(e.function, 50, strict=True))  # Σ x_k y_k, brackets only round a sum
         return row
 
     def _print_Indexed(self, e):

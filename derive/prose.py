@@ -252,6 +252,8 @@ def _mathml_run(source: str) -> str:
             continue
         elif tok.text == "-":
             nodes.append("<mo>−</mo>")
+        elif tok.text == "/":
+            nodes.append('<mo lspace="0" rspace="0">/</mo>')  # a/b reads as one fraction
         elif tok.text in "δ½…":
             nodes.append(f"<mi>{tok.text}</mi>" if tok.text == "δ" else f"<mn>{tok.text}</mn>")
         else:
@@ -264,7 +266,7 @@ def _mathml_word(text: str) -> str:
     letter = GREEK.get(base, base)
     head = f"<mi>{html.escape(letter)}</mi>"
     if primes:
-        head = f"<msup>{head}<mo>{primes}</mo></msup>"
+        head = f'<mrow>{head}<mo lspace="0" rspace="0">{primes}</mo></mrow>'
     if not sub:
         return head
     if is_word_subscript(sub) or sub.isdigit():

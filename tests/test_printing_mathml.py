@@ -104,3 +104,12 @@ def test_html_derivation_has_every_formula_and_rule():
 def _inner(element: str) -> str:
     """The content of a ``<math>`` element, without its attributes."""
     return element[element.index(">") + 1: element.rindex("<")]
+
+
+def test_every_derivation_prints_well_formed_mathml():
+    """Every formula of every registered layer is well-formed XML (a vector of ones once was not)."""
+    from derive.registry import LAYERS
+
+    for layer in LAYERS.values():
+        for d in layer.derivations():
+            ET.fromstring(f"<div>{render(d, 'html')}</div>")

@@ -10,6 +10,7 @@ letters (``mu``, ``sigma^2``) where the text should show μ, σ².
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from functools import cache
 
 import pytest
@@ -70,15 +71,24 @@ def lint_html(document: str) -> list[str]:
         problems.append("leading -1 +")
     problems += [f"italic name {m.group(1)!r}" for m in re.finditer(r'<mi mathvariant="italic">([A-Za-z]{2,})</mi>',
                                                                      document)]
-    for row in re.findall(r'<td class="eq">=</td><td class="rhs">(.*?)</td>', document):
-        limits = r"<mtable.*?</mtable>|<munderover><mo>&#8721;</mo><mrow>.*?</mrow>"
-        if re.search(r"<mo>=</mo>", re.sub(limits, "", row)):
+    for row in re.findall(r'<td class="eq">=</td><td class="rhs[^"]*">(.*?)</td>', document):
+        if _top_level_equals(row):
             problems.append(f"chain of = across a step: {row[:100]}")
     prose = re.sub(r"<math.*?</math>|<pre>.*?</pre>|<style>.*?</style>|<[^>]+>", " ", document, flags=re.S)
     for match in re.finditer(r"\b[A-Za-z]{1,2}_(\{|[a-z0-9]{1,2}\b)", prose):
         problems.append(f"untypeset subscript in prose: {prose[max(0, match.start() - 30):match.end() + 10]!r}")
     problems += [f"Greek spelled out in prose: {m.group()!r}" for m in _GREEK_WORDS.finditer(prose)]
     return problems
+
+
+def _top_level_equals(element: str) -> bool:
+    """Does a ``<math>`` element relate two things at its top level (``a = b``), rather than
+    carrying ``=`` only inside sums' limits or matrices?"""
+    root = ET.fromstring(element)
+    top = list(root)
+    while len(top) == 1 and top[0].tag.endswith("mrow"):
+        top = list(top[0])
+    return any(child.tag.endswith("mo") and child.text == "=" for child in top)
 
 
 def lint_text(document: str) -> list[str]:
@@ -112,7 +122,10 @@ def test_the_lint_catches_what_it_looks_for():
     assert lint_tex("the D_ij are independent") and lint_tex(r"the D\_ij are independent")
     assert not lint_tex("the $D_{ij}$ are independent; conv_forward_fast")
     assert lint_html('<p>E[D_ij] = q</p>') and not lint_html("<p>conv_forward_fast</p>")
-    assert lint_html('<td class="eq">=</td><td class="rhs"><math><mi>H</mi><mo>=</mo><mn>1</mn></math></td>')
+    step = '<td class="eq">=</td><td class="rhs"><math><mrow>{}</mrow></math></td>'
+    assert lint_html(step.format("<mi>H</mi><mo>=</mo><mn>1</mn>"))
+    limits = "<munderover><mo>∑</mo><mrow><mi>k</mi><mo>=</mo><mn>0</mn></mrow><mi>n</mi></munderover>"
+    assert not lint_html(step.format(f"{limits}<mi>x</mi>"))
     assert lint_text("    = H' = 1 + x") and lint_text("  Var: sigma^2 + epsilon") and lint_text("x = -1 + C")
     assert not lint_text("    ⟹ H′ = (H - HH + 2·P)/S + 1")
 

@@ -28,7 +28,7 @@ h1 { font-size: 1.7rem; border-bottom: 2px solid #444; padding-bottom: .3rem; }
 h2 { font-size: 1.35rem; margin-top: 2rem; }
 h3 { font-size: 1.1rem; margin-top: 1.4rem; }
 math { font-size: 1.08em; }
-math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; padding: .2rem 0; }
+math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; padding: .45rem 0; }
 .banner { font-style: italic; color: #555; }
 .fields { margin: 1rem 0; }
 .fields span { margin-right: 2rem;  border-bottom: 1px solid #333; min-width: 14rem; display: inline-block; }
@@ -36,12 +36,13 @@ math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; p
 .answer-space { border: 1px dashed #888; border-radius: 4px; margin: 1rem 0; padding: .4rem .8rem; color: #777; }
 .derivation { margin: .6rem 0 1rem; }
 .assumptions ul { margin: .2rem 0; }
-table.steps, table.data { display: block; overflow-x: auto; max-width: 100%; }
+table.steps, table.data { display: block; overflow-x: auto; overflow-y: hidden; max-width: 100%; }
 table.steps { border-collapse: collapse; margin: .4rem 0; }
 table.steps td { padding: .25rem .4rem; vertical-align: middle; }
 table.steps td.lhs { text-align: right; white-space: nowrap; }
 table.steps td.rule { font-size: .86rem; color: #444; padding: 0 .4rem .5rem; }
 table.steps td.more { padding-left: 1.5rem; }
+table.steps math { math-style: normal; }
 table.data { border-collapse: collapse; margin: .6rem 0; }
 table.data th, table.data td { border: 1px solid #bbb; padding: .25rem .6rem; text-align: center; }
 figure { margin: 1rem 0; text-align: center; }
