@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["NAME", "add_parser", "run"]
+from .habits import names, refuse
+
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "export"
+HELP = "write a NumPy module with the layers in a course API"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="write a NumPy module with the layers in a course API",
+        NAME, help=HELP,
         description="Generate a module with every layer's forward and backward functions.",
     )
     parser.add_argument("--api", default="cs231n", choices=("cs231n",), help="function names and signatures")
     parser.add_argument("--dropout-p", required=True, choices=("keep", "drop"),
                         help="what dropout_param['p'] means: keep probability or drop rate")
-    parser.add_argument("--layers", type=lambda text: text.split(","), metavar="NAME,NAME",
+    parser.add_argument("--layers", type=names, action="extend", metavar="NAME,NAME",
                         help="only these layers (default: every layer with generated code)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the .py file to write")
     parser.add_argument("--force", action="store_true", help="replace a file layergrad did not write")
@@ -28,9 +31,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from numeric.export import module_source
+    from numeric.export import TEACHING_LOOPS, module_source
     from numeric.files import write_output
 
+    if args.layers is not None and not set(args.layers) & set(TEACHING_LOOPS):
+        refuse({"--teaching-loops": args.teaching_loops}, f"to layers with loops: {', '.join(TEACHING_LOOPS)}")
     source = module_source(args.api, args.dropout_p, args.layers, teaching_loops=args.teaching_loops)
     path = write_output(args.output, source, force=args.force)
     print(f"wrote {path} ({args.api} API, dropout p = {args.dropout_p} convention)")
