@@ -161,6 +161,8 @@ class Definition:
     ranges: Mapping[sp.Symbol, sp.Expr]
     statements: tuple[Statement, ...]
     source: str = field(default="", compare=False)
+    table: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    """The definition as read (a dict), enough to read it again."""
 
     @property
     def output(self) -> str:
@@ -386,7 +388,8 @@ class _Reader:
                 raise LayergradError(f"{name} is declared but no statement reads it")
         ranges = {index: size for index, (size, _) in self.ranges.items()}
         return Definition(self.name, self.summary, inputs, params, data, constants, derived, dict(self.shapes),
-                          dict(self.arrays), dict(self.symbols), ranges, tuple(statements), self.text)
+                          dict(self.arrays), dict(self.symbols), ranges, tuple(statements), self.text,
+                          self.table)
 
     def _statement(self, number: int, text: str, declared: dict[str, tuple[sp.Expr, ...]]) -> Statement:
         where = f"statement {number} ({text.strip()!r})"

@@ -145,18 +145,38 @@ def stable(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.Sum)
                         and isinstance(e.args[0].function, sp.exp), lambda e: LogSumExp(e.args[0]))
 
-    def shifted(s: sp.Sum) -> sp.Expr:
-        u = s.function.args[0]
-        m = Maximum(u, *s.limits)
-        return sp.exp(m) * sp.Sum(sp.exp(u - m), *s.limits)
+    def exponential(s: sp.Basic) -> bool:
+        if not isinstance(s, sp.Sum):
+            return False
+        exps = [f for f in sp.Mul.make_args(s.function) if isinstance(f, sp.exp)]
+        return len(exps) == 1 and not exps[0].has(Maximum)
 
-    expr = expr.replace(lambda e: isinstance(e, sp.Sum) and isinstance(e.function, sp.exp)
-                        and not e.function.args[0].has(Maximum), shifted)
+    def shifted(s: sp.Sum) -> sp.Expr:
+        (e,) = [f for f in sp.Mul.make_args(s.function) if isinstance(f, sp.exp)]
+        u = e.args[0]
+        bound = {lim[0]: sp.Symbol(f"_m{n}", integer=True) for n, lim in enumerate(s.limits)}
+        m = Maximum(u.xreplace(bound), *((bound[d], lo, hi) for d, lo, hi in s.limits))
+        return sp.exp(m) * sp.Sum(s.function / e * sp.exp(u - m), *s.limits)
+
+    expr = expr.replace(exponential, shifted)
     expr = sp.powsimp(expr, combine="exp")
     one_plus = sp.Wild("u")
     expr = expr.replace(sp.log(1 + sp.exp(one_plus)), Softplus(one_plus))
-    expr = expr.replace(sp.exp(one_plus) / (1 + sp.exp(one_plus)), Sigmoid(one_plus))
-    return expr
+    return expr.replace(lambda e: isinstance(e, sp.Mul), _sigmoids)
+
+
+def _sigmoids(product: sp.Mul) -> sp.Expr:
+    r""":math:`e^u (1 + e^u)^{-1}` inside a product becomes :math:`\sigma(u)`."""
+    factors = list(product.args)
+    for f in list(factors):
+        if isinstance(f, sp.exp):
+            u = f.args[0]
+            partner = (1 + sp.exp(u)) ** -1
+            if partner in factors and f in factors:
+                factors.remove(f)
+                factors.remove(partner)
+                factors.append(Sigmoid(u))
+    return sp.Mul(*factors)
 
 
 @dataclass
