@@ -23,6 +23,7 @@ derivation; :math:`A` is piecewise constant, held fixed when differentiating, li
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -30,7 +31,7 @@ from functools import cache
 import sympy as sp
 
 from .define import Definition
-from .derivation import Assumption, Derivation, Prover
+from .derivation import Assumption, Derivation, Prover, instantiate
 from .errors import LayergradError
 from .graph import Adjoint
 from .index import (
@@ -42,6 +43,7 @@ from .index import (
     index_prover,
     multiply_out,
     normalize,
+    rename_bound,
     sum_constants,
     to_expr,
 )
@@ -221,7 +223,8 @@ def _derive(defn: Definition) -> Layer:
     gradients = []
     for name in reversed(_forward_order(defn, nodes)):
         consumers = [(t, lhs, rhs) for t, lhs, rhs in statements if rhs.has(arrays[name]) and t in live]
-        gradients.append(_gradient(defn, name, entries[name], consumers, loss, ranges, affine, mask_equations))
+        gradients.append(_gradient(defn, name, entries[name], consumers, loss, ranges, affine, mask_equations,
+                                   [s for s in statements[:-1]]))
     return Layer(defn, tuple(statements), masks, forward, tuple(gradients), ranges)
 
 
@@ -262,7 +265,8 @@ def _edges(defn: Definition) -> str:
 
 
 def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.Symbol,
-              ranges: dict[sp.Symbol, sp.Expr], affine: bool, mask_equations: Sequence[Assumption]) -> Gradient:
+              ranges: dict[sp.Symbol, sp.Expr], affine: bool, mask_equations: Sequence[Assumption],
+              intermediates=()) -> Gradient:
     start = sp.Derivative(loss, entry)
     chain, table = [], {}
     for target, lhs, rhs in consumers:
@@ -310,6 +314,15 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
     code = to_expr(terms)
     if code != d.result:
         d.step(code, "collect", "sums of constants evaluated, like terms added, separable sums split", by=prover)
+    named, used = _name_intermediates(terms, intermediates)
+    if used:
+        definitions = [Assumption(f"{t} (statement)", _eq(lhs, rhs), "the forward pass computed it", unfold=True)
+                       for t, lhs, rhs in intermediates if t in used]
+        d.assumptions = (*d.assumptions, *definitions)
+        d.step(to_expr(named), "name the intermediates",
+               f"{', '.join(used)} as the forward pass computed {'it' if len(used) == 1 else 'them'}",
+               by=prover)
+        terms, code = named, to_expr(named)
     if affine and any(not _plain_delta(delta) for t in terms for delta in t.factor.atoms(sp.KroneckerDelta)):
         outside = index_prover(zero_outside=True, nested_sums=True)
         shown_terms = collect(contract_deltas(terms, zero_outside=True))
@@ -317,6 +330,58 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                "each remaining delta fixes a summation index to an affine expression; where that falls "
                "outside the array's shape the entry is zero", by=outside)
     return Gradient(name, entry, d, code)
+
+
+def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Term, ...], list[str]]:
+    """Terms with each product of factors equal to an intermediate's definition (at any of the
+    term's indices) replaced by that intermediate's entry, as far as that shortens them."""
+    used: list[str] = []
+    out = []
+    for t in terms:
+        factor = rename_bound(t.factor)
+        symbols = sorted(factor.free_symbols & {s for e in factor.atoms(sp.Indexed) for i in e.indices
+                                                  for s in i.free_symbols}, key=str)
+        changed = True
+        while changed:
+            changed = False
+            for target, lhs, rhs in intermediates:
+                if not isinstance(lhs, sp.Indexed) or not rhs.has(sp.Sum):
+                    continue
+                for combo in itertools.product(symbols, repeat=len(lhs.indices)):
+                    inst = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    rest = factor / inst
+                    if sp.count_ops(rest) < sp.count_ops(factor) and _divides(inst, factor):
+                        factor = rest * lhs.base[combo]
+                        used += [target] if target not in used else []
+                        changed = True
+                        break
+                if changed:
+                    break
+        out.append(Term(t.coeff, factor, t.limits))
+    if not used:
+        return tuple(terms), []
+    return collect(out), used
+
+
+def _powers(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:
+    """Factor → power, an exponential counted as a factor of its own."""
+    out: dict[sp.Expr, sp.Expr] = {}
+    for f in sp.Mul.make_args(expr):
+        base, exp = (f, sp.S.One) if isinstance(f, sp.exp) else f.as_base_exp()
+        out[base] = out.get(base, 0) + exp
+    return out
+
+
+def _divides(inst: sp.Expr, factor: sp.Expr) -> bool:
+    """Is every factor of ``inst`` a factor of ``factor``, at least to the same power?"""
+    powers = _powers(factor)
+    for base, exp in _powers(inst).items():
+        if base.is_number:
+            continue
+        have = powers.get(base, 0)
+        if not ((exp > 0 and have - exp >= 0) or (exp < 0 and have - exp <= 0)):
+            return False
+    return True
 
 
 def _plain_delta(delta: sp.KroneckerDelta) -> bool:

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from . import defined_opts
+
 __all__ = ["NAME", "add_parser", "run"]
 
 NAME = "check"
@@ -37,12 +39,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="with a folder: write STEM.csv and STEM.json (default: DIR/layergrad-check)")
     parser.add_argument("--force", action="store_true", help="replace summary files layergrad did not write")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from derive.errors import LayergradError
 
     try:
+        if args.define:
+            return defined_opts.run(args)
         return _check(args)
     except LayergradError as exc:
         if args.json:  # a machine reading stdout gets the error too; the readable line still goes to stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import defined_opts
+
 __all__ = ["NAME", "add_parser", "run"]
 
 NAME = "derive"
@@ -26,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="conv only: a worked example instead of the general layer "
                         "(quiz: Quiz 8's 3×3 input with a 2×2 filter, entry by entry)")
     parser.add_argument("--list", action="store_true", help="list the layers and exit")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from derive.registry import LAYERS, layer
     from derive.render import render_all
 
+    if args.define:
+        return defined_opts.run(args)
     if args.list or args.layer is None:
         for entry in LAYERS.values():
             print(f"{entry.name:12s} {entry.summary}")

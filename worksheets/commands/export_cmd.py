@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
+
 __all__ = ["NAME", "add_parser", "run"]
 
 NAME = "export"
@@ -16,7 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Generate a module with every layer's forward and backward functions.",
     )
     parser.add_argument("--api", default="cs231n", choices=("cs231n",), help="function names and signatures")
-    parser.add_argument("--dropout-p", required=True, choices=("keep", "drop"),
+    parser.add_argument("--dropout-p", choices=("keep", "drop"),
                         help="what dropout_param['p'] means: keep probability or drop rate")
     parser.add_argument("--layers", type=lambda text: text.split(","), metavar="NAME,NAME",
                         help="only these layers (default: every layer with generated code)")
@@ -25,12 +27,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--teaching-loops", action="store_true",
                         help="back the *_naive functions (conv, max pooling) with literal loops that mirror "
                         "the derived formulas line by line (slow; for reading). Default: vectorized code")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from numeric.export import module_source
     from numeric.files import write_output
 
+    if args.define:
+        return defined_opts.run(args)
+    if args.dropout_p is None:
+        from derive.errors import LayergradError
+
+        raise LayergradError("--dropout-p keep|drop is required: what dropout_param['p'] means")
     source = module_source(args.api, args.dropout_p, args.layers, teaching_loops=args.teaching_loops)
     path = write_output(args.output, source, force=args.force)
     print(f"wrote {path} ({args.api} API, dropout p = {args.dropout_p} convention)")

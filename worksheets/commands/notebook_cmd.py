@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
+
 __all__ = ["NAME", "add_parser", "run"]
 
 NAME = "notebook"
@@ -24,12 +26,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="run the notebook top to bottom first, so that it opens with its outputs")
     parser.add_argument("-o", "--output", type=Path, default=Path("out"), help="folder (default: out)")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from derive.errors import LayergradError
     from worksheets.jupyter import NOTEBOOKS, names, write_notebook
 
+    if args.define:
+        if args.notebooks:
+            raise LayergradError("give notebook names or --define FILE, not both")
+        if args.student and args.execute:
+            raise LayergradError("--student with --execute: the student notebook stops at its exercise; "
+                                 "write it without --execute")
+        return defined_opts.run(args)
     if args.list:
         for entry in NOTEBOOKS.values():
             print(f"{entry.name:12s} {entry.summary}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
+
 __all__ = ["NAME", "add_parser", "run"]
 
 NAME = "sheet"
@@ -34,6 +36,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     fixed.add_argument("--stride", type=int, help="stride S")
     fixed.add_argument("--pad", type=int, help="zero padding P")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from worksheets.formats import parse_formats, write_sheet
     from worksheets.sheets import SHEETS, sheet_entry
 
+    if args.define:
+        if args.sheet:
+            raise LayergradError("give a sheet name or --define FILE, not both")
+        return defined_opts.run(args)
     if args.list:
         for entry in SHEETS.values():
             print(f"{entry.name:12s} {entry.summary}")

@@ -1,0 +1,68 @@
+"""``--define FILE``: the subcommands ``derive``, ``export``, ``check``, ``sheet`` and ``notebook``
+for layers defined in a few lines (see :mod:`derive.define`) instead of built-in ones."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add", "run"]
+
+
+def add(parser: argparse.ArgumentParser) -> None:
+    """Add ``--define FILE`` (repeatable) to a subcommand's parser."""
+    parser.add_argument("--define", action="append", type=Path, metavar="FILE",
+                        help="a layer defined in a TOML file (see examples/layers) instead of a built-in "
+                        "one; give it several times for several layers")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``args.command`` for the defined layers."""
+    from derive.errors import LayergradError
+    from worksheets.defined import define
+
+    layers = [define(path) for path in args.define]
+    command = args.command
+    if command == "derive":
+        if getattr(args, "layer", None):
+            raise LayergradError("give a built-in layer or --define FILE, not both")
+        from derive.render import render_all
+
+        for layer in layers:
+            print(render_all(layer.derivation(), args.format, title=layer.name), end="")
+        return 0
+    if command == "export":
+        from numeric.defined_code import module_source
+        from numeric.files import write_output
+
+        shown = " ".join(f"--define {p}" for p in args.define)
+        source = module_source([layer.definition for layer in layers],
+                               command=f"layergrad export {shown} -o {args.output.name}")
+        path = write_output(args.output, source, force=args.force)
+        print(f"wrote {path} ({', '.join(layer.name for layer in layers)})")
+        return 0
+    if command == "check":
+        from numeric.defined_check import check_file
+
+        verdicts = check_file(args.path, [layer.definition for layer in layers], seed=args.seed,
+                              timeout=max(args.timeout, 30.0))
+        for verdict in verdicts:
+            if args.verbose or not verdict.passed:
+                print(verdict.line())
+        passed = sum(v.passed for v in verdicts)
+        print(f"{args.path}: {passed} of {len(verdicts)} checks passed")
+        return 0 if passed == len(verdicts) else 1
+    if command == "sheet":
+        from worksheets.formats import parse_formats
+
+        versions = ("solution", "student") if getattr(args, "versions", "both") == "both" else (args.versions,)
+        for layer in layers:
+            for path in layer.sheet(args.output, parse_formats(args.format), versions, args.force):
+                print(f"wrote {path}")
+        return 0
+    if command == "notebook":
+        for layer in layers:
+            print(f"wrote {layer.notebook(args.output, student=args.student, run=args.execute, force=args.force)}")
+        print(f"open with: jupyter lab {args.output}")
+        return 0
+    raise LayergradError(f"--define is not available for {command}")
