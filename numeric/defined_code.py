@@ -14,8 +14,8 @@ Every value of the generated code is an array whose axes are index symbols, in a
 * a Kronecker delta :math:`\delta_{h, Si + k - P}` left by the derivation becomes a scatter-add
   over the kernel offsets (``_scatter``), the adjoint of ``_read``;
 * stable forms where the standard patterns appear: a sum of exponentials is shifted by its
-  maximum (log-sum-exp, softmax), :math:`\log(1 + e^u)` is ``np.logaddexp(0, u)``,
-  :math:`\sigma(u)` is computed without overflow.
+  maximum (log-sum-exp, softmax: the shift is found, not written by the user),
+  :math:`\log(1 + e^u)` is ``np.logaddexp(0, u)``, :math:`\sigma(u)` is computed without overflow.
 
 :func:`functions` returns ``{name}_forward(*inputs, *params, *data, **constants) -> (out,
 cache)`` and ``{name}_backward(dout, cache)`` for a definition; :func:`module_source` puts one
@@ -24,6 +24,7 @@ or several definitions into a module.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -105,12 +106,6 @@ def _sigmoid(u):
     return np.where(u >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _logsumexp(u, axis):
-    """log(sum(exp(u), axis)) shifted by the maximum: no overflow."""
-    m = u.max(axis=axis, keepdims=True)
-    return np.squeeze(m, axis=axis) + np.log(np.exp(u - m).sum(axis=axis))
-
-
 def _erf(u):
     """The error function, element-wise."""
     try:
@@ -130,10 +125,6 @@ def _whole(name, numerator, denominator):
 """Module-level helpers of generated defined layers (once per module)."""
 
 
-class LogSumExp(sp.Function):
-    r""":math:`\log \sum_k e^{u_k}`, unevaluated: ``LogSumExp(Sum(exp(u), limits))`` (printing only)."""
-
-
 class Softplus(sp.Function):
     r""":math:`\log(1 + e^u)` (printing only)."""
 
@@ -142,9 +133,6 @@ def stable(expr: sp.Expr) -> sp.Expr:
     """``expr`` with the standard unstable patterns in their stable forms: a log of a sum of
     exponentials is a log-sum-exp, a ratio of an exponential to a sum of exponentials is shifted
     by the sum's maximum, :math:`\\log(1 + e^u)` is a softplus, :math:`e^u/(1 + e^u)` a sigmoid."""
-    expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.Sum)
-                        and isinstance(e.args[0].function, sp.exp), lambda e: LogSumExp(e.args[0]))
-
     def exponential(s: sp.Basic) -> bool:
         if not isinstance(s, sp.Sum):
             return False
@@ -160,6 +148,13 @@ def stable(expr: sp.Expr) -> sp.Expr:
 
     expr = expr.replace(exponential, shifted)
     expr = sp.powsimp(expr, combine="exp")
+
+    def shifted_log(e: sp.log) -> sp.Expr:  # log(exp(m)·Σ) = m + log Σ: the log-sum-exp
+        (m,) = [f.args[0] for f in sp.Mul.make_args(e.args[0]) if isinstance(f, sp.exp) and f.args[0].has(Maximum)]
+        return m + sp.log(e.args[0] / sp.exp(m))
+
+    expr = expr.replace(lambda e: isinstance(e, sp.log) and sum(
+        isinstance(f, sp.exp) and f.args[0].has(Maximum) for f in sp.Mul.make_args(e.args[0])) == 1, shifted_log)
     one_plus = sp.Wild("u")
     expr = expr.replace(sp.log(1 + sp.exp(one_plus)), Softplus(one_plus))
     return expr.replace(lambda e: isinstance(e, sp.Mul), _sigmoids)
@@ -214,13 +209,28 @@ class Lowering:
 
     # -- arrays --------------------------------------------------------------------------------
 
-    def temporary(self, code: str, axes: Axes, key: sp.Basic | None = None) -> tuple[str, Axes]:
+    def temporary(self, code: str, axes: Axes, key: tuple | None = None) -> tuple[str, Axes]:
         name = f"_r{self.counter[0]}"
         self.counter[0] += 1
         self.lines.append(f"{name} = {code}")
         if key is not None:
-            self.known[key] = (name, axes)
+            self.known[key[0]] = (name, tuple(key[1][a] for a in axes))
         return name, axes
+
+    def key(self, expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]]:
+        """A reduction up to the names of its bound and free indices (free indices become
+        placeholders, in the order giving the smallest printed form), and that renaming."""
+        free = sorted((s for s in expr.free_symbols if s in self.ranges and s not in self.names), key=str)
+        best = None
+        for perm in itertools.permutations(free):
+            mapping = {s: _PLACEHOLDERS[n] for n, s in enumerate(perm)}
+            candidate = rename_bound(expr.xreplace(mapping))
+            printed = sp.srepr(candidate)
+            if best is None or printed < best[0]:
+                best = (printed, candidate, mapping)
+            if len(free) > 3:
+                break
+        return best[1], best[2]
 
     def assign(self, target: str, expr: sp.Expr, axes: Axes) -> None:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
@@ -251,9 +261,13 @@ class Lowering:
     def lower(self, expr: sp.Expr) -> tuple[str, Axes]:
         """``expr`` as (source, axes)."""
         expr = sp.sympify(expr)
-        key = rename_bound(expr)
-        if key in self.known:
-            return self.known[key]
+        key = None
+        if isinstance(expr, (sp.Sum, Maximum)):
+            key, mapping = self.key(expr)
+            if key in self.known:
+                name, axes = self.known[key]
+                back = {p: s for s, p in mapping.items()}
+                return name, tuple(back[a] for a in axes)
         if expr.is_Number or expr in (sp.pi, sp.E):
             return self.scalar(expr), ()
         if isinstance(expr, sp.Symbol):
@@ -265,20 +279,13 @@ class Lowering:
         if isinstance(expr, sp.Indexed):
             return self.entry(expr)
         if isinstance(expr, sp.Sum):
-            return self.temporary(*self.sum(expr), key=key)
+            return self.temporary(*self.sum(expr), key=(key, mapping))
         if isinstance(expr, Maximum):
             function, summed = self.bind(expr.function, expr.limits)
             body, have = self.lower(function)
             axes = tuple(have.index(d) for d in summed)
             return self.temporary(f"{_atom(body)}.max(axis={_axis(axes)})",
-                                  tuple(a for a in have if a not in summed), key=key)
-        if isinstance(expr, LogSumExp):
-            s = expr.args[0]
-            function, summed = self.bind(s.function.args[0], s.limits)
-            body, have = self.lower(function)
-            axes = tuple(have.index(d) for d in summed)
-            return self.temporary(f"_logsumexp({body}, {_axis(axes)})", tuple(a for a in have if a not in summed),
-                                  key=key)
+                                  tuple(a for a in have if a not in summed), key=(key, mapping))
         if isinstance(expr, sp.Add):
             return self.combine(expr.args, " + ")
         if isinstance(expr, sp.Mul):
@@ -470,6 +477,9 @@ _FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "n
               sp.sinh: "np.sinh"}
 
 
+_PLACEHOLDERS = [sp.Symbol(f"_f{n}", integer=True) for n in range(16)]
+
+
 def _atom(code: str) -> str:
     """``code`` safe to use as a factor: wrapped in parentheses unless it is one."""
     if code.isidentifier() or (code.startswith("(") and _balanced(code)):
@@ -586,7 +596,7 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
              f"if {upstream}.shape != ({shape}{',' if len(output.indices) == 1 else ''}):",
              f"    raise LayergradError(f\"dout must have the shape of {output.target}, "
              f"({_shape_text(defn, output.target)}), got {{{upstream}.shape}}\")"]
-    stored = _used("\n".join([*check, body]), list(dict.fromkeys([first, *stored])))
+    stored = _used("\n".join([*check[:2], body]), list(dict.fromkeys([first, *stored])))
     unpack = [f"{n} = cache[{n!r}]" for n in stored]
     constants = ", ".join(f"{k}={v!r}" for k, v in defn.constants.items())
     signature = ", ".join([*defn.arguments, *(["*", constants] if constants else [])])
