@@ -34,6 +34,7 @@ was wrong.
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
 import math
 import re
@@ -228,7 +229,8 @@ def define(source: str | Path | Mapping[str, Any]) -> Definition:
 # -- the reader --------------------------------------------------------------------------------
 
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_RESERVED = {"np", "cache", "dout", "sum", "mean", "max", "where", "maximum", "minimum", *FUNCTIONS}
+_RESERVED = {"np", "cache", "dout", "sum", "mean", "max", "where", "maximum", "minimum", "LayergradError",
+             *FUNCTIONS, *dir(builtins)}
 
 
 class _Reader:
@@ -262,8 +264,12 @@ class _Reader:
         self._identifier(name, f"the {kind} name")
         if name in self.kinds:
             raise LayergradError(f"{name!r} is declared twice (as {self.kinds[name]} and as {kind})")
-        if name in _RESERVED or (name.startswith("d") and name[1:] in self.kinds) or name.startswith("_"):
-            raise LayergradError(f"{name!r} cannot be used as a name (reserved, or the gradient of {name[1:]!r})")
+        if name in _RESERVED or name.startswith("_"):
+            raise LayergradError(f"{name!r} cannot be used as a name (it is reserved in the generated code)")
+        if (name.startswith("d") and name[1:] in self.kinds) or f"d{name}" in self.kinds:
+            clash = name[1:] if name.startswith("d") and name[1:] in self.kinds else f"d{name}"
+            raise LayergradError(f"{name!r} cannot be used next to {clash!r}: the gradient of one is named like the "
+                                 "other")
         self.kinds[name] = kind
 
     def _table(self, key: str) -> dict[str, Any]:
