@@ -79,6 +79,33 @@ def _scatter(g, start, steps, n):
     return out[..., before:before + n]
 
 
+def _einsum(spec, *operands, blas=False):
+    """np.einsum; where few entries are summed (a kernel's offsets) and it is no matrix product,
+    a short loop of broadcast products instead, which reads strided windows far faster."""
+    inputs, output = spec.split("->")
+    terms = inputs.split(",")
+    sizes = {}
+    for term, a in zip(terms, operands):
+        for letter, n in zip(term, a.shape):
+            sizes[letter] = max(sizes.get(letter, 1), n)
+    summed = sorted(set("".join(terms)) - set(output))
+    count = int(np.prod([sizes[c] for c in summed]))
+    if blas or len(operands) < 2 or count > 64:
+        return np.einsum(spec, *operands, optimize=blas)
+    out = np.zeros(tuple(sizes[c] for c in output), dtype=np.result_type(*operands))
+    for values in np.ndindex(*(sizes[c] for c in summed)):
+        fixed = dict(zip(summed, values))
+        product = None
+        for term, a in zip(terms, operands):
+            view = a[tuple(fixed.get(c, slice(None)) for c in term)]
+            rest = [c for c in term if c not in fixed]
+            view = view.transpose([rest.index(c) for c in output if c in rest])
+            view = view[tuple(slice(None) if c in rest else None for c in output)]
+            product = view if product is None else product * view
+        out += product
+    return out
+
+
 def _integer(name, value):
     """An integer constant, refused unless it is a whole number."""
     if int(value) != value:
@@ -235,7 +262,7 @@ class Lowering:
     def assign(self, target: str, expr: sp.Expr, axes: Axes) -> None:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
         self.order = tuple(axes)
-        code, have = self.lower(stable(expr))
+        code, have = self.lower(sp.factor_terms(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
             raise LayergradError(f"{target}: index {extra[0]} is neither free nor summed")
@@ -262,7 +289,8 @@ class Lowering:
         """``expr`` as (source, axes)."""
         expr = sp.sympify(expr)
         key = None
-        if isinstance(expr, (sp.Sum, Maximum)):
+        hoisted = _worth_keeping(expr)
+        if isinstance(expr, (sp.Sum, Maximum)) or hoisted:
             key, mapping = self.key(expr)
             if key in self.known:
                 name, axes = self.known[key]
@@ -291,7 +319,8 @@ class Lowering:
         if isinstance(expr, sp.Mul):
             return self.product(expr)
         if isinstance(expr, sp.Pow):
-            return self.power(expr)
+            code, have = self.power(expr)
+            return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)
         if isinstance(expr, sp.KroneckerDelta):
             (a, ha), (b, hb) = self.lower(expr.args[0]), self.lower(expr.args[1])
             axes = self.union(ha, hb)
@@ -318,7 +347,8 @@ class Lowering:
         function = _FUNCTIONS.get(type(expr))
         if function is not None and len(expr.args) == 1:
             arg, have = self.lower(expr.args[0])
-            return (function.format(arg) if "{}" in function else f"{function}({arg})"), have
+            code = function.format(arg) if "{}" in function else f"{function}({arg})"
+            return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)
         raise LayergradError(f"cannot generate code for {type(expr).__name__} in {expr}")
 
     def entry(self, expr: sp.Indexed) -> tuple[str, Axes]:
@@ -469,12 +499,19 @@ class Lowering:
         args = ", ".join(c for c, _ in operands)
         blas = any(set(h1) & set(h2) & set(summed) and set(h1) - set(h2) and set(h2) - set(h1)
                    for n, (_, h1) in enumerate(operands) for _, h2 in operands[n + 1:])
-        return f"np.einsum('{spec}', {args}{', optimize=True' if blas else ''})", out
+        return f"_einsum('{spec}', {args}{', blas=True' if blas else ''})", out
 
 
 _FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.abs", sp.sign: "np.sign",
               sp.erf: "_erf", Sigmoid: "_sigmoid", Softplus: "np.logaddexp(0, {})", sp.cosh: "np.cosh",
               sp.sinh: "np.sinh"}
+
+
+def _worth_keeping(expr: sp.Basic) -> bool:
+    """A transcendental function or a root of arrays: computed once, kept for the backward pass."""
+    if isinstance(expr, sp.Pow):
+        return not expr.exp.is_Integer and bool(expr.base.atoms(sp.Indexed))
+    return type(expr) in _FUNCTIONS and bool(expr.atoms(sp.Indexed))
 
 
 _PLACEHOLDERS = [sp.Symbol(f"_f{n}", integer=True) for n in range(16)]
