@@ -15,7 +15,7 @@ Every value of the generated code is an array whose axes are index symbols, in a
   over the kernel offsets (``_scatter``), the adjoint of ``_read``;
 * stable forms where the standard patterns appear: a sum of exponentials is shifted by its
   maximum (log-sum-exp, softmax: the shift is found, not written by the user),
-  :math:`\log(1 + e^u)` is ``np.logaddexp(0, u)``, :math:`\sigma(u)` is computed without overflow.
+  :math:`\log(1 + e^u)` is ``_softplus(u)``, :math:`\sigma(u)` is computed without overflow.
 
 :func:`functions` returns ``{name}_forward(*inputs, *params, *data, **constants) -> (out,
 cache)`` and ``{name}_backward(dout, cache)`` for a definition; :func:`module_source` puts one
@@ -129,8 +129,17 @@ def _first_max_mask(v, count):
 
 def _sigmoid(u):
     """1/(1 + exp(-u)) without overflow."""
-    e = np.exp(-np.abs(u))
-    return np.where(u >= 0, 1 / (1 + e), e / (1 + e))
+    try:
+        from scipy.special import expit
+    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+        e = np.exp(-np.abs(u))
+        return np.where(u >= 0, 1 / (1 + e), e / (1 + e))
+    return expit(u)
+
+
+def _softplus(u):
+    """log(1 + exp(u)) without overflow."""
+    return np.maximum(u, 0) + np.log1p(np.exp(-np.abs(u)))
 
 
 def _erf(u):
@@ -262,7 +271,7 @@ class Lowering:
     def assign(self, target: str, expr: sp.Expr, axes: Axes) -> None:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
         self.order = tuple(axes)
-        code, have = self.lower(sp.factor_terms(stable(expr)))
+        code, have = self.lower(_compact(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
             raise LayergradError(f"{target}: index {extra[0]} is neither free nor summed")
@@ -419,6 +428,8 @@ class Lowering:
             return f"(1/{_atom(base)})", have
         if e == 2:
             return f"np.square({base})", have
+        if e.is_Integer and 2 < e <= 4:
+            return "(" + "*".join([_atom(base)] * int(e)) + ")", have
         return f"{_atom(base)}**{_atom(self.scalar(e))}", have
 
     def piecewise(self, expr: sp.Piecewise) -> tuple[str, Axes]:
@@ -503,8 +514,19 @@ class Lowering:
 
 
 _FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.abs", sp.sign: "np.sign",
-              sp.erf: "_erf", Sigmoid: "_sigmoid", Softplus: "np.logaddexp(0, {})", sp.cosh: "np.cosh",
+              sp.erf: "_erf", Sigmoid: "_sigmoid", Softplus: "_softplus", sp.cosh: "np.cosh",
               sp.sinh: "np.sinh"}
+
+
+def _compact(expr: sp.Expr) -> sp.Expr:
+    """Fewer operations for NumPy: common factors out (factored fully when there is no sum and
+    that is shorter), each function's argument expanded so equal values look equal."""
+    candidates = [sp.factor_terms(expr)]
+    if not expr.has(sp.Sum, Maximum) and sp.count_ops(expr) < 300:
+        candidates.append(sp.factor(expr))
+    best = min(candidates, key=sp.count_ops)
+    return best.replace(lambda e: type(e) in _FUNCTIONS and len(e.args) == 1,
+                        lambda e: e.func(sp.expand(e.args[0])))
 
 
 def _worth_keeping(expr: sp.Basic) -> bool:
