@@ -79,31 +79,86 @@ def _scatter(g, start, steps, n):
     return out[..., before:before + n]
 
 
+def _window(a):
+    """Is a a strided window view (_read's as_strided, which reads entries more than once)?"""
+    base = a.base
+    while base is not None and not isinstance(base, np.ndarray):
+        base = getattr(base, "base", None)
+    return base is not None and a.size > base.size
+
+
 def _einsum(spec, *operands, blas=False):
-    """np.einsum; where few entries are summed (a kernel's offsets) and it is no matrix product,
-    a short loop of broadcast products instead, which reads strided windows far faster."""
+    """np.einsum; over a strided window view (a kernel's offsets), a short loop over the view's
+    smallest axes of einsums over the rest, which reads the windows far faster."""
     inputs, output = spec.split("->")
     terms = inputs.split(",")
     sizes = {}
     for term, a in zip(terms, operands):
         for letter, n in zip(term, a.shape):
             sizes[letter] = max(sizes.get(letter, 1), n)
-    summed = sorted(set("".join(terms)) - set(output))
-    count = int(np.prod([sizes[c] for c in summed]))
-    if blas or len(operands) < 2 or count > 64:
+    windows = [t for t, a in zip(terms, operands) if _window(a)]
+    loop = []
+    if windows and not blas and len(operands) > 1:
+        count = 1
+        for letter in sorted(windows[0], key=lambda c: sizes[c]):
+            if count * sizes[letter] > 64 or len(loop) == len(windows[0]) - 1:
+                break
+            loop.append(letter)
+            count *= sizes[letter]
+    if not loop:
         return np.einsum(spec, *operands, optimize=blas)
     out = np.zeros(tuple(sizes[c] for c in output), dtype=np.result_type(*operands))
-    for values in np.ndindex(*(sizes[c] for c in summed)):
-        fixed = dict(zip(summed, values))
-        product = None
-        for term, a in zip(terms, operands):
-            view = a[tuple(fixed.get(c, slice(None)) for c in term)]
-            rest = [c for c in term if c not in fixed]
-            view = view.transpose([rest.index(c) for c in output if c in rest])
-            view = view[tuple(slice(None) if c in rest else None for c in output)]
-            product = view if product is None else product * view
-        out += product
+    rest_out = "".join(c for c in output if c not in loop)
+    sub = ",".join("".join(c for c in t if c not in loop) for t in terms) + "->" + rest_out
+    for values in np.ndindex(*(sizes[c] for c in loop)):
+        fixed = dict(zip(loop, values))
+        parts = [a[tuple(fixed.get(c, slice(None)) if n > 1 or c not in fixed else 0
+                         for c, n in zip(t, a.shape))] for t, a in zip(terms, operands)]
+        out[tuple(fixed.get(c, slice(None)) for c in output)] += np.einsum(sub, *parts)
     return out
+
+
+def _scatter_sum(spec, operands, deltas):
+    """einsum(spec) where each delta (h, start, [(c, d), ...], n) puts the summed letters d onto the
+    output letter h = start + c1*d1 + c2*d2 + ... (zero outside range(n)): a loop over all but the
+    longest d of each delta, one einsum per offset, added into a strided slice."""
+    inputs, output = spec.split("->")
+    terms = inputs.split(",")
+    sizes = {}
+    for term, a in zip(terms, operands):
+        for letter, m in zip(term, a.shape):
+            sizes[letter] = max(sizes.get(letter, 1), m)
+    loop, sliced, pads = [], {}, {}
+    for h, start, steps, n in deltas:
+        for _, d, m in steps:
+            sizes.setdefault(d, m)
+        steps = [(c, d) for c, d, _ in steps]
+        longest = max(steps, key=lambda step: sizes.get(step[1], 1))
+        sliced[h] = longest
+        loop += [d for _, d in steps if d != longest[1]]
+        low = start + sum(min(0, c * (sizes.get(d, 1) - 1)) for c, d in steps)
+        high = start + sum(max(0, c * (sizes.get(d, 1) - 1)) for c, d in steps)
+        pads[h] = (max(0, -low), max(0, high - (n - 1)), n)
+    shape = tuple(pads[c][0] + pads[c][2] + pads[c][1] if c in pads else sizes[c] for c in output)
+    out = np.zeros(shape, dtype=np.result_type(*operands))
+    sub_out = "".join(sliced[c][1] if c in sliced else c for c in output)
+    sub = ",".join("".join(c for c in t if c not in loop) for t in terms) + "->" + sub_out
+    for values in np.ndindex(*(sizes.get(d, 1) for d in loop)):
+        fixed = dict(zip(loop, values))
+        parts = [a[tuple(fixed.get(c, slice(None)) if m > 1 or c not in fixed else 0 for c, m in zip(t, a.shape))]
+                 for t, a in zip(terms, operands)]
+        index = []
+        for c in output:
+            if c not in sliced:
+                index.append(slice(None))
+                continue
+            h, start, steps, n = next(dl for dl in deltas if dl[0] == c)
+            c0, d0 = sliced[c]
+            at = pads[c][0] + start + sum(cc * fixed[d] for cc, d, _ in steps if d != d0)
+            stop = at + c0 * (sizes.get(d0, 1) - 1)
+            index.append(slice(at, stop + 1, c0) if c0 > 0 else slice(at, stop - 1 if stop > 0 else None, c0))
+        out[tuple(index)] += np.einsum(sub, *parts)
+    return out[tuple(slice(pads[c][0], pads[c][0] + pads[c][2]) if c in pads else slice(None) for c in output)]
 
 
 def _integer(name, value):
@@ -465,6 +520,14 @@ class Lowering:
         coeff = sp.Mul(*scalars)
         operands = [self.lower(f) for f in factors if f not in scalars]
         reduce_over = [d for d in summed if d not in kept_for_scatter]
+        forms = [self._scatter_form(f, summed) for f in scatters]
+        if forms and operands and not any(h in a for h, *_ in forms for _, a in operands) \
+                and len({h for h, *_ in forms}) == len(forms):
+            code, axes = self.scatter_sum(operands, summed, forms)
+            if coeff != 1:
+                c, _ = self.lower(coeff)
+                code = f"{_atom(c)}*{_atom(code)}"
+            return code, axes
         code, axes = self.contract(operands, reduce_over)
         if coeff != 1:
             c, _ = self.lower(coeff)
@@ -477,6 +540,22 @@ class Lowering:
             code = f"_scatter({code}, {self.scalar(start)}, [{listed}], {self.size(target)})"
             axes = (*axes[:len(axes) - len(dummies)], target)
         return code, axes
+
+    def scatter_sum(self, operands, summed, forms) -> tuple[str, Axes]:
+        r""":math:`\sum` of a product with deltas :math:`h = s + \sum c\,d` on summed indices:
+        one ``_scatter_sum`` (a loop over the kernel offsets, one einsum and a strided add each)."""
+        axes_in = _union(*(h for _, h in operands))
+        targets = tuple(h for h, *_ in forms)
+        out = tuple(a for a in axes_in if a not in summed) + targets
+        spare = tuple(d for _, _, _, steps in forms for _, d in steps if d not in axes_in)
+        letters = {a: chr(ord("a") + n) for n, a in enumerate(axes_in + spare + targets)}
+        spec = ",".join("".join(letters[a] for a in h) for _, h in operands) + "->" + "".join(letters[a] for a in out)
+        deltas = []
+        for h, _, start, steps in forms:
+            listed = ", ".join(f"({self.scalar(c)}, {letters[d]!r}, {self.size(d)})" for c, d in steps)
+            deltas.append(f"({letters[h]!r}, {self.scalar(start)}, [{listed}], {self.size(h)})")
+        args = ", ".join(c for c, _ in operands)
+        return f"_scatter_sum('{spec}', [{args}], [{', '.join(deltas)}])", out
 
     def _scatter_form(self, delta: sp.KroneckerDelta, summed: Sequence[sp.Symbol]):
         """``δ(h, start + Σ c·d)`` with ``h`` a free index and ``d`` summed: the parts, else None."""
