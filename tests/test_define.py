@@ -182,3 +182,42 @@ def test_shape_errors_are_clear():
 def test_all_examples_are_tested():
     assert len(glob.glob(str(EXAMPLES[0].parent / "*.toml"))) >= 13
     assert {p.stem for p in EXAMPLES} <= set(REFERENCES)
+
+
+ODD = {
+    "strided": {"inputs": {"X": ["N", "D"]}, "sizes": {"Dh": "D/2"}, "outputs": {"Y": ["N", "Dh"]},
+                "forward": ["Y[n, i] = X[n, 2*i]"]},
+    "shifted": {"inputs": {"X": ["N", "D"]}, "outputs": {"Y": ["N", "D"]},
+                "forward": ["Y[n, i] = X[n, i + 1] - X[n, i]"]},  # reads past the end: zero
+    "reflected": {"inputs": {"X": ["N", "D"]}, "outputs": {"Y": ["N", "D"]},
+                  "forward": ["Y[n, i] = X[n, 3 - i] * X[n, i]"]},  # a negative step, partly outside
+    "transposed": {"inputs": {"X": ["N", "D"]}, "forward": ["Y[d, n] = X[n, d] * X[n, d]"]},
+    "two_layers": {"inputs": {"X": ["N", "D"]}, "params": {"Wa": ["D", "M"], "Va": ["M", "K"]},
+                   "forward": ["H[n, m] = tanh(sum(X[n, d] * Wa[d, m], d))", "Y[n, k] = sum(H[n, m] * Va[m, k], m)"]},
+    "scalar_param": {"inputs": {"X": ["N", "D"]}, "params": {"a": []},
+                     "forward": ["Y[n, d] = where(X[n, d] > 0, X[n, d], a * X[n, d])"]},
+    "data_only_branch": {"inputs": {"X": ["N", "D"]}, "data": {"M": ["N", "D"]},
+                         "forward": ["T[n] = sum(M[n, d], d)", "Y[n, d] = X[n, d] * T[n]"]},
+    "dilated": {"inputs": {"X": ["N", "H"]}, "params": {"K": ["R"]}, "constants": {"Dl": 2},
+                "sizes": {"Ho": "H - Dl*(R - 1)"}, "outputs": {"Y": ["N", "Ho"]},
+                "forward": ["Y[n, i] = sum(K[r] * X[n, i + Dl*r], r)"]},
+    "max_and_sum": {"inputs": {"X": ["N", "D"]}, "forward": ["Y[n] = max(X[n, d], d) + sum(X[n, d], d)"]},
+    "reused": {"inputs": {"X": ["N", "D"]},
+               "forward": ["A[n, d] = exp(X[n, d])", "B[n, d] = A[n, d] * X[n, d]", "Y[n, d] = A[n, d] + B[n, d]"]},
+}
+
+
+@pytest.mark.parametrize("name", ODD)
+def test_unusual_definitions_derive_generate_and_check(name):
+    defn = define({"name": name, **ODD[name]})
+    verdicts = check(generated(defn), defn)
+    assert all(v.passed for v in verdicts), [v.line() for v in verdicts if not v.passed]
+
+
+def test_every_example_makes_a_sheet():
+    from worksheets.defined import sheet
+    from worksheets.formats import render
+
+    for path in EXAMPLES:
+        text = render(sheet(define(path)), "md", "solution")
+        assert "## Question 1" in text and "Answer" in text, path.stem
