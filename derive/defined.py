@@ -284,8 +284,19 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
         + ", ".join(t for t, _, _ in consumers)
         + " (the statements that read it); one term per consumer, summed over its entries")
     used_masks = [a for base, a in mask_equations if any(rhs.has(base) for _, _, rhs in consumers)]
-    statement_defs = [Assumption(f"definition of {t}", _eq(lhs, rhs), "the statement, as the derivation uses it")
-                      for t, lhs, rhs in consumers]
+    # the terms first (plain computation), so that every assumption is declared before any step
+    local = _once(rule.statement.rhs, table)
+    differentiated = multiply_out(local)
+    contracted = contract_deltas(differentiated)
+    collected = collect(sum_constants(contracted))
+    if not collected:
+        raise LayergradError(f"the gradient of {name} is identically zero")
+    named, used = _name_intermediates(collected, intermediates)
+    statement_defs = [Assumption(f"definition of {t}", _eq(lhs, rhs),
+                                 "the statement, as the derivation uses it" if t not in used
+                                 else "the statement; the forward pass computed it", unfold=t in used)
+                      for t, lhs, rhs in [*consumers, *(i for i in intermediates if i[0] in used
+                                                        and i[0] not in {c[0] for c in consumers})]]
     declared = [rule, IN_RANGE, *statement_defs, *used_masks]
     if affine:
         declared.append(ZERO_OUTSIDE)
@@ -296,29 +307,20 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
     d = Derivation(title, start, declared)
     d.step(rule.statement.rhs, rule.name,
            "one term per consumer: " + ", ".join(f"{name} → {t}" for t, _, _ in consumers))
-    d.step(_once(d.result, table), "local definitions",
+    d.step(local, "local definitions",
            "each consumer written out by its own statement; its other inputs held fixed",
            by=_local_prover(table, False))
     prover = index_prover(nested_sums=True)
-    terms = multiply_out(d.result)
-    d.step(to_expr(terms, split=False), "differentiate term by term",
+    d.step(to_expr(differentiated, split=False), "differentiate term by term",
            f"∂{shown} by itself gives Kronecker deltas; everything else is held constant", by=prover)
-    terms = contract_deltas(terms)
-    after = to_expr(terms, split=False)
+    after = to_expr(contracted, split=False)
     if after != d.result:
         d.step(after, "Kronecker delta", "each delta fixes one summation index to the free index "
                "(free indices in range)", by=prover)
-    terms = collect(sum_constants(terms))
-    if not terms:
-        raise LayergradError(f"the gradient of {name} is identically zero")
-    code = to_expr(terms)
+    terms, code = collected, to_expr(collected)
     if code != d.result:
         d.step(code, "collect", "sums of constants evaluated, like terms added, separable sums split", by=prover)
-    named, used = _name_intermediates(terms, intermediates)
     if used:
-        definitions = [Assumption(f"{t} (statement)", _eq(lhs, rhs), "the forward pass computed it", unfold=True)
-                       for t, lhs, rhs in intermediates if t in used]
-        d.assumptions = (*d.assumptions, *definitions)
         d.step(to_expr(named), "name the intermediates",
                f"{', '.join(used)} as the forward pass computed {'it' if len(used) == 1 else 'them'}",
                by=prover)
@@ -326,9 +328,10 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
     if affine and any(not _plain_delta(delta) for t in terms for delta in t.factor.atoms(sp.KroneckerDelta)):
         outside = index_prover(zero_outside=True, nested_sums=True)
         shown_terms = collect(contract_deltas(terms, zero_outside=True))
-        d.step(to_expr(shown_terms), "Kronecker delta (zero outside the array)",
-               "each remaining delta fixes a summation index to an affine expression; where that falls "
-               "outside the array's shape the entry is zero", by=outside)
+        if to_expr(shown_terms) != d.result:
+            d.step(to_expr(shown_terms), "Kronecker delta (zero outside the array)",
+                   "each remaining delta fixes a summation index to an affine expression; where that falls "
+                   "outside the array's shape the entry is zero", by=outside)
     return Gradient(name, entry, d, code)
 
 
