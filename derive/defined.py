@@ -48,6 +48,7 @@ from .index import (
     to_expr,
 )
 from .softmax import Maximum
+from .support import shapes_assumption
 
 __all__ = ["Gradient", "Layer", "derive", "objective"]
 
@@ -298,8 +299,9 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                       for t, lhs, rhs in [*consumers, *(i for i in intermediates if i[0] in used
                                                         and i[0] not in {c[0] for c in consumers})]]
     declared = [rule, IN_RANGE, *statement_defs, *used_masks]
+    shapes = _shapes(defn, named)
     if affine:
-        declared.append(ZERO_OUTSIDE)
+        declared += [ZERO_OUTSIDE, shapes_assumption(shapes)]
     shown = str(entry.base if isinstance(entry, sp.Indexed) else entry)
     title = f"{defn.name}: ∂{loss}/∂{shown}"
     if len(consumers) > 1:
@@ -326,8 +328,8 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                by=prover)
         terms, code = named, to_expr(named)
     if affine and any(not _plain_delta(delta) for t in terms for delta in t.factor.atoms(sp.KroneckerDelta)):
-        outside = index_prover(zero_outside=True, nested_sums=True)
-        shown_terms = collect(contract_deltas(terms, zero_outside=True))
+        outside = index_prover(zero_outside=_engine(shapes), nested_sums=True)
+        shown_terms = collect(contract_deltas(terms, zero_outside=_engine(shapes)))
         if to_expr(shown_terms) != d.result:
             d.step(to_expr(shown_terms), "Kronecker delta (zero outside the array)",
                    "each remaining delta fixes a summation index to an affine expression; where that falls "
@@ -385,6 +387,26 @@ def _divides(inst: sp.Expr, factor: sp.Expr) -> bool:
         if not ((exp > 0 and have - exp >= 0) or (exp < 0 and have - exp <= 0)):
             return False
     return True
+
+
+def _shapes(defn: Definition, terms: Sequence[Term]):
+    """The inclusive index range of every axis of every array in ``terms`` (adjoints included):
+    what "zero outside the array" refers to."""
+    out = {}
+    for t in terms:
+        for e in t.factor.atoms(sp.Indexed):
+            label = str(e.base.label)
+            if label in defn.shapes:
+                out[e.base] = tuple((sp.S.Zero, size - 1) for size in defn.shapes[label])
+    return out
+
+
+def _engine(shapes):
+    """What the index engine takes as ``zero_outside``: the shapes (``True`` for an engine that
+    contracts without a witnessing array)."""
+    from . import index
+
+    return shapes if hasattr(index, "witnessed") else True
 
 
 def _plain_delta(delta: sp.KroneckerDelta) -> bool:
