@@ -53,11 +53,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.path}: {passed} of {len(verdicts)} checks passed")
         return 0 if passed == len(verdicts) else 1
     if command == "sheet":
-        from worksheets.formats import parse_formats
+        from worksheets import formats as chosen
 
-        versions = ("solution", "student") if getattr(args, "versions", "both") == "both" else (args.versions,)
+        formats = (chosen.producible(args.format) if hasattr(chosen, "producible")
+                   else chosen.parse_formats(args.format))
+        if getattr(args, "student", False) or getattr(args, "solution", False):
+            versions = ("student",) if args.student else ("solution",)
+        else:
+            which = getattr(args, "versions", "both")
+            versions = ("solution", "student") if which == "both" else (which,)
         for layer in layers:
-            for path in layer.sheet(args.output, parse_formats(args.format), versions, args.force):
+            for path in layer.sheet(args.output, formats, versions, args.force):
                 print(f"wrote {path}")
         return 0
     if command == "notebook":
