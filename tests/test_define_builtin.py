@@ -98,3 +98,22 @@ def test_max_pooling_ties_go_to_the_first_maximum(curated):
     m = _defined("maxpool")
     _, cache = m.maxpool_forward(x)
     np.testing.assert_array_equal(m.maxpool_backward(np.ones((1, 1, 1, 1)), cache), [[[[1.0, 0.0], [0.0, 0.0]]]])
+
+
+def test_softmax_cross_entropy_gradient_is_proved_equal_to_the_curated_one():
+    import sympy as sp
+
+    from derive import softmax
+    from derive.defined import derive
+    from derive.derivation import unfold
+    from derive.index import index_prover
+
+    defn = define(FOLDER / "softmax_ce.toml")
+    gradient = derive(defn).gradient("S")
+    n, c = gradient.entry.indices
+    names = {defn.arrays["S"]: softmax.s, defn.arrays["Y"]: softmax.Y, sp.Symbol("dL", real=True): 1,
+             defn.symbols["N"]: softmax.N, defn.symbols["C"]: softmax.C}
+    mine = gradient.derivation.result.xreplace(names).xreplace({n: softmax.a, c: softmax.b})
+    prover = index_prover(nested_sums=True)
+    assert prover(mine, softmax.gradient().result, lambda e: unfold(e, [softmax.SOFTMAX]))
+    assert not prover(mine, softmax.gradient().result * 2, lambda e: unfold(e, [softmax.SOFTMAX]))
