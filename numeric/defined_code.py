@@ -739,12 +739,12 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
     constants = ", ".join(f"{k}={v!r}" for k, v in defn.constants.items())
     signature = ", ".join([*defn.arguments, *(["*", constants] if constants else [])])
     pad = "    "
-    summary = defn.summary or f"the layer {defn.name}"
+    summary = _doc(defn.summary) or f"the layer {defn.name}"
     forward_lines = _prologue(defn) + forward.lines
     cache = "{" + ", ".join(f"{n!r}: {n}" for n in stored) + "}"
     doc = "\n".join(f"{pad}{line}" for line in [
         f'"""{summary[0].upper() + summary[1:]}: forward pass.', "",
-        *(f"    {s.text}" for s in defn.statements), "",
+        *(f"    {_doc(s.text)}" for s in defn.statements), "",
         f"Arguments: {', '.join(f'{n} ({_shape_text(defn, n)})' for n in defn.arguments)}"
         + (f"; constants {constants}" if constants else "") + ".",
         f"Returns ({output.target}, cache).", '"""'])
@@ -762,6 +762,11 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
     titles = tuple(d.title for d in layer.derivations)
     return [GeneratedFunction(f"{defn.name}_forward", forward_source, titles[:1]),
             GeneratedFunction(f"{defn.name}_backward", backward_source, titles[1:])]
+
+
+def _doc(text: str) -> str:
+    """``text`` safe inside a generated docstring: one line, no backslash, no closing quotes."""
+    return " ".join(text.split()).replace("\\", "/").replace('"' * 3, "'" * 3).rstrip('"')
 
 
 def printer_size(defn: Definition, name: str) -> list[str]:

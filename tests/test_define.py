@@ -221,3 +221,16 @@ def test_every_example_makes_a_sheet():
     for path in EXAMPLES:
         text = render(sheet(define(path)), "md", "solution")
         assert "## Question 1" in text and "Answer" in text, path.stem
+
+
+def test_text_of_a_definition_cannot_escape_the_generated_docstrings():
+    import ast as python_ast
+
+    from numeric.defined_code import module_source
+
+    defn = define({"name": "t", "summary": 'x"""\nimport os\nos.system("echo hacked")\n"""',
+                   "inputs": {"X": ["N"]}, "forward": ['Y[n] = X[n]  # """ + __import__("os") \\']})
+    tree = python_ast.parse(module_source([defn]))
+    calls = [n for n in python_ast.walk(tree) if isinstance(n, python_ast.Import) and n.names[0].name == "os"]
+    assert calls == []
+    assert all(isinstance(v.passed, bool) and v.passed for v in check(generated(defn), defn))

@@ -89,3 +89,13 @@ def test_notebook_runs_and_its_student_version_has_the_stub(tmp_path):
     assert path.exists()
     student = define(RMSNORM).notebook(tmp_path, student=True)
     assert "raise NotImplementedError()" in student.read_text()
+
+
+def test_a_summary_cannot_add_cells_to_the_notebook():
+    from worksheets.defined import notebook_source
+
+    defn = read({"name": "t", "summary": "x\n\n# %%\nimport os", "inputs": {"X": ["N"]},
+                 "forward": ["Y[n] = X[n]"]})
+    plain = read({"name": "t", "summary": "x", "inputs": {"X": ["N"]}, "forward": ["Y[n] = X[n]"]})
+    source = notebook_source(defn)
+    assert "\nimport os" not in source and source.count("\n# %%") == notebook_source(plain).count("\n# %%")

@@ -175,13 +175,14 @@ def notebook_source(defn: Definition) -> str:
     from numeric.defined_code import functions
 
     table = repr(dict(defn.table))
+    summary = " ".join((defn.summary or defn.name).split()).replace("%%", "%")  # one line: no new cell
     backward = functions(defn)[1].source
     name = defn.name
     body = backward.split('"""', 2)[2] if backward.count('"""') >= 2 else backward
     return f'''# %% [markdown]
 # # {name}, derived and explored
 #
-# {defn.summary or name}. Every formula below is printed from a derivation layergrad checked
+# {summary}. Every formula below is printed from a derivation layergrad checked
 # step by step, and every number is computed by the code it generated from them.
 
 # %%
