@@ -41,14 +41,14 @@ def generated(defn: Definition) -> types.ModuleType:
 
 
 def sizes_for(defn: Definition, sizes: Mapping[str, int] | None = None) -> dict[str, int]:
-    """Small distinct sizes for the definition's base sizes (those given in ``sizes`` kept) such
+    """Small sizes, distinct where possible, for the definition's base sizes (those given in ``sizes`` kept) such
     that every derived size is a positive whole number with the constants' defaults."""
     given = dict(sizes or {})
     free = [s for s in defn.base_sizes if s not in given]
     constants = {defn.symbols[k]: v for k, v in defn.constants.items()}
-    for n, values in enumerate(itertools.product(*([range(3, 8)] * len(free)))):
-        if n > 5000:
-            break
+    combos = list(itertools.islice(itertools.product(*([range(3, 8)] * len(free))), 5000))
+    combos.sort(key=lambda values: len(set(values)) != len(values))  # distinct sizes first: a transpose shows
+    for values in combos:
         pick = {**given, **dict(zip(free, values))}
         table = {defn.symbols[k]: v for k, v in pick.items()} | constants
         derived = [sp.sympify(f).xreplace(table) for f in defn.derived_sizes.values()]

@@ -234,3 +234,16 @@ def test_text_of_a_definition_cannot_escape_the_generated_docstrings():
     calls = [n for n in python_ast.walk(tree) if isinstance(n, python_ast.Import) and n.names[0].name == "os"]
     assert calls == []
     assert all(isinstance(v.passed, bool) and v.passed for v in check(generated(defn), defn))
+
+
+def test_sizes_are_distinct_so_that_a_transposed_gradient_fails():
+    from numeric.defined_check import sizes_for
+
+    defn = define(EXAMPLES[[p.stem for p in EXAMPLES].index("rmsnorm")])
+    sizes = sizes_for(defn)
+    assert sizes["N"] != sizes["D"]
+    module = generated(define(EXAMPLES[[p.stem for p in EXAMPLES].index("silu")]))
+    right = module.silu_backward
+    module.silu_backward = lambda dout, cache: right(dout.T.T, cache).T.reshape(right(dout, cache).shape)
+    defn = define(EXAMPLES[[p.stem for p in EXAMPLES].index("silu")])
+    assert not all(v.passed for v in check(module, defn))

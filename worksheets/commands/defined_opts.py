@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         from numeric.defined_check import check_file
 
         verdicts = check_file(args.path, [layer.definition for layer in layers], seed=args.seed,
-                              timeout=max(args.timeout, 30.0))
+                              timeout=args.timeout)
         for verdict in verdicts:
             if args.verbose or not verdict.passed:
                 print(verdict.line())
