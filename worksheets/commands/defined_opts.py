@@ -46,10 +46,17 @@ def run(args: argparse.Namespace) -> int:
 
         verdicts = check_file(args.path, [layer.definition for layer in layers], seed=args.seed,
                               timeout=args.timeout)
+        passed = sum(v.passed for v in verdicts)
+        if getattr(args, "json", False):
+            import dataclasses
+            import json
+
+            print(json.dumps({"module": str(args.path), "passed": passed == len(verdicts),
+                              "checks": [dataclasses.asdict(v) for v in verdicts]}, indent=2, default=str))
+            return 0 if passed == len(verdicts) else 1
         for verdict in verdicts:
             if args.verbose or not verdict.passed:
                 print(verdict.line())
-        passed = sum(v.passed for v in verdicts)
         print(f"{args.path}: {passed} of {len(verdicts)} checks passed")
         return 0 if passed == len(verdicts) else 1
     if command == "sheet":
