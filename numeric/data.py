@@ -1,9 +1,10 @@
 r"""Data for the networks: a small real dataset that needs no download, and CIFAR-10 from disk.
 
-* :func:`load_digits` — scikit-learn's bundled 8×8 handwritten digits (1,797 images, 10
-  classes; installed with scikit-learn, no network): pixels scaled to [0, 1], a fixed
-  shuffle (seed 0) split into 1,197 train / 300 validation / 300 test images, the training
-  mean subtracted, shaped (N, 1, 8, 8).
+* :func:`load_digits` — the 8×8 handwritten digits (1,797 images, 10 classes, pixels 0..16),
+  read from ``numeric/datasets/digits.csv.gz``, which ships with layergrad (57 kB; scikit-learn's
+  copy of the UCI test set, licence and attribution in ``numeric/datasets/README.md``): a
+  fixed shuffle (seed 0) split into 1,197 train / 300 validation / 300 test images, the
+  training mean subtracted, shaped (N, 1, 8, 8).
 * :func:`load_cifar10` — the course notebooks' ``get_CIFAR10_data``: the python-pickle
   batches ``data_batch_1`` … ``data_batch_5`` and ``test_batch`` from a local folder (the
   extracted ``cifar-10-batches-py``), split 49,000 / 1,000 / 1,000, the mean training image
@@ -15,7 +16,6 @@ r"""Data for the networks: a small real dataset that needs no download, and CIFA
 from __future__ import annotations
 
 import codecs
-import importlib.util
 import pickle
 from pathlib import Path
 
@@ -23,11 +23,14 @@ import numpy as np
 
 from derive.errors import LayergradError
 
-__all__ = ["CIFAR10_FILES", "load", "load_cifar10", "load_digits"]
+__all__ = ["CIFAR10_FILES", "DIGITS", "load", "load_cifar10", "load_digits"]
 
 Data = dict[str, np.ndarray]
 
 CIFAR10_FILES = (*(f"data_batch_{k}" for k in range(1, 6)), "test_batch")
+
+DIGITS = Path(__file__).parent / "datasets" / "digits.csv.gz"
+"""The digits as scikit-learn ships them (the same bytes; a test holds their SHA-256)."""
 
 
 def _finish(X_train, y_train, X_val, y_val, X_test, y_test, dtype, subtract_mean: bool) -> Data:
@@ -40,21 +43,9 @@ def _finish(X_train, y_train, X_val, y_val, X_test, y_test, dtype, subtract_mean
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    """Pixels (1797, 64) in 0..16 and labels, from the file scikit-learn ships.
-
-    Read directly (importing ``sklearn.datasets`` takes seconds: it pulls in SciPy); if the file
-    is not where scikit-learn keeps it, ask scikit-learn."""
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or spec.origin is None:
-        raise LayergradError("the digits data ships with scikit-learn: pip install scikit-learn")
-    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
-    if path.is_file():
-        table = np.loadtxt(path, delimiter=",")
-        return table[:, :-1], table[:, -1].astype(np.int64)
-    from sklearn.datasets import load_digits as sklearn_digits  # pragma: no cover - another layout
-
-    digits = sklearn_digits()  # pragma: no cover
-    return digits.data, digits.target.astype(np.int64)  # pragma: no cover
+    """Pixels (1797, 64) in 0..16 and labels 0..9: one row per image, its label last."""
+    table = np.loadtxt(DIGITS, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(np.int64)
 
 
 def load_digits(num_validation: int = 300, num_test: int = 300, dtype=np.float64,

@@ -9,7 +9,7 @@ import pytest
 
 from derive.define import define as read
 from derive.errors import LayergradError
-from worksheets.cli import main
+from layergrad.cli import main
 from worksheets.defined import define
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "layers"

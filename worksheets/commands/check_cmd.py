@@ -7,15 +7,17 @@ import json
 from pathlib import Path
 
 from . import defined_opts
+from .habits import names, refuse
 
-__all__ = ["NAME", "add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "check"
+HELP = "check the layer functions a module (or every module in a folder) defines"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="check the layer functions a module (or every module in a folder) defines",
+        NAME, help=HELP,
         description="Check every course-API layer function in MODULE against layergrad's derived reference, "
         "finite differences with random upstream gradients, and dropout's statistics (binomial bounds); say in "
         "plain words what is wrong. Each function runs in its own process with a time and a memory limit. "
@@ -25,8 +27,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, metavar="MODULE|DIR", help="a Python file such as layers.py, or a folder")
     parser.add_argument("--dropout-p", choices=("keep", "drop"),
                         help="what dropout_param['p'] means in the module (read from exported modules)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", default=(),
-                        help="check only these functions or layers (e.g. dropout_backward, dropout)")
+    parser.add_argument("--only", type=names, action="extend", metavar="NAME,NAME",
+                        help="check only these functions or layers (e.g. dropout_backward,relu)")
     parser.add_argument("--reference", type=Path, metavar="SOLUTION.py",
                         help="compare with this module (a course's solution) instead of layergrad's generated code")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report instead")
@@ -37,17 +39,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the checks' random inputs")
     parser.add_argument("--summary", type=Path, metavar="STEM",
                         help="with a folder: write STEM.csv and STEM.json (default: DIR/layergrad-check)")
-    parser.add_argument("--force", action="store_true", help="replace summary files layergrad did not write")
+    parser.add_argument("--force", action="store_true",
+                        help="with a folder: replace summary files layergrad did not write")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
     defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
 
     try:
-        if args.define:
-            return defined_opts.run(args)
         return _check(args)
     except LayergradError as exc:
         if args.json:  # a machine reading stdout gets the error too; the readable line still goes to stderr
@@ -74,10 +77,11 @@ def _check(args: argparse.Namespace) -> int:
         raise LayergradError("--timeout, --memory and --jobs must be positive")
     options = Options(
         convention=Convention.parse(args.dropout_p) if args.dropout_p else None,
-        only=tuple(args.only), seed=args.seed, limits=Limits(args.timeout, args.memory), jobs=args.jobs,
+        only=tuple(args.only or ()), seed=args.seed, limits=Limits(args.timeout, args.memory), jobs=args.jobs,
         reference=load_module(args.reference) if args.reference else None,
     )
     if not args.path.is_dir():
+        refuse({"--summary": args.summary, "--force": args.force}, f"with a folder; {args.path} is not one")
         report = check_path(args.path, options)
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report.text(args.verbose))
         return 0 if report.passed else 1

@@ -21,11 +21,18 @@ def run(args: argparse.Namespace) -> int:
     from derive.errors import LayergradError
     from worksheets.defined import define
 
-    layers = [define(path) for path in args.define]
     command = args.command
+    given = {"derive": ("layer", "dropout_p", "example"), "sheet": ("sheet", "seed", "seeds"),
+             "notebook": ("notebooks",), "export": ("layers", "dropout_p"), "check": ("dropout_p", "only")}
+    for option in given.get(command, ()):
+        if getattr(args, option, None):
+            shown = "a name" if option in ("layer", "sheet", "notebooks") else "--" + option.replace("_", "-")
+            raise LayergradError(f"--define FILE replaces the built-in layers: give it without {shown}")
+    if command == "notebook" and args.student and args.execute:
+        raise LayergradError("--student with --execute: the student notebook stops at its exercise; "
+                             "write it without --execute")
+    layers = [define(path) for path in args.define]
     if command == "derive":
-        if getattr(args, "layer", None):
-            raise LayergradError("give a built-in layer or --define FILE, not both")
         from derive.render import render_all
 
         for layer in layers:

@@ -6,9 +6,10 @@ import argparse
 
 from . import defined_opts
 
-__all__ = ["NAME", "add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "derive"
+HELP = "print a layer's derivations, step by step"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -17,7 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     from derive.render import FORMATS
 
     parser = commands.add_parser(
-        NAME, help="print a layer's derivations, step by step",
+        NAME, help=HELP,
         description="Print every derivation of a layer with its assumptions, steps and rules.",
     )
     parser.add_argument("layer", nargs="?", help=f"one of: {', '.join(LAYERS)}")
@@ -32,21 +33,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
     from derive.registry import LAYERS, layer
     from derive.render import render_all
 
-    if args.define:
-        return defined_opts.run(args)
-    if args.list or args.layer is None:
+    from .habits import refuse
+
+    if args.list:
+        if args.layer is not None:
+            raise LayergradError(f"give a layer or --list, not both (got {args.layer!r} and --list)")
+        refuse({"--dropout-p": args.dropout_p, "--example": args.example}, "to a layer's derivations, not to --list")
         for entry in LAYERS.values():
             print(f"{entry.name:12s} {entry.summary}")
         return 0
+    if args.layer is None:
+        raise LayergradError(f"name a layer: {', '.join(LAYERS)} (layergrad derive --list describes them)")
     entry = layer(args.layer)
-    options = {"convention": args.dropout_p} if args.dropout_p and entry.name == "dropout" else {}
+    if entry.name != "dropout":
+        refuse({"--dropout-p": args.dropout_p}, f"to the dropout layer, not {entry.name}")
+    if entry.name != "conv":
+        refuse({"--example": args.example}, f"to the conv layer, not {entry.name}")
+    options = {"convention": args.dropout_p} if args.dropout_p else {}
     if args.example:
-        if entry.name != "conv":
-            raise LayergradError(f"--example is for the conv layer only, not {entry.name!r}")
         options = {"example": args.example}
     print(render_all(entry.derivations(**options), args.format, title=entry.name), end="")
     return 0
