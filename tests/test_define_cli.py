@@ -99,3 +99,10 @@ def test_a_summary_cannot_add_cells_to_the_notebook():
     plain = read({"name": "t", "summary": "x", "inputs": {"X": ["N"]}, "forward": ["Y[n] = X[n]"]})
     source = notebook_source(defn)
     assert "\nimport os" not in source and source.count("\n# %%") == notebook_source(plain).count("\n# %%")
+
+
+def test_the_front_door_defines():
+    import layergrad as lg
+
+    layer = lg.define(RMSNORM)
+    assert layer.name == "rmsnorm" and "define" in lg.__all__
