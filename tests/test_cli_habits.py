@@ -217,7 +217,9 @@ def test_help_imports_nothing_heavy():
 
 
 @pytest.mark.parametrize("module", ["numeric.fc_net", "numeric.solver", "numeric.optim", "numeric.gradcheck",
-                                    "numeric.net_layers", "numeric.data", "layergrad"])
+                                    "numeric.course.layers", "numeric.course.classifiers.fc_net",
+                                    "numeric.course.solver",
+                                    "numeric.data", "layergrad"])
 def test_runtime_pieces_import_without_sympy(module):
     loaded = _imports(f"import {module}")
     assert module in loaded and "sympy" not in loaded and "derive.errors" in loaded

@@ -9,8 +9,8 @@ import pytest
 from derive import LayergradError
 from layergrad.cli import main
 from numeric import experiments
+from numeric.course.progress import ProgressBar
 from numeric.data import load_digits
-from numeric.progress import ProgressBar
 
 
 @pytest.fixture(scope="module")

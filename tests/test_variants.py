@@ -64,8 +64,10 @@ def test_every_answer_key_is_confirmed(twenty):
         np.testing.assert_allclose(H, D * Y / q, atol=1e-9)
         np.testing.assert_allclose(dY, D * G / q, atol=1e-9)
         # the mask is the course notebooks' draw, and the generated code gives the same key again
+        # (drop rate: rand >= p, the default draw for it since CS231n 2017 and CS182 draw so)
         np.random.seed(mask_seed)
-        np.testing.assert_array_equal(D, np.random.rand(*Y.shape) < q)
+        u = np.random.rand(*Y.shape)
+        np.testing.assert_array_equal(D, u < q if row["dropout_convention"] == "keep" else u >= p)
         assert 0 < D.sum() < D.size, "a mask that keeps everything or nothing teaches nothing"
         layers = generated_module(row["dropout_convention"], layers=("dropout",))
         out, cache = layers.dropout_forward(Y, {"p": p, "mode": "train", "seed": mask_seed})

@@ -38,9 +38,9 @@ import sympy as sp
 from derive import conv
 from derive.dropout import Convention
 from derive.errors import LayergradError
+from numeric.course.progress import ProgressBar
 from numeric.export import generated_module
 from numeric.files import write_output
-from numeric.progress import ProgressBar
 
 from .document import VERSIONS
 from .formats import producible, write_sheet

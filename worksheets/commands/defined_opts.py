@@ -22,8 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from worksheets.defined import define
 
     command = args.command
-    given = {"derive": ("layer", "dropout_p", "example"), "sheet": ("sheet", "seed", "seeds"),
-             "notebook": ("notebooks",), "export": ("layers", "dropout_p"), "check": ("dropout_p", "only")}
+    given = {"derive": ("layer", "dropout_p", "dropout_draw", "example"), "sheet": ("sheet", "seed", "seeds"),
+             "notebook": ("notebooks",), "export": ("layers", "dropout_p", "dropout_draw", "package", "name"),
+             "check": ("dropout_p", "dropout_draw", "only")}
     for option in given.get(command, ()):
         if getattr(args, option, None):
             shown = "a name" if option in ("layer", "sheet", "notebooks") else "--" + option.replace("_", "-")
