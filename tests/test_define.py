@@ -176,7 +176,7 @@ def test_shape_errors_are_clear():
     with pytest.raises(LayergradError, match="g must have shape"):
         module.rmsnorm_forward(np.zeros((2, 3)), np.zeros(4))
     with pytest.raises(LayergradError, match="must be a floating-point array"):
-        module.rmsnorm_forward(np.zeros((2, 3), dtype=int), np.zeros(3))
+        module.rmsnorm_forward(np.full((2, 3), "a"), np.zeros(3))
 
 
 def test_all_examples_are_tested():
