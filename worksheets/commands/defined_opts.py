@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from worksheets.defined import define
 
     command = args.command
-    given = {"derive": ("layer", "dropout_p", "dropout_draw", "example"), "sheet": ("sheet", "seed", "seeds"),
+    given = {"derive": ("layer", "dropout_p", "dropout_draw", "example", "audit"), "sheet": ("sheet", "seed", "seeds"),
              "notebook": ("notebooks",), "export": ("layers", "dropout_p", "dropout_draw", "package", "name"),
              "check": ("dropout_p", "dropout_draw", "only")}
     for option in given.get(command, ()):
