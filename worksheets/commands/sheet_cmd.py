@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
 from .habits import names, refuse
 
 __all__ = ["HELP", "NAME", "add_parser", "run"]
@@ -43,9 +44,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     fixed.add_argument("--stride", type=int, help="stride S")
     fixed.add_argument("--pad", type=int, help="zero padding P")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
     from worksheets.formats import producible, write_sheet
     from worksheets.sheets import SHEETS, sheet_entry
