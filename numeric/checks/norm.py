@@ -27,6 +27,7 @@ import numpy as np
 
 from ..gradcheck import Verdict, check_second_order
 from .compare import Case, Gradient, Spec, Wrong, entry, fresh, frozen
+from .corners import Parameter, corners
 from .spec import Context, guarded
 
 __all__ = ["BATCHNORM", "FAMILIES", "GROUPNORM", "LAYERNORM", "SPATIAL_BATCHNORM", "gradients", "normalize"]
@@ -227,21 +228,55 @@ def _second_order(f: Family, backward: str) -> Callable[[Context], list[Verdict]
     return run
 
 
+FAMILY_PARAMETERS: dict[str, tuple[dict[str, int], tuple[Parameter, ...]]] = {
+    "batchnorm": ({"N": 4, "D": 5}, (Parameter(("N",), 2), Parameter(("D",), 1))),
+    "layernorm": ({"N": 4, "D": 5}, (Parameter(("N",), 1), Parameter(("D",), 2))),
+    "spatial_batchnorm": ({"N": 2, "C": 3, "H": 2, "W": 3}, (Parameter(("N",), 1), Parameter(("C",), 1))),
+    "groupnorm": ({"N": 2, "C": 6, "H": 2, "W": 3, "G": 2},
+                  (Parameter(("N",), 1), Parameter(("G",), 1, lambda c, n: c["C"]))),
+}
+"""Each member's base case and declared parameters: at least two values per statistic (where
+normalization is defined; a single value has variance 0 and layergrad's layers refuse it), so
+N ≥ 2, D ≥ 1 for batch norm and N ≥ 1, D ≥ 2 for layer norm; N, C ≥ 1 for spatial batch norm;
+1 ≤ G ≤ C groups (G dividing C) for group norm."""
+
+
+def _corners(f: Family) -> tuple[tuple[str, dict], ...]:
+    """The corners of ``f``'s declared domain as (label, keyword arguments of _inputs): the smallest
+    batch, one feature or channel, one group and one group per channel. Their inputs have variance
+    1e-4, where ε keeps the gradient well away from rounding (with two values per statistic and a
+    large variance, Z = ±1 whatever x, and dx is rounding noise)."""
+    base, parameters = FAMILY_PARAMETERS[f.name]
+
+    def repair(case: dict[str, int]) -> dict[str, int] | None:
+        return case if "G" not in case or case["C"] % case["G"] == 0 else None
+
+    found = []
+    for label, c in corners(base, parameters, repair):
+        shape = (c["N"], c["D"]) if "D" in c else (c["N"], c["C"], c["H"], c["W"])
+        groups = {"groups": c["G"]} if "G" in c else {}
+        shown = f", G = {c['G']}" if groups and "G =" not in label else ""
+        found.append((f"x {shape}{shown}, {label} (a corner), variance 1e-4",
+                      {"shape": shape, "scale": 0.01, "offset": 1.0, **groups}))
+    return tuple(found)
+
+
 def _shapes(f: Family) -> tuple[tuple[str, dict], ...]:
-    """(label, keyword arguments of _inputs), smallest first."""
+    """(label, keyword arguments of _inputs), smallest first, then the corners."""
     if f.groups:
         return (("x (1, 4, 2, 3), G = 2", {"shape": (1, 4, 2, 3), "groups": 2}),
                 ("x (2, 6, 4, 5), G = 2 (the notebooks')", {"shape": (2, 6, 4, 5), "groups": 2, "scale": 4.0,
                                                            "offset": 10.0}),
                 ("x (2, 6, 4, 5), G = 3, a variance of 1e-4 (ε matters)",
-                 {"shape": (2, 6, 4, 5), "groups": 3, "scale": 0.01, "offset": 1.0}))
+                 {"shape": (2, 6, 4, 5), "groups": 3, "scale": 0.01, "offset": 1.0}), *_corners(f))
     if f.name == "spatial_batchnorm":
         return (("x (2, 2, 2, 3)", {"shape": (2, 2, 2, 3)}),
                 ("x (2, 3, 4, 5) (the notebooks')", {"shape": (2, 3, 4, 5), "scale": 4.0, "offset": 10.0}),
-                ("x (2, 3, 4, 5), variance 1e-4 (ε matters)", {"shape": (2, 3, 4, 5), "scale": 0.01, "offset": 1.0}))
+                ("x (2, 3, 4, 5), variance 1e-4 (ε matters)", {"shape": (2, 3, 4, 5), "scale": 0.01, "offset": 1.0}),
+                *_corners(f))
     return (("x (3, 7)", {"shape": (3, 7)}),
             ("x (4, 5) = 5·randn + 12 (the notebooks')", {"shape": (4, 5)}),
-            ("x (6, 3), variance 1e-4 (ε matters)", {"shape": (6, 3), "scale": 0.01, "offset": 1.0}))
+            ("x (6, 3), variance 1e-4 (ε matters)", {"shape": (6, 3), "scale": 0.01, "offset": 1.0}), *_corners(f))
 
 
 def _wrong_axes(f: Family) -> tuple[int, ...]:
