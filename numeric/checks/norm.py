@@ -21,7 +21,7 @@ form) is also checked to second order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -69,6 +69,11 @@ def _spatial(shape, _):  # spatial batch norm: per channel, over N, H, W
 def _grouped(shape, groups):  # group norm: per example and group of channels
     n, c, h, w = shape
     return (n, groups, c // groups, h, w), (2, 3, 4)
+
+
+def _interleaved(shape, groups):  # group norm's axis mistake: channel c in group c mod G
+    n, c, h, w = shape
+    return (n, c // groups, groups, h, w), (1, 3, 4)
 
 
 BN = Family("batchnorm", "batchnorm_forward", ("batchnorm_backward", "batchnorm_backward_alt"), "bn_param",
@@ -313,7 +318,7 @@ def _forward_spec(f: Family) -> Spec:
             Wrong(f"{f.name}-batch-stats-at-test", "test mode normalizes with the batch's statistics; it must use "
                   "bn_param's running_mean and running_var", lambda i: normalize(f, i, batch_at_test=True)),
         ]
-    return Spec(f.forward, tuple(cases), _forward_outputs(f), wrongs=tuple(wrongs))
+    return Spec(f.forward, tuple(cases), _forward_outputs(f), wrongs=(*_axis_mistakes(f, False), *wrongs))
 
 
 def _backward_spec(f: Family, backward: str) -> Spec:
@@ -332,11 +337,51 @@ def _backward_spec(f: Family, backward: str) -> Spec:
                                                                                                    dx_gamma=False)),
     )
     extra = _second_order(f, backward) if backward == "batchnorm_backward_alt" else None
+    wrongs = (*_axis_mistakes(f, True), *wrongs)
     return Spec(backward, cases, _backward_outputs(f, backward), _backward_gradients(f, backward), wrongs,
                 needs=(f.forward,), extra=extra, forward=_forward_outputs(f))
 
 
 FAMILIES = (BN, LN, SBN, GN)
+GN_INTERLEAVED = replace(GN, axes=_interleaved)
+
+RESHAPED = ("x of shape (N, C, H, W) is reshaped to (N·H·W, C) without moving the channel axis last, so each "
+            "'channel' column mixes channels and positions; move C last first: x.transpose(0, 2, 3, 1).reshape(-1, C) "
+            "(and transpose the result back with .reshape(N, H, W, C).transpose(0, 3, 1, 2))")
+INTERLEAVED = ("the groups are interleaved: x.reshape(N, C // G, G, H, W) puts channel c in group c mod G; group "
+               "norm's groups are contiguous, x.reshape(N, G, C // G, H, W) (group g holds channels g·C/G to "
+               "(g + 1)·C/G − 1)")
+
+
+def _flat(i: dict) -> dict:
+    """Spatial batch norm's inputs as the axis mistake sees them: (N, C, H, W) reshaped to (−1, C)."""
+    c = i["x"].shape[1]
+    return {**i, **{k: i[k].reshape(-1, c) for k in ("x", "dout") if k in i}}
+
+
+def _reshaped_forward(i: dict) -> dict:
+    out = normalize(BN, _flat(i))
+    return {**out, "out": out["out"].reshape(i["x"].shape)}
+
+
+def _reshaped_backward(i: dict) -> dict:
+    grads = gradients(BN, _flat(i))
+    return {**grads, "dx": grads["dx"].reshape(i["x"].shape)}
+
+
+def _axis_mistakes(f: Family, backward: bool) -> list[Wrong]:
+    """The axis mistakes named with their axes: spatial batch norm's reshape without moving C last,
+    group norm's interleaved groups."""
+    if f is SBN:
+        return [Wrong("spatial_batchnorm-reshape-without-transpose", RESHAPED,
+                      _reshaped_backward if backward else _reshaped_forward)]
+    if f is GN:
+        return [Wrong("groupnorm-interleaved-groups", INTERLEAVED,
+                      (lambda i: gradients(GN_INTERLEAVED, i)) if backward else
+                      (lambda i: normalize(GN_INTERLEAVED, i)))]
+    return []
+
+
 BATCHNORM, LAYERNORM, SPATIAL_BATCHNORM, GROUPNORM = (
     entry(f.name, _forward_spec(f), *(_backward_spec(f, b) for b in f.backward)) for f in FAMILIES
 )
