@@ -13,6 +13,7 @@ others. Verdicts are never computed here.
 Arguments: the directories to append to ``sys.path`` (NumPy's, layergrad's), each after ``--path``.
 """
 
+import contextlib
 import faulthandler
 import importlib.util
 import os
@@ -33,7 +34,7 @@ def _load_wire():
 
 
 def _limit(resource_id: int, value: int) -> None:
-    soft, hard = resource.getrlimit(resource_id)
+    _soft, hard = resource.getrlimit(resource_id)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(resource_id, (value, value))
@@ -44,10 +45,8 @@ def _processes() -> int:
     uid, count = os.getuid(), 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 count += os.stat(f"/proc/{entry}").st_uid == uid
-            except OSError:
-                pass
     return count
 
 

@@ -31,7 +31,8 @@ __all__ = ["CONV", "CONV_CASES", "DILATED_CASE", "MAXPOOL", "POOL_CASES", "SMALL
 
 Case = tuple[tuple[int, ...], tuple[int, ...], dict]
 
-def _whole(case: dict[str, int], axes: tuple[tuple[str, str], ...], pad: int, dilation: int = 1) -> dict[str, int] | None:
+def _whole(case: dict[str, int], axes: tuple[tuple[str, str], ...], pad: int,
+           dilation: int = 1) -> dict[str, int] | None:
     """``case`` with each input size grown (by less than the stride) until the output size
     1 + (size + 2P − d(K − 1) − 1)/S is whole; ``None`` if a kernel does not fit."""
     case = dict(case)

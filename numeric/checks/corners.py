@@ -31,7 +31,8 @@ class Parameter:
     """How to say the corner (``"{name} = {value}"`` by default)."""
 
 
-def corners(base: Case, parameters: Sequence[Parameter], repair: Callable[[Case], Case | None]) -> list[tuple[str, Case]]:
+def corners(base: Case, parameters: Sequence[Parameter],
+            repair: Callable[[Case], Case | None]) -> list[tuple[str, Case]]:
     """``(label, case)`` for each end of each parameter's domain that differs from ``base``, repaired
     (``repair`` returns a valid case near the one given, or ``None`` to drop it); each case once."""
     found: list[tuple[str, Case]] = []

@@ -179,7 +179,8 @@ class Group:
             return None
         name = f"layergrad-{os.getpid()}-{time.monotonic_ns()}-{threading.get_ident()}"
         try:
-            own = dict(line.rstrip("\n").split(":", 2)[1:] for line in open("/proc/self/cgroup"))
+            with open("/proc/self/cgroup") as stream:
+                own = dict(line.rstrip("\n").split(":", 2)[1:] for line in stream)
         except OSError:
             return None
         made: list[Path] = []
@@ -211,10 +212,8 @@ class Group:
     def pids(self) -> list[int]:
         found: set[int] = set()
         for folder in self.directories:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 found |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
-            except (OSError, ValueError):
-                pass
         return sorted(found)
 
     def kill(self) -> None:
@@ -223,10 +222,8 @@ class Group:
             if not pids:
                 return
             for pid in pids:
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
             time.sleep(0.01)
 
     def remove(self) -> None:
@@ -338,7 +335,5 @@ def kill_all() -> None:
     with _live_lock:
         pids = list(_live)
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass

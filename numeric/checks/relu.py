@@ -118,6 +118,7 @@ def _at_the_kink(ctx: Context) -> list[Verdict]:
 
 
 CHECKS = entry("relu", FORWARD, BACKWARD)
-CHECKS = replace(CHECKS, mistakes=(*CHECKS.mistakes,
-                                   Mistake(KINK, "relu_backward passes dout at x = 0 (only with --strict; else a warning)"),
-                                   Mistake("relu-grad-at-zero-wrong", "relu_backward gives neither 0 nor dout at x = 0")))
+CHECKS = replace(CHECKS, mistakes=(
+    *CHECKS.mistakes,
+    Mistake(KINK, "relu_backward passes dout at x = 0 (only with --strict; else a warning)"),
+    Mistake("relu-grad-at-zero-wrong", "relu_backward gives neither 0 nor dout at x = 0")))

@@ -63,6 +63,17 @@ class Options:
         return {check.name: (layer, check) for layer in self.table for check in layer.functions}
 
 
+class _Reference:
+    """A course's solution as the reference, with layergrad's generated code for what it does not define."""
+
+    def __init__(self, solution: ModuleType, generated: ModuleType):
+        self._solution, self._generated = solution, generated
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._solution, name, None)
+        return found if found is not None else getattr(self._generated, name)
+
+
 def load_module(path: str | Path) -> ModuleType:
     """Import the Python file at ``path`` as a fresh module.
 
@@ -152,7 +163,7 @@ def check_module(module: ModuleType, options: Options | Convention | str | None 
     context = Context(module, Path(path) if path is not None else None, convention, options.seed,
                       {"strict": options.strict})
     if options.reference is not None:
-        context.reference = options.reference
+        context.reference = _Reference(options.reference, context.reference)  # type: ignore[assignment]
     reports = [_run_check(check, layer.layer, context) for layer, check in runs]
     return _module_report(label, reports + skipped, convention, options, declared)
 
@@ -270,7 +281,7 @@ def _check_remote(label: str, source: bytes, options: Options, sandbox: Sandbox,
                 context = Context(module, Path(label), convention, options.seed, {"strict": strict},  # type: ignore[arg-type]
                                   display=Path(label).name)
                 if options.reference is not None:
-                    context.reference = options.reference
+                    context.reference = _Reference(options.reference, context.reference)  # type: ignore[assignment]
                 report = _run_check(check, layer.layer, context)
                 worker.end()
             except ChildFailed as exc:
