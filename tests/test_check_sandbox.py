@@ -37,15 +37,35 @@ RUN_BUDGET = 120
 needs_sandbox = pytest.mark.skipif(not Sandbox.detect().bwrap, reason="bubblewrap is not installed or does not work")
 
 
-def _child_processes() -> set[int]:
+def _ancestry(pid: int) -> list[tuple[int, bytes]]:
+    """``pid``'s ancestors and their command lines."""
+    found = []
+    while pid > 1:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            found.append((pid, Path(f"/proc/{pid}/cmdline").read_bytes()))
+        except (OSError, ValueError):
+            break
+    return found
+
+
+def _child_processes(owner: int | None = None) -> set[int]:
+    """Processes of checker children that descend from ``owner``, or (without) that no running checker
+    owns (another check running on this machine at the same time has a layergrad or pytest process
+    among their ancestors)."""
     found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if b"child.py" in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.add(int(entry))
+                if b"child.py" not in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    continue
             except OSError:
-                pass
+                continue
+            ancestors = _ancestry(int(entry))
+            if owner is not None and any(pid == owner for pid, _ in ancestors):
+                found.add(int(entry))
+            if owner is None and not any(b"layergrad" in line or b"pytest" in line for _, line in ancestors):
+                found.add(int(entry))
     return found
 
 
@@ -178,12 +198,11 @@ def test_without_bubblewrap_no_process_survives_and_pipes_stay_private(tmp_path:
     for name in ("h10_fork_survivor.py", "h11_setsid_survivor.py"):
         text = (SANDBOX / name).read_text().replace("@@MARKER@@", str(tmp_path)).replace("@@CLASS@@", str(tmp_path))
         (tmp_path / name).write_text(text)
-    before = _child_processes()
     reports = check_paths(sorted(tmp_path.glob("h*.py")), Options(sandbox=Sandbox(reason="test"),
                                                                    limits=Limits(timeout=5)))
     assert all(not r.passed for r in reports)
     time.sleep(0.5)
-    assert not _child_processes() - before
+    assert not _child_processes(owner=os.getpid())
 
 
 def test_summary_targets_are_checked_before_any_module_runs(tmp_path: Path) -> None:
