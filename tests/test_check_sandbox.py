@@ -31,7 +31,7 @@ from numeric.checks.wire import Reader, WireError, decode, encode, write_frame
 SANDBOX = Path(__file__).parent / "fixtures" / "sandbox"
 NEWLINE_NAME = "h21_newline\n  PASS    relu_forward (2 checks).py"
 FORMULA_NAME = '=HYPERLINK("http:evil","x").py'
-SECRET = "instructor-secret-7f3a9c"
+SECRET = "instructor_secret_7f3a9c"
 RUN_BUDGET = 120
 
 needs_sandbox = pytest.mark.skipif(not Sandbox.detect().bwrap, reason="bubblewrap is not installed or does not work")
@@ -80,7 +80,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for folder in (klass, marker, instructor):
         folder.mkdir()
     secret = instructor / "secret.txt"
-    secret.write_text(SECRET + "\n")
+    secret.write_text(f"token = {SECRET}\n")  # Python whose NameError would show the secret
     reference = instructor / "solution.py"
     reference.write_text((SANDBOX / "victim.py").read_text())
     listener = socket.socket()
@@ -99,6 +99,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 (klass / f"victim_{k}.py").write_text(text)
         else:
             (klass / renamed.get(template.name, template.name)).write_text(text)
+    (klass / "h32_symlink.py").symlink_to(secret)
     before = {p.name: _digest(p) for p in klass.glob("victim_*.py")} | {"reference": _digest(reference)}
     processes = _child_processes()
     env = dict(os.environ, LAYERGRAD_TEST_SECRET=SECRET)

@@ -186,6 +186,8 @@ CONSTANTS = ("DROPOUT_CONVENTION", "CONV_DILATION")
 def _snapshot(path: Path) -> bytes | str:
     """The file's bytes, read before any submission runs (so none can change another's), or why not."""
     try:
+        if path.is_symlink():  # a link to one of the instructor's files would be read (and shown) as a submission
+            return f"{clean(str(path))} is a symbolic link; not checked (copy the file instead)"
         if not path.is_file():
             return f"{clean(str(path))} is not a file; expected a Python module such as layers.py"
         if path.stat().st_size > MAX_SOURCE:
