@@ -68,7 +68,8 @@ CONV_BASE = {"N": 2, "C": 3, "H": 7, "W": 6, "F": 2, "HH": 3, "WW": 2, "stride":
 SMALL_CONV_BASE = {"N": 2, "C": 2, "H": 5, "W": 4, "F": 2, "HH": 3, "WW": 2, "stride": 2, "pad": 1}
 
 CONV_CASES: tuple[Case, ...] = _conv_corners(CONV_BASE)
-"""(x shape, w shape, conv_param): a non-square base case (S = 2, P = 1) and the corners of the declared domain: N = 1, C = 1, F = 1, S = 1, P = 0, a 1×1 kernel and
+"""(x shape, w shape, conv_param): a non-square base case (S = 2, P = 1) and the corners of the
+declared domain: N = 1, C = 1, F = 1, S = 1, P = 0, a 1×1 kernel and
 one as large as the padded input."""
 
 SMALL_CONV_CASES: tuple[Case, ...] = _conv_corners(SMALL_CONV_BASE)
