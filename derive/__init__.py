@@ -1,19 +1,24 @@
 """Symbolic layer of layergrad: derivations of layers, checked step by step with SymPy.
 
-SymPy is imported on first use of a derivation name, so ``derive.errors`` (which generated
-modules import) loads without it.
+The names below load on first use, so that ``derive.errors`` (the one error type, which the
+runtime pieces in :mod:`numeric` raise) imports without SymPy.
 """
 
-from typing import Any
+from __future__ import annotations
 
-from .errors import LayergradError
+import importlib
+from typing import Any
 
 __all__ = ["Assumption", "Derivation", "LayergradError", "Prover", "Step", "by_sympy", "unfold"]
 
+_HOME = {name: ".errors" if name == "LayergradError" else ".derivation" for name in __all__}
+
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import derivation
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name], __name__), name)
 
-        return getattr(derivation, name)
-    raise AttributeError(f"module 'derive' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -11,6 +11,11 @@ are named everywhere:
 * :attr:`Convention.DROP` — ``p`` is the drop rate :math:`r`, :math:`q = 1 - r` (Keras
   ``rate``, CS231n 2017, CS182).
 
+The mask is drawn from a uniform :math:`U_{ij} \in [0, 1)`; with the drop rate two draws exist
+in published runs, the same law with different seeded numbers (:class:`Draw`):
+``U >= p`` (:attr:`Draw.GE`, CS231n 2017, CS182: the default) and ``U < 1 - p``
+(:attr:`Draw.LT`, the cs6353 notebook). With the keep probability the draw is ``U < p``.
+
 Inverted dropout trains with :math:`H = D \odot Y / q` and is the identity at test time;
 vanilla dropout trains with :math:`H = D \odot Y` and multiplies by :math:`q` at test time.
 """
@@ -42,9 +47,11 @@ from .matrix import MatrixGradient, entry, entrywise
 __all__ = [
     "VARIANTS",
     "Convention",
+    "Draw",
     "backward",
     "baldi_sadowski",
     "derivations",
+    "draw_text",
     "forward",
     "keep_probability",
     "mask_draw",
@@ -79,6 +86,33 @@ class Convention(str, Enum):
         if self is Convention.KEEP:
             return "p is the KEEP probability q (quiz, Srivastava et al. 2014, newer CS231n)"
         return "p is the DROP rate r, keep probability q = 1 − r (Keras rate, CS231n 2017, CS182)"
+
+
+class Draw(str, Enum):
+    """How a course draws the keep event from a uniform ``U`` (same law, other seeded numbers)."""
+
+    LT = "lt"
+    """``U < q``: ``U < p`` (keep convention) or ``U < 1 - p`` (drop convention, the cs6353 notebook)."""
+    GE = "ge"
+    """``U >= r``: ``U >= p``, drop convention only (CS231n 2017, CS182)."""
+
+    @classmethod
+    def parse(cls, name: str | Draw | None, convention: Convention | str) -> Draw:
+        """The draw called ``name`` (``None``: the convention's default), refused where it cannot be."""
+        convention = Convention.parse(convention)
+        if name is None:
+            return cls.LT if convention is Convention.KEEP else cls.GE
+        try:
+            draw = cls(name)
+        except ValueError:
+            raise LayergradError(
+                f"unknown mask draw {name!r}; expected 'ge' (rand >= p, drop rate only) or 'lt' "
+                "(rand < p for the keep probability, rand < 1 - p for the drop rate)"
+            ) from None
+        if draw is cls.GE and convention is Convention.KEEP:
+            raise LayergradError("the mask draw 'ge' (rand >= p) is for the drop rate; with the keep probability "
+                                 "the draw is rand < p ('lt')")
+        return draw
 
 
 # Sizes, indices, arrays and probabilities shared by the derivations below.
@@ -116,12 +150,21 @@ def p_range(convention: Convention | str) -> sp.Interval:
 U = sp.Symbol("U", real=True)
 
 
-def mask_draw(convention: Convention | str) -> sp.Relational:
-    r"""The event :math:`D_{ij} = 1` as the course notebooks draw it: a uniform
-    :math:`U_{ij} \in [0, 1)` below the keep probability, ``U < p`` (keep) or ``U < 1 - p``
-    (drop). It has probability :math:`q`; the exact form matters for reproducing the
-    notebooks' seeded numbers (``U >= p`` has the same law but other seeded values)."""
+def mask_draw(convention: Convention | str, draw: Draw | str | None = None) -> sp.Relational:
+    r"""The event :math:`D_{ij} = 1` as the course notebooks draw it from a uniform
+    :math:`U_{ij} \in [0, 1)`: ``U < p`` (keep), ``U >= p`` (drop, :attr:`Draw.GE`, the default) or
+    ``U < 1 - p`` (drop, :attr:`Draw.LT`). Each has probability :math:`q`; the exact form matters
+    for reproducing the notebooks' seeded numbers."""
+    draw = Draw.parse(draw, convention)
+    if draw is Draw.GE:
+        return sp.GreaterThan(U, p_api)
     return sp.StrictLessThan(U, keep_probability(convention))
+
+
+def draw_text(convention: Convention | str, draw: Draw | str | None = None) -> str:
+    """The draw as NumPy code, e.g. ``rand >= p``."""
+    event = mask_draw(convention, draw)
+    return f"rand {event.rel_op} {event.rhs}"
 
 
 def _keep(convention: Convention) -> sp.Expr:
@@ -144,12 +187,14 @@ def _convention_assumption(convention: Convention) -> Assumption:
     )
 
 
-def _mask_assumption() -> Assumption:
+def _mask_assumption(convention: Convention, draw: Draw | None = None) -> Assumption:
     P = sp.Function("P")
+    drawn = "" if draw is None else (
+        f"; drawn as D_ij = [{draw_text(convention, draw)}] with rand uniform on [0, 1) (the {draw.value} draw)")
     return Assumption(
         "Bernoulli mask",
         sp.Eq(P(sp.Eq(D[i, j], 1)), q),
-        "the D_ij are independent; each is 1 (keep) with probability q and 0 (drop) otherwise",
+        "the D_ij are independent; each is 1 (keep) with probability q and 0 (drop) otherwise" + drawn,
     )
 
 
@@ -192,12 +237,18 @@ def _matrix_prover():
     return entrywise({Ym: Y, Hm: H, Dm: D, Mm: M, dL_dH: G})
 
 
-@cache
-def forward(variant: str = "inverted", convention: Convention | str = "keep") -> Derivation:
-    r"""The training-time forward pass :math:`H_{ij}`, ending in matrix form."""
+def forward(variant: str = "inverted", convention: Convention | str = "keep",
+            draw: Draw | str | None = None) -> Derivation:
+    r"""The training-time forward pass :math:`H_{ij}`, ending in matrix form; the mask event
+    (``draw``, by default the convention's) is stated with the Bernoulli mask."""
     convention = Convention.parse(convention)
+    return _forward(variant, convention, Draw.parse(draw, convention))
+
+
+@cache
+def _forward(variant: str, convention: Convention, draw: Draw) -> Derivation:
     layer = _layer_assumption(variant)
-    assumptions = [_mask_assumption(), _convention_assumption(convention), layer]
+    assumptions = [_mask_assumption(convention, draw), _convention_assumption(convention), layer]
     if variant == "inverted":
         assumptions.append(_scaled_mask(convention))
     d = Derivation(_title("forward pass", variant, convention), H[i, j], assumptions)
@@ -504,13 +555,16 @@ def _worked_example(delta, w, x, p, y_dropout, y_ensemble, yD, yE) -> tuple[Deri
     return out[0], out[1]
 
 
-def derivations(convention: Convention | str | None = None) -> list[Derivation]:
-    """Every dropout derivation, for one convention or (``None``) for both."""
+def derivations(convention: Convention | str | None = None, draw: Draw | str | None = None) -> list[Derivation]:
+    """Every dropout derivation, for one convention or (``None``) for both; the forward passes
+    state the mask draw (``draw``, or each convention's default)."""
     conventions = list(Convention) if convention is None else [Convention.parse(convention)]
+    if draw is not None and convention is None:
+        raise LayergradError("a mask draw is given with one convention (--dropout-p drop --dropout-draw lt)")
     out: list[Derivation] = []
     for c in conventions:
         for variant in VARIANTS:
-            out += [forward(variant, c), backward(variant, c), *moments(variant, c)]
+            out += [forward(variant, c, draw), backward(variant, c), *moments(variant, c)]
         out.append(no_rescaling(c))
     out += [*zero_out(), *baldi_sadowski()]
     return out

@@ -19,7 +19,7 @@ from .derivation import Derivation
 from .errors import LayergradError
 from .printing import latex, mathml, text
 
-__all__ = ["FORMATS", "render", "render_all", "tex_text"]
+__all__ = ["FORMATS", "Derivations", "render", "render_all", "tex_text"]
 
 FORMATS = ("text", "latex", "markdown", "html")
 
@@ -241,3 +241,23 @@ def _html(d: Derivation, level: int = 2) -> str:
     lines += [f'<p class="note">{e(note)}</p>' for note in d.notes]
     lines.append("</section>")
     return "\n".join(lines)
+
+
+class Derivations(tuple):
+    """A layer's derivations: printed as text, shown as math in Jupyter (MathML, or Markdown with TeX)."""
+
+    title: str
+
+    def __new__(cls, derivations: Iterable[Derivation], title: str = "") -> Derivations:
+        self = super().__new__(cls, derivations)
+        self.title = title
+        return self
+
+    def __str__(self) -> str:
+        return render_all(self, "text", self.title)
+
+    def _repr_html_(self) -> str:
+        return render_all(self, "html", self.title)
+
+    def _repr_markdown_(self) -> str:
+        return render_all(self, "markdown", self.title)

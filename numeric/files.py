@@ -15,13 +15,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from derive.errors import LayergradError
 
-from .codegen import is_untouched
-
-__all__ = ["MANIFEST", "check_writable", "write_output"]
+__all__ = ["MANIFEST", "check_writable", "foreign_files", "write_output"]
 
 MANIFEST = ".layergrad-manifest.json"
 
@@ -34,6 +33,8 @@ def _ours(path: Path, manifest: dict[str, str]) -> bool:
     data = path.read_bytes()
     if manifest.get(path.name) == _sha(data):
         return True
+    from .codegen import is_untouched  # here, not at the top: writing a file must not import SymPy
+
     try:
         return is_untouched(data.decode())
     except UnicodeDecodeError:
@@ -76,6 +77,20 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
         raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
     _guard(path, _manifest(path.parent), force)
     return path
+
+
+def foreign_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The files among ``paths`` (folders: every file below them) that layergrad never wrote: not in
+    their folder's manifest (edited or not) and not a generated module. Hidden files are skipped."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
+        for file in files:
+            if any(part.startswith(".") for part in file.relative_to(path.parent).parts):
+                continue
+            if file.name not in _manifest(file.parent) and not _ours(file, {}):
+                found.append(file)
+    return found
 
 
 def _manifest(folder: Path) -> dict[str, str]:

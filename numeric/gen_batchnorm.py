@@ -241,19 +241,14 @@ def _forward(f: bn.Family, api: _Api) -> GeneratedFunction:
 {_forward_statements(f, "train")}
         {api.param}["running_mean"] = momentum * running_mean + (1 - momentum) * mu.reshape({api.running_shape})
         {api.param}["running_var"] = momentum * running_var + (1 - momentum) * var.reshape({api.running_shape})
-    else:
-        for key in ("running_mean", "running_var"):
-            if key not in {api.param}:
-                raise LayergradError(
-                    "{api.forward}: mode is 'test' but {api.param} has no running statistics yet; run the "
-                    "layer in train mode first (they start at zero and are updated by every training call)"
-                )
+    else:  # before any training the running statistics are zeros, as in the course code
         running_mean, running_var = _norm_running("{api.forward}", {api.param}, {api.running_shape}, x.dtype)
         running_mean, running_var = running_mean.reshape({kept}), running_var.reshape({kept})
 {_forward_statements(f, "test")}'''
         mode_doc = (f"Train: the batch's statistics; {api.param}['running_mean'] and ['running_var'] become\n"
                     "    momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).\n"
-                    "    Test: the running statistics in place of μ and σ².")
+                    "    Test: the running statistics in place of μ and σ² (zeros before any training, as the\n"
+                    "    course's bn_param.get('running_mean', np.zeros(D)): then out = γ·x/√ε + β).")
     else:
         modes = f'''
     _norm_count("{api.forward}", {reduced}, "{api.over}")

@@ -2,7 +2,7 @@ r"""Generate ``dropout_forward`` / ``dropout_backward`` (course API) from the de
 
 Every line of arithmetic is printed from a derived expression:
 
-* the mask draw from :func:`derive.dropout.mask_draw` (``u < p`` or ``u >= p``),
+* the mask draw from :func:`derive.dropout.mask_draw` (``rand < p``, ``rand >= p`` or ``rand < 1 - p``),
 * the scaled mask :math:`M = D/q` from the forward derivation's definition,
 * the output :math:`H = M \odot Y` from the forward derivation's result,
 * the test-time output from the train-time mean (:math:`E[H] = Y`: the identity),
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sympy as sp
 
 from derive import dropout
-from derive.dropout import Convention
+from derive.dropout import Convention, Draw, draw_text
 
 from .codegen import FLOATING_HELPER, GeneratedFunction, elementwise, statements
 
@@ -31,16 +31,19 @@ def _interval_text(interval: sp.Interval) -> str:
     return f"{left}{interval.start}, {interval.end}{right}"
 
 
-def preamble(convention: Convention | str) -> list[str]:
-    """Module-level lines: the convention constant and the parameter check."""
+def preamble(convention: Convention | str, draw: Draw | str | None = None) -> list[str]:
+    """Module-level lines: the convention and draw constants and the parameter check."""
     convention = Convention.parse(convention)
+    draw = Draw.parse(draw, convention)
     p = dropout.symbols()["p"]
     allowed = dropout.p_range(convention)
     condition = elementwise(allowed.as_relational(p), {})
     word = "KEEP probability" if convention is Convention.KEEP else "DROP rate"
     return [
         f'DROPOUT_CONVENTION = "{convention.value}"\n'
-        f'"""In this module dropout_param[\'p\'] is the {word} ({convention.meaning})."""',
+        f'"""In this module dropout_param[\'p\'] is the {word} ({convention.meaning})."""\n'
+        f'DROPOUT_DRAW = "{draw_text(convention, draw)}"\n'
+        f'"""The keep event as drawn here, rand = np.random.rand(*x.shape) (the {draw.value} draw)."""',
         f'''
 def _dropout_settings(dropout_param):
     """Read and check (p, mode) from dropout_param; p is the {word} here."""
@@ -68,9 +71,11 @@ def _dropout_settings(dropout_param):
     ]
 
 
-def functions(convention: Convention | str) -> list[GeneratedFunction]:
-    """The generated ``dropout_forward`` and ``dropout_backward`` for ``convention``."""
+def functions(convention: Convention | str, draw: Draw | str | None = None) -> list[GeneratedFunction]:
+    """The generated ``dropout_forward`` and ``dropout_backward`` for ``convention``, drawing the
+    mask as ``draw`` says (by default the convention's: ``rand < p`` or ``rand >= p``)."""
     convention = Convention.parse(convention)
+    draw = Draw.parse(draw, convention)
     s = dropout.symbols()
     probability = {s["q"]: "p"} if convention is Convention.KEEP else {s["r"]: "p"}
     forward = dropout.forward("inverted", convention)
@@ -80,7 +85,7 @@ def functions(convention: Convention | str) -> list[GeneratedFunction]:
 
     train = statements(
         [
-            ("keep", dropout.mask_draw(convention)),
+            ("keep", dropout.mask_draw(convention, draw)),
             ("mask", scaled_mask),
             ("out", forward.result),
         ],
@@ -89,7 +94,7 @@ def functions(convention: Convention | str) -> list[GeneratedFunction]:
     )
     test = statements([("out", mean.result)], {sp.Symbol("Y_ij", real=True): "x"})
     grad = elementwise(backward.result, {s["dL_dH"]: "dout", s["Mm"]: "mask"})
-    formula = f"{_eq(forward)}, with M = D/q and D_ij ~ Bernoulli(q)"
+    formula = f"{_eq(forward)}, with M = D/q and D_ij = [{draw_text(convention, draw)}] ~ Bernoulli(q)"
     q_is = "p" if convention is Convention.KEEP else "1 - p"
     forward_source = f'''
 def dropout_forward(x, dropout_param):

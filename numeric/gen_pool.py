@@ -69,6 +69,8 @@ def _pool_setup(x, pool_param):
             raise LayergradError(f"pool_param[{{key!r}}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
         settings.append(_pool_whole(f"pool_param[{{key!r}}]", pool_param[key]))
     x = np.asarray(x)
+    if x.dtype.kind in "biu":  # the course code takes integers: computed in float64
+        x = x.astype(np.float64)
     if not np.issubdtype(x.dtype, np.floating):
         raise LayergradError(f"x must be a floating-point array, got dtype {{x.dtype}}")
     if x.ndim != 4:
@@ -84,6 +86,8 @@ def _pool_upstream(dout, shape, dtype):
     dout = np.asarray(dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {{dout.shape}}; expected the forward output's shape {{shape}}")
+    if dout.dtype.kind in "biu":
+        dout = dout.astype(np.float64)
     if not np.issubdtype(dout.dtype, np.floating):
         raise LayergradError(f"dout must be a floating-point array, got dtype {{dout.dtype}}")
     return dout.astype(dtype, copy=False)

@@ -1,7 +1,8 @@
 """The generated modules layergrad itself uses, checked in, and the command that rewrites them.
 
-The network in :mod:`numeric.fc_net` runs on generated layer code, the same code
-``layergrad export`` writes for users. That code is checked in (so that importing layergrad
+The course package :mod:`numeric.course` (the network, solver and sandwich layers that
+``layergrad export --package`` copies) runs on generated layer code, ``numeric/course/layers.py``,
+the same code ``layergrad export`` writes for users. That code is checked in (so that importing layergrad
 never runs SymPy) and, like the output of any code generator kept under version control, a
 test regenerates it and fails when the checked-in text differs. To bring it up to date::
 
@@ -20,8 +21,6 @@ __all__ = ["CHECKED_LAYERS", "PACKAGED", "expected", "main", "stale"]
 
 HERE = Path(__file__).resolve().parent
 
-NET_LAYERS = ("dropout", "affine", "relu", "softmax", "batchnorm", "layernorm")
-
 CHECKED_LAYERS = (
     "dropout", "affine", "relu", "softmax", "svm", "batchnorm", "layernorm", "spatial_batchnorm", "groupnorm",
     "conv", "maxpool",
@@ -29,7 +28,7 @@ CHECKED_LAYERS = (
 """Layers whose generated code is the reference of ``layergrad check`` (one module per convention)."""
 
 PACKAGED: dict[Path, dict] = {
-    HERE / "net_layers.py": {"api": "cs231n", "dropout_p": "keep", "layers": NET_LAYERS},
+    HERE / "course" / "layers.py": {"api": "cs231n", "dropout_p": "keep", "layers": CHECKED_LAYERS},
     **{HERE / "checks" / f"reference_{p}.py": {"api": "cs231n", "dropout_p": p, "layers": CHECKED_LAYERS,
                                                 "docstrings": False}
        for p in ("keep", "drop")},

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from derive.errors import LayergradError
+from layergrad.cli import main
 from numeric import bench
 from numeric.bench.core import Elapsed, Goal, Row, Settings, Unavailable, Work, measure
 from numeric.bench.limits import LIMITS, Limit
 from numeric.bench.table import format_table
-from worksheets.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +246,8 @@ def test_full_runs_time_the_symbolic_side_in_fresh_processes():
 
     names = [row.name for row in bench.all_rows(quick=False) if row.group == "symbolic"]
     assert names == [f"derive {name}" for name in LAYERS] + ["batchnorm closed form", "export module",
-                                                             "validate exported", "check a class", "quiz8 sheets"]
+                                                             "validate exported", "start-up", "check a class",
+                                                             "quiz8 sheets"]
     assert fresh_process("import math", "x = math.fsum(range(10))").seconds >= 0
     with pytest.raises(LayergradError, match="ZeroDivisionError"):
         fresh_process("", "1 / 0")

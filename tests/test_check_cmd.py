@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from layergrad.cli import main
 from numeric.checks import TABLE, Limits, Options, check_path, run_parallel
-from worksheets.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"

@@ -49,6 +49,26 @@ def test_the_notebooks_seeded_numbers_are_advice_not_a_failure() -> None:
     assert not [w for v in exported.verdicts for w in v.warnings]  # the export draws exactly as the notebooks
 
 
+def test_either_drop_rate_draw_is_right_and_the_report_says_which() -> None:
+    """rand >= p (CS231n 2017, CS182) and rand < 1 - p (cs6353): same law, both pass without a
+    warning, and the seeded outputs tell which one a module draws."""
+    from numeric.export import generated_module
+
+    def draw_detail(module) -> tuple[bool, list[str], str]:
+        report = check_module(module, Options(convention=Convention.DROP))
+        verdict = next(v for v in report.verdicts if v.name == "dropout_forward seeded draw as in the notebooks")
+        return report.passed, [w for v in report.verdicts for w in v.warnings], verdict.detail
+
+    by_hand = load_module(FIXTURES / "correct" / "dropout_drop.py")  # keep = rand < 1 - p
+    for module, draw in ((generated_module("drop", layers=("dropout",)), "rand >= p"),
+                         (generated_module("drop", layers=("dropout",), draw="lt"), "rand < 1 - p"),
+                         (by_hand, "rand < 1 - p")):
+        passed, warnings, detail = draw_detail(module)
+        assert passed and not warnings and f"drawn as {draw} " in detail
+    keep = check_module(reference_module("keep"))
+    assert any("drawn as rand < p " in v.detail for v in keep.verdicts)
+
+
 def _alarms(source: Path | Convention, seeds: range) -> list[str]:
     """Check a correct module (a file, or the export in a convention) on ``seeds``; the failures."""
     module = reference_module(source) if isinstance(source, Convention) else load_module(source)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from worksheets.cli import main
+from layergrad.cli import main
 
 
 def run(capsys, *argv):
@@ -73,16 +73,3 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["export", "-o", "x.py"])
     assert exit_info.value.code == 2
-
-
-def test_demo_writes_derivations_and_checked_modules(capsys, tmp_path, monkeypatch):
-    import worksheets.demo
-
-    monkeypatch.setattr(worksheets.demo, "DEMO_EXPERIMENTS", ("scale-up",))  # the fast one; each has its own test
-    code, out, _ = run(capsys, "demo", "-o", str(tmp_path))
-    assert code == 0
-    for name in ("derivations/dropout.md", "derivations/dropout.tex", "derivations/dropout.txt",
-                 "layers_keep.py", "layers_drop.py"):
-        assert (tmp_path / name).exists(), name
-    assert "(dropout p = keep); checks:" in out and "failed" not in out
-    assert "experiment scale-up" in out and (tmp_path / "experiments" / "scale-up.png").exists()

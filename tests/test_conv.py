@@ -136,11 +136,11 @@ def test_unknown_example():
 
 
 def test_cli_prints_the_quiz_and_rejects_examples_elsewhere():
-    run = [sys.executable, "-m", "worksheets.cli", "derive"]
+    run = [sys.executable, "-m", "layergrad.cli", "derive"]
     done = subprocess.run([*run, "conv", "--example", "quiz"], capture_output=True, text=True, check=True)
     for expected in QUIZ.values():
         assert text(conv._quiz_order(expected, W)) in done.stdout
     assert "pad1(dO) ⋆ rot180(W)" in done.stdout
     bad = subprocess.run([*run, "maxpool", "--example", "quiz"], capture_output=True, text=True)
     assert bad.returncode == 2
-    assert bad.stderr.strip().count("\n") == 0 and "conv layer only" in bad.stderr
+    assert bad.stderr.strip().count("\n") == 0 and "applies only to the conv layer" in bad.stderr

@@ -1,5 +1,6 @@
 """The embedded digits data and CIFAR-10 from a folder in the course's pickle format."""
 
+import hashlib
 import os
 import pickle
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from derive import LayergradError
-from numeric.data import CIFAR10_FILES, load, load_cifar10, load_digits
+from numeric.data import CIFAR10_FILES, DIGITS, load, load_cifar10, load_digits
 
 
 def test_digits_split_is_deterministic_disjoint_and_mean_subtracted():
@@ -22,13 +23,22 @@ def test_digits_split_is_deterministic_disjoint_and_mean_subtracted():
     assert set(np.unique(first["y_val"])) == set(range(10))
 
 
-def test_digits_are_sklearns_digits():
-    sklearn = pytest.importorskip("sklearn.datasets")
-    digits = sklearn.load_digits()
+def test_the_shipped_digits_are_sklearns_file_and_read_as_expected():
+    # the bytes scikit-learn 1.9.1 ships as sklearn/datasets/data/digits.csv.gz (see numeric/datasets/README.md)
+    assert hashlib.sha256(DIGITS.read_bytes()).hexdigest() == (
+        "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22")
     raw = load_digits(subtract_mean=False)
     together = np.concatenate([raw["X_test"], raw["X_val"], raw["X_train"]]).reshape(-1, 64)
-    order = np.random.default_rng(0).permutation(len(digits.target))
-    assert np.array_equal(together, digits.data[order])
+    labels = np.concatenate([raw["y_test"], raw["y_val"], raw["y_train"]])
+    unshuffled = np.empty_like(together), np.empty_like(labels)
+    order = np.random.default_rng(0).permutation(len(labels))
+    unshuffled[0][order], unshuffled[1][order] = together, labels
+    pixels = unshuffled[0].astype(np.uint8)
+    assert np.array_equal(pixels, unshuffled[0]) and pixels.max() == 16
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    # the pixels and labels in file order, as sklearn.datasets.load_digits() returns them
+    assert hashlib.sha256(pixels.tobytes() + unshuffled[1].astype(np.uint8).tobytes()).hexdigest() == (
+        "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826")
 
 
 def write_batch(path, images, labels):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from derive import LayergradError
+from layergrad.cli import main
 from numeric import experiments
+from numeric.course.progress import ProgressBar
 from numeric.data import load_digits
-from numeric.progress import ProgressBar
-from worksheets.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from numeric.codegen import MARKER, is_untouched
 from numeric.export import module_source
 
 
-def load(convention: str) -> types.ModuleType:
+def load(convention: str, draw: str | None = None) -> types.ModuleType:
     module = types.ModuleType(f"layers_{convention}")
-    exec(compile(module_source("cs231n", convention), module.__name__, "exec"), module.__dict__)
+    exec(compile(module_source("cs231n", convention, draw=draw), module.__name__, "exec"), module.__dict__)
     return module
 
 
@@ -32,13 +32,34 @@ def test_the_module_is_marked_hashed_and_documents_its_convention(layers):
 def test_the_arithmetic_lines_come_from_the_derivations():
     keep, drop = module_source("cs231n", "keep"), module_source("cs231n", "drop")
     assert "keep = (np.random.rand(*x.shape) < p)" in keep and "mask = keep/p" in keep and "out = mask*x" in keep
-    assert "keep = (np.random.rand(*x.shape) < 1 - p)" in drop and "mask = keep/(1 - p)" in drop
+    # the drop rate's default draw is CS231n 2017's and CS182's rand >= p; cs6353's rand < 1 - p on request
+    assert "keep = (np.random.rand(*x.shape) >= p)" in drop and "mask = keep/(1 - p)" in drop
+    assert 'DROPOUT_DRAW = "rand >= p"' in drop and 'DROPOUT_DRAW = "rand < p"' in keep
+    lt = module_source("cs231n", "drop", draw="lt")
+    assert "keep = (np.random.rand(*x.shape) < 1 - p)" in lt and 'DROPOUT_DRAW = "rand < 1 - p"' in lt
+    assert "--dropout-draw lt" in lt and "--dropout-draw" not in drop
     assert "dx = dout*mask" in keep and "dx = dout*mask" in drop
 
 
-def test_seeded_outputs_match_the_dropout_notebook():
-    """Seed 000 (p is the drop rate): the printed numbers of its forward and backward checks."""
+def test_the_default_drop_rate_draw_gives_the_cs231n_2017_numbers():
+    """rand >= p, the default for the drop rate: CS231n 2017's published check at seed 231."""
     layers = load("drop")
+    np.random.seed(231)
+    x = np.random.randn(500, 500) + 10
+    out, _ = layers.dropout_forward(x, {"mode": "train", "p": 0.3})
+    assert (out == 0).mean() == 0.300876
+    assert abs(out.mean() - 9.98526577052) < 1e-11
+
+
+def test_seeded_outputs_match_the_dropout_notebook():
+    """Seed 000 (p is the drop rate, drawn as rand < 1 - p): the printed numbers of its forward
+    and backward checks. (With the default draw rand >= p they differ: the same law, other
+    seeded numbers.)"""
+    layers = load("drop", draw="lt")
+    np.random.seed(231)
+    x = np.random.randn(500, 500) + 10
+    out, _ = load("drop").dropout_forward(x, {"mode": "train", "p": 0.75})
+    assert (out == 0).mean() != 0.749784
     np.random.seed(231)
     x = np.random.randn(500, 500) + 10
     printed = {0.75: (10.014059116977283, 0.749784), 0.6: (9.977917658761159, 0.600796),

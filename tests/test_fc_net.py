@@ -147,8 +147,12 @@ def test_whole_network_gradients_with_normalization(options):
 def test_batchnorm_keeps_running_statistics_per_layer_and_uses_them_at_test_time():
     np.random.seed(0)
     model = FullyConnectedNet([6, 4], input_dim=5, num_classes=3, dtype=np.float64, normalization="batchnorm")
-    with pytest.raises(LayergradError, match="no running statistics yet"):
-        model.loss(np.ones((2, 5)))
+    # before any training, test mode uses zero running statistics, as the course's
+    # bn_param.get('running_mean', np.zeros(D)) does: the first layer's output is γ·a/√ε + β
+    before = model.hidden_activations(np.ones((2, 5)))[0]
+    a = np.ones((2, 5)) @ model.params["W1"] + model.params["b1"]
+    assert np.allclose(before, np.maximum(0, a / np.sqrt(1e-5)), rtol=1e-12)
+    assert all(not p["running_mean"].any() and not p["running_var"].any() for p in model.bn_params)
     X = np.random.randn(10, 5)
     model.loss(X, np.zeros(10, dtype=int))
     assert [p["running_mean"].shape for p in model.bn_params] == [(6,), (4,)]

@@ -242,8 +242,6 @@ def test_the_generated_code_is_vectorized_and_shares_its_reductions():
         (lambda m, x: m.batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "eval"}),
          "mode is 'eval'; expected 'train' or 'test'"),
         (lambda m, x: m.batchnorm_forward(x, np.ones(3), np.zeros(3), {}), "bn_param['mode'] is missing"),
-        (lambda m, x: m.batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "test"}),
-         "no running statistics yet"),
         (lambda m, x: m.batchnorm_forward(x[:1], np.ones(3), np.zeros(3), {"mode": "train"}),
          "output would be beta"),
         (lambda m, x: m.layernorm_forward(x, np.ones(3), np.zeros(3), {"eps": -1.0}), "eps = -1.0"),
@@ -252,7 +250,7 @@ def test_the_generated_code_is_vectorized_and_shares_its_reductions():
         (lambda m, x: m.spatial_groupnorm_forward(np.ones((2, 6, 2, 2)), np.ones(6), np.zeros(6), 3, {}),
          "gamma has shape (6,), expected (1, 6, 1, 1)"),
         (lambda m, x: m.spatial_batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "train"}), "expected 4 axes"),
-        (lambda m, x: m.batchnorm_forward(x.astype(int), np.ones(3), np.zeros(3), {"mode": "train"}),
+        (lambda m, x: m.batchnorm_forward(x.astype(str), np.ones(3), np.zeros(3), {"mode": "train"}),
          "x must be a floating-point array"),
         (lambda m, x: m.batchnorm_backward(np.ones((2, 3)), m.batchnorm_forward(x, np.ones(3), np.zeros(3),
                                                                                 {"mode": "train"})[1]),
@@ -264,3 +262,33 @@ def test_bad_input_is_a_clear_error(layers, call, message):
     with pytest.raises(LayergradError) as info:
         call(layers, x)
     assert message in str(info.value)
+
+
+def test_the_course_leniencies_integers_and_test_mode_before_training():
+    """What the course's code accepts is accepted: integer γ and β (the CS231n spatial batch norm
+    cell passes np.asarray([3, 4, 5])) and integer or boolean inputs, computed in float64 as NumPy
+    would; test mode before any training uses zero running statistics, as the course's
+    bn_param.get('running_mean', np.zeros(D)) does (out = γ·x/√ε + β), and stores them."""
+    from numeric.course import layers
+
+    rng = np.random.default_rng(0)
+    x = 4 * rng.standard_normal((2, 3, 4, 5)) + 10
+    floats, _ = layers.spatial_batchnorm_forward(x, np.array([3.0, 4, 5]), np.array([6.0, 7, 8]), {"mode": "train"})
+    ints, _ = layers.spatial_batchnorm_forward(x, np.asarray([3, 4, 5]), np.asarray([6, 7, 8]), {"mode": "train"})
+    assert ints.dtype == np.float64 and np.array_equal(ints, floats)
+    counts = rng.integers(0, 5, size=(6, 3))
+    out, _ = layers.batchnorm_forward(counts, np.ones(3), np.zeros(3), {"mode": "train"})
+    assert np.array_equal(out, layers.batchnorm_forward(counts.astype(float), np.ones(3), np.zeros(3),
+                                                        {"mode": "train"})[0])
+    flags = counts > 2
+    assert np.array_equal(layers.relu_forward(flags)[0], flags.astype(float))
+    param = {"mode": "test"}
+    fresh, _ = layers.batchnorm_forward(x[:, :, 0, 0], np.full(3, 2.0), np.ones(3), param)
+    assert np.allclose(fresh, 2 * x[:, :, 0, 0] / np.sqrt(1e-5) + 1, rtol=1e-12)
+    assert not param["running_mean"].any() and not param["running_var"].any()
+    w, b = rng.integers(-2, 3, size=(2, 3, 3, 3)), np.zeros(2, dtype=int)
+    conv, _ = layers.conv_forward_fast(counts.reshape(1, 3, 3, 2).repeat(3, axis=3)[:, :, :, :3], w, b,
+                                       {"stride": 1, "pad": 1})
+    assert conv.dtype == np.float64
+    with pytest.raises(LayergradError, match="x must be a floating-point array"):
+        layers.affine_forward(np.array([["a", "b"]]), np.ones((2, 2)), np.zeros(2))

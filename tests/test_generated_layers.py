@@ -117,7 +117,7 @@ def test_softmax_loss_is_log_c_at_small_scores_and_stable_at_huge_ones(layers):
         (np.ones((2, 3)), np.array([0]), r"y must have shape \(2,\)"),
         (np.ones((2, 3)), np.array([0.0, 1.0]), "labels y must be integers"),
         (np.ones((2, 3)), np.array([0, 3]), r"labels must lie in 0..2"),
-        (np.array([[1, 2]]), np.array([0]), "floating-point array"),
+        (np.array([["1", "2"]]), np.array([0]), "floating-point array"),
     ],
 )
 def test_loss_inputs_are_checked(layers, x, y, message):

@@ -6,8 +6,8 @@ import nbformat
 import pytest
 
 from derive.errors import LayergradError
+from layergrad.cli import main
 from worksheets import jupyter
-from worksheets.cli import main
 from worksheets.jupyter import BEGIN, END, NOTEBOOKS, build, execute
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from derive.errors import LayergradError
 from derive.printing import text
-from worksheets.cli import main
+from layergrad.cli import main
 from worksheets.document import REGION_MARKERS, VERSIONS, Sheet
 from worksheets.formats import TEXT_FORMATS, parse_formats, render, write_sheet
 from worksheets.formats.pdf import build_pdf, latexmk_available, overfull_boxes
@@ -119,14 +119,20 @@ def test_write_sheet_never_replaces_an_edited_file(tmp_path):
     assert written[0].read_text().startswith("# Tiny")
 
 
-def test_without_latex_the_tex_is_written_and_the_way_to_the_pdf_is_told(tmp_path, monkeypatch):
+def test_without_latex_a_pdf_is_an_error_that_says_what_to_install_and_nothing_is_written(tmp_path, monkeypatch,
+                                                                                            capsys):
     import worksheets.formats as formats
 
     monkeypatch.setattr(formats, "latexmk_available", lambda: False)
-    told = []
-    written = write_sheet(quiz8.build(), tmp_path, ("pdf",), ("student",), report=told.append)
-    assert [p.name for p in written] == ["quiz8-conv-example.png", "quiz8-student.tex"]
-    assert len(told) == 1 and "latexmk -pdf" in told[0] and "apt-get install" in told[0]
+    with pytest.raises(LayergradError, match=r"apt-get install .*latexmk"):
+        write_sheet(quiz8.build(), tmp_path, ("pdf",), ("student",))
+    assert main(["sheet", "quiz8", "--format", "html,pdf", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write PDF" in err and "texlive-latex-base" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+    # without --format: every format this machine can produce, and no word about the PDF
+    written = write_sheet(quiz8.build(), tmp_path, versions=("student",))
+    assert sorted(p.suffix for p in written) == [".html", ".md", ".png", ".tex"]
 
 
 def test_parse_formats():
@@ -138,7 +144,7 @@ def test_parse_formats():
 def test_cli_sheet(tmp_path, capsys):
     assert main(["sheet", "--list"]) == 0
     assert "quiz8" in capsys.readouterr().out
-    assert main(["sheet", "quiz8", "-o", str(tmp_path), "--format", "md", "--version", "student"]) == 0
+    assert main(["sheet", "quiz8", "-o", str(tmp_path), "--format", "md", "--student"]) == 0
     assert [p.name for p in tmp_path.glob("*.md")] == ["quiz8-student.md"]
     capsys.readouterr()
     for argv, message in (

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from derive.errors import LayergradError
+from layergrad.cli import main
 from numeric.export import generated_module
-from worksheets.cli import main
 from worksheets.formats import render
 from worksheets.formats.pdf import latexmk_available
 from worksheets.sheets import quiz8
@@ -64,8 +64,10 @@ def test_every_answer_key_is_confirmed(twenty):
         np.testing.assert_allclose(H, D * Y / q, atol=1e-9)
         np.testing.assert_allclose(dY, D * G / q, atol=1e-9)
         # the mask is the course notebooks' draw, and the generated code gives the same key again
+        # (drop rate: rand >= p, the default draw for it since CS231n 2017 and CS182 draw so)
         np.random.seed(mask_seed)
-        np.testing.assert_array_equal(D, np.random.rand(*Y.shape) < q)
+        u = np.random.rand(*Y.shape)
+        np.testing.assert_array_equal(D, u < q if row["dropout_convention"] == "keep" else u >= p)
         assert 0 < D.sum() < D.size, "a mask that keeps everything or nothing teaches nothing"
         layers = generated_module(row["dropout_convention"], layers=("dropout",))
         out, cache = layers.dropout_forward(Y, {"p": p, "mode": "train", "seed": mask_seed})
@@ -161,12 +163,12 @@ def test_cli_seed_and_errors(tmp_path, capsys):
     (tmp_path / "quiz8-seed003-student.md").write_text("edited\n")
     for argv, message in (
         (["sheet", "quiz8", "--seed", "3", "--format", "md", "-o", str(tmp_path)], "--force"),
-        (["sheet", "quiz8", "--seeds", "9-2", "-o", str(tmp_path)], "must go upwards"),
+        (["sheet", "quiz8", "--seeds", "9-2", "-o", str(tmp_path)], "goes downwards; write it as 2-9"),
         (["sheet", "quiz8", "--seeds", "1-2", "--jobs", "0", "-o", str(tmp_path)], "--jobs"),
         (["sheet", "quiz8", "--seed", "1", "--input", "4x4", "--filter", "3x3", "--stride", "2", "--pad", "0",
           "-o", str(tmp_path)], "is not a whole number"),
         (["sheet", "quiz8", "--seed", "1", "--input", "four", "-o", str(tmp_path)], "cannot read --input"),
-        (["sheet", "quiz8", "--input", "5x5", "-o", str(tmp_path)], "give --seed N or --seeds A-B"),
+        (["sheet", "quiz8", "--input", "5x5", "-o", str(tmp_path)], "--input applies only with --seed N"),
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()

@@ -12,12 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from derive.dropout import Convention
+from derive.errors import LayergradError
 from derive.registry import LAYERS
 from derive.render import render_all
 from numeric.checks import check_path
 from numeric.experiments import EXPERIMENTS
 from numeric.export import module_source
-from numeric.files import write_output
+from numeric.files import foreign_files, write_output
 from worksheets.experiments import run as run_experiment
 from worksheets.formats import write_sheet
 from worksheets.jupyter import NOTEBOOKS, write_notebook
@@ -30,10 +31,23 @@ DEMO_EXPERIMENTS = tuple(EXPERIMENTS)
 
 _SUFFIX = {"text": "txt", "markdown": "md", "latex": "tex"}
 
+_OWNED = ("derivations", "layers_keep.py", "layers_drop.py", "sheets", "notebooks", "experiments")
+"""Where in its folder the demo writes."""
+
 
 def run(folder: Path, force: bool = False) -> bool:
-    """Write everything into ``folder``; return whether every check passed."""
+    """Write everything into ``folder``; return whether every check passed.
+
+    The demo owns the places it writes to in ``folder``: it replaces what layergrad wrote there
+    (edited since or not) and, unless ``force``, refuses before writing anything when one of them
+    holds a file layergrad did not write, naming each such file."""
     folder = Path(folder)
+    foreign = foreign_files(folder / name for name in _OWNED)
+    if foreign and not force:
+        shown = ", ".join(map(str, foreign[:5])) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise LayergradError(f"layergrad did not write {shown}, where the demo writes its output: "
+                             f"move {'it' if len(foreign) == 1 else 'them'} away or use --force")
+    force = True  # what is left there is the demo's own
     for layer in LAYERS.values():
         derivations = layer.derivations()
         for fmt, suffix in _SUFFIX.items():

@@ -26,7 +26,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache
@@ -38,12 +38,12 @@ import sympy as sp
 from derive import conv
 from derive.dropout import Convention
 from derive.errors import LayergradError
+from numeric.course.progress import ProgressBar
 from numeric.export import generated_module
 from numeric.files import write_output
-from numeric.progress import ProgressBar
 
 from .document import VERSIONS
-from .formats import FORMATS, write_sheet
+from .formats import producible, write_sheet
 
 __all__ = [
     "KEEP_PROBABILITIES",
@@ -297,8 +297,11 @@ def parse_seeds(spec: str) -> list[int]:
             raise LayergradError(f"cannot read seeds {spec!r}; expected a range such as 1-300 or a list 1,4,10-12")
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) else first
-        if last < first or last > MAX_SEED:
-            raise LayergradError(f"seed range {part.strip()!r} must go upwards and stay within 0..{MAX_SEED}")
+        if last > MAX_SEED:
+            what = f"seed {last}" if match.group(2) is None else f"seed range {part.strip()!r} ends at {last}, which"
+            raise LayergradError(f"{what} is larger than {MAX_SEED:,}; seeds are whole numbers from 0 to {MAX_SEED:,}")
+        if last < first:
+            raise LayergradError(f"seed range {part.strip()!r} goes downwards; write it as {last}-{first}")
         seeds += range(first, last + 1)
     return list(dict.fromkeys(seeds))
 
@@ -308,33 +311,28 @@ def _write_one(seed: int, folder: Path, formats: Sequence[str], versions: Sequen
     from .sheets import quiz8
 
     variant = make_variant(seed, choices)
-    paths = write_sheet(quiz8.build(variant), folder, formats, versions, force, report=lambda _: None)
+    paths = write_sheet(quiz8.build(variant), folder, formats, versions, force)
     return variant.answer_key(), paths
 
 
 def write_variants(
     seeds: Sequence[int],
     folder: Path,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] | None = None,
     versions: Sequence[str] = VERSIONS,
     force: bool = False,
     jobs: int | None = None,
     progress: bool | None = None,
-    report: Callable[[str], None] = print,
     choices: list[ConvChoice] | None = None,
 ) -> Path:
     """Write one variant per seed (solution and student sheets) into ``folder``, ``jobs``
     processes at a time (default: one per core), and ``quiz8-answer-key.csv`` indexing every
     variant's data and answers. A progress bar runs on standard error (``progress=None``: when
     it is a terminal). Returns the CSV's path."""
-    from .formats.pdf import LATEX_INSTALL_HINT, latexmk_available
-
     if not seeds:
         raise LayergradError("no seeds given; expected at least one, such as --seeds 1-30")
     folder = Path(folder)
-    if "pdf" in formats and not latexmk_available():
-        report(LATEX_INSTALL_HINT)
-        formats = tuple(f for f in formats if f != "pdf") or ("tex",)
+    formats = producible(formats)
     make_variant(seeds[0], choices)  # derive and generate once here, so that forked workers inherit the caches
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     bar = ProgressBar(len(seeds), "variants", enabled=progress)

@@ -14,8 +14,11 @@ r"""The symbolic side: deriving, exporting, validating.
 * ``layergrad sheet quiz8``: the Quiz 8 solution and student sheets as Markdown, HTML and LaTeX
   (no PDF), the command end to end. Commands run as subprocesses; nothing here imports the
   teaching layer.
+* ``layergrad --help``: the command's start, interpreter included, against the interpreter
+  starting and doing nothing (``python -c pass``).
 
-``--quick`` keeps only ``validate exported``: the others take what they take at any size.
+``--quick`` keeps only ``validate exported`` and ``layergrad --help``: the others take what they
+take at any size.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def _command(*args: str) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="layergrad-bench-"))
     atexit.register(shutil.rmtree, folder, True)
     target = folder / "layers.py" if args[0] == "export" else folder
-    command = [sys.executable, "-m", "worksheets.cli", *args, "-o", str(target), "--force"]
+    command = [sys.executable, "-m", "layergrad.cli", *args, "-o", str(target), "--force"]
 
     def call() -> None:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -59,6 +62,14 @@ def _command(*args: str) -> dict:
             raise LayergradError(f"layergrad {' '.join(args)} failed: {done.stderr.strip()}")
 
     return {f"layergrad {args[0]}": call}
+
+
+def _startup() -> dict:
+    def start(*args: str) -> None:
+        subprocess.run([sys.executable, *args], capture_output=True, check=True)
+
+    return {"layergrad --help": lambda: start("-m", "layergrad.cli", "--help"),
+            "python -c pass": lambda: start("-c", "pass")}
 
 
 def _validate() -> dict:
@@ -104,8 +115,13 @@ def rows(quick: bool) -> list[Row]:
         note="check a class: sandboxed = layergrad check DIR/ (each module in its own sandbox, in parallel); "
              "in process = check_module on each, one after another; before/after: python -m "
              "numeric.bench.class_check --other OLD/bin/layergrad")
+    startup = Row(
+        name="start-up", group="symbolic", size="layergrad --help", dtype="—",
+        contenders=("layergrad --help", "python -c pass"), reference="python -c pass", setup=_startup,
+        goals=(Goal("seconds", max=0.2),), memory=False,
+        note="start-up: the command end to end in a fresh interpreter; python -c pass = the interpreter's own start")
     if quick:  # the other rows cost what they cost at any size: full runs only
-        return [validate]
+        return [validate, startup]
     derive = [
         Row(name=f"derive {name}", group="symbolic", size="symbolic", dtype="—",
             contenders=("derive + prove",), setup=lambda name=name: _derive(name),
@@ -126,6 +142,7 @@ def rows(quick: bool) -> list[Row]:
             memory=False, rounds=3, warmup=False,
             note="export module, quiz8 sheets: the command end to end, interpreter start included"),
         validate,
+        startup,
         klass,
         Row(name="quiz8 sheets", group="symbolic", size="md, html, tex", dtype="—",
             contenders=("layergrad sheet",), setup=lambda: _command("sheet", "quiz8", "--format", "md,html,tex"),

@@ -14,8 +14,9 @@ notebooks' test), at each of their ``p``:
 * test mode returns ``x`` unchanged (:math:`q x` or :math:`x/q` is rescaling at test time);
 
 and a seed gives the same mask twice, different seeds different masks, float32 stays
-float32, and with the notebooks' seed the draw matches the notebooks' mask (a warning only:
-another uniform draw is statistically just as right). The backward pass is checked against
+float32, and with the notebooks' seed the report says which of the courses' draws the mask
+comes from — for the drop rate either ``rand >= p`` or ``rand < 1 - p`` is right — or warns
+that it matches none (another uniform draw is statistically just as right). The backward pass is checked against
 directional derivatives of the seeded forward (entry by entry where it fails); a failure is
 explained by comparing
 :math:`dx/dout` with the forward's multiplier :math:`out/x` unit by unit. NumPy's global
@@ -269,17 +270,37 @@ def _seeds(ctx: Context, forward: Callable) -> list[Verdict]:
     ]
 
 
+def _notebook_draws(ctx: Context) -> dict[str, Callable]:
+    """The courses' seeded draws in this context's convention, as forward functions: keep
+    ``rand < p``; drop rate ``rand >= p`` (CS231n 2017, CS182) or ``rand < 1 - p`` (cs6353, the
+    keep-convention reference at q = 1 - p, bit for bit)."""
+    from .reference import reference_module
+
+    if ctx.convention is not Convention.DROP:
+        return {"rand < p": ctx.reference.dropout_forward}
+    keep = reference_module(Convention.KEEP).dropout_forward
+    return {
+        "rand >= p": ctx.reference.dropout_forward,
+        "rand < 1 - p": lambda x, param: keep(x, {**param, "p": 1 - param["p"]}),
+    }
+
+
 def _notebook_draw(ctx: Context, forward: Callable) -> list[Verdict]:
-    """A passing check that warns when the seeded numbers differ from the notebooks' draw."""
+    """A passing check that says which course draw the seeded numbers come from (either is
+    right), or warns when they match none (statistically fine, but no notebook's printed numbers
+    will be reproduced)."""
     x = _frozen(ctx.rng("dropout_forward", "seeds").standard_normal((50, 40)))
     param = {"mode": "train", "p": 0.7, "seed": 231}
-    mine, expected = _seeded(forward, x, param, 0), _seeded(ctx.reference.dropout_forward, x, param, 0)
-    same = mine.shape == expected.shape and np.array_equal(mine, expected)
-    draw = "np.random.rand(*x.shape) < " + ("p" if ctx.convention is Convention.KEEP else "1 - p")
-    notes = () if same else (f"with seed 231 the output differs from the course notebooks' draw mask = ({draw}) / q: "
+    mine = _seeded(forward, x, param, 0)
+    draws = _notebook_draws(ctx)
+    same = [draw for draw, reference in draws.items()
+            if mine.shape == x.shape and np.array_equal(mine, _seeded(reference, x, param, 0))]
+    listed = " or ".join(f"({d}) / q" for d in draws)
+    notes = () if same else (f"with seed 231 the output differs from the course notebooks' draws, mask = {listed}: "
                              "statistically fine, but the notebooks' printed numbers will not be reproduced",)
+    detail = f"the mask is drawn as {same[0]} (DROPOUT_DRAW = {same[0]!r})" if same else "other numbers"
     return [Verdict("dropout_forward seeded draw as in the notebooks", True, 0.0, 0.0, "exact (advice only)",
-                    detail="same numbers" if same else "other numbers", warnings=notes)]
+                    detail=detail, warnings=notes)]
 
 
 def _backward(ctx: Context) -> list[Verdict]:

@@ -149,8 +149,9 @@ class Sandbox:
             bound.append(Path(python))
         for path in [*bound, *(Path(p) for p in paths[:1])]:
             argv += ["--ro-bind", str(path), str(path)]
-        for package in ("derive", "numeric"):  # layergrad itself, for modules that import from it
-            argv += ["--ro-bind", str(Path(paths[1]) / package), f"/layergrad/{package}"]
+        for package in ("derive", "numeric", "layergrad"):  # layergrad itself, for modules that import from it
+            if (Path(paths[1]) / package).is_dir():
+                argv += ["--ro-bind", str(Path(paths[1]) / package), f"/layergrad/{package}"]
         argv += ["--ro-bind", str(HERE / "child.py"), "/child/child.py", "--ro-bind", str(HERE / "wire.py"),
                  "/child/wire.py", "--proc", "/proc", "--dev", "/dev",
                  "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--size", str(SCRATCH_BYTES), "--tmpfs", "/sandbox",

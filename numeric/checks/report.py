@@ -123,6 +123,12 @@ class ModuleReport:
         lines.append(f"{passed} of {len(self.functions)} functions passed")
         return printable("\n".join(lines))
 
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # how IPython and Jupyter show it
+        printer.text(self.text())
+
 
 def summary_rows(reports: list[ModuleReport], order: Sequence[str] = ()) -> tuple[list[str], list[dict[str, str]]]:
     """One row per module (status of each function, overall verdict, what is wrong) and its

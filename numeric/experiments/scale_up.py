@@ -18,7 +18,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .. import net_layers as layers
+from ..course import layers
 from ..fc_net import FullyConnectedNet
 from .common import Result, Settings
 

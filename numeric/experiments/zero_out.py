@@ -19,7 +19,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .. import net_layers as layers
+from ..course import layers
 from ..fc_net import FullyConnectedNet
 from ..optim import update_rule
 from .common import Result, Settings

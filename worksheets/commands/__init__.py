@@ -1,4 +1,4 @@
 """One module per ``layergrad`` subcommand: ``add_parser(subparsers)`` and ``run(args) -> int``.
 
-Each only parses its arguments and calls the library; :mod:`worksheets.cli` lists them.
+Each only parses its arguments and calls the library; :mod:`layergrad.cli` lists them.
 """

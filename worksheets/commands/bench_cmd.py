@@ -8,14 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["NAME", "add_parser", "run"]
+from .habits import names, refuse
+
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "bench"
+HELP = "measure every performance claim in one table"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="measure every performance claim in one table",
+        NAME, help=HELP,
         description="Time generated code against hand-written NumPy, staged backward passes, literal "
         "loops and PyTorch (when installed), alternating the contenders and repeating until stable; "
         "print one Markdown table of medians, spreads, ratios to each row's reference, peak memory, "
@@ -23,13 +26,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "Progress goes to standard error, the table to standard output.",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes only (well under a minute)")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="rows whose group or name matches (shell patterns allowed), e.g. dropout")
+    parser.add_argument("--only", type=names, action="extend", metavar="NAME,NAME",
+                        help="rows whose group or name matches (shell patterns allowed), e.g. dropout,batchnorm")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the measurements as JSON")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="draw the measurements (.png, .svg or .pdf)")
     parser.add_argument("--from", dest="source", type=Path, metavar="JSON",
                         help="with --plot: draw a report saved by --json instead of measuring")
-    parser.add_argument("--threads", type=int, default=1, metavar="N",
+    parser.add_argument("--threads", type=int, metavar="N",
                         help="threads for NumPy's BLAS and PyTorch alike (default 1; 0: each library's default)")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
@@ -53,13 +56,18 @@ def run(args: argparse.Namespace) -> int:
     from numeric.bench.table import format_table, machine_text
     from numeric.files import check_writable, write_output
 
+    measuring = {"--quick": args.quick, "--only": args.only, "--threads": args.threads, "--json": args.json}
     if args.source is not None:
+        refuse({**measuring, "--list": args.list}, "when measuring, not with --from (which draws a saved report)")
         if args.plot is None:
             raise LayergradError("--from needs --plot FILE (it draws a saved report)")
         from worksheets.bench_plot import plot
 
         print(f"wrote {plot(_load(args.source), args.plot, args.force)}")
         return 0
+    if args.list:
+        refuse({"--threads": args.threads, "--json": args.json, "--plot": args.plot, "--force": args.force},
+               "when measuring, not with --list")
     if args.plot is not None and args.plot.suffix.lstrip(".").lower() not in ("png", "svg", "pdf"):
         raise LayergradError(f"--plot {args.plot}: expected a file name ending in .png, .svg or .pdf")
     for target in (args.plot, args.json):  # refuse now, not after minutes of measuring
@@ -70,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
         for row in rows:
             print(f"{row.group:10s} {row.name} {row.size} {row.dtype}: {', '.join(row.contenders)}")
         return 0
-    if args.threads < 0:
+    if args.threads is not None and args.threads < 0:
         raise LayergradError(f"--threads {args.threads}: expected 0 (library defaults) or a positive count")
-    threads = args.threads or None
+    threads = 1 if args.threads is None else args.threads or None
     started = time.time()
     info = bench.machine_info(threads)
 

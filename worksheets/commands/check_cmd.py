@@ -7,14 +7,17 @@ import json
 import sys
 from pathlib import Path
 
-__all__ = ["NAME", "add_parser", "run"]
+from .habits import names, refuse
+
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "check"
+HELP = "check the layer functions a module (or every module in a folder) defines"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="check the layer functions a module (or every module in a folder) defines",
+        NAME, help=HELP,
         description="Check every course-API layer function in MODULE against layergrad's derived reference, "
         "finite differences with random upstream gradients, and dropout's statistics (binomial bounds); say in "
         "plain words what is wrong. Each module runs in a fresh, confined process (a bubblewrap sandbox where "
@@ -27,8 +30,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("path", type=Path, metavar="MODULE|DIR", help="a Python file such as layers.py, or a folder")
     parser.add_argument("--dropout-p", choices=("keep", "drop"),
                         help="what dropout_param['p'] means in the module (read from exported modules)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", default=(),
-                        help="check only these functions or layers (e.g. dropout_backward, dropout)")
+    parser.add_argument("--only", type=names, action="extend", metavar="NAME,NAME",
+                        help="check only these functions or layers (e.g. dropout_backward,relu)")
     parser.add_argument("--reference", type=Path, metavar="SOLUTION.py",
                         help="compare with this module (a course's solution) instead of layergrad's generated code")
     parser.add_argument("--json", action="store_true", help="print a machine-readable report instead")
@@ -46,7 +49,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the checks' random inputs")
     parser.add_argument("--summary", type=Path, metavar="STEM",
                         help="with a folder: write STEM.csv and STEM.json (default: DIR/layergrad-check)")
-    parser.add_argument("--force", action="store_true", help="replace summary files layergrad did not write")
+    parser.add_argument("--force", action="store_true",
+                        help="with a folder: replace summary files layergrad did not write")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
 
 
@@ -84,7 +88,7 @@ def _check(args: argparse.Namespace) -> int:
         raise LayergradError("--timeout, --module-timeout, --run-timeout, --memory and --jobs must be positive")
     options = Options(
         convention=Convention.parse(args.dropout_p) if args.dropout_p else None,
-        only=tuple(args.only), seed=args.seed, jobs=args.jobs, strict=args.strict,
+        only=tuple(args.only or ()), seed=args.seed, jobs=args.jobs, strict=args.strict,
         limits=Limits(args.timeout, args.memory, args.module_timeout, args.run_timeout),
         reference=load_module(args.reference) if args.reference else None,
     )
@@ -92,6 +96,7 @@ def _check(args: argparse.Namespace) -> int:
     if not sandbox.bwrap:
         print(f"layergrad check: warning: {sandbox.reason}; {INSTALL_HINT}", file=sys.stderr)
     if not args.path.is_dir():
+        refuse({"--summary": args.summary, "--force": args.force}, f"with a folder; {args.path} is not one")
         report = check_path(args.path, options)
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else report.text(args.verbose))
         return 0 if report.passed else 1

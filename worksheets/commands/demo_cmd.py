@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["NAME", "add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "demo"
+HELP = "run the main job on built-in defaults"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="run the main job on built-in defaults",
+        NAME, help=HELP,
         description="Write everything layergrad makes on its built-in defaults into one folder.",
     )
     parser.add_argument("-o", "--output", type=Path, default=Path("out"), help="folder (default: out)")

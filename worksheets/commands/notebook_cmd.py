@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["NAME", "add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "notebook"
+HELP = "write a Jupyter notebook: derivations, generated code, gradient checks, experiments"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="write a Jupyter notebook: derivations, generated code, gradient checks, experiments",
+        NAME, help=HELP,
         description="Write an exploration notebook built from layergrad's derivations and generated code. "
         "Exercises use nbgrader's solution markers; --student writes the version without solutions. "
         "Open it with: jupyter lab DIR",
@@ -31,11 +32,14 @@ def run(args: argparse.Namespace) -> int:
     from worksheets.jupyter import NOTEBOOKS, names, write_notebook
 
     if args.list:
+        if args.notebooks:
+            raise LayergradError(f"give notebooks or --list, not both (got {', '.join(args.notebooks)} and --list)")
         for entry in NOTEBOOKS.values():
             print(f"{entry.name:12s} {entry.summary}")
         return 0
     if not args.notebooks:
-        raise LayergradError("name a notebook to write, or 'all' (layergrad notebook --list shows them)")
+        raise LayergradError(f"name a notebook: {', '.join(NOTEBOOKS)} or all "
+                             "(layergrad notebook --list describes them)")
     if args.student and args.execute:
         raise LayergradError("--student with --execute: a student notebook stops at its first exercise "
                              "(the stubs raise NotImplementedError until the student fills them in); "

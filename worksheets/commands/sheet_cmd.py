@@ -5,25 +5,30 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["NAME", "add_parser", "run"]
+from .habits import names, refuse
+
+__all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "sheet"
+HELP = "write a worksheet: solution and student versions, md/html/tex/pdf"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        NAME, help="write a worksheet: solution and student versions, md/html/tex/pdf",
+        NAME, help=HELP,
         description="Write a worksheet built from layergrad's derivations: the solution version (answers "
         "with every derivation step) and the student version (questions and room to answer), as Markdown, "
-        "standalone HTML with MathML, LaTeX, and PDF when latexmk is installed.",
+        "standalone HTML with MathML, LaTeX, and PDF when LaTeX is installed.",
     )
     parser.add_argument("sheet", nargs="?", help="the sheet to write (see --list)")
     parser.add_argument("--list", action="store_true", help="list the sheets and exit")
     parser.add_argument("-o", "--output", type=Path, default=Path("out"), help="folder (default: out)")
-    parser.add_argument("--format", default="md,html,tex,pdf",
-                        help="comma-separated formats among md, html, tex, pdf (default: all)")
-    parser.add_argument("--version", dest="versions", default="both", choices=("both", "solution", "student"),
-                        help="which version to write (default: both)")
+    parser.add_argument("--format", type=names, action="extend", metavar="FORMAT,FORMAT",
+                        help="among md, html, tex, pdf (default: all that this machine can produce; "
+                        "pdf needs LaTeX)")
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument("--student", action="store_true", help="only the student version (default: both)")
+    version.add_argument("--solution", action="store_true", help="only the solution version (default: both)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--seed", type=int, help="write the randomized variant for this seed, with its answers")
     which.add_argument("--seeds", help="write one variant per seed, such as 1-300, and a CSV of all answer keys")
@@ -38,35 +43,39 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from derive.errors import LayergradError
-    from worksheets.document import VERSIONS
-    from worksheets.formats import parse_formats, write_sheet
+    from worksheets.formats import producible, write_sheet
     from worksheets.sheets import SHEETS, sheet_entry
 
     if args.list:
+        if args.sheet is not None:
+            raise LayergradError(f"give a sheet or --list, not both (got {args.sheet!r} and --list)")
         for entry in SHEETS.values():
             print(f"{entry.name:12s} {entry.summary}")
         return 0
     if args.sheet is None:
-        raise LayergradError("name a sheet to write (layergrad sheet --list shows them)")
+        raise LayergradError(f"name a sheet: {', '.join(SHEETS)} (layergrad sheet --list describes them)")
     entry = sheet_entry(args.sheet)
-    formats = parse_formats(args.format)
-    versions = VERSIONS if args.versions == "both" else (args.versions,)
+    formats = producible(args.format)
+    versions = ("student",) if args.student else ("solution",) if args.solution else ("solution", "student")
+    if args.seeds is None:
+        refuse({"--jobs": args.jobs}, "with --seeds")
     if args.seed is None and args.seeds is None:
-        fixed = [f"--{name}" for name in ("input", "filter", "stride", "pad") if getattr(args, name) is not None]
-        if fixed:
-            raise LayergradError(f"{', '.join(fixed)} fix the sizes of a randomized variant; give --seed N or "
-                                 "--seeds A-B with them (the quiz itself has a 3×3 input and a 2×2 filter)")
+        refuse({"--input": args.input, "--filter": args.filter, "--stride": args.stride, "--pad": args.pad},
+               "with --seed N or --seeds A-B: they fix the sizes of a randomized variant (the quiz itself "
+               "has a 3×3 input and a 2×2 filter)")
         for path in write_sheet(entry.build(), args.output, formats, versions, args.force):
             print(f"wrote {path}")
         return 0
     if not entry.has_variants:
         raise LayergradError(f"sheet {entry.name!r} has no randomized variants; "
                              f"these do: {', '.join(e.name for e in SHEETS.values() if e.has_variants)}")
-    from worksheets.variants import conv_choices, parse_seeds, parse_size, write_variants
+    from worksheets.variants import MAX_SEED, conv_choices, parse_seeds, parse_size, write_variants
 
     if args.jobs is not None and args.jobs < 1:
         raise LayergradError(f"--jobs must be at least 1, got {args.jobs}")
-    seeds = parse_seeds(args.seeds) if args.seeds is not None else parse_seeds(str(args.seed))
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise LayergradError(f"--seed {args.seed}: expected a whole number from 0 to {MAX_SEED:,}")
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
     choices = conv_choices(parse_size(args.input, "--input"), parse_size(args.filter, "--filter"), args.stride,
                            args.pad)
     key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices)

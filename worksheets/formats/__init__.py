@@ -18,9 +18,9 @@ from .base import figure_file
 from .html import HtmlRenderer
 from .latex import LatexRenderer
 from .markdown import MarkdownRenderer
-from .pdf import LATEX_INSTALL_HINT, build_pdf, latexmk_available
+from .pdf import LATEX_INSTALL, build_pdf, latexmk_available
 
-__all__ = ["FORMATS", "TEXT_FORMATS", "parse_formats", "render", "write_sheet"]
+__all__ = ["FORMATS", "TEXT_FORMATS", "parse_formats", "producible", "render", "write_sheet"]
 
 TEXT_FORMATS = {"md": MarkdownRenderer, "html": HtmlRenderer, "tex": LatexRenderer}
 FORMATS = (*TEXT_FORMATS, "pdf")
@@ -36,6 +36,17 @@ def parse_formats(spec: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(f for f in FORMATS if f in names)
 
 
+def producible(formats: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The ``formats`` asked for, or (``None``) every format this machine can produce; asking
+    for one it cannot produce (PDF without LaTeX) is an error that says what to install."""
+    if formats is None:
+        return tuple(f for f in FORMATS if f != "pdf" or latexmk_available())
+    formats = parse_formats(formats)
+    if "pdf" in formats and not latexmk_available():
+        raise LayergradError(f"cannot write PDF: {LATEX_INSTALL}; or leave pdf out of the formats")
+    return formats
+
+
 def render(sheet: Sheet, fmt: str, version: str = "solution") -> str:
     """The text of ``sheet`` in ``fmt`` (md, html or tex), solution or student version."""
     if fmt not in TEXT_FORMATS:
@@ -46,29 +57,26 @@ def render(sheet: Sheet, fmt: str, version: str = "solution") -> str:
 def write_sheet(
     sheet: Sheet,
     folder: Path,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] | None = None,
     versions: Sequence[str] = VERSIONS,
     force: bool = False,
-    report=print,
 ) -> list[Path]:
     """Write ``sheet`` as ``{name}-{version}.{format}`` (and its figures) into ``folder``.
 
-    PDF needs ``latexmk``; without it the ``.tex`` is written and ``report`` is told how to
-    get the PDF. Returns the paths written."""
+    ``formats``: see :func:`producible` (checked before anything is written). Returns the paths written."""
     folder = Path(folder)
+    formats = producible(formats)
+    versions = [check_version(version) for version in versions]
     written: list[Path] = []
     figures = {figure_file(sheet, f): f.png for f in sheet.figures()}
     if {"md", "tex", "pdf"} & set(formats):
         written += [write_output(folder / name, data, force) for name, data in figures.items()]
-    want_pdf = "pdf" in formats
-    if want_pdf and not latexmk_available():
-        report(LATEX_INSTALL_HINT)
-        want_pdf = False
     for version in versions:
-        stem = f"{sheet.name}-{check_version(version)}"
+        stem = f"{sheet.name}-{version}"
         texts = {fmt: render(sheet, fmt, version) for fmt in TEXT_FORMATS
                  if fmt in formats or (fmt == "tex" and "pdf" in formats)}
-        written += [write_output(folder / f"{stem}.{fmt}", text, force) for fmt, text in texts.items()]
-        if want_pdf:
+        written += [write_output(folder / f"{stem}.{fmt}", text, force) for fmt, text in texts.items()
+                    if fmt in formats]
+        if "pdf" in formats:
             written.append(write_output(folder / f"{stem}.pdf", build_pdf(texts["tex"], figures).pdf, force))
     return written

@@ -17,12 +17,11 @@ from pathlib import Path
 
 from derive.errors import LayergradError
 
-__all__ = ["LATEX_INSTALL_HINT", "PdfBuild", "build_pdf", "latexmk_available", "overfull_boxes"]
+__all__ = ["LATEX_INSTALL", "PdfBuild", "build_pdf", "latexmk_available", "overfull_boxes"]
 
-LATEX_INSTALL_HINT = (
-    "latexmk not found: wrote the .tex only. For the PDF install LaTeX (Debian/Ubuntu: apt-get install "
-    "texlive-latex-base texlive-latex-recommended texlive-fonts-recommended latexmk) and run "
-    "'latexmk -pdf FILE.tex' next to the .tex, or rerun this command"
+LATEX_INSTALL = (
+    "latexmk and pdflatex are not installed (Debian/Ubuntu: apt-get install texlive-latex-base "
+    "texlive-latex-recommended texlive-fonts-recommended latexmk)"
 )
 
 
@@ -47,7 +46,7 @@ def overfull_boxes(log: str) -> list[float]:
 def build_pdf(tex: str, figures: dict[str, bytes], timeout: float = 120.0) -> PdfBuild:
     """Compile ``tex`` (with ``figures``: file name → PNG bytes) to PDF."""
     if not latexmk_available():
-        raise LayergradError(LATEX_INSTALL_HINT)
+        raise LayergradError(f"cannot build a PDF: {LATEX_INSTALL}")
     with tempfile.TemporaryDirectory(prefix="layergrad-tex-") as scratch:
         folder = Path(scratch)
         (folder / "sheet.tex").write_text(tex, encoding="utf-8")

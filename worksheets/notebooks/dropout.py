@@ -101,7 +101,9 @@ assert verdict.passed
 #
 # The fraction of zeros should be the drop probability, and inverted dropout should keep the
 # mean of the activation at every p. The lines are what the derivations predict; the dots are
-# what the generated code does, in both conventions for p.
+# what the generated code does, in both conventions for p. The drop rate has two seeded draws in
+# the courses (the same law, other numbers): `rand >= p` (CS231n 2017, CS182; the default) and
+# `rand < 1 - p` (cs6353, `--dropout-draw lt`); each module records its own in `DROPOUT_DRAW`.
 
 # %%
 x = rng.standard_normal((300, 300)) + 10
@@ -110,14 +112,14 @@ q = dropout.symbols()["q"]
 keep_law = dropout.forward("inverted", "keep").assumption("Bernoulli mask").statement.rhs  # P(D = 1)
 mean_law = dropout.moments("inverted", "keep")[0].result  # E[H] in terms of Y
 fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-for convention, marker in (("keep", "o"), ("drop", "s")):
-    module = generated_module(convention, layers=("dropout",))
+for convention, draw, marker in (("keep", None, "o"), ("drop", "ge", "s"), ("drop", "lt", "^")):
+    module = generated_module(convention, layers=("dropout",), draw=draw)
     outs = [module.dropout_forward(x, {"p": p, "mode": "train", "seed": 0})[0] for p in ps]
     keep_of_p = sp.lambdify(dropout.symbols()["p"], dropout.keep_probability(convention))
     predicted_zeros = [float(1 - keep_law.subs(q, keep_of_p(p))) for p in ps]
     left.plot(ps, predicted_zeros, "-", color="gray")
-    left.plot(ps, [np.mean(o == 0) for o in outs], marker, label=f"p = {convention} probability")
-    right.plot(ps, [o.mean() for o in outs], marker, label=f"{convention} convention")
+    left.plot(ps, [np.mean(o == 0) for o in outs], marker, label=f"{convention}, {module.DROPOUT_DRAW}")
+    right.plot(ps, [o.mean() for o in outs], marker, label=f"{convention}, {module.DROPOUT_DRAW}")
 right.plot(ps, [float(mean_law.subs(sp.Symbol("Y_ij", real=True), x.mean()))] * len(ps), "-", color="gray",
            label="derived E[H]")
 left.set(xlabel="p", ylabel="fraction of zeros", title="zeros (line: derived 1 - q)")

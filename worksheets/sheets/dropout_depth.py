@@ -17,7 +17,7 @@ import sympy as sp
 from matplotlib.figure import Figure as MplFigure
 
 from derive import dropout
-from derive.dropout import Convention
+from derive.dropout import Convention, Draw
 from numeric.codegen import elementwise_function
 from numeric.export import generated_module
 
@@ -83,8 +83,13 @@ def _conventions() -> list[Block]:
     rows = tuple((c.value, c.meaning, sp.Eq(q, dropout.keep_probability(c))) for c in Convention)
     table = Table(("convention", "what p means", "keep probability"),
                   tuple((name, meaning, Math(keep)) for name, meaning, keep in rows))
-    draws = [para(f"{c.value} convention: the course notebooks keep an entry when ", dropout.mask_draw(c),
-                  ", with U uniform on [0, 1).") for c in Convention]
+    draws = [para(f"{c.value} convention, the {d.value} draw ({source}): the course notebooks keep an entry when ",
+                  dropout.mask_draw(c, d), ", with U uniform on [0, 1).")
+             for c, d, source in ((Convention.KEEP, Draw.LT, "newer CS231n"),
+                                  (Convention.DROP, Draw.GE, "CS231n 2017, CS182; the default"),
+                                  (Convention.DROP, Draw.LT, "cs6353; --dropout-draw lt"))]
+    draws.append(para("The two drop-rate draws have the same law and different seeded numbers; an exported "
+                      "module records its own in DROPOUT_DRAW."))
     forward, backward = dropout.forward("inverted", "drop"), dropout.backward("inverted", "drop")
     return [
         Heading("1. What p means", 2),

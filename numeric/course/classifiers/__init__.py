@@ -1,0 +1,1 @@
+"""The course's classifiers: ``fc_net.FullyConnectedNet`` and ``cnn.ThreeLayerConvNet``."""
