@@ -81,7 +81,7 @@ class FunctionReport:
             out.append(f"          {self.note}")
         out += ["          " + v.line(method=verbose) for v in self.verdicts if verbose or not v.passed]
         out += [f"          → {words}" for words in self.diagnoses if words != self.note]
-        out += [f"          note: {words}" for words in self.warnings]
+        out += [f"          note: {words}" for words in self.warnings if words != "reference-copy"]
         return out
 
 
