@@ -10,7 +10,7 @@ larger document.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sympy as sp
 
@@ -199,6 +199,15 @@ def _sum_rows(expr: sp.Add, width: int) -> list[str]:
     return rows
 
 
+def _statement(statement: sp.Basic, math: Callable[[sp.Basic], str], wedge: str) -> str:
+    """``": "`` and an assumption's statement as inline math, a conjunction one formula per part so
+    that a line can break between them; nothing for a statement that is only a name."""
+    if statement == True:  # noqa: E712
+        return ""
+    parts = statement.args if isinstance(statement, sp.And) else (statement,)
+    return ": " + f" {wedge} ".join(math(part) for part in parts)
+
+
 def _latex(d: Derivation, level: int = 2) -> str:
     heading = {1: "section", 2: "subsection", 3: "subsubsection", 4: "paragraph"}[level]
     lines = [rf"\{heading}*{{{tex_prose(d.title)}}}"]
@@ -206,7 +215,7 @@ def _latex(d: Derivation, level: int = 2) -> str:
         lines.append(r"\paragraph{Assumptions.}")
         lines.append(r"\begin{itemize}")
         for a in d.assumptions:
-            statement = "" if a.statement == True else rf": ${latex(a.statement)}$"  # noqa: E712
+            statement = _statement(a.statement, lambda e: f"${latex(e)}$", r"$\wedge$")
             lines.append(rf"  \item \textbf{{{tex_prose(a.name)}}}{statement} --- {tex_prose(a.why)}")
         lines.append(r"\end{itemize}")
     if d.steps:
@@ -292,7 +301,7 @@ def _markdown(d: Derivation, level: int = 2) -> str:
         lines.append("**Assumptions**")
         lines.append("")
         for a in d.assumptions:
-            statement = "" if a.statement == True else f": ${latex(a.statement)}$"  # noqa: E712
+            statement = _statement(a.statement, lambda e: f"${latex(e)}$", r"$\wedge$")
             lines.append(f"- *{md_prose(a.name)}*{statement} — {md_prose(a.why)}")
         lines.append("")
     lines += ["$$", latex(d.start), "$$", ""]
@@ -311,7 +320,7 @@ def _html(d: Derivation, level: int = 2) -> str:
     if d.assumptions:
         lines.append('<div class="assumptions"><strong>Assumptions</strong><ul>')
         for a in d.assumptions:
-            statement = "" if a.statement == True else f": {mathml(a.statement)}"  # noqa: E712
+            statement = _statement(a.statement, mathml, "∧")
             lines.append(f"<li><em>{h(a.name)}</em>{statement} — {h(a.why)}</li>")
         lines.append("</ul></div>")
     if d.steps:

@@ -10,13 +10,14 @@ point in float64 with small sizes that make every derived size whole:
 * each gradient equals the generated backward pass's.
 
 :func:`check_file` does the same for a Python file in a child process
-(:func:`numeric.checks.isolation.run_isolated`): the submission never runs in the checker's
-process, and only plain verdicts come back.
+(:mod:`numeric.checks.remote`): the submission never runs in the checker's process, answers
+calls in plain data, and every verdict is computed by the checker.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from derive.define import Definition, define
+from derive.define import Definition
 from derive.errors import LayergradError
 
 from .defined_code import module_source
@@ -132,25 +133,42 @@ def check(module: types.ModuleType, defn: Definition, *, sizes: Mapping[str, int
     return verdicts
 
 
-def _in_child(path: str, source: dict, sizes: dict | None, seed: int) -> list[Verdict]:
-    from .checks.runner import load_module
-
-    return check(load_module(path), define(source), sizes=sizes, seed=seed)
-
-
 def check_file(path: str | Path, definitions: Sequence[Definition], *, timeout: float = 60.0,
                seed: int = 0) -> list[Verdict]:
-    """:func:`check` of the Python file at ``path`` for each definition, each in a child process."""
-    from .checks.isolation import Limits, run_isolated
+    """:func:`check` of the Python file at ``path`` for each definition. The file runs in the
+    checker's sandboxed child (:mod:`numeric.checks.remote`), which only imports it and answers calls
+    in plain data; every verdict is computed here."""
+    from .checks.isolation import Limits, Sandbox
+    from .checks.remote import ChildFailed, Raised, RemoteModule, Session
+    from .checks.text import clean
 
     path = Path(path)
     if not path.is_file():
         raise LayergradError(f"{path} is not a file; expected a Python module such as layers.py")
-    tasks = [(_in_child, (str(path), dict(d.table), None, seed)) for d in definitions]
-    verdicts = []
-    for d, outcome in zip(definitions, run_isolated(tasks, Limits(timeout=timeout))):
-        if outcome.failure:
-            verdicts.append(Verdict(d.name, False, np.inf, 0.0, "run", detail=outcome.failure))
-        else:
-            verdicts += outcome.value
+    session = Session(path.read_bytes(), Sandbox.detect(), Limits(timeout=timeout))
+    verdicts: list[Verdict] = []
+    try:
+        for d in definitions:
+            names = [f"{d.name}_forward", f"{d.name}_backward"]
+            try:
+                worker = session.worker(time.monotonic() + timeout,
+                                        f"did not finish within {timeout:g} s (an endless loop?)")
+                reply = worker.load(names)
+                if "import_error" in reply:
+                    raise ChildFailed("failed to import", broken=False)
+                defined = [n for n in reply.get("defined") or [] if n in names]
+                verdicts += check(RemoteModule(worker, defined), d, seed=seed)  # type: ignore[arg-type]
+                worker.end()
+            except Raised as exc:
+                session.reset()
+                words = ": ".join(clean(str(exc.facts.get(k, ""))) for k in ("type", "message") if exc.facts.get(k))
+                verdicts.append(Verdict(d.name, False, np.inf, 0.0, "run", detail=f"raised {words}"))
+            except ChildFailed as exc:
+                session.reset()
+                verdicts.append(Verdict(d.name, False, np.inf, 0.0, "run", detail=clean(exc.reason)))
+            except LayergradError as exc:  # a function missing from the submission: it fails, the others go on
+                session.reset()
+                verdicts.append(Verdict(d.name, False, np.inf, 0.0, "run", detail=clean(str(exc))))
+    finally:
+        session.close()
     return verdicts

@@ -61,8 +61,11 @@ def test_sheet_both_versions(tmp_path):
     assert main(["sheet", "--define", RMSNORM, "-o", str(tmp_path), "--format", "md,html,tex"]) == 0
     solution = (tmp_path / "rmsnorm-solution.md").read_text()
     student = (tmp_path / "rmsnorm-student.md").read_text()
-    assert "differentiate term by term" in solution and "def rmsnorm_backward" in solution
+    assert "differentiate term by term" not in solution and "def rmsnorm_backward" in solution
     assert "differentiate term by term" not in student and "Question 3" in student
+    assert main(["sheet", "--define", RMSNORM, "-o", str(tmp_path / "full"), "--format", "md",
+                 "--detail", "full"]) == 0
+    assert "differentiate term by term" in (tmp_path / "full" / "rmsnorm-solution.md").read_text()
 
 
 def test_python_api(tmp_path):

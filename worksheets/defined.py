@@ -78,11 +78,13 @@ class DefinedLayer:
         return check(module, self.definition, sizes=sizes, seed=seed)
 
     def sheet(self, folder: str | Path = "out", formats: Sequence[str] = ("md", "html", "tex", "pdf"),
-              versions: Sequence[str] = ("solution", "student"), force: bool = False) -> list[Path]:
-        """Write the solution and student sheets into ``folder``; the paths written."""
+              versions: Sequence[str] = ("solution", "student"), force: bool = False,
+              detail: str = "concise") -> list[Path]:
+        """Write the solution and student sheets into ``folder`` (``detail="full"`` adds every checked
+        step in an appendix); the paths written."""
         from .formats import write_sheet
 
-        return write_sheet(sheet(self.definition), Path(folder), formats, versions, force)
+        return write_sheet(sheet(self.definition), Path(folder), formats, versions, force, detail=detail)
 
     def notebook(self, folder: str | Path = "out", student: bool = False, run: bool = False,
                  force: bool = False) -> Path:

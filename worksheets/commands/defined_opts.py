@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             which = getattr(args, "versions", "both")
             versions = ("solution", "student") if which == "both" else (which,)
         for layer in layers:
-            for path in layer.sheet(args.output, formats, versions, args.force):
+            for path in layer.sheet(args.output, formats, versions, args.force, detail=args.detail):
                 print(f"wrote {path}")
         return 0
     if command == "notebook":

@@ -24,6 +24,7 @@ PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
 \usepackage{parskip}
 \usepackage[hidelinks]{hyperref}
 \allowdisplaybreaks
+\emergencystretch=3em % a long inline formula may stretch a line's spaces rather than run into the margin
 \setcounter{secnumdepth}{0}
 \definecolor{solution}{RGB}{46,125,50}
 \newenvironment{solutionblock}{\par\color{solution!50!black}}{\par}
