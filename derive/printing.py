@@ -97,6 +97,19 @@ class _TextPrinter(StrPrinter):
     def _print_Contains(self, expr) -> str:
         return f"{self._print(expr.args[0])} ∈ {self._print(expr.args[1])}"
 
+    def _print_Interval(self, expr) -> str:
+        left, right = ("(" if expr.left_open else "["), (")" if expr.right_open else "]")
+        return f"{left}{self._print(expr.start)}, {self._print(expr.end)}{right}"
+
+    def _print_Implies(self, expr) -> str:
+        return f"({self._print(expr.args[0])}) ⇒ {self._print(expr.args[1])}"
+
+    def _print_And(self, expr) -> str:
+        return " ∧ ".join(self.parenthesize(a, 40) for a in expr.args)
+
+    def _print_Or(self, expr) -> str:
+        return " ∨ ".join(self.parenthesize(a, 40) for a in expr.args)
+
     def _print_FiniteSet(self, expr) -> str:
         return "{" + ", ".join(self._print(a) for a in expr.args) + "}"
 
