@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import defined_opts
+
 __all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "derive"
@@ -36,9 +38,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         "step is justified, and four mutants of each step (sign, swapped indices, factor 2, "
                         "dropped term), all of which must be refused; exit 1 if a step rests on a bare "
                         "assumption or a mutant survives")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
     from derive.registry import LAYERS, layer
     from derive.render import render_all
