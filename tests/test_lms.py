@@ -102,6 +102,8 @@ def test_qti_package_parses_back_to_the_answer_key(folder: Path) -> None:
 def test_lms_needs_seeds_and_a_known_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sheet", "quiz8", "--lms", "qti", "-o", str(tmp_path)]) == 2
     assert main(["sheet", "quiz8", "--seeds", "1", "--lms", "blackboard", "-o", str(tmp_path)]) == 2
+    assert main(["sheet", "batchnorm", "--seeds", "1", "--lms", "qti", "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--lms applies only with --seeds" in err and "unknown --lms format blackboard" in err
+    assert "--lms applies only with quiz8's variants" in err
     assert not list(tmp_path.iterdir())

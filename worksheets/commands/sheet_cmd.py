@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if entry.name != "quiz8":
         refuse({"--input": args.input, "--filter": args.filter, "--stride": args.stride, "--pad": args.pad},
                f"with quiz8's variants: sheet {entry.name!r} has no convolution question")
+        refuse({"--lms": args.lms}, f"with quiz8's variants (sheet {entry.name!r} has no LMS questions yet)")
     choices = conv_choices(parse_size(args.input, "--input"), parse_size(args.filter, "--filter"), args.stride,
                            args.pad)
     key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices,
