@@ -246,7 +246,8 @@ def test_full_runs_time_the_symbolic_side_in_fresh_processes():
 
     names = [row.name for row in bench.all_rows(quick=False) if row.group == "symbolic"]
     assert names == [f"derive {name}" for name in LAYERS] + ["batchnorm closed form", "export module",
-                                                             "validate exported", "start-up", "quiz8 sheets"]
+                                                             "validate exported", "start-up", "check a class",
+                                                             "quiz8 sheets"]
     assert fresh_process("import math", "x = math.fsum(range(10))").seconds >= 0
     with pytest.raises(LayergradError, match="ZeroDivisionError"):
         fresh_process("", "1 / 0")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from layergrad.cli import main
-from numeric.checks import TABLE, Limits, Options, check_path, run_isolated
+from numeric.checks import TABLE, Limits, Options, check_path, run_parallel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOSTILE = FIXTURES / "hostile"
@@ -127,7 +127,7 @@ def test_an_empty_folder_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_isolated_tasks_run_in_other_processes_in_task_order() -> None:
-    outcomes = run_isolated([(os.getpid, ()), (sum, ([1, 2],)), (int, ("x",))], Limits(timeout=5), jobs=2)
+    outcomes = run_parallel([(os.getpid, ()), (sum, ([1, 2],)), (int, ("x",))], Limits(timeout=5), jobs=2)
     assert outcomes[0].value != os.getpid() and outcomes[1].value == 3
     assert "ValueError" in outcomes[2].failure
 

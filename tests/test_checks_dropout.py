@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from derive.dropout import Convention
-from numeric.checks import Limits, Options, check_module, load_module, run_isolated
+from numeric.checks import Limits, Options, check_module, load_module, run_parallel
 from numeric.checks.reference import reference_module
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -82,7 +82,7 @@ def test_correct_dropouts_pass_on_200_seeds_without_a_false_alarm() -> None:
     sources = [FIXTURES / "correct" / "dropout_keep.py", FIXTURES / "correct" / "dropout_drop.py", *Convention]
     tasks = [(_alarms, (source, seeds)) for source in sources for seeds in (range(0, 100), range(100, 200))]
     tasks.append((_alarms, (FIXTURES / "correct" / "dropout_binomial.py", range(0, 200, 4))))
-    outcomes = run_isolated(tasks, Limits(timeout=600), jobs=2)
+    outcomes = run_parallel(tasks, Limits(timeout=600), jobs=2)
     assert all(not o.failure for o in outcomes), [o.failure for o in outcomes]
     alarms = [alarm for o in outcomes for alarm in o.value]
     assert not alarms, alarms[:1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from numeric.checks import TABLE, Limits, Options, check_module, load_module, run_isolated
+from numeric.checks import TABLE, Limits, Options, check_module, load_module, run_parallel
 from numeric.checks.reference import reference_module
 from numeric.regenerate import CHECKED_LAYERS
 
@@ -62,7 +62,7 @@ def test_correct_layers_pass_on_200_seeds_without_a_false_alarm() -> None:
     handwritten = ("layers_handwritten.py", "norm_handwritten.py", "conv_pool_handwritten.py")
     sources = ["keep", *(FIXTURES / "correct" / name for name in handwritten)]
     tasks = [(_alarms, (source, layers, seeds)) for source in sources for seeds in (range(100), range(100, 200))]
-    outcomes = run_isolated(tasks, Limits(timeout=600), jobs=2)
+    outcomes = run_parallel(tasks, Limits(timeout=600), jobs=2)
     assert all(not o.failure for o in outcomes), [o.failure for o in outcomes]
     alarms = [alarm for o in outcomes for alarm in o.value]
     assert not alarms, alarms[:1]

@@ -7,7 +7,10 @@ r"""The symbolic side: deriving, exporting, validating.
 * ``layergrad export``: the command end to end (interpreter start, imports, deriving,
   generating, writing the file), as a user runs it.
 * ``validate exported``: every check ``layergrad check`` runs on the exported module, as the
-  command runs them (each function in its own limited process) and in this process.
+  command runs them (the module in its own sandboxed process) and in this process.
+* ``check a class``: ``layergrad check DIR/`` on 20 copies of the exported module (sandboxed, in
+  parallel) against checking them one after another in this process. Against another layergrad
+  (e.g. an earlier version): ``python -m numeric.bench.class_check --other PATH/bin/layergrad``.
 * ``layergrad sheet quiz8``: the Quiz 8 solution and student sheets as Markdown, HTML and LaTeX
   (no PDF), the command end to end. Commands run as subprocesses; nothing here imports the
   teaching layer.
@@ -80,6 +83,20 @@ def _validate() -> dict:
     return {"isolated": lambda: check_path(path), "in process": lambda: check_module(module)}
 
 
+def _class(count: int) -> dict:
+    from numeric.checks import Options, check_module, check_paths
+
+    folder = Path(tempfile.mkdtemp(prefix="layergrad-bench-"))
+    atexit.register(shutil.rmtree, folder, True)
+    source = exported_source("keep")
+    paths = [folder / f"student{k:02d}.py" for k in range(count)]
+    for path in paths:
+        path.write_text(source)
+    module = exported("keep")
+    return {"sandboxed": lambda: check_paths(paths, Options()),
+            "in process": lambda: [check_module(module) for _ in paths]}
+
+
 def _layers() -> str:
     return f"{len(LAYERS)} layer{'s' * (len(LAYERS) != 1)}"
 
@@ -89,8 +106,15 @@ def rows(quick: bool) -> list[Row]:
         name="validate exported", group="symbolic", size="course test sizes", dtype="float64",
         contenders=("isolated", "in process"), reference="in process", setup=_validate,
         goals=(Goal("seconds", max=3.0),), memory=False,
-        note="validate exported: isolated = layergrad check FILE (each function in its own limited process); "
+        note="validate exported: isolated = layergrad check FILE (the module in its own sandboxed process); "
              "in process = check_module on the imported module")
+    klass = Row(
+        name="check a class", group="symbolic", size="20 modules", dtype="float64",
+        contenders=("sandboxed", "in process"), reference="in process", setup=lambda: _class(20),
+        memory=False, rounds=3, warmup=False,
+        note="check a class: sandboxed = layergrad check DIR/ (each module in its own sandbox, in parallel); "
+             "in process = check_module on each, one after another; before/after: python -m "
+             "numeric.bench.class_check --other OLD/bin/layergrad")
     startup = Row(
         name="start-up", group="symbolic", size="layergrad --help", dtype="—",
         contenders=("layergrad --help", "python -c pass"), reference="python -c pass", setup=_startup,
@@ -119,6 +143,7 @@ def rows(quick: bool) -> list[Row]:
             note="export module, quiz8 sheets: the command end to end, interpreter start included"),
         validate,
         startup,
+        klass,
         Row(name="quiz8 sheets", group="symbolic", size="md, html, tex", dtype="—",
             contenders=("layergrad sheet",), setup=lambda: _command("sheet", "quiz8", "--format", "md,html,tex"),
             memory=False, rounds=3, warmup=False),

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..gradcheck import Verdict, check_projections, check_vjp, without_ties
+from .corners import Parameter, corners
 from .spec import Context, FunctionCheck, LayerChecks, Mistake, guarded
 
 __all__ = ["CONV", "CONV_CASES", "DILATED_CASE", "MAXPOOL", "POOL_CASES", "SMALL_CONV_CASES", "check_conv",
@@ -30,29 +31,77 @@ __all__ = ["CONV", "CONV_CASES", "DILATED_CASE", "MAXPOOL", "POOL_CASES", "SMALL
 
 Case = tuple[tuple[int, ...], tuple[int, ...], dict]
 
-CONV_CASES: tuple[Case, ...] = (
-    ((2, 3, 7, 7), (4, 3, 3, 3), {"stride": 1, "pad": 1}),
-    ((2, 3, 9, 9), (4, 3, 3, 3), {"stride": 2, "pad": 1}),
-    ((1, 2, 7, 8), (3, 2, 3, 2), {"stride": 2, "pad": 0}),
-    ((2, 3, 5, 5), (2, 3, 1, 1), {"stride": 1, "pad": 0}),
-    ((1, 2, 6, 6), (2, 2, 4, 4), {"stride": 3, "pad": 2}),
-)
-"""(x shape, w shape, conv_param): stride 1, 2, 3; pad 0, 1, 2; odd, non-square, 1×1, 4×4."""
+def _whole(case: dict[str, int], axes: tuple[tuple[str, str], ...], pad: int,
+           dilation: int = 1) -> dict[str, int] | None:
+    """``case`` with each input size grown (by less than the stride) until the output size
+    1 + (size + 2P − d(K − 1) − 1)/S is whole; ``None`` if a kernel does not fit."""
+    case = dict(case)
+    for size, kernel in axes:
+        for _ in range(case["stride"]):
+            span = case[size] + 2 * pad - dilation * (case[kernel] - 1) - 1
+            if span < 0:
+                return None
+            if span % case["stride"] == 0:
+                break
+            case[size] += 1
+    return case
 
-SMALL_CONV_CASES: tuple[Case, ...] = (
-    ((1, 2, 5, 5), (2, 2, 3, 3), {"stride": 1, "pad": 1}),
-    ((1, 2, 5, 6), (2, 2, 3, 2), {"stride": 2, "pad": 1}),
+
+CONV_PARAMETERS = (
+    Parameter(("N",), 1), Parameter(("C",), 1), Parameter(("F",), 1), Parameter(("stride",), 1),
+    Parameter(("pad",), 0),
+    Parameter(("HH", "WW"), 1, lambda c, n: c["H" if n == "HH" else "W"] + 2 * c["pad"]),
 )
-"""Cases small enough for literal loops within the checker's time limit."""
+"""The declared parameters of convolution: N, C, F ≥ 1, S ≥ 1, P ≥ 0, 1 ≤ HH ≤ H + 2P, 1 ≤ WW ≤ W + 2P."""
+
+
+def _conv_corners(base: dict[str, int]) -> tuple[Case, ...]:
+    def repair(case: dict[str, int]) -> dict[str, int] | None:
+        return _whole(case, (("H", "HH"), ("W", "WW")), case["pad"])
+
+    cases = [("base", base), *corners(base, CONV_PARAMETERS, repair)]
+    return tuple(((c["N"], c["C"], c["H"], c["W"]), (c["F"], c["C"], c["HH"], c["WW"]),
+                  {"stride": c["stride"], "pad": c["pad"]}) for _, c in cases)
+
+
+CONV_BASE = {"N": 2, "C": 3, "H": 7, "W": 6, "F": 2, "HH": 3, "WW": 2, "stride": 2, "pad": 1}
+SMALL_CONV_BASE = {"N": 2, "C": 2, "H": 5, "W": 4, "F": 2, "HH": 3, "WW": 2, "stride": 2, "pad": 1}
+
+CONV_CASES: tuple[Case, ...] = _conv_corners(CONV_BASE)
+"""(x shape, w shape, conv_param): a non-square base case (S = 2, P = 1) and the corners of the
+declared domain: N = 1, C = 1, F = 1, S = 1, P = 0, a 1×1 kernel and
+one as large as the padded input."""
+
+SMALL_CONV_CASES: tuple[Case, ...] = _conv_corners(SMALL_CONV_BASE)
+"""The same corners on smaller sizes, for literal loops within the checker's time limit."""
 
 DILATED_CASE: Case = ((1, 2, 9, 9), (2, 2, 3, 3), {"stride": 1, "pad": 2, "dilation": 2})
 
-POOL_CASES: tuple[tuple[tuple[int, ...], dict], ...] = (
-    ((2, 3, 8, 8), {"pool_height": 2, "pool_width": 2, "stride": 2}),
-    ((1, 2, 7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),
-    ((2, 2, 8, 9), {"pool_height": 2, "pool_width": 3, "stride": 3}),
+POOL_PARAMETERS = (
+    Parameter(("N",), 1), Parameter(("C",), 1),
+    Parameter(("PH", "PW"), 1, lambda c, n: c["H" if n == "PH" else "W"]),
+    Parameter(("stride",), 1, lambda c, n: max(c["PH"], c["PW"]) + 1),
 )
-"""(x shape, pool_param): tiling, overlapping (S < HH) and non-square windows."""
+"""The declared parameters of max pooling: N, C ≥ 1, 1 ≤ HH ≤ H, 1 ≤ WW ≤ W, 1 ≤ S ≤ max(HH, WW) + 1
+(beyond, windows only skip more)."""
+
+
+def _pool_corners(base: dict[str, int]) -> tuple[tuple[tuple[int, ...], dict], ...]:
+    def repair(case: dict[str, int]) -> dict[str, int] | None:
+        return _whole(case, (("H", "PH"), ("W", "PW")), 0)
+
+    cases = [("base", base), *corners(base, POOL_PARAMETERS, repair)]
+    return tuple(((c["N"], c["C"], c["H"], c["W"]),
+                  {"pool_height": c["PH"], "pool_width": c["PW"], "stride": c["stride"]}) for _, c in cases)
+
+
+POOL_BASE = {"N": 2, "C": 2, "H": 7, "W": 8, "PH": 3, "PW": 2, "stride": 2}
+
+POOL_CASES: tuple[tuple[tuple[int, ...], dict], ...] = (
+    ((2, 3, 8, 8), {"pool_height": 2, "pool_width": 2, "stride": 2}), *_pool_corners(POOL_BASE))
+"""(x shape, pool_param): the notebooks' tiling, then a non-square base case with overlapping windows
+and the corners of the declared domain: N = 1, C = 1, a 1×1 window, a window as large as x, stride 1
+and a stride beyond the window."""
 
 CONV_MISTAKES = (
     Mistake("wrong-output-size", "the output shape is not (N, F, H', W') with H' = 1 + (H + 2P − d(HH − 1) − 1)/S"),
@@ -63,6 +112,7 @@ CONV_MISTAKES = (
     Mistake("wrong-output", "the output differs from the layer's definition"),
     Mistake("dw-flipped", "the filter gradient is flipped in its two spatial axes"),
     Mistake("dx-not-cropped", "the input gradient keeps the padding (shape of xpad, not x)"),
+    Mistake("dx-crop-empty", "the input gradient is cropped with dxpad[:, :, P:-P, P:-P], empty when P = 0"),
     Mistake("dx-kernel-not-flipped", "the input gradient uses the filter unturned (not a full convolution with "
             "the 180°-rotated filter)"),
     Mistake("db-wrong-axes", "the bias gradient is not summed over the batch and both spatial axes"),
@@ -130,6 +180,12 @@ TIE_GAP = 1e-3
 so no window's maximum changes hands within it (ties are checked on their own)."""
 
 
+def _fits(w: np.ndarray, x: np.ndarray, param: dict) -> bool:
+    """Does the (dilated) kernel fit the padded input?"""
+    d, pad = param.get("dilation", 1), param["pad"]
+    return all(d * (w.shape[a] - 1) + 1 <= x.shape[a] + 2 * pad for a in (2, 3))
+
+
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return np.shape(a) == np.shape(b) and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
 
@@ -163,7 +219,7 @@ def _forward_case(where: str, forward: Callable, x, w, b, param) -> Verdict:
             ("padding-ignored", {"pad": 0}, "the padding is ignored: pad x with P zeros on each side first"),
         ):
             if param[next(iter(change))] != next(iter(change.values())) and \
-                    _close(out, definition(x, w, b, {**param, **change})):
+                    _fits(w, x, {**param, **change}) and _close(out, definition(x, w, b, {**param, **change})):
                 return Verdict(where, False, np.inf, 0.0, "shape", mistake=key,
                                diagnosis=f"out has shape {out.shape}, expected {expected}: {words}")
         return Verdict(where, False, np.inf, 0.0, "shape", mistake="wrong-output-size",
@@ -251,6 +307,9 @@ def _gradients(name: str, where: str, forward: Callable, backward: Callable, ref
         (0, pad > 0 and dx.shape == (*x.shape[:2], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad),
          "dx-not-cropped", f"dx has the padded input's shape {dx.shape}: crop the padding, "
          "dx = dxpad[:, :, P:P + H, P:P + W]"),
+        (0, pad == 0 and dx.ndim == 4 and 0 in dx.shape[2:], "dx-crop-empty",
+         f"dx has shape {dx.shape} for pad = 0: dxpad[:, :, P:-P, P:-P] is empty when P = 0 (-0 is 0); crop "
+         "with dxpad[:, :, P:P + H, P:P + W]"),
         (0, _close(dx, flipped_dx[:, :, :, :]) and not _close(dx, true_dx), "dx-kernel-not-flipped",
          "dx scatters dout through the filter without turning it: dxpad[n, c, S·i + k, S·j + l] += "
          "dout[n, f, i, j]·w[f, c, k, l] (a full convolution with the 180°-rotated filter)"),

@@ -114,8 +114,13 @@ def _frozen(x: np.ndarray) -> np.ndarray:
 
 
 def _seeded(forward: Callable, x: np.ndarray, param: dict, seed: int) -> np.ndarray:
-    np.random.seed(seed)
-    out, _ = forward(x, dict(param))
+    """``forward``'s output after seeding NumPy's global random state (where the function runs)."""
+    seeded = getattr(forward, "seeded", None)
+    if seeded is not None:
+        out, _ = seeded(seed, x, dict(param))
+    else:
+        np.random.seed(seed)
+        out, _ = forward(x, dict(param))
     return np.asarray(out)
 
 

@@ -1,45 +1,62 @@
-"""Run someone else's code in child processes with a time limit and a memory limit.
+"""Start, confine and end the processes that run someone else's code.
 
-Each task runs in a forked child: its standard output and error go to ``/dev/null``, its
-address space is capped at its size when forked plus ``memory_mb``, and it sends its result
-back through a pipe. The parent waits for up to ``jobs`` children at once and never runs the
-code itself, so an endless loop (killed at ``timeout``), a crash, ``sys.exit``/``os._exit`` or
-a huge allocation ends that task with a plain-words failure and nothing else.
+A submission runs in a fresh interpreter (:mod:`.child`, ``python -I -S``: no environment
+variables of Python's, no user site, nothing but the standard library, NumPy and layergrad on
+``sys.path``), started with a scrubbed environment, no file descriptors but its two pipes, in a
+session and process group of its own, in a private temporary working directory. Where the
+machine has bubblewrap (Debian ``bubblewrap``) it also runs in an OS sandbox
+(:class:`Sandbox`): new user, PID, network, IPC and UTS namespaces (no network at all), a
+read-only view of the system and Python, a small private ``/tmp`` and working directory, no
+home directory, the instructor's files out of sight, and a PID namespace that dies with the
+checker. Where the machine lets us make a control group (:class:`Group`), every process of a
+child shares one memory and process budget; inside, each worker limits its own address space,
+CPU time, file size, open files and processes. :meth:`Child.kill` ends the whole group, the
+session and, without bubblewrap, any process that escaped the session (this process is a
+child subreaper, so orphans come back to it).
 """
 
 from __future__ import annotations
 
-import faulthandler
-import multiprocessing
+import contextlib
+import ctypes
 import os
-import resource
+import shutil
 import signal
+import subprocess
 import sys
+import sysconfig
+import tempfile
+import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from functools import cache
+from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Limits", "Outcome", "Progress", "run_isolated"]
+__all__ = ["INSTALL_HINT", "Child", "Group", "Limits", "Progress", "Sandbox", "kill_all"]
+
+INSTALL_HINT = ("submissions run without a sandbox and can read (and change) every file you can; install "
+                "bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap) to confine them")
+
+HERE = Path(__file__).resolve().parent
+SCRATCH_BYTES = 64 * 2**20
+"""Size of a sandbox's private working directory and ``/tmp`` (memory-backed)."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-task limits: wall-clock seconds and extra megabytes of address space."""
+    """Budgets: seconds per function (``timeout``), per module and for the whole run (``None``:
+    no budget), and megabytes of memory per function."""
 
     timeout: float = 10.0
     memory_mb: int = 1024
+    module_timeout: float | None = None
+    run_timeout: float | None = None
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """A task's result, or why there is none (``failure`` in plain words)."""
-
-    value: Any = None
-    failure: str = ""
-    seconds: float = 0.0
+    @property
+    def module_budget(self) -> float:
+        """Seconds a module may take in all: ``module_timeout``, else ten functions' worth."""
+        return self.module_timeout if self.module_timeout is not None else 10 * self.timeout + 30
 
 
 class Progress:
@@ -49,104 +66,275 @@ class Progress:
         self.stream = sys.stderr if stream is None else stream
         self.enabled = self.stream.isatty() if enabled is None else enabled
         self.total, self.done, self.width = total, 0, width
+        self._lock = threading.Lock()
 
     def advance(self, label: str = "") -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        filled = self.width * self.done // max(1, self.total)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r  checking [{bar}] {self.done}/{self.total} {label[:40]:40}")
-        if self.done == self.total:
-            self.stream.write("\r" + " " * (self.width + 70) + "\r")
-        self.stream.flush()
+        with self._lock:
+            self.done += 1
+            if not self.enabled:
+                return
+            filled = self.width * self.done // max(1, self.total)
+            bar = "#" * filled + "." * (self.width - filled)
+            shown = "".join(c if c.isprintable() else "?" for c in label[:40])
+            self.stream.write(f"\r  checking [{bar}] {self.done}/{self.total} {shown:40}")
+            if self.done == self.total:
+                self.stream.write("\r" + " " * (self.width + 70) + "\r")
+            self.stream.flush()
 
 
-def _limit_memory(megabytes: int) -> None:
-    with open("/proc/self/statm") as stream:
-        size = int(stream.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = size + megabytes * 2**20
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+def _python() -> tuple[str, list[str]]:
+    """The interpreter to start and the directories to put on its ``sys.path`` after the standard
+    library: NumPy's site-packages and the folder holding layergrad's packages."""
+    import numpy
+
+    executable = os.path.realpath(getattr(sys, "_base_executable", sys.executable) or sys.executable)
+    site = str(Path(numpy.__file__).resolve().parent.parent)
+    return executable, [site, str(HERE.parent.parent)]
 
 
-def _child(conn: Connection, target: Callable[..., Any], args: tuple, memory_mb: int) -> None:
-    try:
-        faulthandler.disable()  # a crash is reported by the parent, not dumped on the terminal
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        _limit_memory(memory_mb)
-        result: tuple[str, Any] = ("ok", target(*args))
-    except MemoryError:
-        result = ("failed", f"ran out of memory (more than the {memory_mb} MB limit)")
-    except BaseException as exc:  # someone else's code may raise anything, SystemExit included
-        result = ("failed", f"{type(exc).__name__}: {exc}")
-    try:
-        conn.send(result)
-    except Exception as exc:
-        conn.send(("failed", f"its result could not be sent back: {exc}"))
-    conn.close()
-    os._exit(0)
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+       "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+"""The whole environment of a child: one thread of BLAS, nothing of the instructor's."""
 
 
-def _ended(code: int | None, limits: Limits) -> str:
-    if code is not None and code < 0:
-        name = signal.Signals(-code).name
-        extra = " (the system stopped it, most likely for memory)" if -code == signal.SIGKILL else ""
-        return f"crashed: the process was killed by {name}{extra}"
-    return f"ended the process (exit code {code}) before finishing: os._exit or a crash in compiled code?"
+@dataclass(frozen=True)
+class Sandbox:
+    """How children are confined: ``bwrap`` (the path of bubblewrap) or ``""`` (no OS sandbox,
+    ``reason`` says why)."""
+
+    bwrap: str = ""
+    reason: str = ""
+
+    @staticmethod
+    @cache
+    def detect() -> Sandbox:
+        """bubblewrap if it is installed and works here, else none (with the reason)."""
+        if os.environ.get("LAYERGRAD_SANDBOX") == "none":
+            return Sandbox(reason="LAYERGRAD_SANDBOX=none")
+        bwrap = shutil.which("bwrap") or ""
+        if not bwrap:
+            return Sandbox(reason="bubblewrap (bwrap) is not installed")
+        probe = Sandbox(bwrap)
+        python, _ = _python()
+        try:
+            done = subprocess.run([*probe.prefix(), python, "-I", "-S", "-c", "pass"], stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=30, env=ENV, close_fds=True)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return Sandbox(reason=f"bubblewrap does not start here ({exc})")
+        if done.returncode != 0:
+            words = done.stderr.decode(errors="replace").strip().splitlines()
+            return Sandbox(reason=f"bubblewrap does not work here ({words[-1] if words else done.returncode})")
+        return probe
+
+    def prefix(self) -> list[str]:
+        """The bubblewrap command line up to the program to run."""
+        python, paths = _python()
+        argv = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+                "--clearenv", "--hostname", "sandbox"]
+        for name, value in ENV.items():
+            argv += ["--setenv", name, value]
+        argv += ["--setenv", "HOME", "/sandbox"]
+        for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64"):
+            path = Path("/") / top
+            if path.is_symlink():
+                argv += ["--symlink", os.readlink(path), str(path)]
+            elif path.is_dir():
+                argv += ["--ro-bind", str(path), str(path)]
+        prefix = Path(sys.base_prefix).resolve()
+        bound = [prefix] if not str(prefix).startswith("/usr") else []
+        stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+        if not any(stdlib.is_relative_to(b) for b in [*bound, Path("/usr")]):
+            bound.append(stdlib)
+        if not any(Path(python).is_relative_to(b) for b in [*bound, Path("/usr")]):
+            bound.append(Path(python))
+        for path in [*bound, *(Path(p) for p in paths[:1])]:
+            argv += ["--ro-bind", str(path), str(path)]
+        for package in ("derive", "numeric", "layergrad"):  # layergrad itself, for modules that import from it
+            if (Path(paths[1]) / package).is_dir():
+                argv += ["--ro-bind", str(Path(paths[1]) / package), f"/layergrad/{package}"]
+        argv += ["--ro-bind", str(HERE / "child.py"), "/child/child.py", "--ro-bind", str(HERE / "wire.py"),
+                 "/child/wire.py", "--proc", "/proc", "--dev", "/dev",
+                 "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--size", str(SCRATCH_BYTES), "--tmpfs", "/sandbox",
+                 "--chdir", "/sandbox"]
+        return argv
+
+    def command(self) -> list[str]:
+        """The command line of a child."""
+        python, paths = _python()
+        if self.bwrap:
+            return [*self.prefix(), python, "-I", "-S", "/child/child.py", "--path", paths[0], "--path", "/layergrad"]
+        return [python, "-I", "-S", str(HERE / "child.py"), "--path", paths[0], "--path", paths[1]]
 
 
-def run_isolated(
-    tasks: Sequence[tuple[Callable[..., Any], tuple]],
-    limits: Limits = Limits(),
-    jobs: int | None = None,
-    on_done: Callable[[int, Outcome], None] | None = None,
-) -> list[Outcome]:
-    """Run each ``(target, args)`` in its own child, up to ``jobs`` at a time; outcomes in task order."""
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    context = multiprocessing.get_context("fork")
-    pending = deque(enumerate(tasks))
-    running: dict[Connection, tuple[int, multiprocessing.process.BaseProcess, float]] = {}
-    outcomes: list[Outcome | None] = [None] * len(tasks)
+class Group:
+    """A control group for one child's processes (memory and process count for all of them together),
+    where the machine lets this process make one (cgroup v2, or v1's memory and pids controllers)."""
 
-    def finish(index: int, outcome: Outcome) -> None:
-        outcomes[index] = outcome
-        if on_done is not None:
-            on_done(index, outcome)
+    def __init__(self, directories: list[Path]):
+        self.directories = directories
 
-    while pending or running:
-        while pending and len(running) < jobs:
-            index, (target, args) = pending.popleft()
-            reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_child, args=(writer, target, args, limits.memory_mb), daemon=True)
-            process.start()
-            writer.close()
-            running[reader] = (index, process, time.monotonic())
-        now = time.monotonic()
-        wait_for = min(start + limits.timeout for _, _, start in running.values()) - now
-        for reader in wait(list(running), timeout=max(0.0, wait_for)):
-            index, process, start = running.pop(reader)
-            try:
-                kind, value = reader.recv()
-            except (EOFError, OSError):
-                process.join()
-                finish(index, Outcome(failure=_ended(process.exitcode, limits), seconds=time.monotonic() - start))
+    @staticmethod
+    def make(memory_bytes: int, processes: int) -> Group | None:
+        """A new group with these limits, or ``None`` where cgroups cannot be written."""
+        if os.environ.get("LAYERGRAD_CGROUP") == "none":
+            return None
+        name = f"layergrad-{os.getpid()}-{time.monotonic_ns()}-{threading.get_ident()}"
+        try:
+            with open("/proc/self/cgroup") as stream:
+                own = dict(line.rstrip("\n").split(":", 2)[1:] for line in stream)
+        except OSError:
+            return None
+        made: list[Path] = []
+        try:
+            v2 = Path("/sys/fs/cgroup")
+            if "" in own and (v2 / "cgroup.controllers").exists():
+                folder = v2 / own[""].lstrip("/") / name
+                folder.mkdir()
+                made.append(folder)
+                (folder / "memory.max").write_text(str(memory_bytes))
+                (folder / "pids.max").write_text(str(processes))
             else:
-                process.join()
-                outcome = Outcome(value=value) if kind == "ok" else Outcome(failure=value)
-                finish(index, Outcome(outcome.value, outcome.failure, time.monotonic() - start))
-            reader.close()
-        now = time.monotonic()
-        for reader, (index, process, start) in list(running.items()):
-            if now - start >= limits.timeout:
-                process.kill()
-                process.join()
-                reader.close()
-                del running[reader]
-                finish(index, Outcome(failure=f"did not finish within {limits.timeout:g} s (an endless loop?); "
-                                              "--timeout sets the limit", seconds=now - start))
-    return [o if o is not None else Outcome(failure="not run") for o in outcomes]
+                for controller, limit, value in (("memory", "memory.limit_in_bytes", memory_bytes),
+                                                 ("pids", "pids.max", processes)):
+                    folder = Path("/sys/fs/cgroup") / controller / own.get(controller, "/").lstrip("/") / name
+                    folder.mkdir()
+                    made.append(folder)
+                    (folder / limit).write_text(str(value))
+        except OSError:
+            Group(made).remove()
+            return None
+        return Group(made)
+
+    def join_command(self, command: list[str]) -> list[str]:
+        """``command``, started after its process has joined the group (so everything it starts does)."""
+        joins = " && ".join(f'echo $$ > "{d}/cgroup.procs"' for d in self.directories)
+        return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh", *command]
+
+    def pids(self) -> list[int]:
+        found: set[int] = set()
+        for folder in self.directories:
+            with contextlib.suppress(OSError, ValueError):
+                found |= {int(p) for p in (folder / "cgroup.procs").read_text().split()}
+        return sorted(found)
+
+    def kill(self) -> None:
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+
+    def remove(self) -> None:
+        for folder in self.directories:
+            for _ in range(100):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@cache
+def _subreaper() -> bool:
+    """Make this process the one orphaned descendants are given to (Linux), so none escapes."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+_live: set[int] = set()
+_live_lock = threading.Lock()
+
+
+class Child:
+    """A running child: its pipes, its process, its group; :meth:`kill` ends all of it."""
+
+    def __init__(self, sandbox: Sandbox, memory_mb: int):
+        self.sandbox = sandbox
+        self.scratch = None if sandbox.bwrap else tempfile.mkdtemp(prefix="layergrad-")
+        self.group = Group.make((memory_mb + 512) * 2**20, 64)
+        command = sandbox.command()
+        if self.group is not None:
+            command = self.group.join_command(command)
+        if not sandbox.bwrap:
+            _subreaper()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
+                                        env=dict(ENV, HOME=self.scratch or "/sandbox"), cwd=self.scratch or "/",
+                                        bufsize=0)
+        with _live_lock:
+            _live.add(self.process.pid)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.write_fd, self.read_fd = self.process.stdin.fileno(), self.process.stdout.fileno()
+        self.reader: Any = None
+        """The :class:`~numeric.checks.wire.Reader` of its answers."""
+
+    def kill(self, grace: float = 0.0) -> None:
+        """End every process of this child (its process group, control group and, without a sandbox,
+        orphans that escaped its session) and remove its traces; with ``grace``, first let it exit
+        on its own for that many seconds (its pipe closed)."""
+        pid = self.process.pid
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()  # type: ignore[union-attr]
+        if grace > 0:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(grace)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        if self.group is not None:
+            self.group.kill()
+        self.process.wait()
+        if not self.sandbox.bwrap:
+            _reap_orphans()
+        if self.group is not None:
+            self.group.kill()
+            self.group.remove()
+        with _live_lock:
+            _live.discard(pid)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _reap_orphans() -> None:
+    """Kill and reap the processes given to this process (as subreaper) from other sessions than
+    its own: a submission's daemons. Children other code of this program started share its session."""
+    me, session = os.getpid(), os.getsid(0)
+    for _ in range(20):
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in _live:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stream:
+                    fields = stream.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me and int(fields[3]) != session:
+                found.append(int(entry))
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def kill_all() -> None:
+    """End every child still running (on an interrupt)."""
+    with _live_lock:
+        pids = list(_live)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)

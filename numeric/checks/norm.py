@@ -21,12 +21,13 @@ form) is also checked to second order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..gradcheck import Verdict, check_second_order
 from .compare import Case, Gradient, Spec, Wrong, entry, fresh, frozen
+from .corners import Parameter, corners
 from .spec import Context, guarded
 
 __all__ = ["BATCHNORM", "FAMILIES", "GROUPNORM", "LAYERNORM", "SPATIAL_BATCHNORM", "gradients", "normalize"]
@@ -68,6 +69,11 @@ def _spatial(shape, _):  # spatial batch norm: per channel, over N, H, W
 def _grouped(shape, groups):  # group norm: per example and group of channels
     n, c, h, w = shape
     return (n, groups, c // groups, h, w), (2, 3, 4)
+
+
+def _interleaved(shape, groups):  # group norm's axis mistake: channel c in group c mod G
+    n, c, h, w = shape
+    return (n, c // groups, groups, h, w), (1, 3, 4)
 
 
 BN = Family("batchnorm", "batchnorm_forward", ("batchnorm_backward", "batchnorm_backward_alt"), "bn_param",
@@ -227,21 +233,55 @@ def _second_order(f: Family, backward: str) -> Callable[[Context], list[Verdict]
     return run
 
 
+FAMILY_PARAMETERS: dict[str, tuple[dict[str, int], tuple[Parameter, ...]]] = {
+    "batchnorm": ({"N": 4, "D": 5}, (Parameter(("N",), 2), Parameter(("D",), 1))),
+    "layernorm": ({"N": 4, "D": 5}, (Parameter(("N",), 1), Parameter(("D",), 2))),
+    "spatial_batchnorm": ({"N": 2, "C": 3, "H": 2, "W": 3}, (Parameter(("N",), 1), Parameter(("C",), 1))),
+    "groupnorm": ({"N": 2, "C": 6, "H": 2, "W": 3, "G": 2},
+                  (Parameter(("N",), 1), Parameter(("G",), 1, lambda c, n: c["C"]))),
+}
+"""Each member's base case and declared parameters: at least two values per statistic (where
+normalization is defined; a single value has variance 0 and layergrad's layers refuse it), so
+N ≥ 2, D ≥ 1 for batch norm and N ≥ 1, D ≥ 2 for layer norm; N, C ≥ 1 for spatial batch norm;
+1 ≤ G ≤ C groups (G dividing C) for group norm."""
+
+
+def _corners(f: Family) -> tuple[tuple[str, dict], ...]:
+    """The corners of ``f``'s declared domain as (label, keyword arguments of _inputs): the smallest
+    batch, one feature or channel, one group and one group per channel. Their inputs have variance
+    1e-4, where ε keeps the gradient well away from rounding (with two values per statistic and a
+    large variance, Z = ±1 whatever x, and dx is rounding noise)."""
+    base, parameters = FAMILY_PARAMETERS[f.name]
+
+    def repair(case: dict[str, int]) -> dict[str, int] | None:
+        return case if "G" not in case or case["C"] % case["G"] == 0 else None
+
+    found = []
+    for label, c in corners(base, parameters, repair):
+        shape = (c["N"], c["D"]) if "D" in c else (c["N"], c["C"], c["H"], c["W"])
+        groups = {"groups": c["G"]} if "G" in c else {}
+        shown = f", G = {c['G']}" if groups and "G =" not in label else ""
+        found.append((f"x {shape}{shown}, {label} (a corner), variance 1e-4",
+                      {"shape": shape, "scale": 0.01, "offset": 1.0, **groups}))
+    return tuple(found)
+
+
 def _shapes(f: Family) -> tuple[tuple[str, dict], ...]:
-    """(label, keyword arguments of _inputs), smallest first."""
+    """(label, keyword arguments of _inputs), smallest first, then the corners."""
     if f.groups:
         return (("x (1, 4, 2, 3), G = 2", {"shape": (1, 4, 2, 3), "groups": 2}),
                 ("x (2, 6, 4, 5), G = 2 (the notebooks')", {"shape": (2, 6, 4, 5), "groups": 2, "scale": 4.0,
                                                            "offset": 10.0}),
                 ("x (2, 6, 4, 5), G = 3, a variance of 1e-4 (ε matters)",
-                 {"shape": (2, 6, 4, 5), "groups": 3, "scale": 0.01, "offset": 1.0}))
+                 {"shape": (2, 6, 4, 5), "groups": 3, "scale": 0.01, "offset": 1.0}), *_corners(f))
     if f.name == "spatial_batchnorm":
         return (("x (2, 2, 2, 3)", {"shape": (2, 2, 2, 3)}),
                 ("x (2, 3, 4, 5) (the notebooks')", {"shape": (2, 3, 4, 5), "scale": 4.0, "offset": 10.0}),
-                ("x (2, 3, 4, 5), variance 1e-4 (ε matters)", {"shape": (2, 3, 4, 5), "scale": 0.01, "offset": 1.0}))
+                ("x (2, 3, 4, 5), variance 1e-4 (ε matters)", {"shape": (2, 3, 4, 5), "scale": 0.01, "offset": 1.0}),
+                *_corners(f))
     return (("x (3, 7)", {"shape": (3, 7)}),
             ("x (4, 5) = 5·randn + 12 (the notebooks')", {"shape": (4, 5)}),
-            ("x (6, 3), variance 1e-4 (ε matters)", {"shape": (6, 3), "scale": 0.01, "offset": 1.0}))
+            ("x (6, 3), variance 1e-4 (ε matters)", {"shape": (6, 3), "scale": 0.01, "offset": 1.0}), *_corners(f))
 
 
 def _wrong_axes(f: Family) -> tuple[int, ...]:
@@ -278,7 +318,7 @@ def _forward_spec(f: Family) -> Spec:
             Wrong(f"{f.name}-batch-stats-at-test", "test mode normalizes with the batch's statistics; it must use "
                   "bn_param's running_mean and running_var", lambda i: normalize(f, i, batch_at_test=True)),
         ]
-    return Spec(f.forward, tuple(cases), _forward_outputs(f), wrongs=tuple(wrongs))
+    return Spec(f.forward, tuple(cases), _forward_outputs(f), wrongs=(*_axis_mistakes(f, False), *wrongs))
 
 
 def _backward_spec(f: Family, backward: str) -> Spec:
@@ -297,11 +337,51 @@ def _backward_spec(f: Family, backward: str) -> Spec:
                                                                                                    dx_gamma=False)),
     )
     extra = _second_order(f, backward) if backward == "batchnorm_backward_alt" else None
+    wrongs = (*_axis_mistakes(f, True), *wrongs)
     return Spec(backward, cases, _backward_outputs(f, backward), _backward_gradients(f, backward), wrongs,
                 needs=(f.forward,), extra=extra, forward=_forward_outputs(f))
 
 
 FAMILIES = (BN, LN, SBN, GN)
+GN_INTERLEAVED = replace(GN, axes=_interleaved)
+
+RESHAPED = ("x of shape (N, C, H, W) is reshaped to (N·H·W, C) without moving the channel axis last, so each "
+            "'channel' column mixes channels and positions; move C last first: x.transpose(0, 2, 3, 1).reshape(-1, C) "
+            "(and transpose the result back with .reshape(N, H, W, C).transpose(0, 3, 1, 2))")
+INTERLEAVED = ("the groups are interleaved: x.reshape(N, C // G, G, H, W) puts channel c in group c mod G; group "
+               "norm's groups are contiguous, x.reshape(N, G, C // G, H, W) (group g holds channels g·C/G to "
+               "(g + 1)·C/G − 1)")
+
+
+def _flat(i: dict) -> dict:
+    """Spatial batch norm's inputs as the axis mistake sees them: (N, C, H, W) reshaped to (−1, C)."""
+    c = i["x"].shape[1]
+    return {**i, **{k: i[k].reshape(-1, c) for k in ("x", "dout") if k in i}}
+
+
+def _reshaped_forward(i: dict) -> dict:
+    out = normalize(BN, _flat(i))
+    return {**out, "out": out["out"].reshape(i["x"].shape)}
+
+
+def _reshaped_backward(i: dict) -> dict:
+    grads = gradients(BN, _flat(i))
+    return {**grads, "dx": grads["dx"].reshape(i["x"].shape)}
+
+
+def _axis_mistakes(f: Family, backward: bool) -> list[Wrong]:
+    """The axis mistakes named with their axes: spatial batch norm's reshape without moving C last,
+    group norm's interleaved groups."""
+    if f is SBN:
+        return [Wrong("spatial_batchnorm-reshape-without-transpose", RESHAPED,
+                      _reshaped_backward if backward else _reshaped_forward)]
+    if f is GN:
+        return [Wrong("groupnorm-interleaved-groups", INTERLEAVED,
+                      (lambda i: gradients(GN_INTERLEAVED, i)) if backward else
+                      (lambda i: normalize(GN_INTERLEAVED, i)))]
+    return []
+
+
 BATCHNORM, LAYERNORM, SPATIAL_BATCHNORM, GROUPNORM = (
     entry(f.name, _forward_spec(f), *(_backward_spec(f, b) for b in f.backward)) for f in FAMILIES
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..gradcheck import Verdict
+from .text import cell, printable
 
 __all__ = ["FunctionReport", "ModuleReport", "summary_csv", "summary_rows"]
 
@@ -31,10 +32,17 @@ class FunctionReport:
     status: str = ""
     note: str = ""
     seconds: float = 0.0
+    remarks: list[str] = field(default_factory=list)
+    """What the reader should know beyond the verdicts (e.g. the code is layergrad's own)."""
 
     def __post_init__(self) -> None:
         if not self.status:
             self.status = "pass" if self.verdicts and all(v.passed for v in self.verdicts) else "fail"
+
+    @property
+    def warnings(self) -> list[str]:
+        """Named warnings of passing checks (a convention at a kink, ...) and remarks, each once."""
+        return list(dict.fromkeys([w for v in self.verdicts for w in v.warnings] + self.remarks))
 
     @property
     def failed(self) -> list[Verdict]:
@@ -55,13 +63,13 @@ class FunctionReport:
         return {
             "name": self.name, "layer": self.layer, "status": self.status, "note": self.note,
             "seconds": round(self.seconds, 3), "mistakes": self.mistakes, "diagnoses": self.diagnoses,
-            "checks": [v.to_dict() for v in self.verdicts],
+            "warnings": self.warnings, "remarks": self.remarks, "checks": [v.to_dict() for v in self.verdicts],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FunctionReport:
         return cls(data["name"], data["layer"], [Verdict.from_dict(v) for v in data["checks"]],
-                   data["status"], data.get("note", ""), data.get("seconds", 0.0))
+                   data["status"], data.get("note", ""), data.get("seconds", 0.0), list(data.get("remarks", [])))
 
     def lines(self, verbose: bool = False) -> list[str]:
         count = len(self.verdicts)
@@ -73,8 +81,7 @@ class FunctionReport:
             out.append(f"          {self.note}")
         out += ["          " + v.line(method=verbose) for v in self.verdicts if verbose or not v.passed]
         out += [f"          → {words}" for words in self.diagnoses if words != self.note]
-        notes = dict.fromkeys(w for v in self.verdicts for w in v.warnings)
-        out += [f"          note: {words}" for words in notes]
+        out += [f"          note: {words}" for words in self.warnings if words != "reference-copy"]
         return out
 
 
@@ -108,13 +115,13 @@ class ModuleReport:
     def text(self, verbose: bool = False) -> str:
         head = self.path + (f" (dropout p = {self.convention})" if self.convention else "")
         if self.error:
-            return f"{head}\n  ERROR   {self.error}"
+            return printable(f"{head}\n  ERROR   {self.error}")
         lines = [head] + ([f"  note: {self.note}"] if self.note else [])
         for report in self.functions:
             lines += report.lines(verbose)
         passed = sum(f.status == "pass" for f in self.functions)
         lines.append(f"{passed} of {len(self.functions)} functions passed")
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
     def __str__(self) -> str:
         return self.text()
@@ -142,8 +149,9 @@ def summary_rows(reports: list[ModuleReport], order: Sequence[str] = ()) -> tupl
 
 
 def summary_csv(reports: list[ModuleReport], order: Sequence[str] = ()) -> str:
-    """The summary table as CSV text."""
+    """The summary table as CSV text (no cell a spreadsheet would read as a formula)."""
     columns, rows = summary_rows(reports, order)
+    rows = [{k: cell(v) for k, v in row.items()} for row in rows]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

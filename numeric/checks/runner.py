@@ -1,18 +1,24 @@
 """Check a module, a file or a folder of files: choose the functions, run their checks, report.
 
 :func:`check_module` runs the checks in this process (for modules layergrad trusts, such as
-its own exports). :func:`check_paths` treats the code as someone else's: it imports each file
-in a child process (to learn which layer functions it defines), then runs each function's
-check in its own child under :class:`~numeric.checks.isolation.Limits`, in parallel.
+its own exports). :func:`check_paths` treats the code as someone else's: it reads every file
+first, then gives each its own child (:mod:`.remote`, :mod:`.isolation`) — a fresh, confined
+interpreter — in which each function is imported afresh and called on the inputs the checks
+send; the checks and their verdicts run here. Modules are checked in parallel (one thread
+each drives its child), under budgets per function, per module and for the whole run
+(:class:`~numeric.checks.isolation.Limits`).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
+import os
 import sys
 import time
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -22,10 +28,13 @@ from derive.dropout import Convention
 from derive.errors import LayergradError
 
 from ..gradcheck import Verdict
-from .isolation import Limits, Outcome, Progress, run_isolated
+from .isolation import Limits, Progress, Sandbox, kill_all
+from .origin import MAX_SOURCE, remarks
+from .remote import ChildFailed, RemoteModule, Session
 from .report import FunctionReport, ModuleReport
-from .spec import REFUSED, Context, FunctionCheck, LayerChecks
+from .spec import REFUSED, Context, FunctionCheck, LayerChecks, describe_facts
 from .table import TABLE
+from .text import clean
 
 __all__ = ["Options", "check_module", "check_path", "check_paths", "load_module", "python_files"]
 
@@ -43,11 +52,26 @@ class Options:
     """The layers to check (every layer layergrad checks, unless told otherwise)."""
     reference: ModuleType | None = None
     """What to compare against instead of layergrad's generated code (e.g. a course's solution)."""
+    strict: bool = False
+    """Named warnings (a convention at a kink) fail the function."""
+    sandbox: Sandbox | None = None
+    """How to confine submissions (default: bubblewrap where it works, see :meth:`Sandbox.detect`)."""
 
     @property
     def functions(self) -> dict[str, tuple[LayerChecks, FunctionCheck]]:
         """Function name → (its layer's entry, its check), in table order."""
         return {check.name: (layer, check) for layer in self.table for check in layer.functions}
+
+
+class _Reference:
+    """A course's solution as the reference, with layergrad's generated code for what it does not define."""
+
+    def __init__(self, solution: ModuleType, generated: ModuleType):
+        self._solution, self._generated = solution, generated
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._solution, name, None)
+        return found if found is not None else getattr(self._generated, name)
 
 
 def load_module(path: str | Path) -> ModuleType:
@@ -136,9 +160,10 @@ def check_module(module: ModuleType, options: Options | Convention | str | None 
     label = str(path) if path is not None else module.__name__
     declared = getattr(module, "DROPOUT_CONVENTION", None)
     convention, runs, skipped = _plan(label, _defined(module, options), declared, options)
-    context = Context(module, Path(path) if path is not None else None, convention, options.seed)
+    context = Context(module, Path(path) if path is not None else None, convention, options.seed,
+                      {"strict": options.strict})
     if options.reference is not None:
-        context.reference = options.reference
+        context.reference = _Reference(options.reference, context.reference)  # type: ignore[assignment]
     reports = [_run_check(check, layer.layer, context) for layer, check in runs]
     return _module_report(label, reports + skipped, convention, options, declared)
 
@@ -154,77 +179,173 @@ def _module_report(label: str, reports: list[FunctionReport], convention: Conven
     return ModuleReport(label, reports, convention.value if convention else None, note=note)
 
 
-def _probe(path: str, options: Options) -> dict[str, Any]:
-    """Child: import the file and say what it defines (or why it cannot be imported)."""
+CONSTANTS = ("DROPOUT_CONVENTION", "CONV_DILATION")
+"""Module-level constants the checks read (plain values, sent by the child)."""
+
+
+def _snapshot(path: Path) -> bytes | str:
+    """The file's bytes, read before any submission runs (so none can change another's), or why not."""
     try:
-        module = load_module(path)
-    except LayergradError as exc:
-        return {"error": str(exc)}
-    declared = getattr(module, "DROPOUT_CONVENTION", None)
-    return {"defined": _defined(module, options), "convention": declared if isinstance(declared, str) else None}
+        if path.is_symlink():  # a link to one of the instructor's files would be read (and shown) as a submission
+            return f"{clean(str(path))} is a symbolic link; not checked (copy the file instead)"
+        if not path.is_file():
+            return f"{clean(str(path))} is not a file; expected a Python module such as layers.py"
+        if path.stat().st_size > MAX_SOURCE:
+            return f"{clean(str(path))} is larger than {MAX_SOURCE // 2**20} MB; not a layer module"
+        return path.read_bytes()
+    except OSError as exc:
+        return f"{clean(str(path))} cannot be read ({clean(exc.strerror or str(exc))})"
 
 
-def _check_in_child(path: str, function: str, convention: Convention | None, options: Options) -> dict[str, Any]:
-    """Child: import the file afresh and run one function's check."""
-    layer, check = options.functions[function]
-    context = Context(load_module(path), Path(path), convention, options.seed)
-    if options.reference is not None:
-        context.reference = options.reference
-    return _run_check(check, layer.layer, context).to_dict()
+def _import_error(label: str, facts: dict[str, Any]) -> str:
+    words = describe_facts(facts, "", Path(label).name).strip()
+    return f"{label} failed to import: {words.removeprefix('raised ')}"
+
+
+def _loaded(reply: dict[str, Any], options: Options) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """What a worker says the module defines, checked to be of the form asked for."""
+    defined = reply.get("defined")
+    constants, origins = reply.get("constants"), reply.get("origins")
+    if not (isinstance(defined, list) and all(isinstance(n, str) and n in options.functions for n in defined)
+            and isinstance(constants, dict) and isinstance(origins, dict)):
+        raise ChildFailed("sent a malformed answer to the import")
+    constants = {k: v for k, v in constants.items() if k in CONSTANTS and isinstance(v, bool | int | float | str)}
+    return defined, constants, {k: v for k, v in origins.items() if isinstance(v, str)}
+
+
+@dataclass
+class _Budget:
+    """The deadlines a module's checks run under, and the words for each."""
+
+    limits: Limits
+    run_deadline: float
+
+    def __post_init__(self) -> None:
+        self.module_deadline = min(time.monotonic() + self.limits.module_budget, self.run_deadline)
+
+    def spent(self) -> str:
+        """Why no more function may run (empty while time is left)."""
+        if time.monotonic() < self.module_deadline:
+            return ""
+        if self.module_deadline >= self.run_deadline:
+            return "was not run: the whole check used up its time budget (--run-timeout)"
+        return (f"was not run: the module used up its time budget of {self.limits.module_budget:g} s "
+                "(--module-timeout)")
+
+    def next(self) -> tuple[float, str]:
+        """The deadline of the next function and the words if it is missed."""
+        own = time.monotonic() + self.limits.timeout
+        if own <= self.module_deadline:
+            return own, f"did not finish within {self.limits.timeout:g} s (an endless loop?); --timeout sets the limit"
+        if self.module_deadline >= self.run_deadline:
+            return self.run_deadline, "did not finish before the whole check's time budget ran out (--run-timeout)"
+        return self.module_deadline, (f"did not finish before the module's time budget of "
+                                      f"{self.limits.module_budget:g} s ran out (--module-timeout)")
+
+
+def _check_remote(label: str, source: bytes, options: Options, sandbox: Sandbox, run_deadline: float,
+                  strict: bool) -> ModuleReport:
+    """Check one submission in its own child; every verdict is computed here."""
+    budget = _Budget(options.limits, run_deadline)
+    session = Session(source, sandbox, options.limits)
+    names = list(options.functions)
+    try:
+        try:
+            deadline, late = budget.next()
+            worker = session.worker(deadline, late)
+            reply = worker.load(names, CONSTANTS)
+            worker.end()
+            if "import_error" in reply and isinstance(reply["import_error"], dict):
+                raise LayergradError(_import_error(label, reply["import_error"]))
+            defined, constants, origins = _loaded(reply, options)
+            declared = constants.get("DROPOUT_CONVENTION")
+            convention, runs, skipped = _plan(label, defined, declared, options)
+        except ChildFailed as exc:
+            return ModuleReport(label, error=f"{label}: importing it {exc.reason}")
+        except LayergradError as exc:
+            return ModuleReport(label, error=str(exc))
+        said = remarks(source, defined, origins)
+        reports = list(skipped)
+        for layer, check in runs:
+            start = time.monotonic()
+            spent = budget.spent()
+            if spent:
+                reports.append(FunctionReport(check.name, layer.layer, status="fail", note=f"{check.name} {spent}"))
+                continue
+            try:
+                deadline, late = budget.next()
+                worker = session.worker(deadline, late)
+                reply = worker.load(names, CONSTANTS)
+                if "import_error" in reply:
+                    raise ChildFailed("failed to import this time (it did the first time)", broken=False)
+                defined, constants, _ = _loaded(reply, options)
+                module = RemoteModule(worker, defined, constants)
+                context = Context(module, Path(label), convention, options.seed, {"strict": strict},  # type: ignore[arg-type]
+                                  display=Path(label).name)
+                if options.reference is not None:
+                    context.reference = _Reference(options.reference, context.reference)  # type: ignore[assignment]
+                report = _run_check(check, layer.layer, context)
+                worker.end()
+            except ChildFailed as exc:
+                if exc.broken:
+                    session.reset()
+                report = FunctionReport(check.name, layer.layer, status="fail", note=f"{check.name} {exc.reason}",
+                                        seconds=time.monotonic() - start)
+            if check.name in said:
+                report.remarks.append(said[check.name])
+            reports.append(report)
+        module = _module_report(label, reports, convention, options, declared)
+        if reports and all(r.remarks for r in reports):  # an export, checked as it is: say it once
+            for r in reports:
+                r.remarks = ["reference-copy"]
+            module.note = "; ".join(filter(None, [module.note, "reference-copy: every function is layergrad's own "
+                                                  "code (an export or imported from layergrad): it passes, but it is "
+                                                  "not the module's own work"]))
+        return module
+    finally:
+        session.close()
 
 
 def check_paths(paths: Sequence[str | Path], options: Options = Options(), *, strict: bool = False,
                 progress: Progress | None = None) -> list[ModuleReport]:
-    """Check each file in child processes; a file that cannot be checked gets a report with ``error``
-    (with ``strict``, a :class:`LayergradError` instead: a usage error for a single module)."""
-    labels = [str(p) for p in paths]
+    """Check each file, each in its own sandboxed child; a file that cannot be checked gets a report with
+    ``error`` (with ``strict``, a :class:`LayergradError` instead: a usage error for a single module).
+
+    Every file is read before any runs; the reports come back in the order of ``paths``."""
+    labels = [clean(str(p)) for p in paths]
     _selected(options)
-    probes = run_isolated([(_probe, (label, options)) for label in labels], options.limits, options.jobs)
-    reports: dict[int, ModuleReport] = {}
-    tasks, owners = [], []
-    plans: dict[int, tuple[Convention | None, list[FunctionReport]]] = {}
-    declared: dict[int, str | None] = {}
-    for k, (label, probe) in enumerate(zip(labels, probes)):
-        try:
-            if probe.failure:
-                raise LayergradError(f"{label}: importing it {probe.failure}")
-            if "error" in probe.value:
-                raise LayergradError(probe.value["error"])
-            convention, runs, skipped = _plan(label, probe.value["defined"], probe.value["convention"], options)
-        except LayergradError as exc:
-            if strict:
-                raise
-            reports[k] = ModuleReport(label, error=str(exc))
-            continue
-        plans[k] = (convention, skipped)
-        declared[k] = probe.value["convention"]
-        for _, check in runs:
-            tasks.append((_check_in_child, (label, check.name, convention, options)))
-            owners.append((k, check))
-    remaining = {k: sum(1 for owner, _ in owners if owner == k) for k in plans}
+    sandbox = options.sandbox or Sandbox.detect()
+    sources = [_snapshot(Path(p)) for p in paths]
+    limits = options.limits
+    run_deadline = time.monotonic() + limits.run_timeout if limits.run_timeout is not None else math.inf
     if progress is not None:
         progress.total = len(labels)
-        for k in reports:
-            progress.advance(Path(labels[k]).name)
 
-    def done(index: int, outcome: Outcome) -> None:
-        k = owners[index][0]
-        remaining[k] -= 1
-        if progress is not None and remaining[k] == 0:
-            progress.advance(Path(labels[k]).name)
+    def one(k: int) -> ModuleReport:
+        source = sources[k]
+        try:
+            if isinstance(source, str):
+                return ModuleReport(labels[k], error=source)
+            return _check_remote(labels[k], source, options, sandbox, run_deadline, options.strict)
+        except Exception as exc:  # the checker's own failure on one module must not cost the others theirs
+            return ModuleReport(labels[k], error=f"the checker failed on this module ({type(exc).__name__}: "
+                                                 f"{clean(str(exc))})")
+        finally:
+            if progress is not None:
+                progress.advance(Path(labels[k]).name)
 
-    outcomes = run_isolated(tasks, options.limits, options.jobs, on_done=done)
-    results: dict[int, list[FunctionReport]] = {k: list(skipped) for k, (_, skipped) in plans.items()}
-    for (k, check), outcome in zip(owners, outcomes):
-        layer = options.functions[check.name][0].layer
-        if outcome.failure:
-            results[k].append(FunctionReport(check.name, layer, status="fail", note=f"{check.name} {outcome.failure}",
-                                             seconds=outcome.seconds))
-        else:
-            results[k].append(FunctionReport.from_dict(outcome.value))
-    for k, (convention, _) in plans.items():
-        reports[k] = _module_report(labels[k], results[k], convention, options, declared[k])
-    return [reports[k] for k in range(len(labels))]
+    jobs = max(1, options.jobs or os.cpu_count() or 1)
+    try:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(labels)) or 1) as pool:
+            reports = list(pool.map(one, range(len(labels))))
+    except BaseException:
+        kill_all()
+        raise
+    if strict:
+        for report in reports:
+            if report.error:
+                raise LayergradError(report.error)
+    return reports
 
 
 def check_path(path: str | Path, options: Options = Options()) -> ModuleReport:

@@ -10,7 +10,6 @@ the module's code raises becomes a :class:`StudentError` with a plain-words desc
 
 from __future__ import annotations
 
-import traceback
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ import numpy as np
 from derive.dropout import Convention
 
 from ..gradcheck import Verdict
+from .text import clean
+from .wire import exception_facts
 
 __all__ = [
     "DTYPE_CHANGED",
@@ -37,6 +38,7 @@ __all__ = [
     "Mistake",
     "StudentError",
     "describe_exception",
+    "describe_facts",
     "guarded",
     "names",
 ]
@@ -92,24 +94,29 @@ class StudentError(Exception):
 
 def describe_exception(exc: BaseException, function: str, path: Path | None) -> str:
     """``dropout_forward raised KeyError: 'seed' (layers.py, line 12: p = dropout_param['seed'])``."""
-    if isinstance(exc, SystemExit):
-        what = f"called sys.exit({exc.code!r})"
-    elif isinstance(exc, MemoryError):
+    return describe_facts(exception_facts(exc, str(path) if path is not None else None), function,
+                          path.name if path is not None else None)
+
+
+def describe_facts(facts: dict[str, Any], function: str, filename: str | None) -> str:
+    """The words for an exception described by ``facts`` (:func:`~numeric.checks.wire.exception_facts`,
+    perhaps from a child: every text is cleaned and cut)."""
+    kind, kind_name = facts.get("kind"), clean(str(facts.get("type", "")), 80)
+    message = clean(str(facts.get("message", "")), 300)
+    if kind == "exit":
+        what = f"called sys.exit({clean(str(facts.get('code', '')), 80)})"
+    elif kind == "memory":
         what = "ran out of memory (MemoryError: it allocates more than the memory limit)"
-    elif isinstance(exc, ValueError) and "read-only" in str(exc):
+    elif kind == "read-only":
         what = "writes into an input array in place (the caller's array would change); compute a new array instead"
-    elif isinstance(exc, RecursionError):
+    elif kind == "recursion":
         what = "recursed without end (RecursionError)"
     else:
-        message = str(exc).strip().splitlines()
-        what = f"raised {type(exc).__name__}" + (f": {message[0]}" if message else "")
+        what = f"raised {kind_name}" + (f": {message}" if message else "")
+    line = facts.get("line")
     where = ""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if path is not None:
-        theirs = [f for f in frames if Path(f.filename).resolve() == path.resolve()]
-        if theirs:
-            frame = theirs[-1]
-            where = f" ({path.name}, line {frame.lineno}: {(frame.line or '').strip()})"
+    if filename is not None and isinstance(line, int):
+        where = f" ({clean(filename, 80)}, line {line}: {clean(str(facts.get('source', '')), 160)})"
     return f"{function} {what}{where}"
 
 
@@ -130,21 +137,44 @@ class Context:
     convention: Convention | None = None
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
+    display: str | None = None
+    """The module's file name as reports show it (its path may be a private copy's)."""
 
     def fn(self, name: str) -> Callable[..., Any]:
-        """The module's function ``name``, raising :class:`StudentError` for whatever it raises."""
+        """The module's function ``name``, raising :class:`StudentError` for whatever it raises;
+        ``fn(name).seeded(seed, *args)`` calls it after seeding NumPy's global random state."""
+        from .remote import Raised
+
         function = getattr(self.module, name)
         path = self.path
+        display = self.display or (path.name if path is not None else None)
 
-        def call(*args: Any, **kwargs: Any) -> Any:
+        def run(call: Callable[[], Any]) -> Any:
             try:
                 with np.errstate(all="ignore"):  # overflow is judged by the results, not printed
-                    return function(*args, **kwargs)
+                    return call()
+            except Raised as exc:
+                raise StudentError(describe_facts(exc.facts, name, display),
+                                   WRITES_INPUT.key if exc.facts.get("kind") == "read-only" else RAISED.key) from None
             except (Exception, SystemExit) as exc:
-                writes = isinstance(exc, ValueError) and "read-only" in str(exc)
-                raise StudentError(describe_exception(exc, name, path),
-                                   WRITES_INPUT.key if writes else RAISED.key) from None
+                facts = exception_facts(exc, str(path) if path is not None else None)
+                raise StudentError(describe_facts(facts, name, display),
+                                   WRITES_INPUT.key if facts["kind"] == "read-only" else RAISED.key) from None
 
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return run(lambda: function(*args, **kwargs))
+
+        def seeded(seed: int, *args: Any, **kwargs: Any) -> Any:
+            if hasattr(function, "seeded"):
+                return run(lambda: function.seeded(seed, *args, **kwargs))
+
+            def draw() -> Any:
+                np.random.seed(seed)
+                return function(*args, **kwargs)
+
+            return run(draw)
+
+        call.seeded = seeded  # type: ignore[attr-defined]
         return call
 
     def rng(self, *salt: str) -> np.random.Generator:
