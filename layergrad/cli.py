@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from derive.errors import LayergradError
 from worksheets.commands import (
+    autograder_cmd,
     bench_cmd,
     check_cmd,
     demo_cmd,
@@ -29,7 +30,8 @@ from worksheets.commands.habits import QuietStdout
 
 __all__ = ["COMMANDS", "main"]
 
-COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, notebook_cmd, experiment_cmd, demo_cmd, bench_cmd)
+COMMANDS = (derive_cmd, export_cmd, check_cmd, sheet_cmd, notebook_cmd, experiment_cmd, demo_cmd, bench_cmd,
+            autograder_cmd)
 
 EPILOG = """examples:
   layergrad derive dropout --format markdown
@@ -39,6 +41,7 @@ EPILOG = """examples:
   layergrad notebook dropout --student -o out/nb && jupyter lab out/nb
   layergrad demo -o out
   layergrad bench --quick --json out/bench.json --plot out/bench.png
+  layergrad autograder --gradescope --points points.toml -o autograder.zip
 
 every subcommand: lists as NAME,NAME (or the option repeated); a flag that does not apply is an
 error; exit code 0 done, 1 a check failed, 2 bad input (one line on standard error)."""

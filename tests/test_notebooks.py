@@ -27,7 +27,7 @@ def test_student_version_differs_exactly_in_the_solutions(name):
     assert len(solution.cells) == len(student.cells)
     graded = 0
     for ours, theirs in zip(solution.cells, student.cells):
-        if "nbgrader" not in ours.metadata:
+        if not ours.metadata.get("nbgrader", {}).get("solution"):
             assert ours.source == theirs.source
             continue
         graded += ours.source.count(BEGIN)
@@ -55,7 +55,7 @@ def test_the_student_notebook_runs_up_to_the_first_exercise():
         execute(notebook)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     failed = [k for k, c in enumerate(code) if any(o.output_type == "error" for o in c.get("outputs", []))]
-    first_exercise = next(k for k, c in enumerate(code) if "nbgrader" in c.metadata)
+    first_exercise = next(k for k, c in enumerate(code) if c.metadata.get("nbgrader", {}).get("solution"))
     assert failed == [first_exercise + 1], "only the check right after the first exercise may fail"
     assert all(c.get("execution_count") for c in code[: first_exercise + 2])
 

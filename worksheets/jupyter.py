@@ -4,7 +4,10 @@ Each source is a ``py:percent`` file (readable, diffable, ruff-checked Python). 
 sits between nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers: the solution
 notebook keeps it (markers included, so nbgrader can release it as is); the student notebook
 replaces each region by nbgrader's stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``
-in code, ``YOUR ANSWER HERE`` in text). Cells with a region carry nbgrader's solution metadata.
+in code, ``YOUR ANSWER HERE`` in text). Cells with a region carry nbgrader's solution metadata
+(written answers are also manually graded cells), and the code cell that checks an exercise is an
+nbgrader autograder test, so that ``nbgrader generate_assignment`` releases the solution notebook
+and ``nbgrader autograde`` scores a filled-in one.
 
 The notebooks show derivations with :func:`show` (rendered from the derivation objects, never
 retyped) and generated code with :func:`show_code`. :func:`execute` runs a notebook top to
@@ -97,17 +100,25 @@ def build(name: str, student: bool = False):
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
     }
-    count = 0
+    count, checks, exercise = 0, 0, False
     for cell in notebook.cells:
         cell.metadata.pop("lines_to_next_cell", None)
         openings = len(_OPENING.findall(cell.source))
         if not openings:
+            if exercise and cell.cell_type == "code" and "assert" in cell.source:
+                checks += 1  # the check after an exercise: nbgrader's autograder test, one point
+                cell.metadata["nbgrader"] = {"solution": False, "grade": True, "locked": True, "points": 1,
+                                             "grade_id": f"{name}-check-{checks}", "schema_version": 3}
+            exercise = exercise and cell.cell_type != "code"
             continue
         if len(_REGION.findall(cell.source)) != openings:
             raise LayergradError(f"notebook {name}: a cell opens '{BEGIN}' without a matching '{END}'")
         count += 1
-        cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False,
-                                     "grade_id": f"{name}-solution-{count}", "schema_version": 3}
+        written = cell.cell_type == "markdown"  # a written answer: graded by hand in nbgrader, one point
+        cell.metadata["nbgrader"] = {"solution": True, "grade": written, "locked": False,
+                                     "grade_id": f"{name}-solution-{count}", "schema_version": 3,
+                                     **({"points": 1} if written else {})}
+        exercise = cell.cell_type == "code"
         if student:
             cell.source = _student_source(cell.source, cell.cell_type)
     return notebook

@@ -3,7 +3,7 @@
 #
 # The computational graph, the backward pass node by node, and the closed form the index
 # engine recovers; then the generated code, gradient checks and what batch normalization does
-# to a layer's statistics. Exercises sit between `### BEGIN SOLUTION` and `### END SOLUTION`.
+# to a layer's statistics. Exercises sit between nbgrader's solution markers.
 
 # %%
 import matplotlib.pyplot as plt

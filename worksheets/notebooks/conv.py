@@ -3,7 +3,7 @@
 #
 # From Quiz 8's 3×3 input and 2×2 filter to the general layer with stride and padding. Every
 # formula is printed from a derivation layergrad checked step by step; every number comes from
-# the code it generated. Exercises sit between `### BEGIN SOLUTION` and `### END SOLUTION`.
+# the code it generated. Exercises sit between nbgrader's solution markers.
 
 # %%
 import matplotlib.pyplot as plt

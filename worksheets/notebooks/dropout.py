@@ -3,7 +3,7 @@
 #
 # Every formula in this notebook is printed from a derivation that layergrad checked step by
 # step, and every number is computed by the code layergrad generated from those derivations.
-# Exercises sit between `### BEGIN SOLUTION` and `### END SOLUTION`; the student version of this
+# Exercises sit between nbgrader's solution markers; the student version of this
 # notebook has `raise NotImplementedError()` there instead.
 
 # %%
