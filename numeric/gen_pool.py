@@ -21,7 +21,7 @@ from derive.printing import text
 
 from .codegen import GeneratedFunction
 from .gen_conv import WINDOW_IMPORT
-from .lowering import Stored, code, expand, factors, loop_nest, scatter_add, window_view
+from .lowering import Stored, code, loop_nest
 
 __all__ = ["functions", "loop_functions", "preamble"]
 
@@ -128,27 +128,39 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
     """``max_pool_forward_fast`` / ``max_pool_backward_fast`` and the ``*_naive`` names."""
     forward, backward = pool.forward(), pool.backward()
     window = forward.assumption("window view").statement
-    view, win = window_view("win", window, X, (k, l), SIZES, NAMES)
-    flat = "win.reshape(N, C, H_out, W_out, HH*WW)"
+    offset = "x[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride]"
     forward_lines = [
-        f"# {_eq(window.lhs, window.rhs)}: a view, axes {win.layout}",
-        view,
-        "# M: 1 at the first largest entry of each window in row-major order (argmax; the tie rule)",
-        f"flat = {flat}",
-        "first = flat.argmax(axis=-1)",
-        "mask = (np.arange(HH*WW) == first[..., None]).reshape(N, C, H_out, W_out, HH, WW)",
+        f"# {_eq(window.lhs, window.rhs)}: for one offset (k, l) a strided slice of x",
+        "# one pass over the offsets: a running maximum and the offset it came from (M's 1, as k·WW + l);",
+        "# only a strictly larger entry replaces it, so the first largest in row-major order wins (the tie rule)",
+        "out = x[:, :, 0:stride*(H_out - 1) + 1:stride, 0:stride*(W_out - 1) + 1:stride].copy()",
+        "first = np.zeros((N, C, H_out, W_out), dtype=np.min_scalar_type(HH*WW - 1))",
+        "larger = np.empty((N, C, H_out, W_out), dtype=bool)",
+        "for k in range(HH):",
+        "    for l in range(WW):",
+        "        if k or l:",
+        f"            part = {offset}",
+        "            np.greater(part, out, out=larger)",
+        "            np.copyto(out, part, where=larger)",
+        "            np.copyto(first, k*WW + l, where=larger)",
         f"# {_eq(forward.start, forward.result)}: the entry M selects",
-        "out = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]",
     ]
     scatter = backward.steps[3].after
-    arrays, deltas, _ = factors(scatter.function)
-    upstream = next(a for a in arrays if a.base == pool.dout)
     backward_lines = [
         f"# {_eq(backward.start, scatter)}",
-        "# the masked product, as dropout's: each window's dout where its mask is 1",
-        f"routed = {expand(DOUT.relabel(upstream), MASK.layout)}*mask",
-        "dx = np.zeros_like(x)",
-        *scatter_add(DX, deltas, Stored("routed", MASK.logical), (k, l), SIZES, NAMES),
+        "# the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1",
+        "if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:",
+        "    # windows tile x exactly: each entry of x is one (window, offset) pair, written once",
+        "    dx = np.empty_like(x)",
+        "    tiles = dx.reshape(N, C, H_out, HH, W_out, WW)",
+        "    for k in range(HH):",
+        "        for l in range(WW):",
+        "            np.multiply(dout, first == k*WW + l, out=tiles[:, :, :, k, :, l])",
+        "else:",
+        "    dx = np.zeros_like(x)",
+        "    for k in range(HH):",
+        "        for l in range(WW):",
+        f"            dx{offset[1:]} += dout*(first == k*WW + l)",
     ]
     derived = (forward.title, pool.output_size().title)
     return [
@@ -165,15 +177,16 @@ def max_pool_backward_naive(dout, cache):
 ''', (backward.title,)),
         GeneratedFunction("max_pool_forward_fast", f'''
 def max_pool_forward_fast(x, pool_param):
-    """{_FORWARD_DOC.format(what=" (vectorized: window view, argmax)")}"""
+    """{_FORWARD_DOC.format(what=" (vectorized: one pass over the window offsets)")}
+    The cache holds M compactly: first[n, c, i, j] = k·WW + l of the entry M selects."""
     {_SETUP}
 {_indent(forward_lines)}
-    return out, (x, pool_param, mask)
+    return out, (x, pool_param, first)
 ''', derived),
         GeneratedFunction("max_pool_backward_fast", f'''
 def max_pool_backward_fast(dout, cache):
     """{_BACKWARD_DOC.format(what=" (vectorized: masked product, a scatter over window offsets)")}"""
-    x, pool_param, mask = cache
+    x, pool_param, first = cache
     {_SETUP}
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
 {_indent(backward_lines)}

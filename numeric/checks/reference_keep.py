@@ -400,28 +400,41 @@ def max_pool_backward_naive(dout, cache):
 
 def max_pool_forward_fast(x, pool_param):
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
-    # win[n, c, i, j, k, l] = x[n, c, k + i·S, l + j·S]: a view, axes (n, c, i, j, k, l)
-    win = sliding_window_view(x, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride, :, :]
-    # M: 1 at the first largest entry of each window in row-major order (argmax; the tie rule)
-    flat = win.reshape(N, C, H_out, W_out, HH*WW)
-    first = flat.argmax(axis=-1)
-    mask = (np.arange(HH*WW) == first[..., None]).reshape(N, C, H_out, W_out, HH, WW)
+    # win[n, c, i, j, k, l] = x[n, c, k + i·S, l + j·S]: for one offset (k, l) a strided slice of x
+    # one pass over the offsets: a running maximum and the offset it came from (M's 1, as k·WW + l);
+    # only a strictly larger entry replaces it, so the first largest in row-major order wins (the tie rule)
+    out = x[:, :, 0:stride*(H_out - 1) + 1:stride, 0:stride*(W_out - 1) + 1:stride].copy()
+    first = np.zeros((N, C, H_out, W_out), dtype=np.min_scalar_type(HH*WW - 1))
+    larger = np.empty((N, C, H_out, W_out), dtype=bool)
+    for k in range(HH):
+        for l in range(WW):
+            if k or l:
+                part = x[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride]
+                np.greater(part, out, out=larger)
+                np.copyto(out, part, where=larger)
+                np.copyto(first, k*WW + l, where=larger)
     # out[n, c, i, j] = Σ_{k,l} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
-    out = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
-    return out, (x, pool_param, mask)
+    return out, (x, pool_param, first)
 
 
 def max_pool_backward_fast(dout, cache):
-    x, pool_param, mask = cache
+    x, pool_param, first = cache
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
     # ∂L/∂x[n, c, u, v] = Σ_{i,j,k,l} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
-    # the masked product, as dropout's: each window's dout where its mask is 1
-    routed = dout[:, :, :, :, None, None]*mask
-    dx = np.zeros_like(x)
-    for k in range(HH):
-        for l in range(WW):
-            dx[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride] += routed[:, :, :, :, k, l]
+    # the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1
+    if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:
+        # windows tile x exactly: each entry of x is one (window, offset) pair, written once
+        dx = np.empty_like(x)
+        tiles = dx.reshape(N, C, H_out, HH, W_out, WW)
+        for k in range(HH):
+            for l in range(WW):
+                np.multiply(dout, first == k*WW + l, out=tiles[:, :, :, k, :, l])
+    else:
+        dx = np.zeros_like(x)
+        for k in range(HH):
+            for l in range(WW):
+                dx[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride] += dout*(first == k*WW + l)
     return dx
 
 
