@@ -57,7 +57,7 @@ LAYER = Assumption(
 
 FLATTEN = Assumption(
     "flattened inputs",
-    sp.true,
+    sp.Eq(sp.Symbol("X"), sp.Function("reshape")(sp.Symbol("x"), sp.Tuple(N, D)), evaluate=False),
     "an input x of shape (N, d_1, …, d_r) enters as X = x.reshape(N, D), D = d_1⋯d_r; the "
     "gradient with respect to x is ∂L/∂X reshaped back to x's shape",
 )

@@ -43,7 +43,7 @@ import sympy as sp
 
 from .derivation import Assumption, Derivation, Prover, unfold
 from .errors import LayergradError
-from .graph import Adjoint, Graph, Node
+from .graph import Adjoint, Graph, Node, adjoint_notation
 from .graph import staged as staged_gradient
 from .index import (
     IN_RANGE,
@@ -265,7 +265,8 @@ def forward(f: Family) -> Derivation:
     """Y written out in terms of X, one definition at a time."""
     defs = definitions(f)
     e = _entries(f)
-    assumptions = [defs["affine"], defs["normalize"], defs["mean"], defs["variance"], defs["positive"], *f.extra]
+    assumptions = [defs["affine"], defs["normalize"], defs["mean"], defs["variance"], defs["positive"], IN_RANGE,
+                   *f.extra]
     d = Derivation(f"{f.title}: forward pass", e["y"], assumptions)
     prover = index_prover()
     d.step(defs["affine"].statement.rhs, "scale and shift", "Y = γ Z + β", by=prover)
@@ -288,7 +289,7 @@ def staged(f: Family) -> tuple[Derivation, ...]:
     g = graph(f)
     defs = definitions(f)
     _, _, substitution = _centering(f)
-    upstream = Assumption("upstream gradient", sp.true, "dY = ∂L/∂Y is given by the layer above")
+    upstream = adjoint_notation(g.node("Y"), LOSS)
     root = defs["scale"].statement.rhs
     prover = _centered_prover(f)
     out = []
@@ -321,7 +322,7 @@ def _centered_prover(f: Family) -> Prover:
     def decide(before: sp.Basic, after: sp.Basic, _unfold) -> bool:
         return normalize(unfold(before, written) - unfold(after, written)) == ()
 
-    return Prover("index normal form, with Z and s written out", decide)
+    return Prover("index normal form, with Z and s written out", decide, (IN_RANGE.name, defs["scale"].name))
 
 
 def stage(f: Family, name: str) -> Derivation:
@@ -360,8 +361,12 @@ def _upstream(f: Family, wrt: sp.Indexed) -> sp.Expr:
     return sp.Sum(Adjoint(Y.label)[y_entry.indices] * sp.Derivative(y_entry, wrt), *reversed(limits))
 
 
-_UPSTREAM = Assumption("upstream gradient", sp.true,
-                       "∂L/∂X = Σ dY·∂Y/∂X over every entry of Y, with dY = ∂L/∂Y given by the layer above")
+def _upstream_equation(f: Family) -> Assumption:
+    """The upstream gradient as an equation, like convolution's: ∂L/∂X = Σ dY·∂Y/∂X."""
+    x = _entries(f)["x"]
+    return Assumption("upstream gradient", _eq(sp.Derivative(LOSS, x), _upstream(f, x)),
+                      "L depends on X only through Y: ∂L/∂X = Σ dY·∂Y/∂X over every entry of Y, with "
+                      "dY = ∂L/∂Y given by the layer above")
 
 
 @cache
@@ -371,10 +376,11 @@ def closed_form(f: Family) -> Derivation:
     e = _entries(f)
     zero, centered, substitution = _centering(f)
     mean, variance = defs["mean"], replace(defs["variance"], unfold=False)
-    assumptions = [_UPSTREAM, IN_RANGE, defs["affine"], defs["normalize"], mean, variance, defs["scale"],
+    upstream = _upstream_equation(f)
+    assumptions = [upstream, IN_RANGE, defs["affine"], defs["normalize"], mean, variance, defs["scale"],
                    defs["positive"], substitution, centered, *f.extra]
     d = Derivation(f"{f.title}: closed-form ∂L/∂X (symbolic sizes)", sp.Derivative(LOSS, e["x"]), assumptions)
-    d.step(_upstream(f, e["x"]), _UPSTREAM.name, "chain rule through every entry of Y")
+    d.step(upstream.statement.rhs, upstream.name, "chain rule through every entry of Y")
     prover = index_prover(defined=[mean, variance])
     d.step(unfold(d.result, [defs["affine"], defs["normalize"]]), "forward pass",
            "Y = γ (X − μ)/√(σ² + ε) + β; μ and σ² stay named, each a function of X by its definition",
@@ -439,15 +445,11 @@ def test_mode(f: Family) -> Derivation:
     m, v = RUNNING_MEAN[f.kept], RUNNING_VAR[f.kept]
     layer = Assumption("test-mode layer", _eq(e["y"], e["gamma"] * (e["x"] - m) / sp.sqrt(v + EPS) + e["beta"]),
                        "normalize with the running mean m and running variance v, fixed numbers", unfold=True)
-    upstream = Assumption("upstream gradient", sp.true, "∂L/∂X = Σ dY·∂Y/∂X, with dY = ∂L/∂Y given")
+    upstream = _upstream_equation(f)
     positive = definitions(f)["positive"]
     d = Derivation(f"{f.title}: backward pass in test mode", sp.Derivative(LOSS, e["x"]),
                    [upstream, IN_RANGE, layer, positive])
-    primes = _free(f)
-    dY = Adjoint(Y.label)
-    limits = [(primes[i], 1, f.ranges[i][1]) for i in f.layout]
-    d.step(sp.Sum(dY[tuple(primes[i] for i in f.layout)] * sp.Derivative(e["y"].xreplace(primes), e["x"]),
-                  *reversed(limits)), "upstream gradient", "chain rule through every entry of Y")
+    d.step(upstream.statement.rhs, upstream.name, "chain rule through every entry of Y")
     prover = index_prover()
     d.step(unfold(d.result, [layer]), "write out the layer", "Y with the running statistics",
            by=prover)

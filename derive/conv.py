@@ -207,7 +207,8 @@ def _quiz_gradient(wrt: sp.IndexedBase, matrix: sp.MatrixSymbol, recognised: sp.
     written = chain.applyfunc(lambda e: _quiz_order(sp.expand(_unfold_quiz(e).doit()), dO))
     d.step(written, "differentiate", "O_ij is linear in the input and in the filter; write out every entry",
            by=_entry_by_entry)
-    d.step(recognised, rule, why, by=_entry_by_entry)
+    # a typed target (the correlation), checked entry by entry against the derived entries
+    d.step(recognised, rule, f"recognised as {text(recognised)}, checked entry by entry: {why}", by=_entry_by_entry)
     return d
 
 
@@ -387,6 +388,7 @@ def _shapes(*arrays: sp.IndexedBase, stride: sp.Expr = S) -> dict[sp.IndexedBase
     table = {
         x: axes(N, C, H, W),
         xpad: axes(N, C, H + 2 * P, W + 2 * P),
+        dxpad: axes(N, C, H + 2 * P, W + 2 * P),
         w: axes(F, C, HH, WW),
         w_rot: axes(F, C, HH, WW),
         dout: axes(N, F, H_out, W_out),
@@ -409,21 +411,22 @@ def forward(dilation: bool = True) -> Derivation:
     """The forward pass, from the definition to the window form the generated code computes."""
     dil = d if dilation else sp.S.One
     layer, padding, window = _layer(S, dil), _padding(), _window(S, dil)
+    shapes = _shapes(x, xpad, w)
     dv = Derivation(
         "Convolution forward pass" + ("" if dilation else " (no dilation, d = 1)"),
         out[n, f, i, j],
-        [layer, padding, window, _sizes(S, dil), IN_RANGE, ZERO_OUTSIDE, shapes_assumption(_shapes(x, xpad, w))],
+        [layer, padding, window, _sizes(S, dil), IN_RANGE, ZERO_OUTSIDE, shapes_assumption(shapes)],
     )
     dv.step(layer.statement.rhs, layer.name, "the layer's definition, entry by entry")
     unpadded = x[n, c, S * i + dil * k - P, S * j + dil * l - P] * w[f, c, k, l]
     dv.step(b[f] + sp.Sum(unpadded, (c, 0, C - 1), (k, 0, HH - 1), (l, 0, WW - 1)), "substitute the padding",
             "read the input P rows and columns earlier; entries outside x are zero",
-            by=index_prover(zero_outside=True))
+            by=index_prover(zero_outside=shapes))
     windowed = win[n, c, i, j, k, l] * w[f, c, k, l]
     dv.step(b[f] + sp.Sum(windowed, (c, 0, C - 1), (k, 0, HH - 1), (l, 0, WW - 1)), "read through the window view",
             "the affine indices S·i + d·k, S·j + d·l are a sliding window strided by S, dilated by d" if dilation
             else "the affine indices S·i + k, S·j + l are a sliding window strided by S",
-            by=index_prover(zero_outside=True))
+            by=index_prover(zero_outside=shapes))
     dv.note("The generated code computes the window form: per example, an im2col copy of its windows "
             "and one matrix multiply over (c, k, l).")
     return dv
@@ -482,7 +485,7 @@ def backward_w(dilation: bool = True) -> Derivation:
             "f′ = f, c′ = c, k′ = k, l′ = l: the filter entry appears once per window", by=index_prover())
     dv.step(sp.Sum(dout[n, f, i, j] * win[n, c, i, j, k, l], (n, 0, N - 1), (i, 0, H_out - 1), (j, 0, W_out - 1)),
             "read through the window view", "the same windows as the forward pass, now weighted by dout",
-            by=index_prover(zero_outside=True))
+            by=index_prover(zero_outside=_shapes(xpad, w, dout)))
     dv.note("dw is the padded input correlated with dout (dout dilated by the stride S): one matrix "
             "multiply per example of dout with that example's im2col windows.")
     return dv
@@ -514,9 +517,10 @@ def backward_xpad(dilation: bool = True) -> Derivation:
         dv.note("The scatter form: for each kernel offset (k, l), add dout·w to the strided slice "
                 "xpad[:, :, d·k + S·i, d·l + S·j]. This is what the generated code computes.")
     else:
-        dv.step(contracted(dv.result, zero_outside=True), "Kronecker delta (zero outside w)",
+        shapes = _shapes(xpad, w, dout)
+        dv.step(contracted(dv.result, zero_outside=shapes), "Kronecker delta (zero outside w)",
                 "n′ = n, c′ = c, and k′ = a − S·i, l′ = b − S·j; where that falls outside the "
-                "filter, w is zero", by=index_prover(zero_outside=True))
+                "filter, w is zero", by=index_prover(zero_outside=shapes))
         dv.note("For S = 1 this is a full convolution of dout with the flipped filter; for S > 1 "
                 "the strided transpose (see the transposed-convolution derivation).")
     return dv
@@ -534,7 +538,7 @@ def backward_x() -> Derivation:
         "L depends on x only through xpad, whose gradient dxpad was derived above",
     )
     dv = Derivation("Convolution backward: the input gradient dx", sp.Derivative(L, x[n, c, u, v]),
-                    [upstream, padding, IN_RANGE, ZERO_OUTSIDE, shapes_assumption(_shapes(x, xpad))])
+                    [upstream, padding, IN_RANGE, ZERO_OUTSIDE, shapes_assumption(_shapes(x, xpad, dxpad))])
     dv.step(upstream.statement.rhs, upstream.name, "the chain rule through every entry of xpad")
     substituted = sp.Sum(dxpad[n2, c2, m, m2] * x[n2, c2, m - P, m2 - P],
                          (n2, 0, N - 1), (c2, 0, C - 1), (m, 0, H + 2 * P - 1), (m2, 0, W + 2 * P - 1))
@@ -542,8 +546,9 @@ def backward_x() -> Derivation:
             "xpad read P rows and columns later is x", by=index_prover())
     dv.step(own_names(multiply_out(dv.result)), "differentiate term by term",
             "each x entry appears once in xpad", by=index_prover())
-    dv.step(contracted(dv.result, zero_outside=True), "Kronecker delta",
-            "the entry of xpad that holds x[n, c, u, v] is at (u + P, v + P)", by=index_prover(zero_outside=True))
+    shapes = _shapes(x, xpad, dxpad)
+    dv.step(contracted(dv.result, zero_outside=shapes), "Kronecker delta",
+            "the entry of xpad that holds x[n, c, u, v] is at (u + P, v + P)", by=index_prover(zero_outside=shapes))
     dv.note("dx is dxpad with the P-wide border cropped: the border's gradient belongs to zeros.")
     return dv
 
@@ -575,8 +580,9 @@ def transposed(strided: bool = True) -> Derivation:
                                                   else "full convolution (S = 1)")
     arrays = (xpad, w, dout, *([dout_up] if strided else []), dout_pad, w_rot)
     dv = _differentiated(title, xpad[n, c, a, b_], stride, sp.S.One, definitions, arrays)
-    prover = support_prover(_shapes(*arrays, stride=stride))
-    dv.step(contracted(dv.result, zero_outside=True), "Kronecker delta (zero outside w)",
+    shapes = _shapes(*arrays, stride=stride)
+    prover = support_prover(shapes)
+    dv.step(contracted(dv.result, zero_outside=shapes), "Kronecker delta (zero outside w)",
             f"n′ = n, c′ = c, k′ = {text(a - stride * i)}, l′ = {text(b_ - stride * j)}", by=prover)
     if strided:
         dv.step(sp.Sum(dout_up[n, f, m, m2] * w[f, c, a - m, b_ - m2],

@@ -2,28 +2,41 @@ r"""Derivations: ordered, checked steps from a starting expression to a result.
 
 A :class:`Derivation` starts from an expression (say :math:`\partial L / \partial Y_{ij}`) and
 moves through steps. Each :class:`Step` names the rule that produced it and says why in one
-line. A step is accepted only when
+line. A step changes the expression only through a prover or an equation. It is accepted only when
 
-* a prover shows ``before == after`` (SymPy's own simplification, or the index engine's normal
-  form, see :mod:`derive.index`), after unfolding the derivation's definitions; or
-* its rule *is* one of the derivation's declared :class:`Assumption`\ s, listed with it, and
-  the step follows from that assumption: where the assumption is an equation ``lhs = rhs``,
-  ``after`` is ``before`` (or the derivation's start) with ``lhs`` replaced by ``rhs`` — at any
-  index for an indexed ``lhs``, at any argument for a function such as
-  :math:`\theta(M) = \theta_0(M)`, at every entry for a matrix — or the prover shows it once the
-  equation is unfolded.
-  Assumptions that are not equations (the chain rule, indices in range, ...) justify the step
-  they name by themselves.
+* a :class:`Prover` shows ``before == after`` (SymPy's own simplification, or the index
+  engine's normal form, see :mod:`derive.index`), after unfolding the derivation's
+  definitions. A prover may rely on *side conditions* — declared assumptions that are not
+  equations, such as "free indices in range" or "zero outside the array" (:attr:`Prover.uses`);
+  each must be declared with the derivation; or
+* its rule names one of the derivation's declared :class:`Assumption`\ s that is an
+  *equation* ``lhs = rhs`` (the chain rule generated from a computational graph, a layer's
+  definition, an upstream gradient), and the step follows from it: ``after`` is ``before``
+  (or the derivation's start) with ``lhs`` replaced by ``rhs`` — at any index for an indexed
+  ``lhs``, at any argument for a function such as :math:`\theta(M) = \theta_0(M)`, at every
+  entry for a matrix. (Nothing looser: SymPy takes an entry of one array to be independent
+  of every other array, so "the equation unfolded, then simplified" would let
+  :math:`\sum \mathrm{d}Y\,\partial Y/\partial\gamma` equal anything times itself.)
+
+An assumption that is not an equation (indices in range, positivity, a convention) justifies
+no step by itself: citing one as a step's rule is refused. An assumption's statement is a
+formula kept unevaluated; one that collapses to ``True`` or ``False`` is refused.
+
+Typed-in expressions enter a derivation in two places only, each checked: as a step's
+``after`` — a *target* such as the matrix form :math:`\partial L/\partial H \odot M` of
+dropout, :math:`(P - Y)/N` of softmax or the recognised correlations of the quiz, which a
+prover must show equal to the derived expression before it — and in :meth:`Derivation.proves`.
 
 Anything else raises :class:`~derive.errors.LayergradError` while the derivation is built, so
-a derivation that exists is a derivation that was checked.
+a derivation that exists is a derivation that was checked; :meth:`Derivation.verify` re-checks
+it and :meth:`Derivation.accepts` asks whether a changed step would still pass.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.stats import Expectation
@@ -51,10 +64,13 @@ class Prover:
     """A named procedure that decides ``before == after``.
 
     ``decide(before, after, unfold)`` receives a function that unfolds the derivation's
-    definitions; a prover applies it where it needs it (most do so first thing)."""
+    definitions; a prover applies it where it needs it (most do so first thing). ``uses``
+    names the side conditions it relies on (non-equation assumptions such as "free indices in
+    range"); a derivation that uses the prover must declare them."""
 
     name: str
     decide: Callable[[sp.Basic, sp.Basic, Callable[[sp.Basic], sp.Basic]], bool]
+    uses: tuple[str, ...] = ()
 
     def __call__(
         self,
@@ -70,13 +86,27 @@ class Assumption:
     """A statement a derivation takes as given.
 
     ``unfold=True`` marks a definition ``lhs = rhs``: provers may replace ``lhs`` by ``rhs``
-    (for an indexed ``lhs`` such as :math:`H_{ij}`, at any index).
+    (for an indexed ``lhs`` such as :math:`H_{ij}`, at any index). The statement must be a
+    formula, not one that evaluated to ``True`` or ``False`` when it was built (build it with
+    ``evaluate=False``, or unevaluated objects such as ``Expectation``).
     """
 
     name: str
     statement: sp.Basic
     why: str
     unfold: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.statement, (bool, sp.logic.boolalg.BooleanAtom)):
+            raise LayergradError(
+                f"assumption {self.name!r}: its statement evaluated to {self.statement} when built; "
+                "state it unevaluated (evaluate=False) so that it says something"
+            )
+
+    @property
+    def is_equation(self) -> bool:
+        """Is the statement an equation ``lhs = rhs`` (which steps may cite)?"""
+        return isinstance(self.statement, sp.Equality)
 
 
 @dataclass(frozen=True)
@@ -214,27 +244,40 @@ class Derivation:
     def step(self, after: sp.Basic, rule: str, why: str, *, by: Prover = by_sympy) -> Derivation:
         """Append ``after``, reached by ``rule``; check it now, raise if it cannot be justified.
 
-        The step is justified when ``rule`` names a declared assumption, or when ``by`` proves
-        ``before == after`` once definitions are unfolded on both sides.
+        The step is justified when ``rule`` names a declared equation and ``after`` follows
+        from it, or when ``by`` proves ``before == after`` once definitions are unfolded on both
+        sides (with every side condition the prover uses declared). Citing a declared
+        assumption that is not an equation is refused.
         """
         before, after = self.result, sp.sympify(after)
-        prover: Prover | None = None
+        number = len(self.steps) + 1
         assumed = self._assumed(rule)
         if assumed is not None:
+            if not assumed.is_equation:
+                raise LayergradError(
+                    f"{self.title}: step {number} cites {rule!r} ({text(assumed.statement)}), which is not an "
+                    "equation: an assumption that is not an equation justifies no step by itself, it can only "
+                    "be a side condition of a prover"
+                )
             if not self._follows(assumed, before, after, by):
                 raise LayergradError(
-                    f"{self.title}: step {len(self.steps) + 1} does not follow from the assumption "
+                    f"{self.title}: step {number} does not follow from the equation "
                     f"{rule!r} ({text(assumed.statement)}): {text(before)} ≠ {text(after)}"
                 )
-            proof = "assumption"
-        elif self._proves(by, before, after):
-            proof, prover = f"proved: {by.name}", by
-        else:
+            self.steps.append(Step(before, after, rule, why, "by its equation"))
+            return self
+        missing = self._undeclared(by)
+        if missing:
             raise LayergradError(
-                f"{self.title}: step {len(self.steps) + 1} ({rule}) is not proven by "
-                f"{by.name} and is not a declared assumption: {text(before)} ≠ {text(after)}"
+                f"{self.title}: step {number} ({rule}): the prover {by.name!r} relies on "
+                f"{', '.join(map(repr, missing))}, which the derivation does not declare"
             )
-        self.steps.append(Step(before, after, rule, why, proof, prover))
+        if not self._proves(by, before, after):
+            raise LayergradError(
+                f"{self.title}: step {number} ({rule}) is not proven by "
+                f"{by.name} and is not a declared equation: {text(before)} ≠ {text(after)}"
+            )
+        self.steps.append(Step(before, after, rule, why, f"proved: {by.name}", by))
         return self
 
     def note(self, line: str) -> Derivation:
@@ -245,26 +288,47 @@ class Derivation:
     def verify(self) -> list[int]:
         """Re-check every step; return the numbers (1-based) of steps that no longer hold.
 
-        A step must start where the previous one ended, and either still name a declared
-        assumption or still be proven by the prover that accepted it.
+        A step must start where the previous one ended, and either still follow from the
+        declared equation it names or still be proven by the prover that accepted it (with
+        that prover's side conditions declared).
         """
         failed = []
         previous = self.start
         for number, s in enumerate(self.steps, start=1):
-            if s.before != previous:
-                failed.append(number)
-            elif s.prover is None:
-                assumed = self._assumed(s.rule)
-                if assumed is None or not self._follows(assumed, s.before, s.after, by_sympy):
-                    failed.append(number)
-            elif not self._proves(s.prover, s.before, s.after):
+            if s.before != previous or not self._holds(s, s.after):
                 failed.append(number)
             previous = s.after
         return failed
 
+    def accepts(self, number: int, after: sp.Basic) -> bool:
+        """Would step ``number`` (1-based) be accepted, by the same justification, had it
+        reached ``after`` instead? (A mutation test asks this of altered steps.)"""
+        if not 1 <= number <= len(self.steps):
+            raise LayergradError(f"{self.title}: no step {number} (it has {len(self.steps)})")
+        return self._holds(self.steps[number - 1], sp.sympify(after))
+
+    def justification(self, number: int) -> tuple[str, str, tuple[str, ...]]:
+        """How step ``number`` is justified: ``("equation", name, ())`` or
+        ``("prover", prover name, side conditions)``."""
+        s = self.steps[number - 1]
+        if s.prover is None:
+            return "equation", s.rule, ()
+        return "prover", s.prover.name, s.prover.uses
+
     def proves(self, expected: sp.Basic, by: Prover = by_sympy) -> bool:
-        """Does the result equal ``expected``? (Typed-in results appear only here, as targets.)"""
+        """Does the result equal ``expected``? (A typed-in target, checked by the prover.)"""
         return self._proves(by, self.result, expected)
+
+    def _holds(self, s: Step, after: sp.Basic) -> bool:
+        if s.prover is None:
+            assumed = self._assumed(s.rule)
+            return (assumed is not None and assumed.is_equation
+                    and self._follows(assumed, s.before, after, by_sympy))
+        return not self._undeclared(s.prover) and self._proves(s.prover, s.before, after)
+
+    def _undeclared(self, prover: Prover) -> list[str]:
+        names = {a.name for a in self.assumptions}
+        return [u for u in prover.uses if u not in names]
 
     def _proves(self, prover: Prover, before: sp.Basic, after: sp.Basic) -> bool:
         return prover(before, after, lambda e: unfold(e, self.assumptions))
@@ -274,15 +338,12 @@ class Derivation:
 
     def _follows(self, assumed: Assumption, before: sp.Basic, after: sp.Basic, prover: Prover) -> bool:
         """Does ``after`` follow from ``before`` (or from the start, which the steps so far
-        showed equal to it) by the assumption? See the module docstring."""
-        if not isinstance(assumed.statement, sp.Equality):
-            return True
+        showed equal to it) by the equation ``assumed``? See the module docstring."""
+        if not assumed.is_equation:
+            return False
         if after in (_apply(assumed.statement, before), _apply(assumed.statement, self.start)):
             return True
-        if isinstance(before, sp.MatrixSymbol) and after in _entrywise(assumed.statement, before.shape):
-            return True
-        definitions = (*self.assumptions, replace(assumed, unfold=True))
-        return any(prover(origin, after, lambda e: unfold(e, definitions)) for origin in (before, self.start))
+        return isinstance(before, sp.MatrixSymbol) and after in _entrywise(assumed.statement, before.shape)
 
     def __str__(self) -> str:
         from .render import render

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from .index import Term, contract_deltas, multiply_out
+from .index import Shapes, Term, contract_deltas, multiply_out
 
 __all__ = ["contracted", "in_order", "own_names"]
 
@@ -50,9 +50,10 @@ def own_names(terms: Sequence[Term], unprimed: bool = False) -> sp.Expr:
     return in_order(sp.Add(*parts))
 
 
-def contracted(expr: sp.Expr, zero_outside: bool = False, eliminate: str = "kl") -> sp.Expr:
-    """Contract the Kronecker deltas of ``expr``, eliminating the dummies whose names start
-    with a letter of ``eliminate`` first (the kernel offsets, so dout keeps plain indices)."""
+def contracted(expr: sp.Expr, zero_outside: Shapes | None = None, eliminate: str = "kl") -> sp.Expr:
+    """Contract the Kronecker deltas of ``expr`` (under zero outside the arrays of these shapes,
+    where given), eliminating the dummies whose names start with a letter of ``eliminate``
+    first (the kernel offsets, so dout keeps plain indices)."""
     terms = []
     for t in multiply_out(expr):
         first = sorted(t.limits, key=lambda lim: lim[0].name.lstrip("_")[0] not in eliminate)

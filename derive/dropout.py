@@ -305,17 +305,21 @@ def backward(variant: str = "inverted", convention: Convention | str = "keep") -
     if variant == "inverted":
         d.step(G[i, j] * M[i, j], "fold the scale into the mask", "M = D/q, saved by the forward pass",
                by=prover)
+        # a typed target, checked: the prover must show it equal to the derived G[i, j]·M[i, j]
         d.step(
             entry(sp.HadamardProduct(dL_dH, Mm), i, j),
             "matrix form",
-            "the upstream gradient masked (and scaled) exactly as the forward pass masked Y",
+            "recognised as ∂L/∂H ⊙ M, checked entry by entry: the upstream gradient masked (and scaled) "
+            "exactly as the forward pass masked Y",
             by=_matrix_prover(),
         )
     else:
+        # a typed target, checked: the prover must show it equal to the derived entry
         d.step(
             entry(sp.HadamardProduct(dL_dH, Dm), i, j),
             "matrix form",
-            "the upstream gradient masked exactly as the forward pass masked Y",
+            "recognised as ∂L/∂H ⊙ D, checked entry by entry: the upstream gradient masked exactly as "
+            "the forward pass masked Y",
             by=_matrix_prover(),
         )
     return d
@@ -337,7 +341,8 @@ def moments(variant: str = "inverted", convention: Convention | str = "keep") ->
     keep = _keep(convention)
     scale = h / mask
     assumptions = [
-        Assumption("Bernoulli mask", sp.Eq(stats.E(mask), keep), "D_ij is 1 with probability q, else 0"),
+        Assumption("Bernoulli mask", sp.Eq(stats.Expectation(mask), keep, evaluate=False),
+                   "D_ij is 1 with probability q, else 0"),
         _convention_assumption(convention),
     ]
     mean = Derivation(_title("train-time mean", variant, convention), stats.Expectation(h), assumptions)
@@ -373,7 +378,8 @@ def no_rescaling(convention: Convention | str = "keep") -> Derivation:
         f"Dropout without the 1/q rescaling ({convention.value} convention)",
         stats.Expectation(mask * y),
         [
-            Assumption("Bernoulli mask", sp.Eq(stats.E(mask), keep), "D_ij is 1 with probability q"),
+            Assumption("Bernoulli mask", sp.Eq(stats.Expectation(mask), keep, evaluate=False),
+                       "D_ij is 1 with probability q"),
             Assumption("identity at test time", sp.Eq(sp.Symbol("H_test"), y),
                        "an inverted-dropout layer leaves test inputs untouched"),
             _convention_assumption(convention),
@@ -505,7 +511,8 @@ def _baldi_sadowski_three() -> tuple[Derivation, Derivation]:
     dLE = sp.Derivative(LE, ws[0])
     loss_e = (y - sum(p * w_ * x_ for w_, x_ in zip(ws, xs))) ** 2 / 2
     loss_d = (y - sum(dl * w_ * x_ for dl, w_, x_ in zip(deltas, ws, xs))) ** 2 / 2
-    mask = Assumption("Bernoulli mask", sp.Eq(stats.E(deltas[0]), p), "δ_1, δ_2, δ_3 independent Bernoulli(p)")
+    mask = Assumption("Bernoulli mask", sp.Eq(stats.Expectation(deltas[0]), p, evaluate=False),
+                      "δ_1, δ_2, δ_3 independent Bernoulli(p)")
 
     LD = sp.Symbol("L_D", real=True)
     grad = Derivation(

@@ -38,18 +38,11 @@ from .index import (
 )
 from .printing import latex, text
 
-__all__ = ["CHAIN_RULE", "Adjoint", "Graph", "Node", "local_prover", "staged"]
+__all__ = ["Adjoint", "Graph", "Node", "adjoint_notation", "chain_rule", "local_prover", "staged"]
 
 def _eq(lhs: sp.Expr, rhs: sp.Expr) -> sp.Equality:
     return sp.Eq(lhs, rhs, evaluate=False)
 
-
-CHAIN_RULE = Assumption(
-    "chain rule",
-    sp.true,
-    "∂L/∂v is the sum, over every node c that consumes v (every branch), of "
-    "Σ (∂L/∂c)·(∂c/∂v) over c's entries",
-)
 
 
 class Adjoint(sp.IndexedBase):
@@ -182,11 +175,45 @@ def local_prover(definitions: Iterable[Node]) -> Prover:
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         return normalize(_once(before, definitions) - after) == ()
 
-    return Prover("local definitions, then index normal form", decide)
+    return Prover("local definitions, then index normal form", decide,
+                  (IN_RANGE.name, *(n.assumption.name for n in definitions)))
 
 
 def _primed(indices: Sequence[sp.Symbol]) -> tuple[sp.Symbol, ...]:
     return tuple(sp.Symbol(f"{i.name}'", integer=True) for i in indices)
+
+
+def chain_rule(graph: Graph, name: str, loss: sp.Symbol,
+               ranges: dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]) -> Assumption:
+    r"""The chain rule at node ``name`` as an equation generated from ``graph``:
+    :math:`\partial L/\partial v_a = \sum_{c} \sum_b \mathrm{d}c_b\, \partial c_b/\partial v_a`,
+    one term per consumer :math:`c` of :math:`v` read from the graph's edges."""
+    node = graph.node(name)
+    consumers = graph.consumers(name)
+    if not consumers:
+        raise LayergradError(f"node {name} has no consumers; its gradient is given, not derived")
+    wrt = node.entry
+    chain = []
+    for c in consumers:
+        dummies = _primed(c.indices)
+        limits = [(d, *ranges[i]) for d, i in zip(dummies, c.indices)]
+        chain.append(sp.Sum(c.adjoint[dummies] * sp.Derivative(c.array[dummies], wrt), *reversed(limits)))
+    labels = ", ".join(c.label or c.name for c in consumers)
+    return Assumption(
+        "chain rule",
+        _eq(sp.Derivative(loss, wrt), sp.Add(*chain)),
+        f"L depends on {node.label or name} only through the nodes that consume it in the graph ({labels}): "
+        "one term per branch, Σ over the consumer's entries of its gradient times its local derivative",
+    )
+
+
+def adjoint_notation(node: Node, loss: sp.Symbol) -> Assumption:
+    """``dv[…] = ∂L/∂v[…]``: the notation for a node's gradient, given by the layer above for the output."""
+    return Assumption(
+        "upstream gradient",
+        _eq(node.adjoint[node.indices], sp.Derivative(loss, node.entry)),
+        f"d{node.label or node.name} = ∂L/∂{node.label or node.name} is given by the layer above",
+    )
 
 
 def staged(
@@ -206,20 +233,11 @@ def staged(
     differentiation; Kronecker-delta contraction; constant sums and collection. The result
     is in terms of the consumers' gradients (``dc``) and the forward values."""
     node = graph.node(name)
+    chain = chain_rule(graph, name, loss, ranges)
     consumers = graph.consumers(name)
-    if not consumers:
-        raise LayergradError(f"node {name} has no consumers; its gradient is given, not derived")
-    wrt = node.entry
-    start = sp.Derivative(loss, wrt)
-    chain = []
-    for c in consumers:
-        dummies = _primed(c.indices)
-        entry = c.array[dummies]
-        limits = [(d, *ranges[i]) for d, i in zip(dummies, c.indices)]
-        chain.append(sp.Sum(c.adjoint[dummies] * sp.Derivative(entry, wrt), *reversed(limits)))
-    definitions = [CHAIN_RULE, IN_RANGE, *(c.assumption for c in consumers), *assumptions]
-    d = Derivation(title, start, definitions)
-    d.step(sp.Add(*chain), CHAIN_RULE.name,
+    definitions = [chain, IN_RANGE, *(c.assumption for c in consumers), *assumptions]
+    d = Derivation(title, chain.statement.lhs, definitions)
+    d.step(chain.statement.rhs, chain.name,
            "one term per branch: " + ", ".join(f"{node.label or name} → {c.label or c.name}" for c in consumers))
     local = _once(d.result, consumers)
     d.step(local, "local definitions",

@@ -50,41 +50,57 @@ from .errors import LayergradError
 
 __all__ = [
     "IN_RANGE",
+    "SHAPES",
     "ZERO_OUTSIDE",
     "Mean",
+    "Shapes",
     "Term",
     "ZeroSum",
     "abbreviate",
+    "always_in_range",
     "apply_zero_sums",
     "bernoulli_mean",
     "canonical_nested_sums",
     "collect",
     "contract_deltas",
     "differentiate",
+    "freeze",
     "index_prover",
     "multiply_out",
     "normalize",
+    "range_of",
+    "reads",
     "rename_bound",
+    "same_range",
     "substitute",
     "sum_constants",
     "tidy",
     "to_expr",
+    "witnessed",
 ]
 
 Limit = tuple[sp.Symbol, sp.Expr, sp.Expr]
 
+Shapes = Mapping[sp.IndexedBase, Sequence[tuple[sp.Expr, sp.Expr]]]
+"""Array → the inclusive range ``(lo, hi)`` of each of its axes."""
+
+_i, _k, _lo, _hi = sp.symbols("i k lo hi", integer=True)
+_f, _A = sp.IndexedBase("f"), sp.IndexedBase("A")
+
 IN_RANGE = Assumption(
     "free indices in range",
-    sp.true,
+    sp.Implies(sp.And(sp.Le(_lo, _i), sp.Le(_i, _hi)),
+               sp.Eq(sp.Sum(sp.KroneckerDelta(_i, _k) * _f[_k], (_k, _lo, _hi)), _f[_i], evaluate=False)),
     "every free index lies inside the range of the dummy it is contracted with, so "
-    "Σ_k δ(i, k) f(k) = f(i) holds without a range guard",
+    "Σ_k δ(i, k) f(k) = f(i) holds without a range guard (a side condition of the index engine)",
 )
 
 ZERO_OUTSIDE = Assumption(
     "zero outside the array",
-    sp.true,
-    "an array read at an index outside its shape is zero (zero padding), so a Kronecker "
-    "delta may fix a dummy to an affine expression such as a − S·i",
+    sp.Implies(sp.Or(sp.Lt(_i, _lo), sp.Gt(_i, _hi)), sp.Eq(_A[_i], 0, evaluate=False)),
+    "an array read at an index outside its shape [lo, hi] is zero (zero padding), so a Kronecker "
+    "delta may fix a dummy to an affine expression such as a − S·i where an array reads that dummy "
+    "over exactly its summed range (a side condition of the index engine)",
 )
 
 
@@ -269,13 +285,94 @@ def _solve_delta(delta: sp.KroneckerDelta, limits: Sequence[Limit]) -> tuple[int
     return None
 
 
-def contract_deltas(terms: Iterable[Term], zero_outside: bool = False) -> tuple[Term, ...]:
+_PLACEHOLDER = sp.Symbol("_p", integer=True)
+
+
+def reads(t: Term, dummy: sp.Symbol, shapes: Shapes) -> list[tuple[tuple, int, sp.Expr, tuple]]:
+    """Factors of ``t`` (plain entries of arrays with a declared shape) that read ``dummy`` as
+    ``±dummy + offset`` (offset free of dummies): ``(sort key, slope, offset, axis range)`` each."""
+    found = []
+    others = set(t.dummies) - {dummy}
+    for factor in sp.Mul.make_args(t.factor):
+        if not (isinstance(factor, sp.Indexed) and factor.base in shapes):
+            continue
+        for axis, index in enumerate(factor.indices):
+            index = sp.expand(index)
+            slope = index.diff(dummy)
+            offset = sp.expand(index - slope * dummy)
+            if slope not in (1, -1) or offset.has(dummy, *others):
+                continue
+            key = (factor.base.name, axis, sp.srepr(index.xreplace({dummy: _PLACEHOLDER})))
+            found.append((key, int(slope), offset, tuple(sp.sympify(v) for v in shapes[factor.base][axis])))
+    return found
+
+
+def range_of(slope: int, offset: sp.Expr, axis_range: tuple) -> tuple[sp.Expr, sp.Expr]:
+    """The values of ``k`` for which ``slope*k + offset`` lies in ``axis_range``."""
+    lo, hi = axis_range
+    if slope == 1:
+        return sp.expand(lo - offset), sp.expand(hi - offset)
+    return sp.expand(offset - hi), sp.expand(offset - lo)
+
+
+def same_range(a: tuple[sp.Expr, sp.Expr], b: tuple[sp.Expr, sp.Expr]) -> bool:
+    """Are the inclusive ranges ``a`` and ``b`` the same for every value of their symbols?"""
+    return sp.expand(a[0] - b[0]) == 0 and sp.expand(a[1] - b[1]) == 0
+
+
+def witnessed(t: Term, limit: Limit, shapes: Shapes) -> bool:
+    r"""Is ``t`` zero wherever its dummy ``limit[0]`` leaves the summed range? True when some
+    factor reads the dummy with slope :math:`\pm 1` over exactly that range (the factor is zero
+    outside its shape) and no other limit depends on the dummy: then the sum may run over all
+    integers."""
+    dummy, lo, hi = limit
+    if any(other[1].has(dummy) or other[2].has(dummy) for other in t.limits if other[0] != dummy):
+        return False
+    return any(same_range((lo, hi), range_of(s, c, r)) for _, s, c, r in reads(t, dummy, shapes))
+
+
+def always_in_range(value: sp.Expr, lo: sp.Expr, hi: sp.Expr, others: Sequence[Limit]) -> bool:
+    r"""Does ``value``, affine in the other dummies with coefficients of known sign, lie in
+    :math:`[lo, hi]` for every value of those dummies in their ranges? (Then
+    :math:`\sum_{k=lo}^{hi} \delta_{k,\text{value}} f_k = f_{\text{value}}` holds exactly, as for
+    :math:`m = S i` with :math:`0 \le i \le H' - 1` and :math:`0 \le m \le S (H' - 1)`.) A
+    free index has no known range, so a value that holds one is never shown in range here."""
+    low = high = sp.expand(value)
+    for d, d_lo, d_hi in others:
+        slope = sp.expand(value).diff(d)
+        if slope == 0:
+            continue
+        if slope.has(*(o[0] for o in others)) or any(b.has(*(o[0] for o in others)) for b in (d_lo, d_hi)):
+            return False
+        if slope.is_positive:
+            low, high = low.xreplace({d: d_lo}), high.xreplace({d: d_hi})
+        elif slope.is_negative:
+            low, high = low.xreplace({d: d_hi}), high.xreplace({d: d_lo})
+        else:
+            return False
+    return bool(sp.expand(low - lo).is_nonnegative) and bool(sp.expand(hi - high).is_nonnegative)
+
+
+def _shapes_of(zero_outside: Shapes | bool | None) -> Shapes | None:
+    if zero_outside is True:
+        raise LayergradError("contracting a delta under 'zero outside the array' needs the arrays' shapes "
+                             "(a mapping array → axis ranges), to find an array that witnesses it")
+    return zero_outside or None
+
+
+def contract_deltas(terms: Iterable[Term], zero_outside: Shapes | None = None) -> tuple[Term, ...]:
     r"""Eliminate Kronecker deltas against bound dummies: :math:`\sum_k \delta_{ik} f_k = f_i`.
 
     A delta that fixes a dummy to a free index or to another dummy with the same range is
-    contracted under :data:`IN_RANGE`. A delta that fixes it to an affine expression (such as
-    :math:`a - S i`) is contracted only with ``zero_outside=True``, under
-    :data:`ZERO_OUTSIDE`; otherwise it stays. No ``Piecewise`` guard is ever produced."""
+    contracted under :data:`IN_RANGE`; one that fixes it to a value that provably stays in the
+    summed range (:func:`always_in_range`) is contracted exactly. A delta that fixes it to any
+    other value (such as
+    :math:`a - S i`) is contracted only under :data:`ZERO_OUTSIDE`, with ``zero_outside`` the
+    arrays' shapes, and only when a factor *witnesses* it (:func:`witnessed`): it reads the
+    dummy with slope :math:`\pm 1` over exactly the summed range, so the term vanishes wherever
+    the value leaves that range. Otherwise the delta stays, an indicator that the value lies in
+    the range. No ``Piecewise`` guard is ever produced."""
+    shapes = _shapes_of(zero_outside)
     out: list[Term] = []
     for t in terms:
         t = Term(t.coeff, t.factor, t.limits)
@@ -290,9 +387,10 @@ def contract_deltas(terms: Iterable[Term], zero_outside: bool = False) -> tuple[
                 dummy, lo, hi = t.limits[pos]
                 others = t.limits[:pos] + t.limits[pos + 1 :]
                 bound = {limit[0]: limit for limit in others}
-                same_range = value in bound and bound[value][1:] == (lo, hi)
+                same = value in bound and bound[value][1:] == (lo, hi)
                 free_index = value.is_Symbol and value not in bound
-                if not (same_range or free_index or zero_outside):
+                witness = shapes is not None and witnessed(t, t.limits[pos], shapes)
+                if not (same or free_index or witness or always_in_range(value, lo, hi, others)):
                     continue
                 t = Term(t.coeff, t.factor, others).rename({dummy: value})
                 changed = True
@@ -702,14 +800,15 @@ def normalize(
     expr: sp.Expr,
     *,
     zero_sums: Iterable[ZeroSum] = (),
-    zero_outside: bool = False,
+    zero_outside: Shapes | None = None,
     nested_sums: bool = False,
     defined: Sequence[Assumption] = (),
 ) -> tuple[Term, ...]:
     """The normal form: multiply out (derivatives through the ``defined`` entries), contract
-    deltas, sum constants, apply identities, collect. Two expressions are equal when their
-    difference normalizes to ``()``. With ``nested_sums=True``, sums nested inside factors are
-    renamed canonically first (:func:`canonical_nested_sums`)."""
+    deltas (under zero outside the arrays of shapes ``zero_outside``, where given), sum
+    constants, apply identities, collect. Two expressions are equal when their difference
+    normalizes to ``()``. With ``nested_sums=True``, sums nested inside factors are renamed
+    canonically first (:func:`canonical_nested_sums`)."""
     terms = multiply_out(expr, defined=tuple(defined))
     terms = contract_deltas(terms, zero_outside=zero_outside)
     terms = sum_constants(terms)
@@ -834,9 +933,17 @@ def _split(t: Term) -> sp.Expr:
 
 @functools.lru_cache(maxsize=512)
 def _normal_form(expr: sp.Expr, options: tuple) -> tuple[Term, ...]:
-    zero_sums, zero_outside, nested_sums, defined = options
-    return normalize(expr, zero_sums=zero_sums, zero_outside=zero_outside, nested_sums=nested_sums,
-                     defined=defined)
+    zero_sums, frozen, nested_sums, defined = options
+    shapes = None if frozen is None else {base: axes for base, axes in frozen}
+    return normalize(expr, zero_sums=zero_sums, zero_outside=shapes, nested_sums=nested_sums, defined=defined)
+
+
+def freeze(shapes: Shapes | None) -> tuple | None:
+    """Shapes as a hashable tuple (for caching normal forms), in a run-independent order."""
+    if shapes is None:
+        return None
+    return tuple(sorted(((base, tuple((sp.sympify(lo), sp.sympify(hi)) for lo, hi in axes))
+                         for base, axes in shapes.items()), key=lambda item: str(item[0])))
 
 
 def _equal_normal_forms(before: sp.Expr, after: sp.Expr, options: tuple) -> bool:
@@ -852,17 +959,21 @@ def _equal_normal_forms(before: sp.Expr, after: sp.Expr, options: tuple) -> bool
 def index_prover(
     *,
     zero_sums: Iterable[ZeroSum] = (),
-    zero_outside: bool = False,
+    zero_outside: Shapes | None = None,
     nested_sums: bool = False,
     defined: Iterable[Assumption] = (),
 ) -> Prover:
     """A prover that decides ``before == after`` by :func:`normalize` of the difference.
 
-    Derivations using it must declare :data:`IN_RANGE` (and :data:`ZERO_OUTSIDE` when
-    ``zero_outside=True``, each identity in ``zero_sums`` and each definition in ``defined``,
-    the entries that derivatives go through without being unfolded). ``nested_sums=True`` lets
-    it recognise equal sums nested inside factors (:func:`canonical_nested_sums`)."""
-    options = (tuple(zero_sums), zero_outside, nested_sums, tuple(defined))
+    Derivations using it must declare its side conditions (:attr:`Prover.uses`):
+    :data:`IN_RANGE`, with ``zero_outside`` (the arrays' shapes) also :data:`ZERO_OUTSIDE` and
+    the shapes (``array shapes``), and each definition in ``defined`` (the entries that
+    derivatives go through without being unfolded); and each identity in ``zero_sums``.
+    ``nested_sums=True`` lets it recognise equal sums nested inside factors
+    (:func:`canonical_nested_sums`)."""
+    shapes = _shapes_of(zero_outside)
+    defined = tuple(defined)
+    options = (tuple(zero_sums), freeze(shapes), nested_sums, defined)
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         before, after = unfold(before), unfold(after)
@@ -874,12 +985,19 @@ def index_prover(
         return all(_equal_normal_forms(b, a, options) for b, a in pairs)
 
     name = "index normal form"
+    uses = [IN_RANGE.name, *(a.name for a in defined)]
     if defined:
         name += " (differentiating through " + ", ".join(a.name for a in defined) + ")"
-    if zero_outside:
+    if shapes is not None:
         name += " (zero outside arrays)"
+        uses += [ZERO_OUTSIDE.name, SHAPES]
     if zero_sums:
         name += " (with zero-sum identities)"
     if nested_sums:
         name += " (nested sums renamed)"
-    return Prover(name, decide)
+    return Prover(name, decide, tuple(uses))
+
+
+SHAPES = "array shapes"
+"""The name under which derivations declare their arrays' shapes (see
+:func:`derive.support.shapes_assumption`)."""

@@ -90,12 +90,15 @@ def _assumptions() -> list[Assumption]:
     ]
 
 
+SHAPES = {
+    x: [(0, N - 1), (0, C - 1), (0, H - 1), (0, W - 1)],
+    dout: [(0, N - 1), (0, C - 1), (0, H_out - 1), (0, W_out - 1)],
+    M: [(0, N - 1), (0, C - 1), (0, H_out - 1), (0, W_out - 1), (0, HH - 1), (0, WW - 1)],
+}
+
+
 def _shapes() -> Assumption:
-    return shapes_assumption({
-        x: [(0, N - 1), (0, C - 1), (0, H - 1), (0, W - 1)],
-        dout: [(0, N - 1), (0, C - 1), (0, H_out - 1), (0, W_out - 1)],
-        M: [(0, N - 1), (0, C - 1), (0, H_out - 1), (0, W_out - 1), (0, HH - 1), (0, WW - 1)],
-    })
+    return shapes_assumption(SHAPES)
 
 
 @cache
@@ -147,9 +150,9 @@ def backward() -> Derivation:
             "M is held fixed; each window entry contributes a Kronecker delta", by=prover)
     dv.step(contracted(dv.result, eliminate=""), "Kronecker delta (batch and channel)",
             "n′ = n, c′ = c; each window scatters dout·M back onto the inputs it read", by=prover)
-    dv.step(contracted(dv.result, zero_outside=True), "Kronecker delta (zero outside M)",
+    dv.step(contracted(dv.result, zero_outside=SHAPES), "Kronecker delta (zero outside M)",
             "k = u − S·i, l = v − S·j; where that falls outside the window, M is zero",
-            by=index_prover(zero_outside=True))
+            by=index_prover(zero_outside=SHAPES))
     dv.note("Each window sends its dout to the single input its mask selects; with overlapping "
             "windows (S < HH) one input can collect from several windows. Tie rule: " + TIE_RULE + ".")
     return dv

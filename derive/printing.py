@@ -2,21 +2,124 @@ r"""Printers for derivation steps: compact one-line text, LaTeX, and MathML.
 
 SymPy's own ``str`` output is Python syntax and its ``pretty`` output stacks sums seven lines
 high; a derivation reads better as one line per step, so the text printer writes
-:math:`\sum_{k} x_k` as ``Σ_k x[k]``, a derivative as ``∂L/∂Y[i, j]``, a Kronecker delta as
-``δ(i, k)`` and a Hadamard product as ``D ⊙ Y``.
+:math:`\sum_{k=0}^{n-1} x_k` as ``Σ_{k=0}^{n-1} x[k]``, a derivative as ``∂L/∂Y[i, j]``, a
+Kronecker delta as ``δ(i, k)`` and a Hadamard product as ``D ⊙ Y``.
+
+The three printers share the typesetting rules of a textbook (:func:`ordered_terms`,
+:func:`split_name`): a sum is written with its positive terms first and its constant last
+(:math:`H' - 1`, :math:`X_{ij} - \mu_j`, never ``-1 + H'``); each summation index carries its
+limits, :math:`\sum_{c=0}^{C-1}`; a name of several letters (``xpad``, ``dout``, ``HH``) is
+set upright, as one word, never as a product of italic letters; Greek names are Greek letters
+in every format (``sigma^2`` is σ² in the text format too); the indices of an entry are run
+together when each is one character, :math:`X_{ij}`, and separated by commas otherwise.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.entities import html5
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.latex import LatexPrinter, translate
 from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
-__all__ = ["latex", "mathml", "text"]
+__all__ = ["GREEK", "latex", "mathml", "ordered_terms", "split_name", "text"]
+
+GREEK = dict(greek_unicode)
+"""Greek letter names (``mu``, ``Sigma``, ``lamda`` and ``lambda``) → the letter."""
+GREEK["lambda"] = GREEK["lamda"]
+GREEK["Lambda"] = GREEK["Lamda"]
+
+_SUPERSCRIPT = dict(zip("0123456789+-n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿ"))
+
+
+def ordered_terms(terms: tuple[sp.Basic, ...] | list[sp.Basic]) -> list[sp.Basic]:
+    r"""The terms of a sum in the order people write them: the constant last, and a positive term
+    first when there is one (:math:`H' - 1`, not :math:`-1 + H'`; :math:`X_{ij} - \mu_j`); a
+    positive constant first when every other term is negative (:math:`1 - p`); otherwise
+    SymPy's order is kept."""
+    if all(t.is_number for t in terms):  # numbers put into a formula: kept in its order, + 1 last
+        if len(terms) == 2 and terms[0].is_Number and not terms[1].is_Number:
+            return [terms[1], terms[0]]
+        return list(terms)
+    constants = [t for t in terms if t.is_number]
+    rest = [t for t in terms if not t.is_number]
+    if rest and rest[0].could_extract_minus_sign():
+        first = next((t for t in rest if not t.could_extract_minus_sign()), None)
+        if first is not None:
+            rest.remove(first)
+            rest.insert(0, first)
+    if not rest:
+        return list(terms)
+    if all(t.could_extract_minus_sign() for t in rest) and any(not c.could_extract_minus_sign() for c in constants):
+        return constants + rest  # 1 − p, not −p + 1
+    return rest + constants
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """A symbol's name split the way it is typeset: ``base`` (a Greek name already turned into
+    its letter in :attr:`letter`), superscripts, subscripts and trailing primes."""
+
+    base: str
+    supers: tuple[str, ...]
+    subs: tuple[str, ...]
+    primes: int
+
+    @property
+    def letter(self) -> str:
+        """The base as a letter: Greek names become Greek letters."""
+        return GREEK.get(self.base, self.base)
+
+    @property
+    def is_word(self) -> bool:
+        """Is the base a name of several letters (``xpad``, ``HH``), set upright as one word?"""
+        return len(self.letter) > 1 and self.letter.isalpha() and not _accented(self.base)
+
+
+def _accented(name: str) -> bool:
+    return any(name.endswith(a) and len(name) > len(a) for a in ("hat", "bar", "tilde", "dot"))
+
+
+def split_name(name: str) -> NameParts:
+    """``"sigma^2"`` → base ``sigma``, superscript ``2``; ``"H'"`` → base ``H``, one prime;
+    ``"dout_up"`` → base ``dout``, subscript ``up``."""
+    stripped = name.rstrip("'")
+    primes = len(name) - len(stripped)
+    base, supers, subs = split_super_sub(stripped) if stripped else (name, [], [])
+    return NameParts(base, tuple(supers), tuple(subs), primes)
+
+
+def is_word_subscript(sub: str) -> bool:
+    """A subscript that is a word (``test``, ``up``), not a run of index letters (``ij``)."""
+    return sub.isalpha() and (len(sub) >= 3 or sub in {"up"}) and sub not in GREEK
+
+
+def _powered_base(expr: sp.Indexed) -> bool:
+    """Is ``expr`` an entry of an array named with a superscript (σ²), printed σ_j², not (σ²)_j?"""
+    label = expr.base.label
+    if type(expr.base) is not sp.IndexedBase or not isinstance(label, sp.Symbol):
+        return False
+    parts = split_name(label.name)
+    return bool(parts.supers) and not parts.subs and not parts.primes
+
+
+class _HumanOrder:
+    """The shared order of a sum's terms, for every printer (see :func:`ordered_terms`)."""
+
+    def _as_ordered_terms(self, expr, order=None):
+        terms = super()._as_ordered_terms(expr, order=order)
+        return ordered_terms(terms) if isinstance(expr, sp.Add) else terms
+
+
+def _index_separator(indices) -> str:
+    """Indices run together (``ij``, ``11``) when each prints as one character, else commas."""
+    return "" if all(isinstance(i, (sp.Symbol, sp.Integer)) and len(str(i)) == 1 and str(i).isalnum()
+                     for i in indices) else ","
 
 
 def _prime_name(expr: sp.Subs) -> str | None:
@@ -33,12 +136,25 @@ def _prime_name(expr: sp.Subs) -> str | None:
     return None
 
 
-class _TextPrinter(StrPrinter):
+class _TextPrinter(_HumanOrder, StrPrinter):
     """One-line Unicode math: the plain-text face of a derivation."""
 
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        parts = split_name(expr.name)
+        out = parts.letter + "′" * parts.primes
+        for sup in parts.supers:
+            sup = GREEK.get(sup, sup)
+            out += "".join(_SUPERSCRIPT[c] for c in sup) if all(c in _SUPERSCRIPT for c in sup) else f"^{sup}"
+        for sub in parts.subs:
+            out += f"_{GREEK.get(sub, sub)}"
+        return out
+
+    _print_Dummy = _print_Symbol
+
     def _print_Sum(self, expr: sp.Sum) -> str:
-        names = ",".join(self._print(limit[0]) for limit in expr.limits)
-        return f"Σ_{{{names}}} {self.parenthesize(expr.function, 50)}"
+        heads = " ".join(f"Σ_{{{self._print(v)}={self._print(lo)}}}^{{{self._print(hi)}}}"
+                         for v, lo, hi in expr.limits)
+        return f"{heads} {self.parenthesize(expr.function, 50)}"
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         wrt = "".join(f"∂{self._print(v)}" for v, _ in expr.variable_count)
@@ -97,6 +213,19 @@ class _TextPrinter(StrPrinter):
     def _print_Contains(self, expr) -> str:
         return f"{self._print(expr.args[0])} ∈ {self._print(expr.args[1])}"
 
+    def _print_Interval(self, expr) -> str:
+        left, right = ("(" if expr.left_open else "["), (")" if expr.right_open else "]")
+        return f"{left}{self._print(expr.start)}, {self._print(expr.end)}{right}"
+
+    def _print_Implies(self, expr) -> str:
+        return f"({self._print(expr.args[0])}) ⇒ {self._print(expr.args[1])}"
+
+    def _print_And(self, expr) -> str:
+        return " ∧ ".join(self.parenthesize(a, 40) for a in expr.args)
+
+    def _print_Or(self, expr) -> str:
+        return " ∨ ".join(self.parenthesize(a, 40) for a in expr.args)
+
     def _print_FiniteSet(self, expr) -> str:
         return "{" + ", ".join(self._print(a) for a in expr.args) + "}"
 
@@ -130,9 +259,45 @@ _WIDE_MATRIX = 120
 """Characters of LaTeX in a matrix's widest row beyond which it is set as a ``smallmatrix``."""
 
 
-class _LatexPrinter(LatexPrinter):
+class _LatexPrinter(_HumanOrder, LatexPrinter):
     """LaTeX with Kronecker deltas as :math:`\\delta_{ik}` and ⊙ for Hadamard products; a
-    matrix of long entries (a gradient written out entry by entry) in a ``smallmatrix``."""
+    matrix of long entries (a gradient written out entry by entry) in a ``smallmatrix``; names
+    of several letters upright (``\\mathrm{xpad}``); one summation sign per index with its limits."""
+
+    def _deal_with_super_sub(self, string: str, style="plain") -> str:
+        if "{" in string or "\\" in string:
+            return super()._deal_with_super_sub(string, style)
+        parts = split_name(string)
+        name = rf"\mathrm{{{parts.base}}}" if parts.is_word else translate(parts.base)
+        if style == "bold":
+            name = rf"\mathbf{{{name}}}"
+        name += "'" * parts.primes
+        if parts.supers:
+            name += "^{" + " ".join(translate(s) for s in parts.supers) + "}"
+        if parts.subs:
+            name += "_{" + " ".join(rf"\mathrm{{{s}}}" if is_word_subscript(s) else translate(s)
+                                    for s in parts.subs) + "}"
+        return name
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        indices = _index_separator(expr.indices).join(self._print(i) for i in expr.indices)
+        label = expr.base.label
+        if _powered_base(expr):
+            parts = split_name(label.name)  # σ² indexed is σ_j², not (σ²)_j
+            base = self._print(sp.Symbol(label.name.split("^")[0]))
+            return f"{base}_{{{indices}}}^{{{' '.join(translate(t) for t in parts.supers)}}}"
+        base = self._print(expr.base)
+        if "_" in base or "^" in base or "'" in base:
+            base = f"{{{base}}}"
+        return f"{base}_{{{indices}}}"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        heads = " ".join(rf"\sum_{{{self._print(v)}={self._print(lo)}}}^{{{self._print(hi)}}}"
+                         for v, lo, hi in expr.limits)
+        body = self._print(expr.function)
+        if isinstance(expr.function, sp.Add):
+            body = rf"\left({body}\right)"
+        return f"{heads} {body}"
 
     def _print_MatrixBase(self, expr) -> str:
         out = super()._print_MatrixBase(expr)
@@ -142,7 +307,8 @@ class _LatexPrinter(LatexPrinter):
         return out
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta, exp=None) -> str:
-        body = rf"\delta_{{{self._print(expr.args[0])}, {self._print(expr.args[1])}}}"
+        sep = ", " if _index_separator(expr.args) else ""
+        body = rf"\delta_{{{self._print(expr.args[0])}{sep}{self._print(expr.args[1])}}}"
         return rf"{body}^{{{exp}}}" if exp else body
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
@@ -183,7 +349,7 @@ class _LatexPrinter(LatexPrinter):
 _ACCENTS = {"hat": "^", "bar": "¯", "tilde": "~", "dot": "˙"}
 
 
-class _MathMLPrinter(MathMLPresentationPrinter):
+class _MathMLPrinter(_HumanOrder, MathMLPresentationPrinter):
     """Presentation MathML that reads like the LaTeX printer: indices as plain subscripts
     (``Y_{i,j}``, not ``Y_{(i,j)}``), partial derivatives, a sum sign per summation index,
     Kronecker deltas as :math:`\\delta_{ik}`, :math:`\\hat y` for ``yhat`` and
@@ -204,7 +370,39 @@ class _MathMLPrinter(MathMLPresentationPrinter):
                                   self._node("mo", mark))
                 over.setAttribute("accent", "true")
                 return over
-        return super()._print_Symbol(sym, style)
+        parts = split_name(sym.name)
+        if parts.primes:
+            base = self._print_Symbol(sp.Symbol(sym.name.rstrip("'")), style)
+            prime = self._node("mo", "′" * parts.primes)  # H′ on the line, as the quiz sets it
+            prime.setAttribute("lspace", "0")
+            prime.setAttribute("rspace", "0")
+            return self._node("mrow", "", base, prime)
+        if not parts.supers and not parts.subs:
+            return self._node("mi", parts.letter)
+        script = {(True, False): "msup", (False, True): "msub", (True, True): "msubsup"}[
+            (bool(parts.supers), bool(parts.subs))]
+        node = self._node(script, "", self._node("mi", parts.letter))
+        if parts.subs:
+            node.appendChild(self._script(parts.subs))
+        if parts.supers:
+            node.appendChild(self._script(parts.supers))
+        return node
+
+    _print_Dummy = _print_Symbol
+
+    def _script(self, items) -> object:
+        """Sub- or superscripts: numbers as ``mn``, words as one ``mi``, index letters one by one."""
+        row = self._node("mrow")
+        for item in items:
+            item = GREEK.get(item, item)
+            if item.isdigit():
+                row.appendChild(self._node("mn", item))
+            elif is_word_subscript(item) or not item.isalpha():
+                row.appendChild(self._node("mi", item))
+            else:
+                for char in item:
+                    row.appendChild(self._node("mi", char))
+        return row if len(row.childNodes) != 1 else row.firstChild
 
     def _print_Function(self, e):
         if isinstance(e, sp.core.function.AppliedUndef):
@@ -217,6 +415,24 @@ class _MathMLPrinter(MathMLPresentationPrinter):
             return super()._print_Subs(expr)
         head = self._node("msup", "", self._print(sp.Symbol(name)), self._node("mo", "′"))
         return self._node("mrow", "", head, self._paren_comma_separated(*expr.point))
+
+    def _print_MatrixBase(self, expr):
+        node = super()._print_MatrixBase(expr)
+        widest = max((sum(len(latex(e)) for e in expr.row(r)) for r in range(expr.rows)), default=0)
+        if widest <= _WIDE_MATRIX:
+            return node
+        small = self._node("mstyle", "", node)  # a matrix of long entries set small, as LaTeX's smallmatrix
+        small.setAttribute("scriptlevel", "1")
+        return small
+
+    def _print_OneMatrix(self, expr):
+        """A vector of ones as :math:`\\mathbf{1}_n` (SymPy writes a broken entity here)."""
+        rows, cols = expr.shape
+        one = self._node("mn", "1")
+        one.setAttribute("mathvariant", "bold")
+        if cols == 1:
+            return self._node("msub", "", one, self._print(rows))
+        return self._node("msubsup", "", one, self._print(cols), self._node("mi", "T"))
 
     # Layer-specific objects, printed as their LaTeX shows them (dispatch is by class name).
     def _print_Adjoint(self, expr):
@@ -243,7 +459,7 @@ class _MathMLPrinter(MathMLPresentationPrinter):
     def _print_KroneckerDelta(self, expr):
         row = self._node("mrow")
         for pos, index in enumerate(expr.args):
-            if pos:
+            if pos and _index_separator(expr.args):
                 row.appendChild(self._node("mo", ","))
             row.appendChild(self._print(index))
         return self._node("msub", "", self._node("mi", "δ"), row)
@@ -270,20 +486,26 @@ class _MathMLPrinter(MathMLPresentationPrinter):
         for variable, low, high in e.limits:
             under = self._node("mrow", "", self._print(variable), self._node("mo", "="), self._print(low))
             row.appendChild(self._node("munderover", "", self._node("mo", "∑"), under, self._print(high)))
-        row.appendChild(self.parenthesize(e.function, 50))
+        row.appendChild(self.parenthesize(e.function, 50, strict=True))  # Σ x_k y_k, brackets only round a sum
         return row
 
     def _print_Indexed(self, e):
+        label = e.base.label
+        if _powered_base(e):
+            node = self._print(sp.Indexed(sp.IndexedBase(label.name.split("^")[0]), *e.indices))
+            both = self._node("msubsup", "", *node.childNodes[:2], self._script(split_name(label.name).supers))
+            return both  # σ² indexed is σ_j², not (σ²)_j
         msub = self.dom.createElement("msub")
         msub.appendChild(self._print(e.base))
         if len(e.indices) == 1:
             msub.appendChild(self._print(e.indices[0]))
             return msub
         row = self.dom.createElement("mrow")
+        separator = _index_separator(e.indices)
         for pos, index in enumerate(e.indices):
-            if pos:
+            if pos and separator:
                 sep = self.dom.createElement("mo")
-                sep.appendChild(self.dom.createTextNode(","))
+                sep.appendChild(self.dom.createTextNode(separator))
                 row.appendChild(sep)
             row.appendChild(self._print(index))
         msub.appendChild(row)

@@ -9,7 +9,6 @@ larger document.
 
 from __future__ import annotations
 
-import html
 import unicodedata
 from collections.abc import Iterable
 
@@ -17,9 +16,10 @@ import sympy as sp
 
 from .derivation import Derivation
 from .errors import LayergradError
-from .printing import latex, mathml, text
+from .printing import latex, mathml, ordered_terms, text
+from .prose import TEX_MATH, prose_latex, prose_mathml, prose_text
 
-__all__ = ["FORMATS", "Derivations", "render", "render_all", "tex_text"]
+__all__ = ["FORMATS", "Derivations", "md_prose", "render", "render_all", "render_chain", "tex_prose", "tex_text"]
 
 FORMATS = ("text", "latex", "markdown", "html")
 
@@ -37,32 +37,72 @@ def render(derivation: Derivation, fmt: str = "text", level: int = 2) -> str:
     return renderer(derivation) if fmt == "text" else renderer(derivation, level)
 
 
+def render_chain(derivation: Derivation, fmt: str = "text", rules: Iterable[str] | None = None) -> str:
+    """The derivation as a bare chain of equations, as an answer key writes it: the start, then
+    each step's expression after ``=`` (or ``⟹`` for an equation that follows from the previous
+    one), without rules or assumptions. With ``rules``, only the steps of those rules (and the last)."""
+    keep = None if rules is None else set(rules)
+    steps = [s for n, s in enumerate(derivation.steps, start=1)
+             if keep is None or s.rule in keep or n == len(derivation.steps)]
+    if fmt == "text":
+        rows = (f"    {_relation(s.after)[0]} {text(s.after)}" for s in steps)
+        return "\n".join([f"  {text(derivation.start)}", *rows])
+    if fmt == "html":
+        return _html_steps(derivation.start, steps, "steps chain")
+    if fmt not in ("latex", "markdown"):
+        raise LayergradError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    start = latex(derivation.start)
+    lines = []
+    if len(start) > _ROW // 2:  # a long start on a line of its own
+        lines.append(rf"\rlap{{${start}$}}")
+        start = ""
+    for n, s in enumerate(steps):
+        first, *more = _latex_rows(s.after)
+        lines.append(rf"{start if n == 0 else ''} &{_relation(s.after)[1]} {first}")
+        lines += [rf"&\quad {row}" for row in more]
+    body = " \\\\\n".join(lines)
+    if fmt == "latex":
+        return f"\\begin{{align*}}\n{body}\n\\end{{align*}}"
+    return f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$"
+
+
 def render_all(derivations: Iterable[Derivation], fmt: str = "text", title: str = "") -> str:
     """Several derivations one after another, under an optional heading."""
     parts = [render(d, fmt) for d in derivations]
     if title:
         head = {
-            "text": f"{title}\n{'=' * len(title)}",
-            "latex": rf"\section*{{{tex_text(title)}}}",
-            "markdown": f"# {title}",
-            "html": f"<h1>{html.escape(title)}</h1>",
+            "text": f"{prose_text(title)}\n{'=' * len(prose_text(title))}",
+            "latex": rf"\section*{{{tex_prose(title)}}}",
+            "markdown": f"# {md_prose(title)}",
+            "html": f"<h1>{prose_mathml(title)}</h1>",
         }[fmt]
         parts.insert(0, head)
     return "\n\n".join(parts) + "\n"
 
 
+def _relation(step_after: sp.Basic) -> tuple[str, str, str]:
+    """How a step joins the previous line (text, LaTeX, MathML): ``=`` for a new form of the same
+    expression, ``⟹`` for an equation that follows from the previous one (solving it, say), so a
+    solve never reads as one chain of equalities."""
+    if isinstance(step_after, sp.Equality):
+        return "⟹", r"\implies", "⟹"
+    return "=", "=", "="
+
+
 def _text(d: Derivation) -> str:
-    lines = [d.title, "-" * len(d.title)]
+    t = prose_text
+    title = t(d.title)
+    lines = [title, "-" * len(title)]
     if d.assumptions:
         lines.append("Assumptions:")
         for a in d.assumptions:
             statement = "" if a.statement == True else f": {text(a.statement)}"  # noqa: E712
-            lines.append(f"  [{a.name}]{statement} — {a.why}")
+            lines.append(f"  [{t(a.name)}]{statement} — {t(a.why)}")
     lines.append(f"  {text(d.start)}")
     for n, s in enumerate(d.steps, start=1):
-        lines.append(f"    = {text(s.after)}")
-        lines.append(f"      ({n}) {s.rule}: {s.why} [{s.proof}]")
-    lines += [f"  {note}" for note in d.notes]
+        lines.append(f"    {_relation(s.after)[0]} {text(s.after)}")
+        lines.append(f"      ({n}) {t(s.rule)}: {t(s.why)} [{t(s.proof)}]")
+    lines += [f"  {t(note)}" for note in d.notes]
     return "\n".join(lines)
 
 
@@ -71,27 +111,19 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
 
 _TEX_TEXT = {"–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}", "é": r"\'e"}
-_TEX_MATH = {  # Unicode character → LaTeX math, entered with \ensuremath
-    "−": "-", "·": r"\cdot", "×": r"\times", "⊙": r"\odot", "∂": r"\partial", "∑": r"\sum", "√": r"\surd",
-    "∞": r"\infty", "≤": r"\le", "≥": r"\ge", "≠": r"\ne", "≈": r"\approx", "±": r"\pm", "→": r"\to",
-    "←": r"\leftarrow", "⇒": r"\Rightarrow", "∈": r"\in", "∉": r"\notin", "∇": r"\nabla", "∘": r"\circ",
-    "⊗": r"\otimes", "′": "'", "ŷ": r"\hat{y}", "∗": r"\ast", "⌊": r"\lfloor", "⌋": r"\rfloor",
-    "⌈": r"\lceil", "⌉": r"\rceil", "°": r"^\circ", "ε": r"\varepsilon", "ϵ": r"\epsilon", "φ": r"\varphi",
-    "ϕ": r"\phi", "∆": r"\Delta", "½": r"\tfrac12", "⋆": r"\star", "⊕": r"\oplus", "⊤": r"\top",
-}
-for _code in range(0x391, 0x3CA):  # the Greek alphabet
-    _char = chr(_code)
-    _words = unicodedata.name(_char, "").split()
-    if len(_words) != 4 or _char in _TEX_MATH:
-        continue
-    _macro = _words[3].lower().replace("lamda", "lambda")
-    if _words[1] == "CAPITAL":
-        _macro = _macro.capitalize()
-    _TEX_MATH[_char] = "o" if _macro == "omicron" else rf"\{_macro}"
-for _greek, _latin in zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧ", "ABEZHIKMNOPTX"):  # capitals LaTeX writes as Latin letters
-    _TEX_MATH[_greek] = r"\mathrm{" + _latin + "}"
+_TEX_MATH = TEX_MATH  # Unicode character → LaTeX math, entered with \ensuremath
 _SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻ⁿ", "0123456789+-n"))
 _SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋ᵢⱼₖₙ", "0123456789+-ijkn"))
+
+
+def tex_prose(s: str) -> str:
+    """Prose as LaTeX: its mathematics (:mod:`derive.prose`) in ``$…$``, the rest by :func:`tex_text`."""
+    return prose_latex(s, tex_text)
+
+
+def md_prose(s: str) -> str:
+    """Prose as Markdown: its mathematics (:mod:`derive.prose`) in ``$…$``."""
+    return prose_latex(s, lambda piece: piece)
 
 
 def tex_text(s: str) -> str:
@@ -100,8 +132,10 @@ def tex_text(s: str) -> str:
     characters (math is entered with ``\\ensuremath``, never ``$``). A character with no known
     LaTeX form is shown by its code point, ``[U+2AFF]``, rather than breaking the build."""
     out = []
-    for char in s:
-        if char in _TEX_SPECIAL:
+    for pos, char in enumerate(s):
+        if char == "-" and s[pos + 1:pos + 2] == "-":
+            out.append("-{}")  # --detail stays two hyphens, not an en dash
+        elif char in _TEX_SPECIAL:
             out.append(_TEX_SPECIAL[char])
         elif char.isascii():
             out.append(char)
@@ -167,13 +201,13 @@ def _sum_rows(expr: sp.Add, width: int) -> list[str]:
 
 def _latex(d: Derivation, level: int = 2) -> str:
     heading = {1: "section", 2: "subsection", 3: "subsubsection", 4: "paragraph"}[level]
-    lines = [rf"\{heading}*{{{tex_text(d.title)}}}"]
+    lines = [rf"\{heading}*{{{tex_prose(d.title)}}}"]
     if d.assumptions:
         lines.append(r"\paragraph{Assumptions.}")
         lines.append(r"\begin{itemize}")
         for a in d.assumptions:
             statement = "" if a.statement == True else rf": ${latex(a.statement)}$"  # noqa: E712
-            lines.append(rf"  \item \textbf{{{tex_text(a.name)}}}{statement} --- {tex_text(a.why)}")
+            lines.append(rf"  \item \textbf{{{tex_prose(a.name)}}}{statement} --- {tex_prose(a.why)}")
         lines.append(r"\end{itemize}")
     if d.steps:
         start = latex(d.start)
@@ -184,61 +218,107 @@ def _latex(d: Derivation, level: int = 2) -> str:
         for n, s in enumerate(d.steps, start=1):
             lhs = start if n == 1 else ""
             first, *more = _latex_rows(s.after)
-            lines.append(rf"  {lhs} &= {first} && \text{{({n})}} \\")
+            lines.append(rf"  {lhs} &{_relation(s.after)[1]} {first} && \text{{({n})}} \\")
             lines += [rf"  &\quad {row} \\" for row in more]
         lines.append(r"\end{align*}")
         lines.append(r"\begin{enumerate}\small")
         for s in d.steps:
             lines.append(
-                rf"  \item \textbf{{{tex_text(s.rule)}}}: {tex_text(s.why)} "
-                rf"\emph{{[{tex_text(s.proof)}]}}"
+                rf"  \item \textbf{{{tex_prose(s.rule)}}}: {tex_prose(s.why)} "
+                rf"\emph{{[{tex_prose(s.proof)}]}}"
             )
         lines.append(r"\end{enumerate}")
     else:
         lines.append(rf"\[ {latex(d.start)} \]")
-    lines += [tex_text(note) + "\n" for note in d.notes]
+    lines += [tex_prose(note) + "\n" for note in d.notes]
     return "\n".join(lines)
 
 
+def _html_steps(start: sp.Basic, steps, css: str, with_rules: bool = False) -> str:
+    """Steps as a table: the start (on a row of its own when it is long), then each step's
+    relation and expression (a long sum over several rows) and, ``with_rules``, its rule."""
+    h = prose_mathml
+    lines = [f'<table class="{css}">']
+    long_start = len(latex(start)) > _ROW // 2
+    if long_start:  # a long start on a row of its own, as in LaTeX
+        lines.append(f'<tr><td class="start" colspan="3">{mathml(start)}</td></tr>')
+    for n, s in enumerate(steps, start=1):
+        lhs = mathml(start) if n == 1 and not long_start else ""
+        first, *more = _mathml_rows(s.after)
+        lines.append(f'<tr><td class="lhs">{lhs}</td><td class="eq">{_relation(s.after)[2]}</td>'
+                     f'<td class="rhs">{first}</td></tr>')
+        lines += [f'<tr><td></td><td></td><td class="rhs more">{row}</td></tr>' for row in more]
+        if with_rules:
+            lines.append(f'<tr class="rule"><td></td><td></td><td class="rule">({n}) <strong>{h(s.rule)}</strong> — '
+                         f'{h(s.why)} <em>[{h(s.proof)}]</em></td></tr>')
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _mathml_rows(expr: sp.Basic, width: int = _ROW) -> list[str]:
+    """A long sum as several MathML rows, like :func:`_latex_rows`: terms are gathered into rows
+    of about ``width`` characters of LaTeX, each later row opening with its sign."""
+    if not isinstance(expr, sp.Add) or len(latex(expr)) <= width:
+        element = mathml(expr)
+        if len(latex(expr)) > width:  # long and unbreakable: a size smaller
+            element = element.replace('display="inline">', 'display="inline" style="font-size: 80%">', 1)
+        return [element]
+    rows: list[list[str]] = [[]]
+    used = 0
+    for term in ordered_terms(expr.args):
+        negative = term.could_extract_minus_sign()
+        size = len(latex(term))
+        if rows[-1] and used + size > width:
+            rows.append([])
+            used = 0
+        body = _math_inner(mathml(-term if negative else term))
+        if rows[-1] or len(rows) > 1:
+            body = f"<mo>{'−' if negative else '+'}</mo>{body}"
+        elif negative:
+            body = f"<mo>−</mo>{body}"
+        rows[-1].append(body)
+        used += size
+    return [f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow>{"".join(r)}</mrow></math>'
+            for r in rows]
+
+
+def _math_inner(element: str) -> str:
+    return element[element.index(">") + 1: element.rindex("</math>")]
+
+
 def _markdown(d: Derivation, level: int = 2) -> str:
-    lines = [f"{'#' * level} {d.title}", ""]
+    lines = [f"{'#' * level} {md_prose(d.title)}", ""]
     if d.assumptions:
         lines.append("**Assumptions**")
         lines.append("")
         for a in d.assumptions:
             statement = "" if a.statement == True else f": ${latex(a.statement)}$"  # noqa: E712
-            lines.append(f"- *{a.name}*{statement} — {a.why}")
+            lines.append(f"- *{md_prose(a.name)}*{statement} — {md_prose(a.why)}")
         lines.append("")
     lines += ["$$", latex(d.start), "$$", ""]
     for n, s in enumerate(d.steps, start=1):
-        lines.append(f"{n}. **{s.rule}** — {s.why} *[{s.proof}]*")
-        lines += ["", "   $$", f"   = {latex(s.after)}", "   $$", ""]
-    lines += [f"{note}\n" for note in d.notes]
+        lines.append(f"{n}. **{md_prose(s.rule)}** — {md_prose(s.why)} *[{md_prose(s.proof)}]*")
+        lines += ["", "   $$", f"   {_relation(s.after)[1]} {latex(s.after)}", "   $$", ""]
+    lines += [f"{md_prose(note)}\n" for note in d.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _html(d: Derivation, level: int = 2) -> str:
-    """An HTML fragment: every formula as MathML, rules and justifications as text."""
-    e = html.escape
-    lines = ['<section class="derivation">', f"<h{level}>{e(d.title)}</h{level}>"]
+    """An HTML fragment: every formula as MathML, rules and justifications as text with their
+    mathematics as MathML."""
+    h = prose_mathml
+    lines = ['<section class="derivation">', f"<h{level}>{h(d.title)}</h{level}>"]
     if d.assumptions:
         lines.append('<div class="assumptions"><strong>Assumptions</strong><ul>')
         for a in d.assumptions:
             statement = "" if a.statement == True else f": {mathml(a.statement)}"  # noqa: E712
-            lines.append(f"<li><em>{e(a.name)}</em>{statement} — {e(a.why)}</li>")
+            lines.append(f"<li><em>{h(a.name)}</em>{statement} — {h(a.why)}</li>")
         lines.append("</ul></div>")
     if d.steps:
-        lines.append('<table class="steps">')
-        for n, s in enumerate(d.steps, start=1):
-            lhs = mathml(d.start) if n == 1 else ""
-            lines.append(
-                f'<tr><td class="lhs">{lhs}</td><td class="eq">=</td><td class="rhs">{mathml(s.after)}</td>'
-                f'<td class="rule">({n}) <strong>{e(s.rule)}</strong> — {e(s.why)} <em>[{e(s.proof)}]</em></td></tr>'
-            )
-        lines.append("</table>")
+        lines.append(_html_steps(d.start, d.steps, "steps", with_rules=True))
     else:
         lines.append(f"<p>{mathml(d.start, display=True)}</p>")
-    lines += [f'<p class="note">{e(note)}</p>' for note in d.notes]
+    lines += [f'<p class="note">{h(note)}</p>' for note in d.notes]
     lines.append("</section>")
     return "\n".join(lines)
 

@@ -114,7 +114,7 @@ def _loss_lse() -> sp.Expr:
 def loss() -> Derivation:
     r"""The loss from :math:`-\log P_{i y_i}` to the stable log-sum-exp form."""
     d = Derivation("Softmax cross-entropy loss through the log-sum-exp", L,
-                   [CROSS_ENTROPY, ONE_HOT, LABELS, SOFTMAX, PARTITION, SHIFT, SHIFTED])
+                   [CROSS_ENTROPY, ONE_HOT, LABELS, SOFTMAX, PARTITION, SHIFT, SHIFTED, IN_RANGE])
     d.step(CROSS_ENTROPY.statement.rhs, CROSS_ENTROPY.name, "the loss's definition")
     unfolded = index_prover(nested_sums=True)
     d.step(-sp.Sum(Y[i, c] * sp.log(sp.exp(s[i, c]) / Z[i]), (i, 0, N - 1), (c, 0, C - 1)) / N,
@@ -170,8 +170,9 @@ def gradient() -> Derivation:
            by=prover)
     d.step(to_expr(contract_deltas(multiply_out(d.result)), own_names=True), "Kronecker delta",
            "i = a and c = b", by=prover)
-    d.step((P[a, b] - Y[a, b]) / N, "recognise the softmax", "exp(s_ab)/Σ_c exp(s_ac) is P_ab",
-           by=prover)
+    # a typed target, checked: the index engine must show it equal to the derived expression
+    d.step((P[a, b] - Y[a, b]) / N, "recognise the softmax",
+           "recognised as (P − Y)/N, checked: exp(s_ab)/Σ_c exp(s_ac) is P_ab", by=prover)
     d.note("The gradient is the predicted probabilities minus the one-hot truth, averaged over "
            "the batch: it lies in (−1/N, 1/N) and each row sums to zero.")
     return d

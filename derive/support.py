@@ -21,12 +21,12 @@ shown with :func:`shapes_assumption`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
 import sympy as sp
 
 from .derivation import Assumption, Prover
-from .index import Term, ZeroSum, collect, normalize
+from .index import SHAPES, Shapes, Term, ZeroSum, collect, index_prover, normalize, range_of, reads, same_range
 
 __all__ = [
     "Shapes",
@@ -36,21 +36,22 @@ __all__ = [
     "support_prover",
 ]
 
-Shapes = Mapping[sp.IndexedBase, Sequence[tuple[sp.Expr, sp.Expr]]]
-"""Array → the inclusive range ``(lo, hi)`` of each of its axes."""
-
-_PLACEHOLDER = sp.Symbol("_p", integer=True)
+_SHAPE = sp.Function("shape")
 
 
-def shapes_assumption(shapes: Shapes, name: str = "array shapes") -> Assumption:
-    """The declared shapes as an assumption to list with a derivation."""
-    parts = []
+def shapes_assumption(shapes: Shapes, name: str = SHAPES) -> Assumption:
+    """The declared shapes as an assumption to list with a derivation: ``shape(x) = (N, C, H, W)``
+    for each array (sizes, from index 0), or the index range of an axis that does not start at 0."""
+    statements, parts = [], []
     for base, axes in shapes.items():
         extents = " × ".join(_extent_text(lo, hi) for lo, hi in axes)
         parts.append(f"{base} is {extents}")
+        sizes = [sp.expand(hi - lo + 1) if lo == 0 else sp.Interval(lo, hi) for lo, hi in axes]
+        statements.append(sp.Eq(_SHAPE(base.label), sp.Tuple(*sizes), evaluate=False))
+    statement = statements[0] if len(statements) == 1 else sp.And(*statements, evaluate=False)
     return Assumption(
         name,
-        sp.true,
+        statement,
         "indices start at 0 and each array is zero outside its shape: " + "; ".join(parts),
     )
 
@@ -62,37 +63,6 @@ def _extent_text(lo: sp.Expr, hi: sp.Expr) -> str:
         return f"[{text(lo)}, {text(hi)}]"
     size = hi + 1
     return f"({text(size)})" if isinstance(size, sp.Add) else text(size)
-
-
-def _reads(t: Term, dummy: sp.Symbol, shapes: Shapes) -> list[tuple[tuple, int, sp.Expr, tuple]]:
-    """Factors of ``t`` that read ``dummy`` as ``±dummy + offset`` (offset free of dummies):
-    ``(sort key, slope, offset, axis range)`` for each."""
-    found = []
-    others = set(t.dummies) - {dummy}
-    for factor in sp.Mul.make_args(t.factor):
-        if not (isinstance(factor, sp.Indexed) and factor.base in shapes):
-            continue
-        for axis, index in enumerate(factor.indices):
-            index = sp.expand(index)
-            slope = index.diff(dummy)
-            offset = sp.expand(index - slope * dummy)
-            if slope not in (1, -1) or offset.has(dummy, *others):
-                continue
-            key = (factor.base.name, axis, sp.srepr(index.xreplace({dummy: _PLACEHOLDER})))
-            found.append((key, int(slope), offset, tuple(sp.sympify(v) for v in shapes[factor.base][axis])))
-    return found
-
-
-def _range_of(slope: int, offset: sp.Expr, axis_range: tuple) -> tuple[sp.Expr, sp.Expr]:
-    """The values of ``k`` for which ``slope*k + offset`` lies in ``axis_range``."""
-    lo, hi = axis_range
-    if slope == 1:
-        return sp.expand(lo - offset), sp.expand(hi - offset)
-    return sp.expand(offset - hi), sp.expand(offset - lo)
-
-
-def _same(a: tuple[sp.Expr, sp.Expr], b: tuple[sp.Expr, sp.Expr]) -> bool:
-    return sp.expand(a[0] - b[0]) == 0 and sp.expand(a[1] - b[1]) == 0
 
 
 def sum_over_support(terms: Iterable[Term], shapes: Shapes) -> tuple[Term, ...]:
@@ -109,11 +79,11 @@ def sum_over_support(terms: Iterable[Term], shapes: Shapes) -> tuple[Term, ...]:
             limit = next(lim for lim in t.limits if lim[0] == dummy)
             if any(lim[1].has(dummy) or lim[2].has(dummy) for lim in t.limits if lim is not limit):
                 continue
-            reads = _reads(t, dummy, shapes)
+            found = reads(t, dummy, shapes)
             current = (limit[1], limit[2])
-            if not any(_same(current, _range_of(s, c, r)) for _, s, c, r in reads):
+            if not any(same_range(current, range_of(s, c, r)) for _, s, c, r in found):
                 continue
-            _, slope, offset, axis_range = min(reads, key=lambda read: read[0])
+            _, slope, offset, axis_range = min(found, key=lambda read: read[0])
             fresh = sp.Dummy(dummy.name, integer=True)
             value = slope * (fresh - offset)
             limits = tuple(
@@ -136,7 +106,7 @@ def normalize_on_support(
 ) -> tuple[Term, ...]:
     """:func:`derive.index.normalize` with ``zero_outside=True``, then every sum over its
     canonical support (:func:`sum_over_support`), then collected again."""
-    terms = normalize(expr, zero_sums=zero_sums, zero_outside=True)
+    terms = normalize(expr, zero_sums=zero_sums, zero_outside=shapes)
     return collect(sum_over_support(terms, shapes))
 
 
@@ -146,6 +116,7 @@ def support_prover(shapes: Shapes, *, zero_sums: Iterable[ZeroSum] = ()) -> Prov
     Derivations using it must declare :data:`~derive.index.IN_RANGE`,
     :data:`~derive.index.ZERO_OUTSIDE` and the shapes (:func:`shapes_assumption`)."""
     zero_sums = tuple(zero_sums)
+    side_conditions = index_prover(zero_outside=shapes).uses
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         before, after = unfold(before), unfold(after)
@@ -156,4 +127,4 @@ def support_prover(shapes: Shapes, *, zero_sums: Iterable[ZeroSum] = ()) -> Prov
         )
         return all(normalize_on_support(b - a, shapes, zero_sums=zero_sums) == () for b, a in pairs)
 
-    return Prover("index normal form (sums over array supports)", decide)
+    return Prover("index normal form (sums over array supports)", decide, side_conditions)

@@ -8,6 +8,7 @@ The one front door, for a script or a notebook::
     lg.export("layers.py", dropout_p="keep")      # the layers in the course API
     lg.check("layers.py")                         # each function against the derivations
     lg.sheet("quiz8", "out", formats=["md", "html"])
+    layer = lg.define("examples/layers/rmsnorm.toml")   # a layer defined in a few lines
 
 Each function is the library call behind the ``layergrad`` subcommand of the same name and
 takes the same choices; a mistake raises :class:`LayergradError` with one readable line. The
@@ -28,8 +29,19 @@ from derive.errors import LayergradError
 if TYPE_CHECKING:
     from derive.render import Derivations
     from numeric.checks import ModuleReport
+    from worksheets.defined import DefinedLayer
 
-__all__ = ["LayergradError", "check", "derive", "export", "layers", "sheet"]
+__all__ = ["LayergradError", "check", "define", "derive", "export", "layers", "sheet"]
+
+
+def define(source: str | os.PathLike | dict) -> DefinedLayer:
+    """A layer defined in a few lines: a TOML file's path, a TOML string or a dict (see
+    ``examples/layers``). The object derives it (``.derivation()``, shown as math in Jupyter),
+    generates it (``.code()``, ``.module()``), checks an implementation (``.check(module)``) and
+    teaches it (``.sheet(folder)``, ``.notebook(folder)``)."""
+    from worksheets.defined import define as read
+
+    return read(source)
 
 
 def layers() -> list[str]:

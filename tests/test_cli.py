@@ -69,7 +69,7 @@ def test_export_refuses_to_overwrite_a_users_file(capsys, tmp_path):
     assert code == 0 and "dropout_forward" in target.read_text()
 
 
-def test_usage_errors_exit_2(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["export", "-o", "x.py"])
-    assert exit_info.value.code == 2
+def test_usage_errors_exit_2(capsys, tmp_path):
+    assert main(["export", "-o", str(tmp_path / "x.py")]) == 2  # --dropout-p is needed without --define
+    assert "--dropout-p keep|drop is required" in capsys.readouterr().err
+    assert not (tmp_path / "x.py").exists()

@@ -27,12 +27,13 @@ def test_a_wrong_step_is_refused_when_built():
 def test_a_step_named_after_a_declared_assumption_is_accepted_when_it_follows_from_it():
     positive = Assumption("a is one", sp.Eq(a, 1), "given")
     d = Derivation("use it", a * x, [positive]).step(x, "a is one", "substitute")
-    assert d.steps[0].proof == "assumption"
+    assert d.steps[0].proof == "by its equation" and d.justification(1) == ("equation", "a is one", ())
+    assert d.accepts(1, x) and not d.accepts(1, -x) and not d.accepts(1, 2 * x)
 
 
 def test_a_step_that_does_not_follow_from_its_assumption_is_refused():
     dropped = Assumption("dropped unit", sp.Eq(a, 0), "the mask is 0")
-    with pytest.raises(LayergradError, match="does not follow from the assumption 'dropped unit'"):
+    with pytest.raises(LayergradError, match="does not follow from the equation 'dropped unit'"):
         Derivation("use it", a * x + y, [dropped]).step(42, "dropped unit", "claims anything")
     assert Derivation("use it", a * x + y, [dropped]).step(y, "dropped unit", "substitute").result == y
 
@@ -46,9 +47,34 @@ def test_an_assumption_about_a_function_applies_at_any_argument():
         Derivation("t", sp.Heaviside(x + 1), [kink]).step(sp.Heaviside(x + 2, 0), "kink", "wrong argument")
 
 
-def test_an_assumption_that_is_not_an_equation_justifies_its_step():
-    chain = Assumption("chain rule", sp.true, "L depends on x only through y")
-    assert Derivation("t", x, [chain]).step(y, "chain rule", "given").steps[0].proof == "assumption"
+def test_an_assumption_that_is_not_an_equation_justifies_no_step():
+    through = Assumption("chain rule", sp.Implies(sp.Eq(a, 1), sp.Eq(x, y, evaluate=False)),
+                         "L depends on x only through y")
+    with pytest.raises(LayergradError, match=r"'chain rule' .* not an equation"):
+        Derivation("t", x, [through]).step(y, "chain rule", "given")
+    positive = Assumption("a positive", sp.StrictGreaterThan(a, 0, evaluate=False), "given")
+    with pytest.raises(LayergradError, match="not an equation"):
+        Derivation("t", sp.sqrt(a**2), [positive]).step(a, "a positive", "sqrt(a²) = a")
+    d = Derivation("t", x, [positive]).step(x + 0 * y, "tidy", "nothing changes")
+    d.steps[0] = d.steps[0].__class__(x, y, "a positive", "tampered", "by its equation")
+    assert d.verify() == [1] and not d.accepts(1, y)
+
+
+def test_an_assumption_that_evaluates_to_true_or_false_is_refused():
+    for statement in (sp.true, sp.Eq(x, x), sp.Eq(sp.Integer(1), 2)):
+        with pytest.raises(LayergradError, match="evaluated to"):
+            Assumption("empty", statement, "says nothing")
+
+
+def test_a_prover_with_undeclared_side_conditions_is_refused():
+    from derive.derivation import Prover
+
+    relies = Prover("needs a premise", lambda before, after, unfold: True, ("premise",))
+    with pytest.raises(LayergradError, match="relies on 'premise'"):
+        Derivation("t", x).step(y, "anything", "claimed", by=relies)
+    premise = Assumption("premise", sp.StrictGreaterThan(a, 0, evaluate=False), "given")
+    d = Derivation("t", x, [premise]).step(y, "anything", "claimed", by=relies)
+    assert d.justification(1) == ("prover", "needs a premise", ("premise",))
 
 
 def test_undeclared_assumption_is_not_enough():
@@ -88,7 +114,7 @@ def test_proves_compares_the_result_with_a_target():
 
 def test_duplicate_assumption_names_are_refused():
     with pytest.raises(LayergradError, match="unique"):
-        Derivation("t", x, [Assumption("a", sp.true, ""), Assumption("a", sp.true, "")])
+        Derivation("t", x, [Assumption("a", sp.Eq(a, 1), ""), Assumption("a", sp.Eq(a, 2), "")])
 
 
 def test_renders_every_step_rule_and_assumption_in_every_format():

@@ -76,7 +76,7 @@ def test_zero_out_gradients_vanish_and_the_chain_rule_step_is_general():
     dw2, dw1 = dr.zero_out()
     assert dw2.result == 0 and dw1.result == 0
     assert dw2.steps[0].proof.startswith("proved") and dw1.steps[0].proof.startswith("proved")
-    assert dw2.steps[-1].proof == "assumption" and dw2.steps[-1].rule == "dropped unit"
+    assert dw2.steps[-1].proof == "by its equation" and dw2.steps[-1].rule == "dropped unit"
 
 
 def test_baldi_sadowski_for_symbolic_n():

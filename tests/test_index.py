@@ -106,12 +106,42 @@ def test_a_delta_between_dummies_of_the_same_range_merges_them():
     assert len(t.limits) == 1 and t.factor == x[t.dummies[0]] * y[t.dummies[0]]
 
 
-def test_a_delta_with_an_affine_index_is_contracted_only_with_zero_outside():
+def test_a_delta_with_an_affine_index_is_contracted_only_with_zero_outside_and_a_witness():
     expr = sp.Sum(sp.KroneckerDelta(a, 2 * i + k) * x[k], (k, 1, n))
     (kept,) = contract_deltas(multiply_out(expr))
     assert kept.limits and kept.factor.has(sp.KroneckerDelta)
-    (t,) = contract_deltas(multiply_out(expr), zero_outside=True)
+    (t,) = contract_deltas(multiply_out(expr), zero_outside={x: [(1, n)]})
     assert t.limits == () and t.factor == x[a - 2 * i]
+    with pytest.raises(LayergradError, match="needs the arrays' shapes"):
+        contract_deltas(multiply_out(expr), zero_outside=True)
+    # x read over another range than the summed one, or no array read at all: the delta stays
+    for shapes in ({x: [(0, n)]}, {y: [(1, n)]}):
+        (still,) = contract_deltas(multiply_out(expr), zero_outside=shapes)
+        assert still.factor.has(sp.KroneckerDelta)
+
+
+def test_false_statements_about_deltas_are_refused_under_zero_outside():
+    K, S = sp.symbols("K S", integer=True, positive=True)
+    shapes = {x: [(0, K - 1)], y: [(0, K - 1)]}
+    prover = index_prover(zero_outside=shapes)
+    lone = sp.Sum(sp.KroneckerDelta(k, a - S * i), (k, 0, K - 1))
+    assert not prover(lone, 1)
+    shifted = sp.Sum(sp.KroneckerDelta(k, a - S * i) * x[k + 5], (k, 0, K - 1))
+    assert not prover(shifted, x[a - S * i + 5])
+    # the true statements next to them are proved: a witness reads k over exactly 0 … K − 1
+    assert prover(sp.Sum(sp.KroneckerDelta(k, a - S * i) * x[k], (k, 0, K - 1)), x[a - S * i])
+    assert prover(sp.Sum(sp.KroneckerDelta(k, a - S * i) * x[k + 5], (k, -5, K - 6)), x[a - S * i + 5])
+
+
+def test_a_delta_whose_value_always_lies_in_the_range_is_contracted_exactly():
+    S = sp.Symbol("S", integer=True, positive=True)
+    m = sp.Symbol("m", integer=True)
+    inside = sp.Sum(sp.KroneckerDelta(m, S * i) * x[m], (m, 0, S * (n - 1)), (i, 0, n - 1))
+    (t,) = contract_deltas(multiply_out(inside))
+    assert not t.factor.has(sp.KroneckerDelta)
+    beyond = sp.Sum(sp.KroneckerDelta(m, S * i) * x[m], (m, 0, S * (n - 2)), (i, 0, n - 1))
+    (u,) = contract_deltas(multiply_out(beyond))
+    assert u.factor.has(sp.KroneckerDelta)
 
 
 # sum_constants --------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_relu_gradient_is_masked_by_the_positive_part_and_the_kink_is_declared()
     X, G, i, j = s["X"], s["G"], s["i"], s["j"]
     d = relu.backward()
     kink = [st for st in d.steps if st.rule == "subgradient at the kink"]
-    assert len(kink) == 1 and kink[0].proof == "assumption"
+    assert len(kink) == 1 and kink[0].proof == "by its equation"
     assert kink[0].before == sp.Heaviside(X[i, j]) * G[i, j]  # SymPy's own derivative, θ(0) = 1/2
     matrix = entrywise({s["Pm"]: s["P"], s["dL_dH"]: G})
     assert d.proves(G[i, j] * sp.Heaviside(X[i, j], 0), by=matrix)

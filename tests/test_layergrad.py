@@ -11,7 +11,7 @@ from derive.errors import LayergradError
 
 
 def test_the_front_door_names_exactly_its_calls():
-    assert sorted(lg.__all__) == ["LayergradError", "check", "derive", "export", "layers", "sheet"]
+    assert sorted(lg.__all__) == ["LayergradError", "check", "define", "derive", "export", "layers", "sheet"]
     assert lg.LayergradError is LayergradError and "dropout" in lg.layers()
 
 

@@ -173,3 +173,59 @@ def test_cli_seed_and_errors(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_batchnorm_variants_key_is_confirmed_independently(tmp_path):
+    """Ten batch-norm variants: μ, σ², Z by plain NumPy, the entry of ∂L/∂X by central differences
+    of L = Σ dY ⊙ Y through a batch norm written out here (not the generated code)."""
+    key = write_variants(list(range(1, 11)), tmp_path, ("md",), ("solution", "student"), jobs=1, progress=False,
+                         sheet="batchnorm")
+    assert key.name == "batchnorm-answer-key.csv"
+    with key.open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert [int(r["seed"]) for r in rows] == list(range(1, 11))
+    assert len({r["X"] for r in rows}) == len(rows), "variants must differ"
+
+    def forward(X, gamma, beta, eps):
+        mu, var = X.mean(axis=0), ((X - X.mean(axis=0)) ** 2).mean(axis=0)
+        return mu, var, (X - mu) / np.sqrt(var + eps) * gamma + beta
+
+    for row in rows:
+        X, gamma, beta, dY, mu, var, Z, dX = arrays(row, "X", "gamma", "beta", "dL_dY", "mu", "var", "Z", "dL_dX")
+        gamma, beta, eps = gamma[0], beta[0], float(row["eps"])
+        assert X.shape == (3, 2) and np.all(np.round(X) == X)
+        ref_mu, ref_var, _ = forward(X, gamma, beta, eps)
+        np.testing.assert_allclose(mu[0], ref_mu, atol=1e-4)
+        np.testing.assert_allclose(var[0], ref_var, atol=1e-4)
+        np.testing.assert_allclose(Z, (X - ref_mu) / np.sqrt(ref_var + eps), atol=1e-4)
+        r, c = (int(v) - 1 for v in row["entry"].strip("()").split(","))
+        h = 1e-6
+        plus, minus = X.copy(), X.copy()
+        plus[r, c] += h
+        minus[r, c] -= h
+        numeric = (np.sum(dY * forward(plus, gamma, beta, eps)[2]) - np.sum(dY * forward(minus, gamma, beta, eps)[2]))
+        assert float(row["dL_dX_entry"]) == pytest.approx(numeric / (2 * h), abs=2e-4)
+        assert abs(float(row["dL_dX_entry"])) > 0.05 and dX[r, c] == pytest.approx(float(row["dL_dX_entry"]))
+        student = (tmp_path / f"batchnorm-seed{int(row['seed']):03d}-student.md").read_text()
+        assert "**Answer:**" not in student and row["Z"] not in student and "## Question 4" in student
+
+
+def test_batchnorm_variant_sheet_and_cli(tmp_path, capsys):
+    assert main(["sheet", "batchnorm", "--seed", "4", "--format", "md", "-o", str(tmp_path)]) == 0
+    solution = (tmp_path / "batchnorm-seed004-solution.md").read_text()
+    assert "## Question 4" in solution and solution.count("**Answer:**") >= 4
+    assert (tmp_path / "batchnorm-answer-key.csv").exists()
+    assert main(["sheet", "batchnorm", "--seed", "4", "--stride", "2", "-o", str(tmp_path)]) == 2
+    assert "no convolution question" in capsys.readouterr().err
+    assert main(["sheet", "dropout", "--seed", "4", "-o", str(tmp_path)]) == 2
+
+
+def test_detail_full_adds_every_checked_step(tmp_path):
+    assert main(["sheet", "quiz8", "--format", "md", "--solution", "-o", str(tmp_path / "c")]) == 0
+    assert main(["sheet", "quiz8", "--format", "md", "--solution", "--detail", "full",
+                 "-o", str(tmp_path / "f")]) == 0
+    concise = (tmp_path / "c" / "quiz8-solution.md").read_text()
+    full = (tmp_path / "f" / "quiz8-solution.md").read_text()
+    assert "proved:" not in concise and "Appendix" not in concise
+    assert full.startswith(concise.rstrip("\n").rsplit("<!-- /solution -->", 1)[0])
+    assert full.count("proved:") > 20 and "## Appendix: every checked step" in full

@@ -23,6 +23,7 @@ from derive.derivation import Derivation
 from derive.errors import LayergradError
 
 __all__ = [
+    "DETAILS",
     "REGION_MARKERS",
     "VERSIONS",
     "AnswerSpace",
@@ -39,12 +40,17 @@ __all__ = [
     "Steps",
     "StudentOnly",
     "Table",
+    "check_detail",
     "check_version",
     "para",
     "question",
 ]
 
 VERSIONS = ("solution", "student")
+
+DETAILS = ("concise", "full")
+"""How much of each derivation a sheet shows: ``concise`` (an answer key: answers and the steps
+that justify them) or ``full`` (the same, then every checked step in an appendix)."""
 
 REGION_MARKERS = {
     "md": ("<!-- {} -->", "<!-- /{} -->"),
@@ -82,7 +88,8 @@ class Heading:
 
 @dataclass(frozen=True)
 class Formula:
-    """A displayed formula, optionally introduced by a short label (``Answer``)."""
+    """A displayed formula, optionally introduced by a short label (``Answer``); a ``Tuple`` of
+    formulas is a group, set side by side when it is short (or of matrices) and one per line otherwise."""
 
     expr: sp.Basic
     label: str = ""
@@ -90,9 +97,14 @@ class Formula:
 
 @dataclass(frozen=True)
 class Steps:
-    """A derivation, shown step by step with its rules and assumptions."""
+    """A derivation. In the concise sheet (the default) it is shown as the bare chain of its
+    equations, as an answer key writes it (only the steps of ``rules`` when they are given), or
+    not at all when ``inline`` is false; with full detail every derivation of the solution is
+    also shown step by step, with its rules and assumptions, in the appendix."""
 
     derivation: Derivation
+    inline: bool = True
+    rules: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,21 @@ class Sheet:
         walk(self.blocks)
         return found
 
+    def derivations(self, version: str) -> list[Derivation]:
+        """Every derivation the ``version`` uses, in order, each once (the appendix of the full sheet)."""
+        check_version(version)
+        found: dict[int, Derivation] = {}
+
+        def walk(blocks: Iterable[Block]) -> None:
+            for block in blocks:
+                if isinstance(block, Steps):
+                    found.setdefault(id(block.derivation), block.derivation)
+                elif isinstance(block, (SolutionOnly, StudentOnly)) and _shown(block, version):
+                    walk(block.blocks)
+
+        walk(self.blocks)
+        return list(found.values())
+
     def formulas(self, version: str) -> list[sp.Basic]:
         """Every formula the ``version`` shows: inline, displayed, in tables and derivations."""
         check_version(version)
@@ -189,7 +216,7 @@ class Sheet:
                 if isinstance(block, Paragraph):
                     inline(block.parts)
                 elif isinstance(block, Formula):
-                    found.append(block.expr)
+                    found.extend(block.expr if isinstance(block.expr, sp.Tuple) else [block.expr])
                 elif isinstance(block, Table):
                     inline(block.header)
                     for row in block.rows:
@@ -208,6 +235,13 @@ class Sheet:
 
 def _shown(block: SolutionOnly | StudentOnly, version: str) -> bool:
     return version == ("solution" if isinstance(block, SolutionOnly) else "student")
+
+
+def check_detail(detail: str) -> str:
+    """``detail`` if it is one of :data:`DETAILS`; a clear error otherwise."""
+    if detail not in DETAILS:
+        raise LayergradError(f"unknown detail {detail!r}; expected one of {', '.join(DETAILS)}")
+    return detail
 
 
 def check_version(version: str) -> str:

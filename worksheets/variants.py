@@ -47,12 +47,14 @@ from .formats import producible, write_sheet
 
 __all__ = [
     "KEEP_PROBABILITIES",
+    "BatchNormVariant",
     "ConvChoice",
     "ConvVariant",
     "DropoutVariant",
     "GeneralVariant",
     "QuizVariant",
     "conv_choices",
+    "make_batchnorm_variant",
     "make_variant",
     "parse_seeds",
     "parse_size",
@@ -81,6 +83,66 @@ class DropoutVariant:
     @property
     def q(self) -> float:
         return self.p if self.convention is Convention.KEEP else 1 - self.p
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNormVariant:
+    """A numerical batch-normalization question: a 3×2 batch ``X``, ``gamma``, ``beta``, the
+    upstream gradient ``dY`` and the entry ``(row, col)`` of ∂L/∂X asked for; the answers ``mu``,
+    ``var``, ``Z``, ``Y`` and ``dX`` from the generated ``batchnorm_forward`` and
+    ``batchnorm_backward_alt`` (the closed form), with ``eps``."""
+
+    seed: int
+    X: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+    dY: np.ndarray
+    row: int
+    col: int
+    eps: float
+    mu: np.ndarray
+    var: np.ndarray
+    Z: np.ndarray
+    Y: np.ndarray
+    dX: np.ndarray
+
+    def answer_key(self) -> dict[str, str]:
+        """The variant's data and answers as one CSV row (arrays as JSON lists)."""
+        return {"seed": str(self.seed), "X": _cells(self.X), "gamma": _cells(self.gamma), "beta": _cells(self.beta),
+                "eps": f"{self.eps:g}", "dL_dY": _cells(self.dY), "mu": _cells(self.mu), "var": _cells(self.var),
+                "Z": _cells(self.Z), "Y": _cells(self.Y), "entry": f"({self.row + 1}, {self.col + 1})",
+                "dL_dX_entry": f"{round(float(self.dX[self.row, self.col]), 4) + 0.0:g}", "dL_dX": _cells(self.dX)}
+
+
+def _cells(a: np.ndarray) -> str:
+    values = np.round(np.atleast_2d(np.asarray(a, dtype=float)), 4) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return json.dumps([[int(x) if x.is_integer() else x for x in row] for row in values.tolist()])
+
+
+def make_batchnorm_variant(seed: int) -> BatchNormVariant:
+    """The batch-normalization variant for ``seed``: small whole numbers in, every answer from the
+    generated code (train mode, momentum 0 so that the running statistics are the batch's)."""
+    _check_seed(seed)
+    rng = np.random.default_rng([int(seed), 2])
+    layers = generated_module("keep", layers=("batchnorm",))
+    gamma = rng.integers(1, 4, size=2).astype(float)
+    beta = rng.integers(-1, 2, size=2).astype(float)
+    while True:  # every feature varies over the batch, and the entry asked for is not (nearly) zero
+        X = rng.integers(-3, 4, size=(3, 2)).astype(float)
+        dY = rng.integers(-2, 3, size=(3, 2)).astype(float)
+        param = {"mode": "train", "eps": 1e-5, "momentum": 0.0}
+        Y, cache = layers.batchnorm_forward(X, gamma, beta, param)
+        dX, _, _ = layers.batchnorm_backward_alt(dY, cache)
+        row, col = int(rng.integers(3)), int(rng.integers(2))
+        if np.all(X.std(axis=0) > 0) and abs(dX[row, col]) > 0.05:
+            break
+    return BatchNormVariant(int(seed), X, gamma, beta, dY, row, col, param["eps"], param["running_mean"],
+                            param["running_var"], (Y - beta) / gamma, Y, dX)
+
+
+def _check_seed(seed: int) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise LayergradError(f"variant seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
 
 
 @dataclass(frozen=True)
@@ -265,8 +327,7 @@ def _general_variant(rng: np.random.Generator) -> GeneralVariant:
 def make_variant(seed: int, choices: list[ConvChoice] | None = None) -> QuizVariant:
     """The Quiz 8 variant for ``seed`` (a whole number from 0 to 10⁶); question 3 draws its sizes
     from ``choices`` (default: :func:`conv_choices` with nothing fixed)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise LayergradError(f"variant seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    _check_seed(seed)
     rng = np.random.default_rng(int(seed))
     dropout_part = _dropout_variant(rng, int(seed))
     conv_part = _conv_variant(rng, choices if choices is not None else _default_choices())
@@ -307,11 +368,18 @@ def parse_seeds(spec: str) -> list[int]:
 
 
 def _write_one(seed: int, folder: Path, formats: Sequence[str], versions: Sequence[str],
-               force: bool, choices: list[ConvChoice] | None) -> tuple[dict[str, str], list[Path]]:
-    from .sheets import quiz8
+               force: bool, choices: list[ConvChoice] | None, sheet: str = "quiz8",
+               detail: str = "concise") -> tuple[dict[str, str], list[Path]]:
+    from .sheets import batchnorm, quiz8
 
-    variant = make_variant(seed, choices)
-    paths = write_sheet(quiz8.build(variant), folder, formats, versions, force)
+    variant: QuizVariant | BatchNormVariant
+    if sheet == "batchnorm":
+        variant = make_batchnorm_variant(seed)
+        built = batchnorm.build(variant)
+    else:
+        variant = make_variant(seed, choices)
+        built = quiz8.build(variant)
+    paths = write_sheet(built, folder, formats, versions, force, detail=detail)
     return variant.answer_key(), paths
 
 
@@ -324,16 +392,23 @@ def write_variants(
     jobs: int | None = None,
     progress: bool | None = None,
     choices: list[ConvChoice] | None = None,
+    sheet: str = "quiz8",
+    detail: str = "concise",
 ) -> Path:
-    """Write one variant per seed (solution and student sheets) into ``folder``, ``jobs``
-    processes at a time (default: one per core), and ``quiz8-answer-key.csv`` indexing every
+    """Write one variant of ``sheet`` (``quiz8`` or ``batchnorm``) per seed (solution and student
+    sheets) into ``folder``, ``jobs`` processes at a time (default: one per core), and
+    ``{sheet}-answer-key.csv`` indexing every
     variant's data and answers. A progress bar runs on standard error (``progress=None``: when
     it is a terminal). Returns the CSV's path."""
     if not seeds:
         raise LayergradError("no seeds given; expected at least one, such as --seeds 1-30")
     folder = Path(folder)
     formats = producible(formats)
-    make_variant(seeds[0], choices)  # derive and generate once here, so that forked workers inherit the caches
+    _write_one_args = (folder, formats, versions, force, choices, sheet, detail)
+    if sheet == "batchnorm":  # derive and generate once here, so that forked workers inherit the caches
+        make_batchnorm_variant(seeds[0])
+    else:
+        make_variant(seeds[0], choices)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(seeds)))
     bar = ProgressBar(len(seeds), "variants", enabled=progress)
     start = time.monotonic()
@@ -348,19 +423,19 @@ def write_variants(
     try:
         if jobs == 1:
             for seed in seeds:
-                rows[seed], _ = _write_one(seed, folder, formats, versions, force, choices)
+                rows[seed], _ = _write_one(seed, *_write_one_args)
                 advance()
         else:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = {pool.submit(_write_one, s, folder, formats, versions, force, choices): s for s in seeds}
+                futures = {pool.submit(_write_one, s, *_write_one_args): s for s in seeds}
                 for future in as_completed(futures):
                     rows[futures[future]], _ = future.result()
                     advance()
     finally:
         bar.close()
-    written = {s: rows[s] | {"files": f"quiz8-seed{s:03d}-{{{','.join(versions)}}}.{{{','.join(formats)}}}"}
+    written = {s: rows[s] | {"files": f"{sheet}-seed{s:03d}-{{{','.join(versions)}}}.{{{','.join(formats)}}}"}
                for s in rows}
-    key = folder / "quiz8-answer-key.csv"
+    key = folder / f"{sheet}-answer-key.csv"
     fields = list(next(iter(written.values())))
     keys = _earlier_keys(key, fields) | written
     table = io.StringIO()

@@ -90,7 +90,11 @@ __all__ = [
     "all_rows", "dumps", "machine_info", "run", "select", "to_json",
 ]
 
+<<<<<<< HEAD
 SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "fc", "course", "network", "symbolic")
+=======
+SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "fc", "network", "symbolic", "defined")
+>>>>>>> main
 """Suite modules in :mod:`numeric.bench`, in table order."""
 
 

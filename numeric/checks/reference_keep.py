@@ -356,7 +356,7 @@ def conv_forward_fast(x, w, b, conv_param):
     # im2col one example at a time, into one buffer that is reused (so the copy stays in cache)
     cols = np.empty((C, HH, WW, H_out, W_out), dtype=xpad.dtype)
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
-    # out[n, f, i, j] = b[f] + Σ_{c,k,l} (w[f, c, k, l]·win[n, c, i, j, k, l])
+    # out[n, f, i, j] = b[f] + Σ_{c=0}^{C - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (w[f, c, k, l]·win[n, c, i, j, k, l])
     for n in range(N):
         cols[...] = win[n].transpose(0, 3, 4, 1, 2)
         out[n] = np.matmul(w.reshape(F, C*HH*WW), cols.reshape(C*HH*WW, H_out*W_out)).reshape(F, H_out, W_out)
@@ -368,7 +368,7 @@ def conv_backward_fast(dout, cache):
     x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
-    # db: ∂L/∂b[f] = Σ_{n,i,j} dout[n, f, i, j]
+    # db: ∂L/∂b[f] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} dout[n, f, i, j]
     db = dout.sum(axis=(0, 2, 3))
     # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
     win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
@@ -378,9 +378,9 @@ def conv_backward_fast(dout, cache):
     dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
     for n in range(N):
         cols[...] = win[n].transpose(0, 3, 4, 1, 2)
-        # dw: ∂L/∂w[f, c, k, l] = Σ_{n,i,j} (dout[n, f, i, j]·win[n, c, i, j, k, l])
+        # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l])
         dw += np.matmul(dout[n].reshape(F, H_out*W_out), cols.reshape(C*HH*WW, H_out*W_out).transpose(1, 0)).reshape(F, C, HH, WW)
-        # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f,i,j,k,l} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
+        # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
         # per kernel offset: the sum over the filters, added into a strided slice
         for k in range(HH):
             for l in range(WW):
@@ -413,7 +413,7 @@ def max_pool_forward_fast(x, pool_param):
                 np.greater(part, out, out=larger)
                 np.copyto(out, part, where=larger)
                 np.copyto(first, k*WW + l, where=larger)
-    # out[n, c, i, j] = Σ_{k,l} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
+    # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
     return out, (x, pool_param, first)
 
 
@@ -421,7 +421,7 @@ def max_pool_backward_fast(dout, cache):
     x, pool_param, first = cache
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
-    # ∂L/∂x[n, c, u, v] = Σ_{i,j,k,l} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
+    # ∂L/∂x[n, c, u, v] = Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
     # the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1
     if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:
         # windows tile x exactly: each entry of x is one (window, offset) pair, written once

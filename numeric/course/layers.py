@@ -409,7 +409,7 @@ def conv_forward_fast(x, w, b, conv_param):
     # im2col one example at a time, into one buffer that is reused (so the copy stays in cache)
     cols = np.empty((C, HH, WW, H_out, W_out), dtype=xpad.dtype)
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
-    # out[n, f, i, j] = b[f] + Σ_{c,k,l} (w[f, c, k, l]·win[n, c, i, j, k, l])
+    # out[n, f, i, j] = b[f] + Σ_{c=0}^{C - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (w[f, c, k, l]·win[n, c, i, j, k, l])
     for n in range(N):
         cols[...] = win[n].transpose(0, 3, 4, 1, 2)
         out[n] = np.matmul(w.reshape(F, C*HH*WW), cols.reshape(C*HH*WW, H_out*W_out)).reshape(F, H_out, W_out)
@@ -430,7 +430,7 @@ def conv_backward_fast(dout, cache):
     x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
-    # db: ∂L/∂b[f] = Σ_{n,i,j} dout[n, f, i, j]
+    # db: ∂L/∂b[f] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} dout[n, f, i, j]
     db = dout.sum(axis=(0, 2, 3))
     # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
     win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
@@ -440,9 +440,9 @@ def conv_backward_fast(dout, cache):
     dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
     for n in range(N):
         cols[...] = win[n].transpose(0, 3, 4, 1, 2)
-        # dw: ∂L/∂w[f, c, k, l] = Σ_{n,i,j} (dout[n, f, i, j]·win[n, c, i, j, k, l])
+        # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l])
         dw += np.matmul(dout[n].reshape(F, H_out*W_out), cols.reshape(C*HH*WW, H_out*W_out).transpose(1, 0)).reshape(F, C, HH, WW)
-        # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f,i,j,k,l} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
+        # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
         # per kernel offset: the sum over the filters, added into a strided slice
         for k in range(HH):
             for l in range(WW):
@@ -489,7 +489,7 @@ def max_pool_forward_fast(x, pool_param):
                 np.greater(part, out, out=larger)
                 np.copyto(out, part, where=larger)
                 np.copyto(first, k*WW + l, where=larger)
-    # out[n, c, i, j] = Σ_{k,l} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
+    # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
     return out, (x, pool_param, first)
 
 
@@ -503,7 +503,7 @@ def max_pool_backward_fast(dout, cache):
     x, pool_param, first = cache
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
-    # ∂L/∂x[n, c, u, v] = Σ_{i,j,k,l} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
+    # ∂L/∂x[n, c, u, v] = Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
     # the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1
     if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:
         # windows tile x exactly: each entry of x is one (window, offset) pair, written once
@@ -594,10 +594,10 @@ def relu_backward(dout, cache):
 def softmax_loss(x, y):
     """Softmax cross-entropy loss and its gradient, computed stably.
 
-    L = Σ_{i} (-Σ_{c} (Y[i, c]·s[i, c]) + log(Σ_{c} exp(s[i, c])))/N
-      = Σ_{i} (-Σ_{c} (Y[i, c]·s[i, c]) + m[i] + log(Σ_{c} E[i, c]))/N,
+    L = Σ_{i=0}^{N - 1} (log(Σ_{c=0}^{C - 1} exp(s[i, c])) - Σ_{c=0}^{C - 1} (Y[i, c]·s[i, c]))/N
+      = Σ_{i=0}^{N - 1} (m[i] - Σ_{c=0}^{C - 1} (Y[i, c]·s[i, c]) + log(Σ_{c=0}^{C - 1} E[i, c]))/N,
     with m_i = max_c s_ic and E_ic = exp(s_ic − m_i);
-    ∂L/∂s[a, b] = (-Y[a, b] + P[a, b])/N, with P the softmax and Y the one-hot labels.
+    ∂L/∂s[a, b] = (P[a, b] - Y[a, b])/N, with P the softmax and Y the one-hot labels.
 
     Inputs: x, scores of shape (N, C); y, integer labels of shape (N,) in 0..C-1.
     Returns (loss, dx): the loss as a float and dx = ∂L/∂x with x's shape and dtype.
@@ -617,9 +617,9 @@ def softmax_loss(x, y):
 def svm_loss(x, y):
     """Multiclass SVM (hinge) loss with margin 1, and its gradient.
 
-    L = Σ_{i,c} ((1 - Y[i, c])·max(0, M[i, c]))/N,
-    M_ic = 1 - Σ_{k} (Y[i, k]·s[i, k]) + s[i, c];
-    ∂L/∂s[a, b] = ((1 - Y[a, b])·P[a, b] - Y[a, b]·Σ_{c} ((1 - Y[a, c])·P[a, c]))/N,
+    L = Σ_{i=0}^{N - 1} Σ_{c=0}^{C - 1} ((1 - Y[i, c])·max(0, M[i, c]))/N,
+    M_ic = s[i, c] - Σ_{k=0}^{C - 1} (Y[i, k]·s[i, k]) + 1;
+    ∂L/∂s[a, b] = ((1 - Y[a, b])·P[a, b] - Y[a, b]·Σ_{c=0}^{C - 1} ((1 - Y[a, c])·P[a, c]))/N,
     with P = [M > 0].
 
     Inputs: x, scores of shape (N, C); y, integer labels of shape (N,) in 0..C-1.
@@ -640,10 +640,10 @@ def svm_loss(x, y):
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization, forward pass (indices i, j; statistics over i):
 
-    mu[j] = Σ_{k} X[k, j]/n
-    sigma^2[j] = Σ_{p} (-mu[j] + X[p, j])^2/n
-    Z[i, j] = (-mu[j] + X[i, j])/√(epsilon + sigma^2[j])
-    Y[i, j] = gamma[j]·Z[i, j] + beta[j]
+    μ[j] = Σ_{k=1}^{n} X[k, j]/n
+    σ²[j] = Σ_{p=1}^{n} (X[p, j] - μ[j])^2/n
+    Z[i, j] = (X[i, j] - μ[j])/√(ε + σ²[j])
+    Y[i, j] = γ[j]·Z[i, j] + β[j]
     Train: the batch's statistics; bn_param['running_mean'] and ['running_var'] become
     momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).
     Test: the running statistics in place of μ and σ² (zeros before any training, as the
@@ -690,12 +690,12 @@ def batchnorm_backward(dout, cache):
     """Batch normalization, backward pass: node by node through the computational graph
     (the staged derivation, in centered form).
 
-    ∂L/∂Z[i, j] = gamma[j]·dY[i, j]
-    ∂L/∂sigma^2[j] = -Σ_{k} (dZ[k, j]·Z[k, j])/(2·s[j]^2)
-    ∂L/∂mu[j] = -Σ_{k} dZ[k, j]/s[j] - 2·dsigma^2[j]·s[j]·Σ_{k} Z[k, j]/n
-    ∂L/∂X[i, j] = dmu[j]/n + dZ[i, j]/s[j] + 2·dsigma^2[j]·Z[i, j]·s[j]/n
+    ∂L/∂Z[i, j] = γ[j]·dY[i, j]
+    ∂L/∂σ²[j] = -Σ_{k=1}^{n} (dZ[k, j]·Z[k, j])/(2·s[j]^2)
+    ∂L/∂μ[j] = -Σ_{k=1}^{n} dZ[k, j]/s[j] - 2·dσ²[j]·s[j]·Σ_{k=1}^{n} Z[k, j]/n
+    ∂L/∂X[i, j] = dμ[j]/n + dZ[i, j]/s[j] + 2·dσ²[j]·Z[i, j]·s[j]/n
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[i, j] = gamma[j]·dY[i, j]/√(epsilon + v[j]).
+    Test mode: ∂L/∂X[i, j] = γ[j]·dY[i, j]/√(ε + v[j]).
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
@@ -737,9 +737,10 @@ def batchnorm_backward(dout, cache):
 def batchnorm_backward_alt(dout, cache):
     """Batch normalization, backward pass: the closed form recovered by the index engine.
 
-    ∂L/∂X[i, j] = (-Σ_{k} dY[k, j] + n·dY[i, j] - Z[i, j]·Σ_{k} (dY[k, j]·Z[k, j]))·gamma[j]/(n·s[j])
+    ∂L/∂X[i, j] = (n·dY[i, j] - Σ_{k=1}^{n} dY[k, j] - Z[i, j]·Σ_{k=1}^{n} (dY[k, j]·Z[k,
+        j]))·γ[j]/(n·s[j])
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[i, j] = gamma[j]·dY[i, j]/√(epsilon + v[j]).
+    Test mode: ∂L/∂X[i, j] = γ[j]·dY[i, j]/√(ε + v[j]).
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
@@ -775,10 +776,10 @@ def batchnorm_backward_alt(dout, cache):
 def layernorm_forward(x, gamma, beta, ln_param):
     """Layer normalization, forward pass (indices i, j; statistics over j):
 
-    mu[i] = Σ_{k} X[i, k]/d
-    sigma^2[i] = Σ_{p} (-mu[i] + X[i, p])^2/d
-    Z[i, j] = (-mu[i] + X[i, j])/√(epsilon + sigma^2[i])
-    Y[i, j] = gamma[j]·Z[i, j] + beta[j]
+    μ[i] = Σ_{k=1}^{d} X[i, k]/d
+    σ²[i] = Σ_{p=1}^{d} (X[i, p] - μ[i])^2/d
+    Z[i, j] = (X[i, j] - μ[i])/√(ε + σ²[i])
+    Y[i, j] = γ[j]·Z[i, j] + β[j]
     The statistics are always those of the input itself (train and test alike).
 
     Inputs: x of shape (N, D); gamma and beta of shape (d,); ln_param: dict with
@@ -810,8 +811,8 @@ def layernorm_forward(x, gamma, beta, ln_param):
 def layernorm_backward(dout, cache):
     """Layer normalization, backward pass: the closed form recovered by the index engine.
 
-    ∂L/∂X[i, j] = (-Σ_{k} (gamma[k]·dY[i, k]) - Z[i, j]·Σ_{k} (gamma[k]·dY[i, k]·Z[i, k]) +
-        d·gamma[j]·dY[i, j])/(d·s[i])
+    ∂L/∂X[i, j] = (d·γ[j]·dY[i, j] - Σ_{k=1}^{d} (γ[k]·dY[i, k]) - Z[i, j]·Σ_{k=1}^{d} (γ[k]·dY[i,
+        k]·Z[i, k]))/(d·s[i])
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
@@ -842,10 +843,10 @@ def layernorm_backward(dout, cache):
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """Spatial batch normalization, forward pass (indices n, c, h, w; statistics over n, h, w):
 
-    mu[c] = Σ_{m,l,k} X[k, c, l, m]/(H·N·W)
-    sigma^2[c] = Σ_{r,q,p} (-mu[c] + X[p, c, q, r])^2/(H·N·W)
-    Z[n, c, h, w] = (-mu[c] + X[n, c, h, w])/√(epsilon + sigma^2[c])
-    Y[n, c, h, w] = gamma[c]·Z[n, c, h, w] + beta[c]
+    μ[c] = Σ_{m=1}^{W} Σ_{l=1}^{H} Σ_{k=1}^{N} X[k, c, l, m]/(H·N·W)
+    σ²[c] = Σ_{r=1}^{W} Σ_{q=1}^{H} Σ_{p=1}^{N} (X[p, c, q, r] - μ[c])^2/(H·N·W)
+    Z[n, c, h, w] = (X[n, c, h, w] - μ[c])/√(ε + σ²[c])
+    Y[n, c, h, w] = γ[c]·Z[n, c, h, w] + β[c]
     Train: the batch's statistics; bn_param['running_mean'] and ['running_var'] become
     momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).
     Test: the running statistics in place of μ and σ² (zeros before any training, as the
@@ -891,10 +892,11 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 def spatial_batchnorm_backward(dout, cache):
     """Spatial batch normalization, backward pass: the closed form recovered by the index engine.
 
-    ∂L/∂X[n, c, h, w] = (-Σ_{k,l,m} dY[l, c, k, m] - Z[n, c, h, w]·Σ_{k,l,m} (dY[l, c, k, m]·Z[l, c, k,
-        m]) + H·N·W·dY[n, c, h, w])·gamma[c]/(H·N·W·s[c])
+    ∂L/∂X[n, c, h, w] = (H·N·W·dY[n, c, h, w] - Σ_{k=1}^{H} Σ_{l=1}^{N} Σ_{m=1}^{W} dY[l, c, k, m] -
+        Z[n, c, h, w]·Σ_{k=1}^{H} Σ_{l=1}^{N} Σ_{m=1}^{W} (dY[l, c, k, m]·Z[l, c, k,
+        m]))·γ[c]/(H·N·W·s[c])
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
-    Test mode: ∂L/∂X[n, c, h, w] = gamma[c]·dY[n, c, h, w]/√(epsilon + v[c]).
+    Test mode: ∂L/∂X[n, c, h, w] = γ[c]·dY[n, c, h, w]/√(ε + v[c]).
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
@@ -930,10 +932,10 @@ def spatial_batchnorm_backward(dout, cache):
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     """Group normalization, forward pass (indices n, g, c, h, w; statistics over c, h, w):
 
-    mu[n, g] = Σ_{m,l,k} X[n, g, k, l, m]/(H·K·W)
-    sigma^2[n, g] = Σ_{r,q,p} (-mu[n, g] + X[n, g, p, q, r])^2/(H·K·W)
-    Z[n, g, c, h, w] = (-mu[n, g] + X[n, g, c, h, w])/√(epsilon + sigma^2[n, g])
-    Y[n, g, c, h, w] = gamma[g, c]·Z[n, g, c, h, w] + beta[g, c]
+    μ[n, g] = Σ_{m=1}^{W} Σ_{l=1}^{H} Σ_{k=1}^{K} X[n, g, k, l, m]/(H·K·W)
+    σ²[n, g] = Σ_{r=1}^{W} Σ_{q=1}^{H} Σ_{p=1}^{K} (X[n, g, p, q, r] - μ[n, g])^2/(H·K·W)
+    Z[n, g, c, h, w] = (X[n, g, c, h, w] - μ[n, g])/√(ε + σ²[n, g])
+    Y[n, g, c, h, w] = γ[g, c]·Z[n, g, c, h, w] + β[g, c]
     The statistics are always those of the input itself (train and test alike).
 
     Inputs: x of shape (N, C, H, W); gamma and beta of shape (1, C, 1, 1); gn_param: dict with
@@ -969,9 +971,9 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
 def spatial_groupnorm_backward(dout, cache):
     """Group normalization, backward pass: the closed form recovered by the index engine.
 
-    ∂L/∂X[n, g, c, h, w] = (-Σ_{k,l,m} (gamma[g, l]·dY[n, g, l, k, m]) - Z[n, g, c, h, w]·Σ_{k,l,m}
-        (gamma[g, l]·dY[n, g, l, k, m]·Z[n, g, l, k, m]) + H·K·W·gamma[g, c]·dY[n, g, c, h,
-        w])/(H·K·W·s[n, g])
+    ∂L/∂X[n, g, c, h, w] = (H·K·W·γ[g, c]·dY[n, g, c, h, w] - Σ_{k=1}^{H} Σ_{l=1}^{K} Σ_{m=1}^{W} (γ[g,
+        l]·dY[n, g, l, k, m]) - Z[n, g, c, h, w]·Σ_{k=1}^{H} Σ_{l=1}^{K} Σ_{m=1}^{W} (γ[g, l]·dY[n,
+        g, l, k, m]·Z[n, g, l, k, m]))/(H·K·W·s[n, g])
     with ∂L/∂γ = Σ dY·Z and ∂L/∂β = Σ dY over the reduced indices.
 
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
@@ -999,4 +1001,4 @@ def spatial_groupnorm_backward(dout, cache):
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 3db61a51afc30e293e5fff4f3ffdec858fd1aec6a1c386c3426a0b75a3dc7bf9
+# layergrad-sha256: f0536d6e7dde66d6540386dcf610cbb16b340dd5efea0ff6d4126c1de4c9626b

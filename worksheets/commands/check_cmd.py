@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from . import defined_opts
 from .habits import names, refuse
 
 __all__ = ["HELP", "NAME", "add_parser", "run"]
@@ -41,9 +42,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="with a folder: replace summary files layergrad did not write")
     parser.add_argument("-v", "--verbose", action="store_true", help="show every check, not only failures")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
 from .habits import names, refuse
 
 __all__ = ["HELP", "NAME", "add_parser", "run"]
@@ -21,7 +22,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "gradient_check, data_utils; NumPy only) that a course notebook imports.",
     )
     parser.add_argument("--api", default="cs231n", choices=("cs231n",), help="function names and signatures")
-    parser.add_argument("--dropout-p", required=True, choices=("keep", "drop"),
+    parser.add_argument("--dropout-p", choices=("keep", "drop"),
                         help="what dropout_param['p'] means: keep probability or drop rate")
     parser.add_argument("--dropout-draw", choices=("ge", "lt"),
                         help="how the mask is drawn, rand = np.random.rand(*x.shape): 'ge' keeps where rand >= p "
@@ -38,14 +39,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--teaching-loops", action="store_true",
                         help="back the *_naive functions (conv, max pooling) with literal loops that mirror "
                         "the derived formulas line by line (slow; for reading). Default: vectorized code")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.dropout import Draw, draw_text
     from numeric.export import TEACHING_LOOPS, module_source
     from numeric.files import write_output
     from numeric.package import write_package
 
+    if args.dropout_p is None:
+        from derive.errors import LayergradError
+
+        raise LayergradError("--dropout-p keep|drop is required: what dropout_param['p'] means")
     draw = Draw.parse(args.dropout_draw, args.dropout_p)
     how = f"dropout p = {args.dropout_p} convention, mask drawn as {draw_text(args.dropout_p, draw)}"
     if args.package is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
+
 __all__ = ["HELP", "NAME", "add_parser", "run"]
 
 NAME = "notebook"
@@ -25,9 +27,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="run the notebook top to bottom first, so that it opens with its outputs")
     parser.add_argument("-o", "--output", type=Path, default=Path("out"), help="folder (default: out)")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
     from worksheets.jupyter import NOTEBOOKS, names, write_notebook
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import defined_opts
 from .habits import names, refuse
 
 __all__ = ["HELP", "NAME", "add_parser", "run"]
@@ -17,8 +18,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         NAME, help=HELP,
         description="Write a worksheet built from layergrad's derivations: the solution version (answers "
-        "with every derivation step) and the student version (questions and room to answer), as Markdown, "
-        "standalone HTML with MathML, LaTeX, and PDF when LaTeX is installed.",
+        "with the steps that justify them; --detail full adds every checked step) and the student version "
+        "(questions and room to answer), as Markdown, standalone HTML with MathML, LaTeX, and PDF when LaTeX "
+        "is installed.",
     )
     parser.add_argument("sheet", nargs="?", help="the sheet to write (see --list)")
     parser.add_argument("--list", action="store_true", help="list the sheets and exit")
@@ -29,6 +31,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     version = parser.add_mutually_exclusive_group()
     version.add_argument("--student", action="store_true", help="only the student version (default: both)")
     version.add_argument("--solution", action="store_true", help="only the solution version (default: both)")
+    parser.add_argument("--detail", default="concise", choices=("concise", "full"),
+                        help="concise: an answer key, each answer with the steps that justify it (default); "
+                        "full: the same, then every checked step with its rule and assumptions in an appendix")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--seed", type=int, help="write the randomized variant for this seed, with its answers")
     which.add_argument("--seeds", help="write one variant per seed, such as 1-300, and a CSV of all answer keys")
@@ -39,9 +44,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     fixed.add_argument("--stride", type=int, help="stride S")
     fixed.add_argument("--pad", type=int, help="zero padding P")
     parser.add_argument("--force", action="store_true", help="replace files layergrad did not write")
+    defined_opts.add(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.define:
+        return defined_opts.run(args)
     from derive.errors import LayergradError
     from worksheets.formats import producible, write_sheet
     from worksheets.sheets import SHEETS, sheet_entry
@@ -63,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         refuse({"--input": args.input, "--filter": args.filter, "--stride": args.stride, "--pad": args.pad},
                "with --seed N or --seeds A-B: they fix the sizes of a randomized variant (the quiz itself "
                "has a 3×3 input and a 2×2 filter)")
-        for path in write_sheet(entry.build(), args.output, formats, versions, args.force):
+        for path in write_sheet(entry.build(), args.output, formats, versions, args.force,
+                                detail=args.detail):
             print(f"wrote {path}")
         return 0
     if not entry.has_variants:
@@ -76,9 +85,13 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
         raise LayergradError(f"--seed {args.seed}: expected a whole number from 0 to {MAX_SEED:,}")
     seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
+    if entry.name != "quiz8":
+        refuse({"--input": args.input, "--filter": args.filter, "--stride": args.stride, "--pad": args.pad},
+               f"with quiz8's variants: sheet {entry.name!r} has no convolution question")
     choices = conv_choices(parse_size(args.input, "--input"), parse_size(args.filter, "--filter"), args.stride,
                            args.pad)
-    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices)
+    key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices,
+                         sheet=entry.name, detail=args.detail)
     print(f"wrote {len(seeds)} variant{'s' * (len(seeds) != 1)} of {entry.name} into {args.output}; "
           f"answer keys: {key}")
     return 0

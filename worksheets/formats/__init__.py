@@ -47,11 +47,12 @@ def producible(formats: Sequence[str] | None = None) -> tuple[str, ...]:
     return formats
 
 
-def render(sheet: Sheet, fmt: str, version: str = "solution") -> str:
-    """The text of ``sheet`` in ``fmt`` (md, html or tex), solution or student version."""
+def render(sheet: Sheet, fmt: str, version: str = "solution", detail: str = "concise") -> str:
+    """The text of ``sheet`` in ``fmt`` (md, html or tex), solution or student version, concise
+    or with every checked step in an appendix (``detail="full"``)."""
     if fmt not in TEXT_FORMATS:
         raise LayergradError(f"unknown text format {fmt!r}; expected one of {', '.join(TEXT_FORMATS)}")
-    return TEXT_FORMATS[fmt](sheet, check_version(version)).document()
+    return TEXT_FORMATS[fmt](sheet, check_version(version), detail).document()
 
 
 def write_sheet(
@@ -60,10 +61,12 @@ def write_sheet(
     formats: Sequence[str] | None = None,
     versions: Sequence[str] = VERSIONS,
     force: bool = False,
+    detail: str = "concise",
 ) -> list[Path]:
     """Write ``sheet`` as ``{name}-{version}.{format}`` (and its figures) into ``folder``.
 
-    ``formats``: see :func:`producible` (checked before anything is written). Returns the paths written."""
+    ``formats``: see :func:`producible` (checked before anything is written); ``detail`` is
+    ``concise`` (an answer key) or ``full`` (every checked step in an appendix). Returns the paths written."""
     folder = Path(folder)
     formats = producible(formats)
     versions = [check_version(version) for version in versions]
@@ -73,7 +76,7 @@ def write_sheet(
         written += [write_output(folder / name, data, force) for name, data in figures.items()]
     for version in versions:
         stem = f"{sheet.name}-{version}"
-        texts = {fmt: render(sheet, fmt, version) for fmt in TEXT_FORMATS
+        texts = {fmt: render(sheet, fmt, version, detail) for fmt in TEXT_FORMATS
                  if fmt in formats or (fmt == "tex" and "pdf" in formats)}
         written += [write_output(folder / f"{stem}.{fmt}", text, force) for fmt, text in texts.items()
                     if fmt in formats]

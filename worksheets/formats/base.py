@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from derive.derivation import Derivation
 
 from ..document import (
     REGION_MARKERS,
@@ -19,10 +22,18 @@ from ..document import (
     Steps,
     StudentOnly,
     Table,
+    check_detail,
     check_version,
 )
 
 __all__ = ["Renderer", "figure_file"]
+
+
+@dataclass(frozen=True)
+class _Full:
+    """A derivation of the appendix, shown in full."""
+
+    derivation: Derivation
 
 
 def figure_file(sheet: Sheet, figure: Figure) -> str:
@@ -35,13 +46,26 @@ class Renderer:
 
     fmt = ""
 
-    def __init__(self, sheet: Sheet, version: str) -> None:
+    def __init__(self, sheet: Sheet, version: str, detail: str = "concise") -> None:
         self.sheet = sheet
         self.version = check_version(version)
+        self.detail = check_detail(detail)
 
     def document(self) -> str:
-        """The complete document."""
-        return self.wrap(self.blocks(self.sheet.blocks))
+        """The complete document; with full detail, the solution ends in an appendix that shows
+        every derivation it used step by step, with rules and assumptions."""
+        blocks = list(self.sheet.blocks)
+        derivations = self.sheet.derivations(self.version)
+        if self.detail == "full" and self.version == "solution" and derivations:
+            blocks.append(SolutionOnly((
+                Heading("Appendix: every checked step", 2),
+                Paragraph(("Each derivation behind the answers, step by step: every step names its rule and was "
+                           "checked when it was made (proved by SymPy or the index engine, or taken from a "
+                           "declared assumption).",)),
+                *(_Full(d) for d in derivations),
+            )))
+        body = self.blocks(blocks)
+        return self.wrap(body)
 
     def blocks(self, blocks: Iterable[Block]) -> str:
         parts = [self.block(b) for b in blocks]
@@ -52,8 +76,10 @@ class Renderer:
             return self.region("solution", block.blocks, block.label)
         if isinstance(block, StudentOnly):
             return self.region("student", block.blocks)
+        if isinstance(block, _Full):
+            return self.derivation(block.derivation)
         handlers = {
-            Paragraph: self.paragraph, Heading: self.heading, Formula: self.formula, Steps: self.steps,
+            Paragraph: self.paragraph, Heading: self.heading, Formula: self.formula, Steps: self.brief_steps,
             Figure: self.figure, Table: self.table, Code: self.code, Fields: self.fields,
             AnswerSpace: self.answer_space,
         }
@@ -89,7 +115,17 @@ class Renderer:
     def formula(self, block: Formula) -> str:
         raise NotImplementedError
 
-    def steps(self, block: Steps) -> str:
+    def brief_steps(self, block: Steps) -> str:
+        """A derivation in the body of the sheet: its chain of equations, or nothing when it
+        belongs to the appendix only."""
+        return self.chain(block) if block.inline else ""
+
+    def chain(self, block: Steps) -> str:
+        """The bare chain of a derivation's equations."""
+        raise NotImplementedError
+
+    def derivation(self, derivation: Derivation) -> str:
+        """A derivation step by step with its rules and assumptions."""
         raise NotImplementedError
 
     def figure(self, block: Figure) -> str:

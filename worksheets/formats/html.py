@@ -9,8 +9,12 @@ from __future__ import annotations
 import base64
 import html
 
+import sympy as sp
+
+from derive.derivation import Derivation
 from derive.printing import mathml
-from derive.render import render
+from derive.prose import prose_mathml
+from derive.render import render, render_chain
 
 from ..document import AnswerSpace, Code, Fields, Figure, Formula, Heading, Inline, Math, Paragraph, Steps, Table
 from .base import Renderer
@@ -24,7 +28,7 @@ h1 { font-size: 1.7rem; border-bottom: 2px solid #444; padding-bottom: .3rem; }
 h2 { font-size: 1.35rem; margin-top: 2rem; }
 h3 { font-size: 1.1rem; margin-top: 1.4rem; }
 math { font-size: 1.08em; }
-math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; padding: .2rem 0; }
+math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; padding: .45rem 0; }
 .banner { font-style: italic; color: #555; }
 .fields { margin: 1rem 0; }
 .fields span { margin-right: 2rem;  border-bottom: 1px solid #333; min-width: 14rem; display: inline-block; }
@@ -32,11 +36,13 @@ math[display="block"] { margin: .6rem 0; overflow-x: auto; overflow-y: hidden; p
 .answer-space { border: 1px dashed #888; border-radius: 4px; margin: 1rem 0; padding: .4rem .8rem; color: #777; }
 .derivation { margin: .6rem 0 1rem; }
 .assumptions ul { margin: .2rem 0; }
-table.steps, table.data { display: block; overflow-x: auto; max-width: 100%; }
+table.steps, table.data { display: block; overflow-x: auto; overflow-y: hidden; max-width: 100%; }
 table.steps { border-collapse: collapse; margin: .4rem 0; }
 table.steps td { padding: .25rem .4rem; vertical-align: middle; }
 table.steps td.lhs { text-align: right; white-space: nowrap; }
-table.steps td.rule { font-size: .86rem; color: #444; padding-left: 1.2rem; }
+table.steps td.rule { font-size: .86rem; color: #444; padding: 0 .4rem .5rem; }
+table.steps td.more { padding-left: 1.5rem; }
+table.steps math { math-style: normal; }
 table.data { border-collapse: collapse; margin: .6rem 0; }
 table.data th, table.data td { border: 1px solid #bbb; padding: .25rem .6rem; text-align: center; }
 figure { margin: 1rem 0; text-align: center; }
@@ -48,19 +54,19 @@ pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; 
 
 
 def _inline(parts: tuple[Inline, ...]) -> str:
-    return "".join(mathml(p.expr) if isinstance(p, Math) else html.escape(p) for p in parts)
+    return "".join(mathml(p.expr) if isinstance(p, Math) else prose_mathml(p) for p in parts)
 
 
 class HtmlRenderer(Renderer):
     fmt = "html"
 
     def wrap(self, body: str) -> str:
-        title = html.escape(self.sheet.title)
+        title = prose_mathml(self.sheet.title)
         return (
             "<!DOCTYPE html>\n"
             '<html xmlns="http://www.w3.org/1999/xhtml" lang="en">\n<head>\n<meta charset="utf-8" />\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1" />\n'
-            f"<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+            f"<title>{html.escape(self.sheet.title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
             f"<h1>{title}</h1>\n{body}\n</body>\n</html>\n"
         )
 
@@ -71,36 +77,40 @@ class HtmlRenderer(Renderer):
         return f"<p>{_inline(block.parts)}</p>"
 
     def heading(self, block: Heading) -> str:
-        return f"<h{block.level}>{html.escape(block.text)}</h{block.level}>"
+        return f"<h{block.level}>{prose_mathml(block.text)}</h{block.level}>"
 
     def formula(self, block: Formula) -> str:
-        label = f"<p><strong>{html.escape(block.label)}:</strong></p>\n" if block.label else ""
+        label = f"<p><strong>{prose_mathml(block.label)}:</strong></p>\n" if block.label else ""
+        if isinstance(block.expr, sp.Tuple):
+            return label + "\n".join(mathml(e, display=True) for e in block.expr)
         return f"{label}{mathml(block.expr, display=True)}"
 
-    def steps(self, block: Steps) -> str:
-        return render(block.derivation, "html", level=3)
+    def chain(self, block: Steps) -> str:
+        return render_chain(block.derivation, "html", block.rules)
+
+    def derivation(self, derivation: Derivation) -> str:
+        return render(derivation, "html", level=3)
 
     def figure(self, block: Figure) -> str:
         data = base64.b64encode(block.png).decode()
-        caption = html.escape(block.caption)
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{caption}" />'
-                f"<figcaption>{caption}</figcaption></figure>")
+        return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(block.caption)}" />'
+                f"<figcaption>{prose_mathml(block.caption)}</figcaption></figure>")
 
     def table(self, block: Table) -> str:
         head = "".join(f"<th>{_inline((c,))}</th>" for c in block.header)
         rows = "".join("<tr>" + "".join(f"<td>{_inline((c,))}</td>" for c in row) + "</tr>" for row in block.rows)
-        caption = f"<caption>{html.escape(block.caption)}</caption>" if block.caption else ""
+        caption = f"<caption>{prose_mathml(block.caption)}</caption>" if block.caption else ""
         return f'<table class="data">{caption}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
     def code(self, block: Code) -> str:
-        caption = f"<p><em>{html.escape(block.caption)}</em></p>\n" if block.caption else ""
+        caption = f"<p><em>{prose_mathml(block.caption)}</em></p>\n" if block.caption else ""
         return f"{caption}<pre><code>{html.escape(block.source.rstrip())}</code></pre>"
 
     def fields(self, block: Fields) -> str:
         return '<p class="fields">' + "".join(f"{html.escape(x)}: <span></span>" for x in block.labels) + "</p>"
 
     def label(self, text: str) -> str:
-        return f'<p class="label"><strong>{html.escape(text)}.</strong></p>'
+        return f'<p class="label"><strong>{prose_mathml(text)}.</strong></p>'
 
     def answer_space(self, block: AnswerSpace) -> str:
         return f'<p class="answer-space" style="min-height: {1.6 * block.lines:.1f}em">Your answer:</p>'

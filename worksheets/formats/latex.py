@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sympy as sp
+
+from derive.derivation import Derivation
 from derive.printing import latex
-from derive.render import render, tex_text
+from derive.render import render, render_chain, tex_prose, tex_text
 
 from ..document import AnswerSpace, Code, Fields, Figure, Formula, Heading, Inline, Math, Paragraph, Steps, Table
 from .base import Renderer
 
 __all__ = ["PREAMBLE", "LatexRenderer", "wrap_code"]
 
-PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
+PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
 \usepackage[utf8]{inputenc}
 \usepackage[margin=2cm]{geometry}
 \usepackage{amsmath,amssymb}
@@ -26,6 +29,9 @@ PREAMBLE = r"""\documentclass[11pt,a4paper]{article}
 \newenvironment{solutionblock}{\par\color{solution!50!black}}{\par}
 \nofiles % no cross-references on a sheet: one pdflatex pass is enough
 """
+
+SIDE_BY_SIDE = 150
+"""Characters of LaTeX below which a group of formulas is set on one line, side by side."""
 
 PROSE_COLUMN = 24
 """A table column with text longer than this (in characters) wraps instead of widening the table."""
@@ -49,7 +55,7 @@ def wrap_code(source: str, width: int = CODE_WIDTH) -> list[str]:
 
 
 def _inline(parts: tuple[Inline, ...]) -> str:
-    return "".join(f"${latex(p.expr)}$" if isinstance(p, Math) else tex_text(p) for p in parts)
+    return "".join(f"${latex(p.expr)}$" if isinstance(p, Math) else tex_prose(p) for p in parts)
 
 
 class LatexRenderer(Renderer):
@@ -57,8 +63,8 @@ class LatexRenderer(Renderer):
 
     def wrap(self, body: str) -> str:
         return (
-            f"{PREAMBLE}\\title{{{tex_text(self.sheet.title)}}}\n\\author{{}}\n\\date{{}}\n"
-            "\\begin{document}\n\\maketitle\n\\vspace{-2em}\n\n"
+            f"{PREAMBLE}\\title{{{tex_prose(self.sheet.title)}}}\n\\begin{{document}}\n"
+            f"\\begin{{center}}\\Large {tex_prose(self.sheet.title)}\\end{{center}}\n\n"
             f"{body}\n\n\\end{{document}}\n"
         )
 
@@ -72,20 +78,28 @@ class LatexRenderer(Renderer):
 
     def heading(self, block: Heading) -> str:
         command = {1: "section", 2: "section", 3: "subsection"}.get(block.level, "subsubsection")
-        return f"\\{command}{{{tex_text(block.text)}}}"
+        return f"\\{command}{{{tex_prose(block.text)}}}"
 
     def formula(self, block: Formula) -> str:
-        label = f"\\textbf{{{tex_text(block.label)}:}}\n" if block.label else ""
+        label = f"\\textbf{{{tex_prose(block.label)}:}}\n" if block.label else ""
+        if isinstance(block.expr, sp.Tuple):
+            parts = [latex(e) for e in block.expr]
+            if sum(map(len, parts)) < SIDE_BY_SIDE or all(isinstance(e.rhs, sp.MatrixBase) for e in block.expr):
+                return f"{label}\\[ " + r" \qquad ".join(parts) + " \\]"
+            return f"{label}\\begin{{gather*}}\n" + " \\\\\n".join(parts) + "\n\\end{gather*}"
         return f"{label}\\[ {latex(block.expr)} \\]"
 
-    def steps(self, block: Steps) -> str:
-        return render(block.derivation, "latex", level=4).rstrip()
+    def chain(self, block: Steps) -> str:
+        return render_chain(block.derivation, "latex", block.rules)
+
+    def derivation(self, derivation: Derivation) -> str:
+        return render(derivation, "latex", level=4).rstrip()
 
     def figure(self, block: Figure) -> str:
         return (
             "\\begin{center}\n"
-            f"\\includegraphics[width=0.8\\linewidth,height=0.4\\textheight,keepaspectratio]{{{self.figure_file(block)}}}\n\n"
-            f"{{\\small {tex_text(block.caption)}}}\n\\end{{center}}"
+            f"\\includegraphics[width=0.5\\linewidth,height=0.25\\textheight,keepaspectratio]{{{self.figure_file(block)}}}\n\n"
+            f"{{\\small {tex_prose(block.caption)}}}\n\\end{{center}}"
         )
 
     def table(self, block: Table) -> str:
@@ -100,7 +114,7 @@ class LatexRenderer(Renderer):
         lines += [" & ".join(_inline((c,)) for c in row) + " \\\\" for row in block.rows]
         lines += ["\\bottomrule", end]
         if block.caption:
-            lines.append(f"\n{{\\small {tex_text(block.caption)}}}")
+            lines.append(f"\n{{\\small {tex_prose(block.caption)}}}")
         lines.append("\\end{center}")
         return "\n".join(lines)
 
@@ -114,7 +128,7 @@ class LatexRenderer(Renderer):
         return r"\quad ".join(rf"{tex_text(x)}: \rule{{6cm}}{{0.4pt}}" for x in block.labels)
 
     def label(self, text: str) -> str:
-        return rf"\textbf{{{tex_text(text)}.}}"
+        return rf"\textbf{{{tex_prose(text)}.}}"
 
     def answer_space(self, block: AnswerSpace) -> str:
         height = f"{1.4 * block.lines:.1f}\\baselineskip"

@@ -32,7 +32,7 @@ SHEETS: dict[str, SheetEntry] = {
     for entry in (
         SheetEntry(quiz8.NAME, quiz8.SUMMARY, quiz8.build, has_variants=True),
         SheetEntry(dropout_depth.NAME, dropout_depth.SUMMARY, dropout_depth.build),
-        SheetEntry(batchnorm.NAME, batchnorm.SUMMARY, batchnorm.build),
+        SheetEntry(batchnorm.NAME, batchnorm.SUMMARY, batchnorm.build, has_variants=True),
     )
 }
 

@@ -9,6 +9,8 @@ two agree come from :mod:`derive.batchnorm`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sympy as sp
 from matplotlib.figure import Figure as MplFigure
 
@@ -16,7 +18,10 @@ from derive import batchnorm as bn
 from derive.graph import Graph
 
 from ..document import Block, Figure, Formula, Heading, Sheet, Steps, para, question
-from .common import png
+from .common import number, numbers, png
+
+if TYPE_CHECKING:
+    from ..variants import BatchNormVariant
 
 __all__ = ["NAME", "SUMMARY", "build", "graph_figure", "graph_layout"]
 
@@ -81,8 +86,8 @@ def graph_figure(graph: Graph, caption: str) -> Figure:
     return Figure("graph", png(fig), caption)
 
 
-def build() -> Sheet:
-    """The batch-normalization sheet."""
+def build(variant: BatchNormVariant | None = None) -> Sheet:
+    """The batch-normalization sheet; with ``variant``, a numerical question with its answer key."""
     family = bn.BATCHNORM
     graph = bn.graph(family)
     definitions = bn.definitions(family)
@@ -116,4 +121,33 @@ def build() -> Sheet:
                              "backward pass computes.")],
                   [Formula(closed.equation, "Answer"), Steps(closed), Steps(equal)], space=12),
     ]
-    return Sheet(NAME, "Batch normalization: graph, staged backward, closed form", tuple(blocks))
+    title = "Batch normalization: graph, staged backward, closed form"
+    if variant is None:
+        return Sheet(NAME, title, tuple(blocks))
+    blocks += [Heading("By hand", 2), *_numerical_question(variant, closed)]
+    return Sheet(f"{NAME}-seed{variant.seed:03d}", f"{title} (variant {variant.seed})", tuple(blocks))
+
+
+def _numerical_question(v: BatchNormVariant, closed) -> tuple[Block, ...]:
+    """Question 4 of a variant: a 3×2 batch by hand; the answers from the generated code."""
+    X, mu, var, Z = bn.X, bn.MU, bn.VAR, bn.Z
+    r, c = v.row, v.col
+    entry = sp.Derivative(bn.LOSS, X[r + 1, c + 1])
+    prompt = [para("For the batch below (n = 3 examples, d = 2 features), with ", sp.Eq(bn.EPS, sp.Float(v.eps, 2)),
+                   " (negligible here), compute the batch mean μ, the variance σ² (biased, over the batch), the "
+                   "normalized input Z and, for the upstream gradient dY below, the entry ", entry,
+                   " from the closed form (rows and columns counted from 1).")]
+    given = [Formula(sp.Tuple(sp.Eq(sp.Symbol("X"), numbers(v.X), evaluate=False),
+                              sp.Eq(sp.Symbol("dY"), numbers(v.dY), evaluate=False))),
+             Formula(sp.Tuple(sp.Eq(sp.Symbol("gamma"), numbers(v.gamma), evaluate=False),
+                              sp.Eq(sp.Symbol("beta"), numbers(v.beta), evaluate=False)))]
+    solution = [
+        para("By the definitions above, column by column (computed by the generated batchnorm_forward):"),
+        Formula(sp.Tuple(sp.Eq(mu.label, numbers(v.mu), evaluate=False),
+                         sp.Eq(var.label, numbers(v.var), evaluate=False)), "Answer"),
+        Formula(sp.Eq(Z.label, numbers(v.Z), evaluate=False), "Answer"),
+        para("The closed form ", closed.equation, " at the entry asked for (computed by the generated "
+             "batchnorm_backward_alt):"),
+        Formula(sp.Eq(entry, number(v.dX[r, c]), evaluate=False), "Answer"),
+    ]
+    return question("4", prompt, solution, given, space=8)

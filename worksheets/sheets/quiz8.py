@@ -23,6 +23,7 @@ from matplotlib.patches import Rectangle
 
 from derive import conv, dropout
 from derive.dropout import Convention
+from derive.printing import latex
 
 from ..document import (
     Block,
@@ -60,13 +61,10 @@ def build(variant: QuizVariant | None = None) -> Sheet:
 
 
 def _header(variant: QuizVariant | None) -> list[Block]:
-    banner = (
-        "Solution sheet. Every answer below is the result of a derivation in which each step was "
-        "checked when it was made: either SymPy or layergrad's index engine proved it, or it applies "
-        "one of the assumptions listed with the derivation. Each step names its rule."
-    )
+    banner = ("Solution. Each answer is the result of a derivation whose every step was checked when it was made; "
+              "the sheet written with --detail full shows every step with its rule and assumptions.")
     if variant is not None:
-        banner += " The numerical answers were computed by layergrad's generated NumPy code."
+        banner += " The numbers were computed by layergrad's generated NumPy code."
     return [
         StudentOnly((Fields(("Name", "Student ID")),)),
         SolutionOnly((Paragraph((banner,)),)),
@@ -110,7 +108,7 @@ def _forward_solution(variant: QuizVariant | None) -> list[Block]:
             _convention_sentence(v.convention),
             para("Inverted dropout multiplies by the mask and divides by the keep probability:"),
             Formula(matrix_equation(forward, step="matrix form"), "Answer"),
-            Steps(forward),
+            Steps(forward, inline=False),
             para("With the data given (computed by the generated dropout_forward):"),
             Formula(sp.Eq(_S["Hm"], numbers(v.H), evaluate=False), "Answer"),
         ]
@@ -119,21 +117,15 @@ def _forward_solution(variant: QuizVariant | None) -> list[Block]:
     mean_vanilla, _ = dropout.moments("vanilla", "keep")
     mean_inverted, _ = dropout.moments("inverted", "keep")
     return [
-        para("The mask ", _S["Dm"], " holds independent Bernoulli variables, ",
+        para("Each entry of the mask ", _S["Dm"], " is an independent Bernoulli variable, ",
              vanilla.assumption("Bernoulli mask").statement,
-             ", with q the keep probability. During training dropout multiplies the activation by the mask, "
-             "entry by entry:"),
+             ", with q the keep probability; training multiplies the activation by the mask entry by entry:"),
         Formula(matrix_equation(vanilla), "Answer"),
-        Steps(vanilla),
-        para("At test time no unit is dropped; the training-time mean is q times the activation, so the "
-             "test-time output is scaled by q to match:"),
-        Formula(mean_vanilla.equation),
-        Steps(mean_vanilla),
-        para("Inverted dropout (what the course code implements) divides by q during training instead, so "
-             "the test-time layer is the identity:"),
+        para("At test time nothing is dropped; since ", mean_vanilla.equation,
+             ", the test-time output is scaled by q. Inverted dropout (the course code) divides by q while "
+             "training instead, so that the test-time layer is the identity:"),
         Formula(matrix_equation(inverted, step="matrix form")),
-        Steps(inverted),
-        Steps(mean_inverted),
+        *(Steps(d, inline=False) for d in (vanilla, mean_vanilla, inverted, mean_inverted)),
     ]
 
 
@@ -155,29 +147,29 @@ def _backward_solution(variant: QuizVariant | None) -> list[Block]:
             para("Differentiate the forward pass entry by entry: only the entry of the same position survives, "
                  "so the upstream gradient is masked and scaled exactly like the activation was."),
             Formula(matrix_equation(backward), "Answer"),
-            Steps(backward),
+            Steps(backward, rules=("upstream gradient", "differentiate term by term", "Kronecker delta")),
             para("With the data given (computed by the generated dropout_backward):"),
             Formula(sp.Eq(matrix_equation(backward).lhs, numbers(v.dY), evaluate=False), "Answer"),
         ]
     vanilla = dropout.backward("vanilla", "keep")
     inverted = dropout.backward("inverted", "keep")
     return [
-        para("The loss depends on Y only through H. Differentiating entry by entry, every term with another "
-             "position vanishes (a Kronecker delta), so the upstream gradient is masked exactly like the "
-             "activation was: dropped units pass no gradient back."),
+        para("L depends on Y only through H. Differentiating entry by entry, only the term at the same position "
+             "survives (a Kronecker delta):"),
+        Steps(vanilla, rules=("upstream gradient", "differentiate term by term", "Kronecker delta")),
         Formula(matrix_equation(vanilla), "Answer"),
-        Steps(vanilla),
-        para("For inverted dropout the gradient carries the same 1/q scale as the forward pass, folded into the "
-             "saved mask M = D/q:"),
-        Formula(matrix_equation(inverted)),
-        Steps(inverted),
+        para("Dropped units pass no gradient back. For inverted dropout the gradient carries the same 1/q, folded "
+             "into the saved mask M = D/q: ", matrix_equation(inverted), "."),
+        Steps(inverted, inline=False),
     ]
 
 
 def _size_lines(choice) -> list[Block]:
-    """The output-size formula, then the variant's sizes put into it, then its value."""
-    formula = conv.output_size(dilation=False).result
-    lines: list[Block] = [Formula(formula)]
+    """The output-size formula solved from the tiling equation, then the variant's sizes put into
+    it, then its value."""
+    size = conv.output_size(dilation=False)
+    formula = size.result
+    lines: list[Block] = [Steps(size)]
     for out, size, window, value in ((conv.H_out, choice.H, choice.HH, choice.output_size()[0]),
                                      (conv.W_out, choice.W, choice.WW, choice.output_size()[1])):
         with sp.evaluate(False):
@@ -247,27 +239,24 @@ def _question_3(variant: QuizVariant | None) -> tuple[Block, ...]:
     prompt: list[Block] = [
         para("Consider a simple convolutional layer with input ", conv.Xm, " a 3×3 matrix and filter ", conv.Wm,
              " a 2×2 matrix, as shown below. Show that the outputs are given by"),
-        *(Formula(e) for e in example.equations),
+        Formula(sp.Tuple(*example.equations)),
     ]
     given: list[Block] = [
-        Formula(sp.Eq(conv.Xm, x_given, evaluate=False)),
-        Formula(sp.Eq(conv.Wm, w_given, evaluate=False)),
+        Formula(sp.Tuple(sp.Eq(conv.Xm, x_given, evaluate=False), sp.Eq(conv.Wm, w_given, evaluate=False))),
         quiz_grid_figure(),
     ]
     definition = example.outputs[0].assumption("cross-correlation")
     solution: list[Block] = [
-        para("The layer slides the filter over the input (cross-correlation, stride 1, no padding); with indices "
-             "from 1, output (i, j) is"),
+        para("The filter slides over the input (cross-correlation, stride 1, no padding); with indices from 1, "
+             "output (i, j) is"),
         Formula(definition.statement),
-        para("Writing the sum out at each of the four positions gives the four equations:"),
-        *(Steps(d) for d in example.outputs),
-        para("The same example backwards, with the upstream gradient dO = ∂L/∂O: the filter gradient is the "
-             "input correlated with dO, and the input gradient is the zero-padded dO correlated with the "
-             "filter turned by 180°."),
-        Formula(example.grad_w.equation),
-        Formula(example.grad_x.equation),
-        Steps(example.grad_w),
-        Steps(example.grad_x),
+        para("Writing the sum out at (i, j) = (1, 1), (1, 2), (2, 1), (2, 2) gives the four equations above, "
+             "for instance"),
+        Steps(example.outputs[0]),
+        *(Steps(d, inline=False) for d in example.outputs[1:]),
+        para("Backwards, with dO = ∂L/∂O: ", example.grad_w.equation, " and ", example.grad_x.equation, "."),
+        Steps(example.grad_w, inline=False),
+        Steps(example.grad_x, inline=False),
     ]
     return question("3", prompt, solution, given, space=10)
 
@@ -285,18 +274,15 @@ def _question_4(variant: QuizVariant | None) -> tuple[Block, ...]:
     ]
     solution: list[Block] = [
         para("With indices from 0 and xpad the input surrounded by P rows and columns of zeros, output (i, j) "
-             "of filter f for input n is the bias plus the sum over channels and filter positions:"),
+             "of filter f for input n is"),
         Formula(sp.Eq(forward.start, forward.steps[0].after, evaluate=False), "Answer"),
         Formula(forward.assumption("zero padding").statement),
-        para("The windows must tile the padded input, which fixes the output height (the width is the same "
-             "formula with W, WW):"),
-        Formula(size.result, "Answer"),
-        para("It is an integer, and the layer is possible, exactly when"),
-        Formula(size.assumption("integer window count").statement),
+        para("The windows start every S rows and the last one ends on the last row of the padded input, which "
+             "fixes the output height (the width likewise with W, WW):"),
         Steps(size),
-        Steps(forward),
-        para("With dilation d (a filter whose taps are d apart) the output height becomes"),
-        Formula(conv.output_size(dilation=True).result),
+        para("The output is N × F × H′ × W′; H′ is a whole number, and the layer possible, exactly when ",
+             size.assumption("integer window count").statement, "."),
+        Steps(forward, inline=False),
     ]
     return question("4", prompt, solution, (), space=10)
 
@@ -315,7 +301,7 @@ def quiz_grid_figure() -> Figure:
                 shaded = (array is conv.X and r < 2 and c < 2) or (array is conv.O and (r, c) == (0, 0))
                 ax.add_patch(Rectangle((left + c, size - 1 - r), 1, 1, facecolor="#cfe3f7" if shaded else "white",
                                        edgecolor="black"))
-                ax.text(left + c + 0.5, size - 0.5 - r, f"${sp.latex(array[r + 1, c + 1])}$", ha="center",
+                ax.text(left + c + 0.5, size - 0.5 - r, f"${latex(array[r + 1, c + 1])}$", ha="center",
                         va="center", fontsize=11)
         ax.text(left + size / 2, -0.45, caption, ha="center", va="top", fontsize=10)
     ax.text(3.6, 1.0, "⋆", ha="center", va="center", fontsize=20)

@@ -1,0 +1,112 @@
+r"""Defined layers (``examples/layers/*.toml``): the generated forward + backward against PyTorch's
+CPU autograd of the same layer (one thread, float64), and against NumPy written by hand where
+that is short.
+
+Element-wise and normalization layers run at 256×1024, the windowed and attention layers at the
+course's sizes. The goal stated for defined layers is generated ≤ 1.5 × PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .common import torch_or_reason
+from .core import Goal, Row, Unavailable
+
+__all__ = ["rows"]
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "layers"
+
+
+@cache
+def _module(name: str):
+    from derive.define import define
+    from numeric.defined_check import generated
+
+    return generated(define(EXAMPLES / f"{name}.toml"))
+
+
+def _torch_layers(torch):
+    f = torch.nn.functional
+    return {
+        "rmsnorm": lambda X, g: g * X / torch.sqrt((X * X).mean(dim=1, keepdim=True) + 1e-5),
+        "gelu_tanh": lambda X: f.gelu(X, approximate="tanh"),
+        "gelu_erf": lambda X: f.gelu(X),
+        "silu": lambda X: f.silu(X),
+        "softplus": lambda X: f.softplus(X),
+        "l2norm": lambda X: X / torch.sqrt((X * X).sum(dim=1, keepdim=True) + 1e-12),
+        "attention": lambda Q, K, V: torch.softmax(Q @ K.T / math.sqrt(Q.shape[1]), dim=1) @ V,
+        "depthwise_conv": lambda X, W, b: f.conv2d(X, W[:, None], b, padding=1, groups=X.shape[1]),
+        "instancenorm": lambda X, gamma, beta: (
+            gamma[None, :, None, None] * (X - X.mean(dim=(2, 3), keepdim=True))
+            / torch.sqrt(X.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5) + beta[None, :, None, None]),
+    }
+
+
+_SHAPES = {
+    "rmsnorm": [(256, 1024), (1024,)],
+    "gelu_tanh": [(256, 1024)],
+    "gelu_erf": [(256, 1024)],
+    "silu": [(256, 1024)],
+    "softplus": [(256, 1024)],
+    "l2norm": [(256, 1024)],
+    "attention": [(128, 64), (128, 64), (128, 64)],
+    "depthwise_conv": [(8, 16, 32, 32), (16, 3, 3), (16,)],
+    "instancenorm": [(8, 16, 32, 32), (16,), (16,)],
+}
+
+
+_QUICK = {
+    "rmsnorm": [(64, 256), (256,)],
+    "silu": [(64, 256)],
+    "attention": [(32, 16), (32, 16), (32, 16)],
+    "depthwise_conv": [(2, 8, 16, 16), (8, 3, 3), (8,)],
+}
+
+
+def _setup(name: str, quick: bool) -> dict:
+    rng = np.random.default_rng(0)
+    shapes = (_QUICK if quick else _SHAPES)[name]
+    args = [rng.standard_normal(s) for s in shapes]
+    module = _module(name)
+    forward, backward = getattr(module, f"{name}_forward"), getattr(module, f"{name}_backward")
+    out, _ = forward(*args)
+    dout = rng.standard_normal(out.shape)
+
+    def generated():
+        _, c = forward(*args)
+        return backward(dout, c)
+
+    contenders = {"generated": generated}
+    torch = torch_or_reason()
+    if isinstance(torch, Unavailable):
+        contenders["PyTorch"] = torch
+        return contenders
+    layer = _torch_layers(torch)[name]
+    tensors = [torch.tensor(a, requires_grad=True) for a in args]
+    upstream = torch.tensor(dout)
+
+    def autograd():
+        for t in tensors:
+            t.grad = None
+        layer(*tensors).backward(upstream)
+        return [t.grad for t in tensors]
+
+    contenders["PyTorch"] = autograd
+    return contenders
+
+
+def rows(quick: bool) -> list[Row]:
+    names = ["rmsnorm", "silu", "attention", "depthwise_conv"] if quick else list(_SHAPES)
+    out = []
+    for name in names:
+        size = "×".join(map(str, (_QUICK if quick else _SHAPES)[name][0]))
+        out.append(Row(name=f"{name} forward+backward (defined)", group="defined", size=size, dtype="float64",
+                       contenders=("generated", "PyTorch"), reference="PyTorch",
+                       setup=lambda n=name, q=quick: _setup(n, q),
+                       goals=(Goal("generated/PyTorch", max=1.5),), memory=False))
+    return out
