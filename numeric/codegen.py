@@ -40,13 +40,15 @@ _HASH_PREFIX = "# layergrad-sha256: "
 FLOATING_HELPER = '''def _floating(name, a):
     """a as a floating-point NumPy array: integers and booleans become float64, as NumPy's
     arithmetic with a float would make them (the course code accepts them); anything else that
-    is not floating point (or complex) is refused."""
-    a = np.asarray(a)
-    if a.dtype.kind in "biu":
+    is not floating point (or complex) is refused. Attribute reads only: no pass over the data."""
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    kind = a.dtype.kind
+    if kind in "fc":
+        return a
+    if kind in "biu":
         return a.astype(np.float64)
-    if not np.issubdtype(a.dtype, np.inexact):
-        raise LayergradError(f"{name} must be a floating-point array, got dtype {a.dtype}")
-    return a'''
+    raise LayergradError(f"{name} must be a floating-point array, got dtype {a.dtype}")'''
 """Module-level helper shared by generated functions (appears once per module)."""
 
 

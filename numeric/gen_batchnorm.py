@@ -84,15 +84,15 @@ def _norm_running(function, param, shape, dtype):
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
-        value = np.asarray(param[key])
-        if value.shape != shape:
-            raise LayergradError(f"{function}: bn_param['{key}'] has shape {value.shape}, expected {shape}")
+        value = param[key]
+        if np.shape(value) != shape:
+            raise LayergradError(f"{function}: bn_param['{key}'] has shape {np.shape(value)}, expected {shape}")
     return param["running_mean"], param["running_var"]
 
 
 def _norm_dtype(x, gamma, beta):
     """The output dtype: x's (no silent upcast), unless gamma or beta is complex."""
-    if np.iscomplexobj(gamma) or np.iscomplexobj(beta):
+    if gamma.dtype.kind == "c" or beta.dtype.kind == "c":
         return np.result_type(x, gamma, beta)
     return x.dtype
 

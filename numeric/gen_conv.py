@@ -25,7 +25,7 @@ from derive import conv
 from derive.dropout import Convention
 from derive.printing import text
 
-from .codegen import GeneratedFunction
+from .codegen import FLOATING_HELPER, GeneratedFunction
 from .lowering import (
     Stored,
     code,
@@ -110,7 +110,7 @@ def _conv_output_size(what, size, kernel, stride, pad, dilation):
 def preamble(convention: Convention | None = None) -> list[str]:
     """Module-level helpers: reading ``conv_param``, checking the arrays, the output size."""
     dilation = 'CONV_DILATION = True\n"""conv_param may hold "dilation" (default 1) besides "stride" and "pad"."""'
-    return [WINDOW_IMPORT, dilation, _output_size_helper(), '''
+    return [FLOATING_HELPER, WINDOW_IMPORT, dilation, _output_size_helper(), '''
 def _whole(name, value, least):
     """value as an int ≥ least, or a LayergradError saying what was expected."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -134,11 +134,8 @@ def _conv_arrays(x, w, b):
     """x, w, b as floating-point arrays of one dtype, their shapes checked against each other."""
     arrays = []
     for name, value, shape, ndim in (("x", x, "(N, C, H, W)", 4), ("w", w, "(F, C, HH, WW)", 4), ("b", b, "(F,)", 1)):
-        value = np.asarray(value)
-        if value.dtype.kind in "biu":  # the course code takes integers: computed in float64, as NumPy would
-            value = value.astype(np.float64)
-        if not np.issubdtype(value.dtype, np.inexact):  # complex too: the layer is linear (complex-step checks)
-            raise LayergradError(f"{name} must be a floating-point array, got dtype {value.dtype}")
+        # integers are computed in float64, as NumPy would; complex too: the layer is linear (complex-step checks)
+        value = _floating(name, value)
         if value.ndim != ndim:
             raise LayergradError(f"{name} must have shape {shape}, got shape {value.shape}")
         arrays.append(value)
@@ -150,6 +147,8 @@ def _conv_arrays(x, w, b):
         )
     if b.shape != (w.shape[0],):
         raise LayergradError(f"b has shape {b.shape}; expected (F,) = ({w.shape[0]},): one bias per filter")
+    if x.dtype == w.dtype == b.dtype:
+        return x, w, b
     dtype = np.result_type(x, w, b)
     return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
 
@@ -166,13 +165,11 @@ def _conv_setup(x, w, b, conv_param):
 
 def _upstream(dout, shape, dtype):
     """dout checked to have the forward output's shape."""
-    dout = np.asarray(dout)
+    dout = _floating("dout", dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {dout.shape}; expected the forward output's shape {shape}")
-    if dout.dtype.kind in "biu":
-        dout = dout.astype(np.float64)
-    if not np.issubdtype(dout.dtype, np.inexact):
-        raise LayergradError(f"dout must be a floating-point array, got dtype {dout.dtype}")
+    if dout.dtype == dtype:
+        return dout
     return dout.astype(np.result_type(dout, dtype), copy=False)''']
 
 

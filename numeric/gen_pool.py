@@ -21,7 +21,7 @@ from derive.printing import text
 
 from .codegen import GeneratedFunction
 from .gen_conv import WINDOW_IMPORT
-from .lowering import Stored, code, expand, factors, loop_nest, scatter_add, window_view
+from .lowering import Stored, code, loop_nest
 
 __all__ = ["functions", "loop_functions", "preamble"]
 
@@ -68,10 +68,11 @@ def _pool_setup(x, pool_param):
         if key not in pool_param:
             raise LayergradError(f"pool_param[{{key!r}}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
         settings.append(_pool_whole(f"pool_param[{{key!r}}]", pool_param[key]))
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.dtype.kind in "biu":  # the course code takes integers: computed in float64
         x = x.astype(np.float64)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         raise LayergradError(f"x must be a floating-point array, got dtype {{x.dtype}}")
     if x.ndim != 4:
         raise LayergradError(f"x must have shape (N, C, H, W), got shape {{x.shape}}")
@@ -83,12 +84,13 @@ def _pool_setup(x, pool_param):
 
 def _pool_upstream(dout, shape, dtype):
     """dout checked to have the pooled output's shape."""
-    dout = np.asarray(dout)
+    if type(dout) is not np.ndarray:
+        dout = np.asarray(dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {{dout.shape}}; expected the forward output's shape {{shape}}")
     if dout.dtype.kind in "biu":
         dout = dout.astype(np.float64)
-    if not np.issubdtype(dout.dtype, np.floating):
+    if dout.dtype.kind != "f":
         raise LayergradError(f"dout must be a floating-point array, got dtype {{dout.dtype}}")
     return dout.astype(dtype, copy=False)
 
@@ -126,27 +128,39 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
     """``max_pool_forward_fast`` / ``max_pool_backward_fast`` and the ``*_naive`` names."""
     forward, backward = pool.forward(), pool.backward()
     window = forward.assumption("window view").statement
-    view, win = window_view("win", window, X, (k, l), SIZES, NAMES)
-    flat = "win.reshape(N, C, H_out, W_out, HH*WW)"
+    offset = "x[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride]"
     forward_lines = [
-        f"# {_eq(window.lhs, window.rhs)}: a view, axes {win.layout}",
-        view,
-        "# M: 1 at the first largest entry of each window in row-major order (argmax; the tie rule)",
-        f"flat = {flat}",
-        "first = flat.argmax(axis=-1)",
-        "mask = (np.arange(HH*WW) == first[..., None]).reshape(N, C, H_out, W_out, HH, WW)",
+        f"# {_eq(window.lhs, window.rhs)}: for one offset (k, l) a strided slice of x",
+        "# one pass over the offsets: a running maximum and the offset it came from (M's 1, as k·WW + l);",
+        "# only a strictly larger entry replaces it, so the first largest in row-major order wins (the tie rule)",
+        "out = x[:, :, 0:stride*(H_out - 1) + 1:stride, 0:stride*(W_out - 1) + 1:stride].copy()",
+        "first = np.zeros((N, C, H_out, W_out), dtype=np.min_scalar_type(HH*WW - 1))",
+        "larger = np.empty((N, C, H_out, W_out), dtype=bool)",
+        "for k in range(HH):",
+        "    for l in range(WW):",
+        "        if k or l:",
+        f"            part = {offset}",
+        "            np.greater(part, out, out=larger)",
+        "            np.copyto(out, part, where=larger)",
+        "            np.copyto(first, k*WW + l, where=larger)",
         f"# {_eq(forward.start, forward.result)}: the entry M selects",
-        "out = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]",
     ]
     scatter = backward.steps[3].after
-    arrays, deltas, _ = factors(scatter.function)
-    upstream = next(a for a in arrays if a.base == pool.dout)
     backward_lines = [
         f"# {_eq(backward.start, scatter)}",
-        "# the masked product, as dropout's: each window's dout where its mask is 1",
-        f"routed = {expand(DOUT.relabel(upstream), MASK.layout)}*mask",
-        "dx = np.zeros_like(x)",
-        *scatter_add(DX, deltas, Stored("routed", MASK.logical), (k, l), SIZES, NAMES),
+        "# the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1",
+        "if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:",
+        "    # windows tile x exactly: each entry of x is one (window, offset) pair, written once",
+        "    dx = np.empty_like(x)",
+        "    tiles = dx.reshape(N, C, H_out, HH, W_out, WW)",
+        "    for k in range(HH):",
+        "        for l in range(WW):",
+        "            np.multiply(dout, first == k*WW + l, out=tiles[:, :, :, k, :, l])",
+        "else:",
+        "    dx = np.zeros_like(x)",
+        "    for k in range(HH):",
+        "        for l in range(WW):",
+        f"            dx{offset[1:]} += dout*(first == k*WW + l)",
     ]
     derived = (forward.title, pool.output_size().title)
     return [
@@ -163,15 +177,16 @@ def max_pool_backward_naive(dout, cache):
 ''', (backward.title,)),
         GeneratedFunction("max_pool_forward_fast", f'''
 def max_pool_forward_fast(x, pool_param):
-    """{_FORWARD_DOC.format(what=" (vectorized: window view, argmax)")}"""
+    """{_FORWARD_DOC.format(what=" (vectorized: one pass over the window offsets)")}
+    The cache holds M compactly: first[n, c, i, j] = k·WW + l of the entry M selects."""
     {_SETUP}
 {_indent(forward_lines)}
-    return out, (x, pool_param, mask)
+    return out, (x, pool_param, first)
 ''', derived),
         GeneratedFunction("max_pool_backward_fast", f'''
 def max_pool_backward_fast(dout, cache):
     """{_BACKWARD_DOC.format(what=" (vectorized: masked product, a scatter over window offsets)")}"""
-    x, pool_param, mask = cache
+    x, pool_param, first = cache
     {_SETUP}
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
 {_indent(backward_lines)}

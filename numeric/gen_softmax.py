@@ -23,12 +23,13 @@ __all__ = ["LABELS_HELPER", "functions", "grid", "preamble"]
 LABELS_HELPER = '''def _scores_and_labels(name, x, y):
     """Check scores x of shape (N, C) (floating point) and labels y of shape (N,) in 0..C-1."""
     x = _floating("x", x)
-    y = np.asarray(y)
+    if type(y) is not np.ndarray:
+        y = np.asarray(y)
     if x.ndim != 2:
         raise LayergradError(f"{name}: x must have shape (N, C), got {x.shape}")
     if y.shape != (x.shape[0],):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")

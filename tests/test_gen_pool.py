@@ -64,7 +64,9 @@ def test_loops_agree_with_the_fast_code(fast, loops):
         dout = rng.standard_normal(out.shape)
         np.testing.assert_allclose(loops.max_pool_backward_naive(dout, cache),
                                    fast.max_pool_backward_fast(dout, fast_cache), rtol=1e-14, atol=1e-15)
-        assert np.array_equal(cache[2], fast_cache[2])  # the same masks: the same tie rule
+        hh, ww = param["pool_height"], param["pool_width"]  # the fast cache holds M as the offset of its 1
+        fast_mask = (np.arange(hh * ww) == fast_cache[2][..., None]).reshape(cache[2].shape)
+        assert np.array_equal(cache[2], fast_mask)  # the same masks: the same tie rule
     assert "best_k, best_l = k, l" in module_source("cs231n", "keep", teaching_loops=True)
 
 
@@ -80,3 +82,25 @@ def test_loops_agree_with_the_fast_code(fast, loops):
 def test_bad_input_is_a_clear_error(fast, shape, param, message):
     with pytest.raises(LayergradError, match=message):
         fast.max_pool_forward_fast(np.ones(shape), param)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiled_and_overlapping_windows_route_to_the_first_maximum(fast, dtype):
+    """The tiled path (stride = window, written once per entry) and the general scatter agree with
+    the brute force, ties included, in either dtype."""
+    x = np.zeros((1, 2, 4, 4), dtype=dtype)  # all ties: every window's first entry takes the gradient
+    x[0, 1] = np.arange(16).reshape(4, 4)[::-1]
+    for param in ({"pool_height": 2, "pool_width": 2, "stride": 2}, {"pool_height": 2, "pool_width": 2, "stride": 1}):
+        out, cache = fast.max_pool_forward_fast(x, param)
+        dout = np.arange(1, out.size + 1, dtype=dtype).reshape(out.shape)
+        dx = fast.max_pool_backward_fast(dout, cache)
+        assert out.dtype == dx.dtype == dtype
+        expected = np.zeros_like(x)
+        s = param["stride"]
+        for c in range(2):
+            for i in range(out.shape[2]):
+                for j in range(out.shape[3]):
+                    window = x[0, c, s * i:s * i + 2, s * j:s * j + 2]
+                    k, m = divmod(int(window.argmax()), 2)
+                    expected[0, c, s * i + k, s * j + m] += dout[0, c, i, j]
+        np.testing.assert_array_equal(dx, expected)

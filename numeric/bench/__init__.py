@@ -90,7 +90,8 @@ __all__ = [
     "all_rows", "dumps", "machine_info", "run", "select", "to_json",
 ]
 
-SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "fc", "network", "symbolic", "defined")
+SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "fc", "course", "network", "symbolic",
+                           "defined")
 """Suite modules in :mod:`numeric.bench`, in table order."""
 
 

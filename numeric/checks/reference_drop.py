@@ -92,12 +92,14 @@ def _dropout_settings(dropout_param):
 
 
 def _floating(name, a):
-    a = np.asarray(a)
-    if a.dtype.kind in "biu":
+    if type(a) is not np.ndarray:
+        a = np.asarray(a)
+    kind = a.dtype.kind
+    if kind in "fc":
+        return a
+    if kind in "biu":
         return a.astype(np.float64)
-    if not np.issubdtype(a.dtype, np.inexact):
-        raise LayergradError(f"{name} must be a floating-point array, got dtype {a.dtype}")
-    return a
+    raise LayergradError(f"{name} must be a floating-point array, got dtype {a.dtype}")
 
 
 from numpy.lib.stride_tricks import sliding_window_view
@@ -144,11 +146,8 @@ def _conv_settings(conv_param):
 def _conv_arrays(x, w, b):
     arrays = []
     for name, value, shape, ndim in (("x", x, "(N, C, H, W)", 4), ("w", w, "(F, C, HH, WW)", 4), ("b", b, "(F,)", 1)):
-        value = np.asarray(value)
-        if value.dtype.kind in "biu":  # the course code takes integers: computed in float64, as NumPy would
-            value = value.astype(np.float64)
-        if not np.issubdtype(value.dtype, np.inexact):  # complex too: the layer is linear (complex-step checks)
-            raise LayergradError(f"{name} must be a floating-point array, got dtype {value.dtype}")
+        # integers are computed in float64, as NumPy would; complex too: the layer is linear (complex-step checks)
+        value = _floating(name, value)
         if value.ndim != ndim:
             raise LayergradError(f"{name} must have shape {shape}, got shape {value.shape}")
         arrays.append(value)
@@ -160,6 +159,8 @@ def _conv_arrays(x, w, b):
         )
     if b.shape != (w.shape[0],):
         raise LayergradError(f"b has shape {b.shape}; expected (F,) = ({w.shape[0]},): one bias per filter")
+    if x.dtype == w.dtype == b.dtype:
+        return x, w, b
     dtype = np.result_type(x, w, b)
     return x.astype(dtype, copy=False), w.astype(dtype, copy=False), b.astype(dtype, copy=False)
 
@@ -174,13 +175,11 @@ def _conv_setup(x, w, b, conv_param):
 
 
 def _upstream(dout, shape, dtype):
-    dout = np.asarray(dout)
+    dout = _floating("dout", dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {dout.shape}; expected the forward output's shape {shape}")
-    if dout.dtype.kind in "biu":
-        dout = dout.astype(np.float64)
-    if not np.issubdtype(dout.dtype, np.inexact):
-        raise LayergradError(f"dout must be a floating-point array, got dtype {dout.dtype}")
+    if dout.dtype == dtype:
+        return dout
     return dout.astype(np.result_type(dout, dtype), copy=False)
 
 
@@ -204,10 +203,11 @@ def _pool_setup(x, pool_param):
         if key not in pool_param:
             raise LayergradError(f"pool_param[{key!r}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
         settings.append(_pool_whole(f"pool_param[{key!r}]", pool_param[key]))
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.dtype.kind in "biu":  # the course code takes integers: computed in float64
         x = x.astype(np.float64)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         raise LayergradError(f"x must be a floating-point array, got dtype {x.dtype}")
     if x.ndim != 4:
         raise LayergradError(f"x must have shape (N, C, H, W), got shape {x.shape}")
@@ -218,12 +218,13 @@ def _pool_setup(x, pool_param):
 
 
 def _pool_upstream(dout, shape, dtype):
-    dout = np.asarray(dout)
+    if type(dout) is not np.ndarray:
+        dout = np.asarray(dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {dout.shape}; expected the forward output's shape {shape}")
     if dout.dtype.kind in "biu":
         dout = dout.astype(np.float64)
-    if not np.issubdtype(dout.dtype, np.floating):
+    if dout.dtype.kind != "f":
         raise LayergradError(f"dout must be a floating-point array, got dtype {dout.dtype}")
     return dout.astype(dtype, copy=False)
 
@@ -236,12 +237,13 @@ def _pool_whole(name, value):
 
 def _scores_and_labels(name, x, y):
     x = _floating("x", x)
-    y = np.asarray(y)
+    if type(y) is not np.ndarray:
+        y = np.asarray(y)
     if x.ndim != 2:
         raise LayergradError(f"{name}: x must have shape (N, C), got {x.shape}")
     if y.shape != (x.shape[0],):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
@@ -287,14 +289,14 @@ def _norm_running(function, param, shape, dtype):
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
-        value = np.asarray(param[key])
-        if value.shape != shape:
-            raise LayergradError(f"{function}: bn_param['{key}'] has shape {value.shape}, expected {shape}")
+        value = param[key]
+        if np.shape(value) != shape:
+            raise LayergradError(f"{function}: bn_param['{key}'] has shape {np.shape(value)}, expected {shape}")
     return param["running_mean"], param["running_var"]
 
 
 def _norm_dtype(x, gamma, beta):
-    if np.iscomplexobj(gamma) or np.iscomplexobj(beta):
+    if gamma.dtype.kind == "c" or beta.dtype.kind == "c":
         return np.result_type(x, gamma, beta)
     return x.dtype
 
@@ -398,28 +400,41 @@ def max_pool_backward_naive(dout, cache):
 
 def max_pool_forward_fast(x, pool_param):
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
-    # win[n, c, i, j, k, l] = x[n, c, k + i·S, l + j·S]: a view, axes (n, c, i, j, k, l)
-    win = sliding_window_view(x, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride, :, :]
-    # M: 1 at the first largest entry of each window in row-major order (argmax; the tie rule)
-    flat = win.reshape(N, C, H_out, W_out, HH*WW)
-    first = flat.argmax(axis=-1)
-    mask = (np.arange(HH*WW) == first[..., None]).reshape(N, C, H_out, W_out, HH, WW)
+    # win[n, c, i, j, k, l] = x[n, c, k + i·S, l + j·S]: for one offset (k, l) a strided slice of x
+    # one pass over the offsets: a running maximum and the offset it came from (M's 1, as k·WW + l);
+    # only a strictly larger entry replaces it, so the first largest in row-major order wins (the tie rule)
+    out = x[:, :, 0:stride*(H_out - 1) + 1:stride, 0:stride*(W_out - 1) + 1:stride].copy()
+    first = np.zeros((N, C, H_out, W_out), dtype=np.min_scalar_type(HH*WW - 1))
+    larger = np.empty((N, C, H_out, W_out), dtype=bool)
+    for k in range(HH):
+        for l in range(WW):
+            if k or l:
+                part = x[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride]
+                np.greater(part, out, out=larger)
+                np.copyto(out, part, where=larger)
+                np.copyto(first, k*WW + l, where=larger)
     # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
-    out = np.take_along_axis(flat, first[..., None], axis=-1)[..., 0]
-    return out, (x, pool_param, mask)
+    return out, (x, pool_param, first)
 
 
 def max_pool_backward_fast(dout, cache):
-    x, pool_param, mask = cache
+    x, pool_param, first = cache
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
     # ∂L/∂x[n, c, u, v] = Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
-    # the masked product, as dropout's: each window's dout where its mask is 1
-    routed = dout[:, :, :, :, None, None]*mask
-    dx = np.zeros_like(x)
-    for k in range(HH):
-        for l in range(WW):
-            dx[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride] += routed[:, :, :, :, k, l]
+    # the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1
+    if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:
+        # windows tile x exactly: each entry of x is one (window, offset) pair, written once
+        dx = np.empty_like(x)
+        tiles = dx.reshape(N, C, H_out, HH, W_out, WW)
+        for k in range(HH):
+            for l in range(WW):
+                np.multiply(dout, first == k*WW + l, out=tiles[:, :, :, k, :, l])
+    else:
+        dx = np.zeros_like(x)
+        for k in range(HH):
+            for l in range(WW):
+                dx[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride] += dout*(first == k*WW + l)
     return dx
 
 
