@@ -19,7 +19,8 @@ from .errors import LayergradError
 from .printing import latex, mathml, ordered_terms, text
 from .prose import TEX_MATH, prose_latex, prose_mathml, prose_text
 
-__all__ = ["FORMATS", "Derivations", "md_prose", "render", "render_all", "render_chain", "tex_prose", "tex_text"]
+__all__ = ["FORMATS", "Derivations", "md_prose", "render", "render_all", "render_chain", "statement_parts", "tex_prose",
+           "tex_text"]
 
 FORMATS = ("text", "latex", "markdown", "html")
 
@@ -199,13 +200,18 @@ def _sum_rows(expr: sp.Add, width: int) -> list[str]:
     return rows
 
 
-def _statement(statement: sp.Basic, math: Callable[[sp.Basic], str], wedge: str) -> str:
-    """``": "`` and an assumption's statement as inline math, a conjunction one formula per part so
-    that a line can break between them; nothing for a statement that is only a name."""
+def statement_parts(statement: sp.Basic) -> tuple[sp.Basic, ...]:
+    """The formulas an assumption's statement is shown as: a conjunction one formula per part (so
+    that a line can break between them), nothing for a statement that is only a name."""
     if statement == True:  # noqa: E712
-        return ""
-    parts = statement.args if isinstance(statement, sp.And) else (statement,)
-    return ": " + f" {wedge} ".join(math(part) for part in parts)
+        return ()
+    return statement.args if isinstance(statement, sp.And) else (statement,)
+
+
+def _statement(statement: sp.Basic, math: Callable[[sp.Basic], str], wedge: str) -> str:
+    """``": "`` and the statement's parts as inline math joined by ``wedge`` (nothing without parts)."""
+    parts = statement_parts(statement)
+    return ": " + f" {wedge} ".join(math(part) for part in parts) if parts else ""
 
 
 def _latex(d: Derivation, level: int = 2) -> str:

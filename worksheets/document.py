@@ -21,6 +21,7 @@ import sympy as sp
 
 from derive.derivation import Derivation
 from derive.errors import LayergradError
+from derive.render import statement_parts
 
 __all__ = [
     "DETAILS",
@@ -223,7 +224,7 @@ class Sheet:
                         inline(row)
                 elif isinstance(block, Steps):
                     d = block.derivation
-                    found.extend(a.statement for a in d.assumptions if a.statement != sp.true)
+                    found.extend(part for a in d.assumptions for part in statement_parts(a.statement))
                     found.append(d.start)
                     found.extend(s.after for s in d.steps)
                 elif isinstance(block, (SolutionOnly, StudentOnly)) and _shown(block, version):

@@ -140,6 +140,10 @@ class Sandbox:
                 argv += ["--symlink", os.readlink(path), str(path)]
             elif path.is_dir():
                 argv += ["--ro-bind", str(path), str(path)]
+        # the private /tmp, /proc and /dev first: binds after them stay visible even when the
+        # interpreter or layergrad lives under /tmp (a clone checked there)
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
+                 "--size", str(SCRATCH_BYTES), "--tmpfs", "/sandbox"]
         prefix = Path(sys.base_prefix).resolve()
         bound = [prefix] if not str(prefix).startswith("/usr") else []
         stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
@@ -153,9 +157,7 @@ class Sandbox:
             if (Path(paths[1]) / package).is_dir():
                 argv += ["--ro-bind", str(Path(paths[1]) / package), f"/layergrad/{package}"]
         argv += ["--ro-bind", str(HERE / "child.py"), "/child/child.py", "--ro-bind", str(HERE / "wire.py"),
-                 "/child/wire.py", "--proc", "/proc", "--dev", "/dev",
-                 "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp", "--size", str(SCRATCH_BYTES), "--tmpfs", "/sandbox",
-                 "--chdir", "/sandbox"]
+                 "/child/wire.py", "--chdir", "/sandbox"]
         return argv
 
     def command(self) -> list[str]:
