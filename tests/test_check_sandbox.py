@@ -273,3 +273,13 @@ def test_a_control_group_bounds_memory_and_processes_where_the_machine_allows() 
         assert str(300 * 2**20) in limits and "16" in limits
     finally:
         group.remove()
+
+
+def test_the_private_tmp_is_mounted_before_the_binds_it_would_hide() -> None:
+    """A clone (its interpreter, NumPy and layergrad) under /tmp stays visible in the sandbox: every
+    bind comes after the private /tmp, which would otherwise cover it."""
+    argv = Sandbox("/usr/bin/bwrap").prefix()
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs") - 1)
+    system = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"}
+    binds = [k for k, word in enumerate(argv) if word == "--ro-bind" and argv[k + 1] not in system]
+    assert binds and all(k > tmpfs for k in binds)
