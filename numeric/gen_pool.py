@@ -98,7 +98,27 @@ def _pool_upstream(dout, shape, dtype):
 def _pool_whole(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise LayergradError(f"{{name}} must be a positive integer, got {{value!r}}")
-    return int(value)''']
+    return int(value)
+
+
+def _first_max(parts, axis):
+    """The entrywise maximum of equally shaped parts, and which part holds it first as a one-hot
+    bool along a new axis at position axis (a later equal entry does not replace an earlier
+    one: the tie rule). np.maximum propagates NaN; the choice follows `>`, false for NaN."""
+    count, shape = len(parts), parts[0].shape
+    if count == 1:
+        return parts[0].copy(), np.ones((*shape[:axis], 1, *shape[axis:]), dtype=bool)
+    best, first = np.maximum(parts[0], parts[1]), np.greater(parts[1], parts[0])
+    offsets = np.array([False, True])
+    if count > 2:
+        first, offsets = first.astype(np.uint8), np.arange(count, dtype=np.uint8)
+        for k in range(2, count):
+            larger = np.greater(parts[k], best)
+            np.maximum(best, parts[k], out=best)
+            np.copyto(first, k, where=larger)
+    offsets = offsets.reshape((count,) + (1,) * (len(shape) - axis))
+    return best, np.equal(first.reshape((*shape[:axis], 1, *shape[axis:])), offsets)
+''']
 
 
 def _indent(lines: list[str], spaces: int = 4) -> str:
@@ -128,39 +148,35 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
     """``max_pool_forward_fast`` / ``max_pool_backward_fast`` and the ``*_naive`` names."""
     forward, backward = pool.forward(), pool.backward()
     window = forward.assumption("window view").statement
-    offset = "x[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride]"
+    along_l = "x[:, :, :, l:l + stride*(W_out - 1) + 1:stride]"
+    along_k = "rows[:, :, k:k + stride*(H_out - 1) + 1:stride]"
     forward_lines = [
         f"# {_eq(window.lhs, window.rhs)}: for one offset (k, l) a strided slice of x",
-        "# one pass over the offsets: a running maximum and the offset it came from (M's 1, as k·WW + l);",
-        "# only a strictly larger entry replaces it, so the first largest in row-major order wins (the tie rule)",
-        "out = x[:, :, 0:stride*(H_out - 1) + 1:stride, 0:stride*(W_out - 1) + 1:stride].copy()",
-        "first = np.zeros((N, C, H_out, W_out), dtype=np.min_scalar_type(HH*WW - 1))",
-        "larger = np.empty((N, C, H_out, W_out), dtype=bool)",
-        "for k in range(HH):",
-        "    for l in range(WW):",
-        "        if k or l:",
-        f"            part = {offset}",
-        "            np.greater(part, out, out=larger)",
-        "            np.copyto(out, part, where=larger)",
-        "            np.copyto(first, k*WW + l, where=larger)",
+        "# M selects the first largest entry in row-major order (the tie rule): the first largest l of",
+        "# each window row, then the first largest k among those rows; so the maximum is taken in two",
+        "# passes, each over one axis's offsets and each reading its input once",
+        f"rows, pick_l = _first_max([{along_l} for l in range(WW)], 4)",
+        f"out, pick_k = _first_max([{along_k} for k in range(HH)], 3)",
         f"# {_eq(forward.start, forward.result)}: the entry M selects",
     ]
     scatter = backward.steps[3].after
     backward_lines = [
         f"# {_eq(backward.start, scatter)}",
-        "# the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1",
-        "if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:",
-        "    # windows tile x exactly: each entry of x is one (window, offset) pair, written once",
-        "    dx = np.empty_like(x)",
-        "    tiles = dx.reshape(N, C, H_out, HH, W_out, WW)",
-        "    for k in range(HH):",
-        "        for l in range(WW):",
-        "            np.multiply(dout, first == k*WW + l, out=tiles[:, :, :, k, :, l])",
+        "# the masked product, factor by factor: dout to the row M selects (pick_k), then along that",
+        "# row to the entry it selects (pick_l); where the windows tile an axis (stride = window, no",
+        "# entry left over) that is one product reshaped, elsewhere strided slices added per offset",
+        "if stride == HH and H == stride*H_out:",
+        "    d_rows = (dout[:, :, :, None]*pick_k).reshape(N, C, H, W_out)",
         "else:",
-        "    dx = np.zeros_like(x)",
+        "    d_rows = np.zeros((N, C, H, W_out), dtype=x.dtype)",
         "    for k in range(HH):",
-        "        for l in range(WW):",
-        f"            dx{offset[1:]} += dout*(first == k*WW + l)",
+        "        d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]",
+        "if stride == WW and W == stride*W_out:",
+        "    dx = (d_rows[..., None]*pick_l).reshape(N, C, H, W)",
+        "else:",
+        "    dx = np.zeros((N, C, H, W), dtype=x.dtype)",
+        "    for l in range(WW):",
+        "        dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[..., l]",
     ]
     derived = (forward.title, pool.output_size().title)
     return [
@@ -177,16 +193,20 @@ def max_pool_backward_naive(dout, cache):
 ''', (backward.title,)),
         GeneratedFunction("max_pool_forward_fast", f'''
 def max_pool_forward_fast(x, pool_param):
-    """{_FORWARD_DOC.format(what=" (vectorized: one pass over the window offsets)")}
-    The cache holds M compactly: first[n, c, i, j] = k·WW + l of the entry M selects."""
+    """{_FORWARD_DOC.format(what=" (vectorized: two passes, over the offsets along each axis)")}
+    The cache holds M factored: pick_k[n, c, i, k, j] = [k is the row M selects] and
+    pick_l[n, c, S·i + k, j, l] = [l is the entry M selects in that row], M = pick_k·pick_l.
+    NaN: a window holding a NaN outputs NaN (np.maximum propagates it, as PyTorch does); its
+    gradient still goes to exactly one entry of the window, the one the comparisons `>` (false
+    for NaN) select, which need not be the NaN."""
     {_SETUP}
 {_indent(forward_lines)}
-    return out, (x, pool_param, first)
+    return out, (x, pool_param, (pick_k, pick_l))
 ''', derived),
         GeneratedFunction("max_pool_backward_fast", f'''
 def max_pool_backward_fast(dout, cache):
-    """{_BACKWARD_DOC.format(what=" (vectorized: masked product, a scatter over window offsets)")}"""
-    x, pool_param, first = cache
+    """{_BACKWARD_DOC.format(what=" (vectorized: the masked product, routed pass by pass)")}"""
+    x, pool_param, (pick_k, pick_l) = cache
     {_SETUP}
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
 {_indent(backward_lines)}

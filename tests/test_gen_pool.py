@@ -53,6 +53,18 @@ def test_forward_takes_the_window_maximum(fast):
     np.testing.assert_array_equal(out, expected)
 
 
+def fast_mask(cache, param):
+    """M from the fast cache: M[n, c, i, j, k, l] = pick_k[n, c, i, k, j]·pick_l[n, c, S·i + k, j, l]."""
+    _, _, (pick_k, pick_l) = cache
+    s = param["stride"]
+    n, c, ho, hh, wo = pick_k.shape
+    mask = np.zeros((n, c, ho, wo, hh, pick_l.shape[-1]), dtype=bool)
+    for a, b, i, j in np.ndindex(n, c, ho, wo):
+        for k in range(hh):
+            mask[a, b, i, j, k] = pick_k[a, b, i, k, j] & pick_l[a, b, s * i + k, j]
+    return mask
+
+
 def test_loops_agree_with_the_fast_code(fast, loops):
     rng = np.random.default_rng(1)
     for shape, param in POOL_CASES:
@@ -64,9 +76,7 @@ def test_loops_agree_with_the_fast_code(fast, loops):
         dout = rng.standard_normal(out.shape)
         np.testing.assert_allclose(loops.max_pool_backward_naive(dout, cache),
                                    fast.max_pool_backward_fast(dout, fast_cache), rtol=1e-14, atol=1e-15)
-        hh, ww = param["pool_height"], param["pool_width"]  # the fast cache holds M as the offset of its 1
-        fast_mask = (np.arange(hh * ww) == fast_cache[2][..., None]).reshape(cache[2].shape)
-        assert np.array_equal(cache[2], fast_mask)  # the same masks: the same tie rule
+        assert np.array_equal(cache[2], fast_mask(fast_cache, param))  # the same masks: the same tie rule
     assert "best_k, best_l = k, l" in module_source("cs231n", "keep", teaching_loops=True)
 
 
@@ -84,23 +94,55 @@ def test_bad_input_is_a_clear_error(fast, shape, param, message):
         fast.max_pool_forward_fast(np.ones(shape), param)
 
 
+def brute_force(x, dout, param):
+    """dx with each window's gradient at its first maximum in row-major order (numpy.argmax)."""
+    hh, ww, s = param["pool_height"], param["pool_width"], param["stride"]
+    dx = np.zeros_like(x)
+    for n, c, i, j in np.ndindex(*dout.shape):
+        k, m = divmod(int(x[n, c, s * i:s * i + hh, s * j:s * j + ww].argmax()), ww)
+        dx[n, c, s * i + k, s * j + m] += dout[n, c, i, j]
+    return dx
+
+
+PATHS = [  # (x's height and width, pool_param): every branch of the two passes
+    ((4, 4), {"pool_height": 2, "pool_width": 2, "stride": 2}),  # tiled, two offsets: bools, written once
+    ((6, 6), {"pool_height": 3, "pool_width": 3, "stride": 3}),  # tiled, three offsets: uint8, written once
+    ((4, 4), {"pool_height": 2, "pool_width": 2, "stride": 1}),  # overlapping: added
+    ((7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),  # overlapping, three offsets
+    ((7, 7), {"pool_height": 1, "pool_width": 1, "stride": 3}),  # rows and columns between windows
+    ((5, 6), {"pool_height": 2, "pool_width": 3, "stride": 3}),  # tiled along the width only
+]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_tiled_and_overlapping_windows_route_to_the_first_maximum(fast, dtype):
-    """The tiled path (stride = window, written once per entry) and the general scatter agree with
-    the brute force, ties included, in either dtype."""
-    x = np.zeros((1, 2, 4, 4), dtype=dtype)  # all ties: every window's first entry takes the gradient
-    x[0, 1] = np.arange(16).reshape(4, 4)[::-1]
-    for param in ({"pool_height": 2, "pool_width": 2, "stride": 2}, {"pool_height": 2, "pool_width": 2, "stride": 1}):
-        out, cache = fast.max_pool_forward_fast(x, param)
-        dout = np.arange(1, out.size + 1, dtype=dtype).reshape(out.shape)
-        dx = fast.max_pool_backward_fast(dout, cache)
-        assert out.dtype == dx.dtype == dtype
-        expected = np.zeros_like(x)
-        s = param["stride"]
-        for c in range(2):
-            for i in range(out.shape[2]):
-                for j in range(out.shape[3]):
-                    window = x[0, c, s * i:s * i + 2, s * j:s * j + 2]
-                    k, m = divmod(int(window.argmax()), 2)
-                    expected[0, c, s * i + k, s * j + m] += dout[0, c, i, j]
-        np.testing.assert_array_equal(dx, expected)
+@pytest.mark.parametrize("size, param", PATHS)
+def test_every_path_routes_to_the_first_maximum(fast, dtype, size, param):
+    """Ties everywhere (all zeros, repeated values) and a descending ramp: on every path the
+    gradient goes to the first maximum in row-major order, in the input's dtype."""
+    rng = np.random.default_rng(3)
+    x = np.zeros((2, 3, *size), dtype=dtype)  # channel 0: all ties
+    x[0, 1] = np.arange(np.prod(size)).reshape(size)[::-1]
+    x[1, 1] = rng.integers(0, 2, size)  # many ties between 0 and 1
+    x[:, 2] = rng.standard_normal((2, *size))
+    out, cache = fast.max_pool_forward_fast(x, param)
+    dout = np.arange(1, out.size + 1, dtype=dtype).reshape(out.shape)
+    dx = fast.max_pool_backward_fast(dout, cache)
+    assert out.dtype == dx.dtype == dtype
+    np.testing.assert_array_equal(dx, brute_force(x, dout, param))
+
+
+@pytest.mark.parametrize("param", [p for _, p in PATHS[:4] if p["stride"] != 3])
+def test_a_nan_makes_its_window_nan_and_its_gradient_goes_to_one_entry(fast, param):
+    """The documented NaN behaviour: the window's output is NaN (as np.maximum and PyTorch give);
+    its gradient is neither lost nor duplicated."""
+    size = {2: 6, 3: 7}[param["pool_height"]]
+    x = np.random.default_rng(4).standard_normal((1, 1, size, size))
+    x[0, 0, 1, 1] = np.nan
+    out, cache = fast.max_pool_forward_fast(x, param)
+    dx = fast.max_pool_backward_fast(np.ones_like(out), cache)
+    hh, s = param["pool_height"], param["stride"]
+    for i, j in np.ndindex(*out.shape[2:]):
+        holds_nan = s * i <= 1 < s * i + hh and s * j <= 1 < s * j + hh
+        assert np.isnan(out[0, 0, i, j]) == holds_nan
+    assert not np.isnan(dx).any()
+    assert dx.sum() == out.size  # every window's gradient once

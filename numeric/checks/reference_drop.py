@@ -235,6 +235,22 @@ def _pool_whole(name, value):
     return int(value)
 
 
+def _first_max(parts, axis):
+    count, shape = len(parts), parts[0].shape
+    if count == 1:
+        return parts[0].copy(), np.ones((*shape[:axis], 1, *shape[axis:]), dtype=bool)
+    best, first = np.maximum(parts[0], parts[1]), np.greater(parts[1], parts[0])
+    offsets = np.array([False, True])
+    if count > 2:
+        first, offsets = first.astype(np.uint8), np.arange(count, dtype=np.uint8)
+        for k in range(2, count):
+            larger = np.greater(parts[k], best)
+            np.maximum(best, parts[k], out=best)
+            np.copyto(first, k, where=larger)
+    offsets = offsets.reshape((count,) + (1,) * (len(shape) - axis))
+    return best, np.equal(first.reshape((*shape[:axis], 1, *shape[axis:])), offsets)
+
+
 def _scores_and_labels(name, x, y):
     x = _floating("x", x)
     if type(y) is not np.ndarray:
@@ -401,40 +417,35 @@ def max_pool_backward_naive(dout, cache):
 def max_pool_forward_fast(x, pool_param):
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
     # win[n, c, i, j, k, l] = x[n, c, k + i·S, l + j·S]: for one offset (k, l) a strided slice of x
-    # one pass over the offsets: a running maximum and the offset it came from (M's 1, as k·WW + l);
-    # only a strictly larger entry replaces it, so the first largest in row-major order wins (the tie rule)
-    out = x[:, :, 0:stride*(H_out - 1) + 1:stride, 0:stride*(W_out - 1) + 1:stride].copy()
-    first = np.zeros((N, C, H_out, W_out), dtype=np.min_scalar_type(HH*WW - 1))
-    larger = np.empty((N, C, H_out, W_out), dtype=bool)
-    for k in range(HH):
-        for l in range(WW):
-            if k or l:
-                part = x[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride]
-                np.greater(part, out, out=larger)
-                np.copyto(out, part, where=larger)
-                np.copyto(first, k*WW + l, where=larger)
+    # M selects the first largest entry in row-major order (the tie rule): the first largest l of
+    # each window row, then the first largest k among those rows; so the maximum is taken in two
+    # passes, each over one axis's offsets and each reading its input once
+    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)], 4)
+    out, pick_k = _first_max([rows[:, :, k:k + stride*(H_out - 1) + 1:stride] for k in range(HH)], 3)
     # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
-    return out, (x, pool_param, first)
+    return out, (x, pool_param, (pick_k, pick_l))
 
 
 def max_pool_backward_fast(dout, cache):
-    x, pool_param, first = cache
+    x, pool_param, (pick_k, pick_l) = cache
     x, (HH, WW, stride), (N, C, H, W, H_out, W_out) = _pool_setup(x, pool_param)
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
     # ∂L/∂x[n, c, u, v] = Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
-    # the masked product per window offset (k, l): dout where M[..., k, l] = [first = k·WW + l] is 1
-    if stride == HH and stride == WW and H == stride*H_out and W == stride*W_out:
-        # windows tile x exactly: each entry of x is one (window, offset) pair, written once
-        dx = np.empty_like(x)
-        tiles = dx.reshape(N, C, H_out, HH, W_out, WW)
-        for k in range(HH):
-            for l in range(WW):
-                np.multiply(dout, first == k*WW + l, out=tiles[:, :, :, k, :, l])
+    # the masked product, factor by factor: dout to the row M selects (pick_k), then along that
+    # row to the entry it selects (pick_l); where the windows tile an axis (stride = window, no
+    # entry left over) that is one product reshaped, elsewhere strided slices added per offset
+    if stride == HH and H == stride*H_out:
+        d_rows = (dout[:, :, :, None]*pick_k).reshape(N, C, H, W_out)
     else:
-        dx = np.zeros_like(x)
+        d_rows = np.zeros((N, C, H, W_out), dtype=x.dtype)
         for k in range(HH):
-            for l in range(WW):
-                dx[:, :, k:k + stride*(H_out - 1) + 1:stride, l:l + stride*(W_out - 1) + 1:stride] += dout*(first == k*WW + l)
+            d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]
+    if stride == WW and W == stride*W_out:
+        dx = (d_rows[..., None]*pick_l).reshape(N, C, H, W)
+    else:
+        dx = np.zeros((N, C, H, W), dtype=x.dtype)
+        for l in range(WW):
+            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[..., l]
     return dx
 
 
