@@ -29,14 +29,13 @@ from .codegen import FLOATING_HELPER, GeneratedFunction
 from .lowering import (
     Stored,
     code,
-    contraction,
     crop,
     embed,
     expand,
     factors,
     loop_nest,
     reduce_sum,
-    scatter_contraction,
+    scatter_add,
     window_view,
 )
 from .lowering import transpose as transposed
@@ -58,7 +57,7 @@ SIZES = {n: "N", f: "F", c: "C", i: "H_out", j: "W_out", k: "HH", l: "WW", u: "H
 
 X = Stored("x", (n, c, u, v))
 W = Stored("w", (f, c, k, l))
-B = Stored("b", (f,))
+B_ = Stored("b", (f,))
 DOUT = Stored("dout", (n, f, i, j), size_rank=1)
 XPAD = Stored("xpad", (n, c, a, b_), size_rank=2)
 COLS = Stored("cols", (c, i, j, k, l), (c, k, l, i, j), size_rank=3)
@@ -163,6 +162,32 @@ def _conv_setup(x, w, b, conv_param):
     return x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out)
 
 
+def _conv_chunk(N, nbytes):
+    """Examples per im2col chunk: as many as fit in 256 kB of windows (at least one, at most N)."""
+    return max(1, min(N, 262144 // max(nbytes, 1)))
+
+
+_COL2IM_PLANS = {}
+
+
+def _col2im_plan(HH, WW, H_out, W_out, Hp, Wp, stride, dilation, dtype):
+    """For small inputs, the scatter δ(a, S·i + d·k)·δ(b, S·j + d·l) as a 0/1 matrix: rows
+    (k, l, i, j), columns (a, b) of the padded input; cached per shape. None when it would hold
+    more than 2^16 entries (then the scatter runs as strided adds, one per kernel offset)."""
+    if HH*WW*H_out*W_out*Hp*Wp > 65536:
+        return None
+    key = (HH, WW, H_out, W_out, Hp, Wp, stride, dilation, np.dtype(dtype))
+    plan = _COL2IM_PLANS.get(key)
+    if plan is None:
+        k, l, i, j = np.indices((HH, WW, H_out, W_out)).reshape(4, -1)
+        plan = np.zeros((k.size, Hp*Wp), dtype=dtype)
+        plan[np.arange(k.size), (stride*i + dilation*k)*Wp + stride*j + dilation*l] = 1
+        if len(_COL2IM_PLANS) >= 64:
+            _COL2IM_PLANS.clear()
+        _COL2IM_PLANS[key] = plan
+    return plan
+
+
 def _upstream(dout, shape, dtype):
     """dout checked to have the forward output's shape."""
     dout = _floating("dout", dout)
@@ -188,14 +213,19 @@ def _operand(arrays: dict[sp.IndexedBase, Stored], indexed: sp.Indexed) -> Store
     return array.relabel(indexed)
 
 
-def _windows() -> tuple[list[str], Stored]:
-    """The window view of the padded input and the line that copies one example's windows."""
+def _windows() -> tuple[list[str], str]:
+    """The window view of the padded input, the chunk size and the line that copies a chunk's windows."""
     window = conv.forward(True).assumption("window view")
     view, win = window_view("win", window.statement, XPAD, (k, l), SIZES, NAMES)
+    chunk = Stored(f"{win.name}[n:n + m]", win.logical, win.layout)
     lines = [f"# {_eq(window.statement.lhs, window.statement.rhs)}: a view, axes {win.layout}", view,
-             "# im2col one example at a time, into one buffer that is reused (so the copy stays in cache)",
-             f"cols = np.empty(({', '.join(SIZES[s_] for s_ in COLS.layout)}), dtype=xpad.dtype)"]
-    return lines, win
+             "# im2col for a chunk of examples at a time, into one buffer that is reused: one example when its",
+             "# windows fill the cache (the copy stays in cache), the whole batch when they are small (one",
+             "# batched matrix multiply instead of one per example)",
+             "B = _conv_chunk(N, C*HH*WW*H_out*W_out*xpad.itemsize)",
+             f"cols = np.empty((B, {', '.join(SIZES[s_] for s_ in COLS.layout)}), dtype=xpad.dtype)",
+             "cols3 = cols.reshape(B, C*HH*WW, H_out*W_out)"]
+    return lines, f"cols[:m] = {transposed(chunk, (n, *COLS.layout))}"
 
 
 def _forward_body() -> tuple[list[str], tuple[str, ...]]:
@@ -203,21 +233,17 @@ def _forward_body() -> tuple[list[str], tuple[str, ...]]:
     padding = forward.assumption("zero padding")
     lines = [f"# {_eq(padding.statement.lhs, padding.statement.rhs)} (zero outside x)"]
     lines += embed(XPAD, padding.statement, X, SIZES, NAMES)
-    windows, win = _windows()
-    bias, total = (forward.result.args if isinstance(forward.result.args[0], sp.Indexed)
-                   else forward.result.args[::-1])
-    (left, right), _, _ = factors(total.function)
-    operands = {conv.win: COLS, conv.w: W}
-    product, layout = contraction(_operand(operands, left), _operand(operands, right), (f, i, j), SIZES)
-    if layout != (f, i, j):
-        product = transposed(Stored(f"({product})", layout), (f, i, j))
+    windows, copy = _windows()
+    bias = next(term for term in forward.result.args if isinstance(term, sp.Indexed))
     lines += [*windows,
               "out = np.empty((N, F, H_out, W_out), dtype=x.dtype)",
+              "out3, w_rows = out.reshape(N, F, H_out*W_out), w.reshape(F, C*HH*WW)",
               f"# {_eq(forward.start, forward.result)}",
-              f"for {n} in range(N):",
-              f"    cols[...] = {transposed(_example(win), COLS.layout)}",
-              f"    out[{n}] = {product}",
-              f"out += {expand(B.relabel(bias), (n, f, i, j))}"]
+              "for n in range(0, N, B):",
+              "    m = min(B, N - n)",
+              f"    {copy}",
+              "    np.matmul(w_rows, cols3[:m], out=out3[n:n + m])",
+              f"out += {expand(B_.relabel(bias), (n, f, i, j))}"]
     return lines, (forward.title,)
 
 
@@ -225,28 +251,36 @@ def _backward_body() -> tuple[list[str], tuple[str, ...]]:
     dw_d, db_d, dxpad_d, dx_d = conv.backward_w(True), conv.backward_b(), conv.backward_xpad(True), conv.backward_x()
     lines = [f"# db: {_eq(db_d.start, db_d.result)}",
              f"db = {reduce_sum(DOUT, [lim[0] for lim in db_d.result.limits], (f,))}"]
-    windows, win = _windows()
-    (left, right), _, _ = factors(dw_d.result.function)
-    operands = {conv.win: COLS, conv.dout: _example(DOUT)}
-    product, layout = contraction(_operand(operands, left), _operand(operands, right), (f, c, k, l), SIZES)
-    if layout != (f, c, k, l):
-        product = transposed(Stored(f"({product})", layout), (f, c, k, l))
-    (left, right), deltas, _ = factors(dxpad_d.result.function)
-    operands = {conv.dout: _example(DOUT), conv.w: W}
-    scatter = scatter_contraction(_example(DXPAD), deltas, _operand(operands, left), _operand(operands, right),
-                                  (k, l), SIZES, NAMES)
+    windows, copy = _windows()
+    _, deltas, _ = factors(dxpad_d.result.function)
+    dcols = Stored("dcols[:m]", (n, c, k, l, i, j))
+    col2im = scatter_add(Stored("dxpad[n:n + m]", DXPAD.logical), deltas, dcols, (k, l), SIZES, NAMES)
     lines += [*windows,
-              "dw = np.zeros((F, C, HH, WW), dtype=dout.dtype)",
+              "dcols = np.empty_like(cols)",
+              "dcols3 = dcols.reshape(B, C*HH*WW, H_out*W_out)",
+              "# wᵀ copied once into the layout the matrix multiply reads",
+              "w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)",
+              "dout3 = dout.reshape(N, F, H_out*W_out)",
+              "dw = np.zeros((F, C*HH*WW), dtype=dout.dtype)",
+              "plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)",
               f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)",
-              f"for {n} in range(N):",
-              f"    cols[...] = {transposed(_example(win), COLS.layout)}",
+              "for n in range(0, N, B):",
+              "    m = min(B, N - n)",
+              f"    {copy}",
               f"    # dw: {_eq(dw_d.start, dw_d.result)}",
-              f"    dw += {product}",
+              "    dw += np.matmul(dout3[n:n + m], cols3[:m].transpose(0, 2, 1)).sum(axis=0)",
               f"    # dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
-              "    # per kernel offset: the sum over the filters, added into a strided slice",
-              *_indent(scatter).splitlines(),
+              "    # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas",
+              "    # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset",
+              "    # an add into a strided slice",
+              "    np.matmul(w_cols, dout3[n:n + m], out=dcols3[:m])",
+              "    if plan is not None:",
+              "        np.matmul(dcols[:m].reshape(m*C, HH*WW*H_out*W_out), plan, out=dxpad[n:n + m].reshape(m*C, -1))",
+              "        continue",
+              *_indent(col2im).splitlines(),
               f"# dx: {_eq(dx_d.start, dx_d.result)}: the padding cropped",
-              f"dx = {crop(X, dx_d.result, DXPAD, SIZES, NAMES)}"]
+              f"dx = {crop(X, dx_d.result, DXPAD, SIZES, NAMES)}",
+              "dw = dw.reshape(F, C, HH, WW)"]
     return lines, (dw_d.title, db_d.title, dxpad_d.title, dx_d.title)
 
 

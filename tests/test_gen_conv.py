@@ -135,6 +135,32 @@ def test_dtypes_are_kept(fast):
     assert mixed.dtype == np.float64
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_chunking_and_scatter_path_agrees_with_the_loops(fast, loops, dtype):
+    """Chunks of several examples or one, the scatter as a 0/1 matrix (small inputs) or as strided
+    adds: the same gradients as the literal loops, in the input's dtype (float32 all the way)."""
+    rng = np.random.default_rng(5)
+    cases = [((2, 3, 4, 4), (3, 3, 4, 4), {"stride": 2, "pad": 1}),  # the course's size: 0/1 matrix, one chunk
+             ((3, 2, 6, 7), (2, 2, 2, 3), {"stride": 1, "pad": 2, "dilation": 2}),
+             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1})]  # windows > 256 kB: strided adds
+    tolerance = 1e-4 if dtype == np.float32 else 1e-11
+    plans = []
+    for x_shape, w_shape, param in cases:
+        x, w, b = _arrays(rng, x_shape, w_shape, dtype)
+        out, cache = fast.conv_forward_fast(x, w, b, param)
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        grads = fast.conv_backward_fast(dout, cache)
+        assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
+        _, loop_cache = loops.conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), param)
+        for got, want in zip(grads, loops.conv_backward_naive(dout.astype(np.float64), loop_cache)):
+            np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+        hp, wp = x_shape[2] + 2 * param["pad"], x_shape[3] + 2 * param["pad"]
+        plans.append(fast._col2im_plan(*w_shape[2:], *out.shape[2:], hp, wp, param["stride"],
+                                       param.get("dilation", 1), dtype) is not None)
+    assert plans == [True, True, False]  # both scatter paths ran
+    assert fast._conv_chunk(2, 3 * 16 * 4 * 8) == 2 and fast._conv_chunk(2, 4 * 9 * 1600 * 8) == 1
+
+
 def test_matches_pytorch_when_installed(fast):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)

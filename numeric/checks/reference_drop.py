@@ -174,6 +174,28 @@ def _conv_setup(x, w, b, conv_param):
     return x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out)
 
 
+def _conv_chunk(N, nbytes):
+    return max(1, min(N, 262144 // max(nbytes, 1)))
+
+
+_COL2IM_PLANS = {}
+
+
+def _col2im_plan(HH, WW, H_out, W_out, Hp, Wp, stride, dilation, dtype):
+    if HH*WW*H_out*W_out*Hp*Wp > 65536:
+        return None
+    key = (HH, WW, H_out, W_out, Hp, Wp, stride, dilation, np.dtype(dtype))
+    plan = _COL2IM_PLANS.get(key)
+    if plan is None:
+        k, l, i, j = np.indices((HH, WW, H_out, W_out)).reshape(4, -1)
+        plan = np.zeros((k.size, Hp*Wp), dtype=dtype)
+        plan[np.arange(k.size), (stride*i + dilation*k)*Wp + stride*j + dilation*l] = 1
+        if len(_COL2IM_PLANS) >= 64:
+            _COL2IM_PLANS.clear()
+        _COL2IM_PLANS[key] = plan
+    return plan
+
+
 def _upstream(dout, shape, dtype):
     dout = _floating("dout", dout)
     if dout.shape != shape:
@@ -369,13 +391,19 @@ def conv_forward_fast(x, w, b, conv_param):
     xpad[:, :, pad:pad + H, pad:pad + W] = x
     # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
     win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
-    # im2col one example at a time, into one buffer that is reused (so the copy stays in cache)
-    cols = np.empty((C, HH, WW, H_out, W_out), dtype=xpad.dtype)
+    # im2col for a chunk of examples at a time, into one buffer that is reused: one example when its
+    # windows fill the cache (the copy stays in cache), the whole batch when they are small (one
+    # batched matrix multiply instead of one per example)
+    B = _conv_chunk(N, C*HH*WW*H_out*W_out*xpad.itemsize)
+    cols = np.empty((B, C, HH, WW, H_out, W_out), dtype=xpad.dtype)
+    cols3 = cols.reshape(B, C*HH*WW, H_out*W_out)
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
+    out3, w_rows = out.reshape(N, F, H_out*W_out), w.reshape(F, C*HH*WW)
     # out[n, f, i, j] = b[f] + Σ_{c=0}^{C - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (w[f, c, k, l]·win[n, c, i, j, k, l])
-    for n in range(N):
-        cols[...] = win[n].transpose(0, 3, 4, 1, 2)
-        out[n] = np.matmul(w.reshape(F, C*HH*WW), cols.reshape(C*HH*WW, H_out*W_out)).reshape(F, H_out, W_out)
+    for n in range(0, N, B):
+        m = min(B, N - n)
+        cols[:m] = win[n:n + m].transpose(0, 1, 4, 5, 2, 3)
+        np.matmul(w_rows, cols3[:m], out=out3[n:n + m])
     out += b[None, :, None, None]
     return out, (x, w, b, conv_param, xpad)
 
@@ -388,21 +416,39 @@ def conv_backward_fast(dout, cache):
     db = dout.sum(axis=(0, 2, 3))
     # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
     win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
-    # im2col one example at a time, into one buffer that is reused (so the copy stays in cache)
-    cols = np.empty((C, HH, WW, H_out, W_out), dtype=xpad.dtype)
-    dw = np.zeros((F, C, HH, WW), dtype=dout.dtype)
+    # im2col for a chunk of examples at a time, into one buffer that is reused: one example when its
+    # windows fill the cache (the copy stays in cache), the whole batch when they are small (one
+    # batched matrix multiply instead of one per example)
+    B = _conv_chunk(N, C*HH*WW*H_out*W_out*xpad.itemsize)
+    cols = np.empty((B, C, HH, WW, H_out, W_out), dtype=xpad.dtype)
+    cols3 = cols.reshape(B, C*HH*WW, H_out*W_out)
+    dcols = np.empty_like(cols)
+    dcols3 = dcols.reshape(B, C*HH*WW, H_out*W_out)
+    # wᵀ copied once into the layout the matrix multiply reads
+    w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)
+    dout3 = dout.reshape(N, F, H_out*W_out)
+    dw = np.zeros((F, C*HH*WW), dtype=dout.dtype)
+    plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
     dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
-    for n in range(N):
-        cols[...] = win[n].transpose(0, 3, 4, 1, 2)
+    for n in range(0, N, B):
+        m = min(B, N - n)
+        cols[:m] = win[n:n + m].transpose(0, 1, 4, 5, 2, 3)
         # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l])
-        dw += np.matmul(dout[n].reshape(F, H_out*W_out), cols.reshape(C*HH*WW, H_out*W_out).transpose(1, 0)).reshape(F, C, HH, WW)
+        dw += np.matmul(dout3[n:n + m], cols3[:m].transpose(0, 2, 1)).sum(axis=0)
         # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
-        # per kernel offset: the sum over the filters, added into a strided slice
+        # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas
+        # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset
+        # an add into a strided slice
+        np.matmul(w_cols, dout3[n:n + m], out=dcols3[:m])
+        if plan is not None:
+            np.matmul(dcols[:m].reshape(m*C, HH*WW*H_out*W_out), plan, out=dxpad[n:n + m].reshape(m*C, -1))
+            continue
         for k in range(HH):
             for l in range(WW):
-                dxpad[n][:, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride] += np.matmul(w[:, :, k, l].reshape(F, C).transpose(1, 0), dout[n].reshape(F, H_out*W_out)).reshape(C, H_out, W_out)
+                dxpad[n:n + m][:, :, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride] += dcols[:m][:, :, k, l, :, :]
     # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P]: the padding cropped
     dx = np.ascontiguousarray(dxpad[:, :, pad:pad + H, pad:pad + W])
+    dw = dw.reshape(F, C, HH, WW)
     return dx, dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
 
 
