@@ -217,14 +217,20 @@ def _pool_output_size(what, size, window, stride):
     return 1 + numerator // stride
 
 
+_POOL_KEYS = ("pool_height", "pool_width", "stride")
+
+
 def _pool_setup(x, pool_param):
     if not isinstance(pool_param, dict):
         raise LayergradError(f"pool_param must be a dict, got {type(pool_param).__name__}")
-    settings = []
-    for key in ("pool_height", "pool_width", "stride"):
-        if key not in pool_param:
-            raise LayergradError(f"pool_param[{key!r}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
-        settings.append(_pool_whole(f"pool_param[{key!r}]", pool_param[key]))
+    settings = tuple(map(pool_param.get, _POOL_KEYS))
+    if not all(type(value) is int and value >= 1 for value in settings):  # attribute reads; details below
+        settings = []
+        for key in _POOL_KEYS:
+            if key not in pool_param:
+                raise LayergradError(
+                    f"pool_param[{key!r}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
+            settings.append(_pool_whole(f"pool_param[{key!r}]", pool_param[key]))
     if type(x) is not np.ndarray:
         x = np.asarray(x)
     if x.dtype.kind in "biu":  # the course code takes integers: computed in float64
@@ -259,18 +265,23 @@ def _pool_whole(name, value):
 
 def _first_max(parts, axis):
     count, shape = len(parts), parts[0].shape
+    best = np.maximum(parts[0], parts[1]) if count > 1 else parts[0].copy()
+    pick = np.empty((*shape[:axis], count, *shape[axis:]), dtype=bool)
     if count == 1:
-        return parts[0].copy(), np.ones((*shape[:axis], 1, *shape[axis:]), dtype=bool)
-    best, first = np.maximum(parts[0], parts[1]), np.greater(parts[1], parts[0])
-    offsets = np.array([False, True])
-    if count > 2:
-        first, offsets = first.astype(np.uint8), np.arange(count, dtype=np.uint8)
+        pick.fill(True)
+    elif count == 2:
+        chosen = pick[(slice(None),) * axis + (1,)]
+        np.greater(parts[1], parts[0], out=chosen)
+        np.logical_not(chosen, out=pick[(slice(None),) * axis + (0,)])
+    else:
+        first = np.greater(parts[1], parts[0]).astype(np.uint8)
         for k in range(2, count):
             larger = np.greater(parts[k], best)
             np.maximum(best, parts[k], out=best)
             np.copyto(first, k, where=larger)
-    offsets = offsets.reshape((count,) + (1,) * (len(shape) - axis))
-    return best, np.equal(first.reshape((*shape[:axis], 1, *shape[axis:])), offsets)
+        offsets = np.arange(count, dtype=np.uint8).reshape((count,) + (1,) * (len(shape) - axis))
+        np.equal(first.reshape((*shape[:axis], 1, *shape[axis:])), offsets, out=pick)
+    return best, pick
 
 
 def _scores_and_labels(name, x, y):
