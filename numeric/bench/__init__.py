@@ -90,7 +90,7 @@ __all__ = [
     "all_rows", "dumps", "machine_info", "run", "select", "to_json",
 ]
 
-SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "fc", "course", "network", "symbolic",
+SUITES: tuple[str, ...] = ("machine", "dropout", "batchnorm", "conv", "fc", "pytorch", "course", "network", "symbolic",
                            "defined")
 """Suite modules in :mod:`numeric.bench`, in table order."""
 
