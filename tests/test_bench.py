@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from derive.errors import LayergradError
@@ -290,3 +291,40 @@ def test_verdict_is_unsure_when_the_bound_lies_between_the_quartiles():
     assert verdict(goal, row([0.9, 1.0, 1.2, 1.3])) == "met (unsure)"
     assert verdict({**goal, "met": False}, row([1.3, 1.4, 1.5])) == "SHORT"
     assert verdict({**goal, "met": None}, row([1.0, 1.0, 1.0])) == "n/a"
+
+
+def test_every_layer_with_a_pytorch_counterpart_has_rows_against_it():
+    """Forward and forward+backward, both dtypes, small and large; the issue's goals on batch and
+    layer norm; convolution and max pooling keep theirs in the conv suite."""
+    rows = bench.all_rows(quick=False)
+    against = {(r.group, r.name.split(" vs ")[0].split(" ", 1)[1], r.dtype) for r in rows if r.group.endswith("-torch")}
+    for layer in ("batchnorm", "layernorm", "groupnorm", "dropout", "relu", "affine"):
+        for step in ("forward", "forward+backward"):
+            assert {(f"{layer}-torch", step, d) for d in ("float32", "float64")} <= against
+    assert {("softmax-torch", "forward+backward", d) for d in ("float32", "float64")} <= against
+    goals = {(r.name, r.size, g.text()) for r in rows for g in r.goals if g.ratio == "generated/PyTorch"}
+    for layer in ("batchnorm", "layernorm"):
+        assert (f"{layer} forward+backward vs PyTorch", "4096×1024", "generated/PyTorch ≤ 1") in goals
+        assert (f"{layer} forward+backward vs PyTorch", "100×500", "generated/PyTorch ≤ 1.3") in goals
+    assert sum(1 for r in rows if r.name == "max pool forward+backward"
+               and any(g.ratio == "generated/PyTorch" for g in r.goals)) == 4
+    assert any(r.name == "conv forward+backward" and r.dtype == "float32" and r.size.startswith("x(16,32,64,64)")
+               and any(g.text() == "generated/PyTorch ≤ 1.3" for g in r.goals) for r in rows)
+
+
+@pytest.mark.parametrize("layer", ["batchnorm", "layernorm", "groupnorm", "relu", "affine", "softmax"])
+def test_pytorch_rows_compute_what_the_generated_layer_computes(layer):
+    """The PyTorch contender of each row computes the same forward values as the exported layer
+    (so the rows compare like with like)."""
+    torch = pytest.importorskip("torch")
+    from numeric.bench import pytorch
+
+    shape = pytorch.LAYERS[layer].sizes[0]
+    for dtype in ("float64", "float32"):
+        contenders, arrays = pytorch._numpy_contenders(layer, shape, dtype, False, np.random.default_rng(0))
+        ours = contenders["generated"]()
+        theirs = pytorch._torch_contender(torch, layer, shape, False, arrays)()
+        ours = ours[0] if isinstance(ours, tuple) else ours
+        tolerance = 1e-3 if dtype == "float32" else 1e-9
+        assert np.asarray(ours).dtype == dtype or layer == "softmax"  # the loss is a Python float
+        assert np.allclose(ours, theirs.numpy(), rtol=tolerance, atol=tolerance)
