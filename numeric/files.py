@@ -20,7 +20,7 @@ from pathlib import Path
 
 from derive.errors import LayergradError
 
-__all__ = ["MANIFEST", "check_writable", "foreign_files", "write_output"]
+__all__ = ["MANIFEST", "check_writable", "foreign_files", "replace_text", "write_output"]
 
 MANIFEST = ".layergrad-manifest.json"
 
@@ -58,6 +58,17 @@ def write_output(path: str | os.PathLike, data: str | bytes, force: bool = False
     try:
         _write_locked(path, raw, force)
     except OSError as exc:  # a folder that root may enter but not write (/sys, /proc, a full disk)
+        raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def replace_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` over an existing file atomically, for a caller that changed only a block of
+    it that layergrad owns (marked by layergrad's own lines, e.g. the README's measured block)."""
+    path = Path(path)
+    try:
+        _atomic(path, text.encode())
+    except OSError as exc:
         raise LayergradError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 

@@ -79,6 +79,32 @@ def test_plot_from_a_saved_report_and_bad_requests(quick, tmp_path, capsys):
     assert "no-such-row" in err and "groups: machine" in err and "not a report" in err
 
 
+def test_readme_block_is_rewritten_from_a_saved_report(quick, tmp_path, capsys):
+    """--readme replaces only what lies between the markers; the rest stays byte for byte; a file
+    without the markers is refused before anything is measured."""
+    from numeric.bench.table import README_BEGIN, README_END
+
+    _, report, _, folder = quick
+    readme = tmp_path / "README.md"
+    before, after = "# Title\n\n### Measured\n\n", "\n\nWhat the table says: prose kept.\n"
+    readme.write_text(f"{before}{README_BEGIN}\nold numbers\n{README_END}{after}")
+    assert main(["bench", "--from", str(folder / "b.json"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith(before + README_BEGIN + "\n`layergrad bench --quick`, measured ")
+    assert text.endswith(README_END + after) and "old numbers" not in text
+    assert "<details><summary>The whole table</summary>" in text
+    for row in report["rows"]:
+        for goal in row["goals"]:
+            assert f"| {row['name']}" in text and goal["goal"] in text
+    assert main(["bench", "--from", str(folder / "b.json"), "--readme", str(readme)]) == 0
+    assert readme.read_text() == text  # the same report, the same block
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers here\n")
+    assert main(["bench", "--only", "dropout", "--readme", str(plain)]) == 2
+    assert plain.read_text() == "no markers here\n"
+    assert "no measured block" in capsys.readouterr().err
+
+
 def test_only_selects_by_group_or_name_pattern():
     rows = bench.all_rows(quick=True)
     chosen = bench.select(rows, ["dropout"])

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bytes_text", "format_table", "goals_table", "machine_text", "seconds_text", "verdict"]
+__all__ = ["README_BEGIN", "README_END", "bytes_text", "format_table", "goals_table", "machine_text",
+           "measured_section", "replace_measured", "seconds_text", "verdict"]
+
+README_BEGIN = "<!-- measured by layergrad bench (rewrite: layergrad bench --from run.json --readme README.md) -->"
+README_END = "<!-- end of what layergrad bench measured -->"
 
 HEADER = ("comparison", "size", "dtype", "contender", "median", "±", "× ref", "peak mem", "rate",
           "goal", "measured", "verdict")
@@ -161,3 +165,29 @@ def machine_text(report: dict) -> str:
         parts.append(f"load average {load:.1f} at start")
     mode = "--quick" if report["quick"] else "full"
     return f"measured {report['started']} ({mode}, {report['seconds']:.0f} s) on " + "; ".join(parts)
+
+
+def measured_section(report: dict) -> str:
+    """The README's measured block for a report: the machine line, every goal with its verdict,
+    then the whole table folded away."""
+    run = "layergrad bench" + (" --quick" if report["quick"] else "")
+    goals = goals_table(report).rstrip("\n")
+    parts = [f"`{run}`, {machine_text(report)}.", ""]
+    if goals:
+        parts += ["Every goal, with the verdict this run gave:", "", goals, ""]
+    parts += ["<details><summary>The whole table</summary>", "", format_table(report).rstrip("\n"), "",
+              "</details>"]
+    return "\n".join(parts) + "\n"
+
+
+def replace_measured(text: str, report: dict, where: str = "the file") -> str:
+    """``text`` with the block between :data:`README_BEGIN` and :data:`README_END` replaced by
+    :func:`measured_section` of ``report``; everything else kept as it is."""
+    from derive.errors import LayergradError
+
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        raise LayergradError(f"{where} has no measured block: expected the line {README_BEGIN} "
+                             f"and, after it, the line {README_END}")
+    start = begin + len(README_BEGIN)
+    return text[:start] + "\n" + measured_section(report) + text[end:]

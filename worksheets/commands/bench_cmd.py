@@ -30,8 +30,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="rows whose group or name matches (shell patterns allowed), e.g. dropout,batchnorm")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the measurements as JSON")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="draw the measurements (.png, .svg or .pdf)")
+    parser.add_argument("--readme", type=Path, metavar="FILE",
+                        help="rewrite the measured block of FILE (between its layergrad bench markers, the rest "
+                        "kept) from this run or from --from JSON")
     parser.add_argument("--from", dest="source", type=Path, metavar="JSON",
-                        help="with --plot: draw a report saved by --json instead of measuring")
+                        help="with --plot or --readme: use a report saved by --json instead of measuring")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="threads for NumPy's BLAS and PyTorch alike (default 1; 0: each library's default)")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
@@ -57,13 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from numeric.files import check_writable, write_output
 
     measuring = {"--quick": args.quick, "--only": args.only, "--threads": args.threads, "--json": args.json}
+    if args.readme is not None:
+        _readme_text(args.readme)  # refuse now, not after minutes of measuring
     if args.source is not None:
-        refuse({**measuring, "--list": args.list}, "when measuring, not with --from (which draws a saved report)")
-        if args.plot is None:
-            raise LayergradError("--from needs --plot FILE (it draws a saved report)")
-        from worksheets.bench_plot import plot
-
-        print(f"wrote {plot(_load(args.source), args.plot, args.force)}")
+        refuse({**measuring, "--list": args.list}, "when measuring, not with --from (which uses a saved report)")
+        if args.plot is None and args.readme is None:
+            raise LayergradError("--from needs --plot FILE or --readme FILE (it uses a saved report)")
+        report = _load(args.source)
+        _outputs(report, args)
         return 0
     if args.list:
         refuse({"--threads": args.threads, "--json": args.json, "--plot": args.plot, "--force": args.force},
@@ -94,8 +98,32 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(report), end="")
     if args.json is not None:
         print(f"wrote {write_output(args.json, bench.dumps(report), args.force)}")
+    _outputs(report, args)
+    return 0
+
+
+def _readme_text(path: Path) -> str:
+    from derive.errors import LayergradError
+    from numeric.bench.table import README_BEGIN, README_END
+
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LayergradError(f"--readme {path}: cannot read it: {exc}") from None
+    if README_BEGIN not in text or README_END not in text:
+        raise LayergradError(f"--readme {path}: no measured block; expected the lines {README_BEGIN} and {README_END}")
+    return text
+
+
+def _outputs(report: dict, args: argparse.Namespace) -> None:
+    """The plot and the README's measured block, from a report just measured or loaded."""
     if args.plot is not None:
         from worksheets.bench_plot import plot
 
         print(f"wrote {plot(report, args.plot, args.force)}")
-    return 0
+    if args.readme is not None:
+        from numeric.bench.table import replace_measured
+        from numeric.files import replace_text
+
+        text = replace_measured(_readme_text(args.readme), report, f"--readme {args.readme}")
+        print(f"wrote {replace_text(args.readme, text)}")
