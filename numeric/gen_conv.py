@@ -6,13 +6,17 @@ Every array operation is printed from a derived index expression by :mod:`numeri
   (:math:`H' = 1 + (H + 2P - d(HH-1) - 1)/S`, a whole number or an error);
 * the zero padding from the definition :math:`\text{xpad}_{ncab} = x_{n,c,a-P,b-P}` (kept for
   the backward pass);
-* the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied one
-  example at a time (im2col) into one buffer that is reused, so the copy stays in cache and
-  nothing of the size of all the windows is ever stored;
-* ``out`` and ``dw`` from the forward pass and the gradient as one matrix multiply per example,
-  ``db`` as a sum;
+* the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied
+  (im2col) a chunk of examples at a time into one buffer that is reused: one example when its
+  windows fill the cache (the copy stays in cache, and nothing of the size of all the windows
+  is ever stored), the whole batch when they are small (the course's sizes: one batched matrix
+  multiply instead of one per example);
+* ``out`` and ``dw`` from the forward pass and the gradient as one matrix multiply per chunk, in
+  the input's dtype (float32 stays float32), ``db`` as a sum;
 * ``dxpad`` from the scatter form :math:`\sum \delta_{a,Si+dk}\delta_{b,Sj+dl}\,\text{dout}\,w`:
-  per example and kernel offset, a matrix multiply added into strided slices; ``dx`` by cropping.
+  the sum over the filters as one matrix multiply with :math:`w^\top` (copied once, in the
+  layout the multiply reads), then the deltas: for small inputs one multiply by their 0/1 matrix
+  (cached per shape), otherwise an add into strided slices per kernel offset; ``dx`` by cropping.
 
 :func:`loop_functions` prints the same derivations as literal loops, for reading.
 """

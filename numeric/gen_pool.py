@@ -4,9 +4,18 @@ r"""Generate max pooling (course API) from its derivations.
 * the window view from :math:`\text{win}_{ncijkl} = x_{n,c,Si+k,Sj+l}`;
 * the argmax indicator :math:`M` with the tie rule (the first largest entry in row-major order,
   which ``argmax`` returns), and :math:`\text{out} = \sum_{k,l} M \odot \text{win}` as the
-  entry :math:`M` selects;
+  entry :math:`M` selects. Row-major order makes :math:`M` a product of two one-hot factors:
+  the first largest entry :math:`l` of each window row, then the first row :math:`k` whose
+  maximum is largest; so the maximum takes two passes, one over each axis's offsets
+  (:math:`HH + WW` comparisons per window rather than :math:`HH \cdot WW`), each reading its
+  input once;
 * ``dx`` from the scatter form :math:`\sum \delta_{u,Si+k}\delta_{v,Sj+l}\,\text{dout}\,M`: the
-  masked product, then an add into strided slices per window offset.
+  masked product factor by factor, a reshaped product where the windows tile an axis (the
+  common 2×2, stride 2 case on both axes: each input entry written once), an add into strided
+  slices per offset where they overlap or leave gaps.
+
+NaN: a window holding a NaN outputs NaN (as PyTorch's); its gradient goes to one entry of the
+window, the one the comparisons select (``>`` is false for NaN), not necessarily the NaN.
 
 :func:`loop_functions` prints the same derivations as literal loops, for reading.
 """
