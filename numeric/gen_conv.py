@@ -167,8 +167,9 @@ def _conv_setup(x, w, b, conv_param):
 
 
 def _conv_chunk(N, nbytes):
-    """Examples per im2col chunk: as many as fit in 256 kB of windows (at least one, at most N)."""
-    return max(1, min(N, 262144 // max(nbytes, 1)))
+    """Examples per im2col chunk: the whole batch when all its windows fit in 64 kB (one batched
+    multiply instead of N small ones), else one example (the buffer stays one example's size)."""
+    return N if N*nbytes <= 65536 else 1
 
 
 _COL2IM_PLANS = {}

@@ -175,7 +175,7 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
         "# M selects the first largest entry in row-major order (the tie rule): the first largest l of",
         "# each window row, then the first largest k among those rows; so the maximum is taken in two",
         "# passes, each over one axis's offsets and each reading its input once",
-        f"rows, pick_l = _first_max([{along_l} for l in range(WW)], 4)",
+        f"rows, pick_l = _first_max([{along_l} for l in range(WW)], 3)",
         f"out, pick_k = _first_max([{along_k} for k in range(HH)], 3)",
         f"# {_eq(forward.start, forward.result)}: the entry M selects",
     ]
@@ -192,11 +192,12 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
         "    for k in range(HH):",
         "        d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]",
         "if stride == WW and W == stride*W_out:",
-        "    dx = (d_rows[..., None]*pick_l).reshape(N, C, H, W)",
+        "    dx = np.empty((N, C, H, W), dtype=x.dtype)",
+        "    np.multiply(d_rows[:, :, :, None], pick_l, out=dx.reshape(N, C, H, W_out, WW).transpose(0, 1, 2, 4, 3))",
         "else:",
         "    dx = np.zeros((N, C, H, W), dtype=x.dtype)",
         "    for l in range(WW):",
-        "        dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[..., l]",
+        "        dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[:, :, :, l]",
     ]
     derived = (forward.title, pool.output_size().title)
     return [
@@ -215,7 +216,7 @@ def max_pool_backward_naive(dout, cache):
 def max_pool_forward_fast(x, pool_param):
     """{_FORWARD_DOC.format(what=" (vectorized: two passes, over the offsets along each axis)")}
     The cache holds M factored: pick_k[n, c, i, k, j] = [k is the row M selects] and
-    pick_l[n, c, S·i + k, j, l] = [l is the entry M selects in that row], M = pick_k·pick_l.
+    pick_l[n, c, S·i + k, l, j] = [l is the entry M selects in that row], M = pick_k·pick_l.
     NaN: a window holding a NaN outputs NaN (np.maximum propagates it, as PyTorch does); its
     gradient still goes to exactly one entry of the window, the one the comparisons `>` (false
     for NaN) select, which need not be the NaN."""

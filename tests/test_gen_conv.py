@@ -142,7 +142,7 @@ def test_every_chunking_and_scatter_path_agrees_with_the_loops(fast, loops, dtyp
     rng = np.random.default_rng(5)
     cases = [((2, 3, 4, 4), (3, 3, 4, 4), {"stride": 2, "pad": 1}),  # the course's size: 0/1 matrix, one chunk
              ((3, 2, 6, 7), (2, 2, 2, 3), {"stride": 1, "pad": 2, "dilation": 2}),
-             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1})]  # windows > 256 kB: strided adds
+             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1})]  # large: one example per chunk, strided adds
     tolerance = 1e-4 if dtype == np.float32 else 1e-11
     plans = []
     for x_shape, w_shape, param in cases:
@@ -159,6 +159,7 @@ def test_every_chunking_and_scatter_path_agrees_with_the_loops(fast, loops, dtyp
                                        param.get("dilation", 1), dtype) is not None)
     assert plans == [True, True, False]  # both scatter paths ran
     assert fast._conv_chunk(2, 3 * 16 * 4 * 8) == 2 and fast._conv_chunk(2, 4 * 9 * 1600 * 8) == 1
+    assert fast._conv_chunk(8, 27 * 17 * 17 * 8) == 1  # one example's buffer: peak memory stays near im2col's
 
 
 def test_matches_pytorch_when_installed(fast):

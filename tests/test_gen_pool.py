@@ -54,14 +54,14 @@ def test_forward_takes_the_window_maximum(fast):
 
 
 def fast_mask(cache, param):
-    """M from the fast cache: M[n, c, i, j, k, l] = pick_k[n, c, i, k, j]·pick_l[n, c, S·i + k, j, l]."""
+    """M from the fast cache: M[n, c, i, j, k, l] = pick_k[n, c, i, k, j]·pick_l[n, c, S·i + k, l, j]."""
     _, _, (pick_k, pick_l) = cache
     s = param["stride"]
     n, c, ho, hh, wo = pick_k.shape
-    mask = np.zeros((n, c, ho, wo, hh, pick_l.shape[-1]), dtype=bool)
+    mask = np.zeros((n, c, ho, wo, hh, pick_l.shape[3]), dtype=bool)
     for a, b, i, j in np.ndindex(n, c, ho, wo):
         for k in range(hh):
-            mask[a, b, i, j, k] = pick_k[a, b, i, k, j] & pick_l[a, b, s * i + k, j]
+            mask[a, b, i, j, k] = pick_k[a, b, i, k, j] & pick_l[a, b, s * i + k, :, j]
     return mask
 
 

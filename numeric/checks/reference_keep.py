@@ -175,7 +175,7 @@ def _conv_setup(x, w, b, conv_param):
 
 
 def _conv_chunk(N, nbytes):
-    return max(1, min(N, 262144 // max(nbytes, 1)))
+    return N if N*nbytes <= 65536 else 1
 
 
 _COL2IM_PLANS = {}
@@ -477,7 +477,7 @@ def max_pool_forward_fast(x, pool_param):
     # M selects the first largest entry in row-major order (the tie rule): the first largest l of
     # each window row, then the first largest k among those rows; so the maximum is taken in two
     # passes, each over one axis's offsets and each reading its input once
-    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)], 4)
+    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)], 3)
     out, pick_k = _first_max([rows[:, :, k:k + stride*(H_out - 1) + 1:stride] for k in range(HH)], 3)
     # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
     return out, (x, pool_param, (pick_k, pick_l))
@@ -498,11 +498,12 @@ def max_pool_backward_fast(dout, cache):
         for k in range(HH):
             d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]
     if stride == WW and W == stride*W_out:
-        dx = (d_rows[..., None]*pick_l).reshape(N, C, H, W)
+        dx = np.empty((N, C, H, W), dtype=x.dtype)
+        np.multiply(d_rows[:, :, :, None], pick_l, out=dx.reshape(N, C, H, W_out, WW).transpose(0, 1, 2, 4, 3))
     else:
         dx = np.zeros((N, C, H, W), dtype=x.dtype)
         for l in range(WW):
-            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[..., l]
+            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[:, :, :, l]
     return dx
 
 

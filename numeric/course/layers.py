@@ -184,8 +184,9 @@ def _conv_setup(x, w, b, conv_param):
 
 
 def _conv_chunk(N, nbytes):
-    """Examples per im2col chunk: as many as fit in 256 kB of windows (at least one, at most N)."""
-    return max(1, min(N, 262144 // max(nbytes, 1)))
+    """Examples per im2col chunk: the whole batch when all its windows fit in 64 kB (one batched
+    multiply instead of N small ones), else one example (the buffer stays one example's size)."""
+    return N if N*nbytes <= 65536 else 1
 
 
 _COL2IM_PLANS = {}
@@ -555,7 +556,7 @@ def max_pool_forward_fast(x, pool_param):
     Returns (out, cache): out has shape (N, C, H', W') and x's dtype.
 
     The cache holds M factored: pick_k[n, c, i, k, j] = [k is the row M selects] and
-    pick_l[n, c, S·i + k, j, l] = [l is the entry M selects in that row], M = pick_k·pick_l.
+    pick_l[n, c, S·i + k, l, j] = [l is the entry M selects in that row], M = pick_k·pick_l.
     NaN: a window holding a NaN outputs NaN (np.maximum propagates it, as PyTorch does); its
     gradient still goes to exactly one entry of the window, the one the comparisons `>` (false
     for NaN) select, which need not be the NaN."""
@@ -564,7 +565,7 @@ def max_pool_forward_fast(x, pool_param):
     # M selects the first largest entry in row-major order (the tie rule): the first largest l of
     # each window row, then the first largest k among those rows; so the maximum is taken in two
     # passes, each over one axis's offsets and each reading its input once
-    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)], 4)
+    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)], 3)
     out, pick_k = _first_max([rows[:, :, k:k + stride*(H_out - 1) + 1:stride] for k in range(HH)], 3)
     # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
     return out, (x, pool_param, (pick_k, pick_l))
@@ -591,11 +592,12 @@ def max_pool_backward_fast(dout, cache):
         for k in range(HH):
             d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]
     if stride == WW and W == stride*W_out:
-        dx = (d_rows[..., None]*pick_l).reshape(N, C, H, W)
+        dx = np.empty((N, C, H, W), dtype=x.dtype)
+        np.multiply(d_rows[:, :, :, None], pick_l, out=dx.reshape(N, C, H, W_out, WW).transpose(0, 1, 2, 4, 3))
     else:
         dx = np.zeros((N, C, H, W), dtype=x.dtype)
         for l in range(WW):
-            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[..., l]
+            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[:, :, :, l]
     return dx
 
 
@@ -1080,4 +1082,4 @@ def spatial_groupnorm_backward(dout, cache):
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
             dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 2c45b595067b15dd316b986f6e1e32817afcf0343572b7bdbcbf6b387a8c14e8
+# layergrad-sha256: f213eb865c2b69cbb6d499174bafe02070ba75e1cfe0b8218ea5e4870c4adb94
