@@ -111,6 +111,8 @@ PATHS = [  # (x's height and width, pool_param): every branch of the two passes
     ((7, 7), {"pool_height": 3, "pool_width": 3, "stride": 2}),  # overlapping, three offsets
     ((7, 7), {"pool_height": 1, "pool_width": 1, "stride": 3}),  # rows and columns between windows
     ((5, 6), {"pool_height": 2, "pool_width": 3, "stride": 3}),  # tiled along the width only
+    ((40, 40), {"pool_height": 2, "pool_width": 2, "stride": 2}),  # over 1024 windows: a product per offset
+    ((42, 42), {"pool_height": 3, "pool_width": 3, "stride": 3}),
 ]
 
 

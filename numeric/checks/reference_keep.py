@@ -491,15 +491,29 @@ def max_pool_backward_fast(dout, cache):
     # the masked product, factor by factor: dout to the row M selects (pick_k), then along that
     # row to the entry it selects (pick_l); where the windows tile an axis (stride = window, no
     # entry left over) that is one product reshaped, elsewhere strided slices added per offset
+    # tiny inputs: one broadcast product per pass (fewer calls); larger: one product per offset
+    # (no broadcasting, so NumPy runs long inner loops)
+    tiny = dout.size <= 1024
     if stride == HH and H == stride*H_out:
-        d_rows = (dout[:, :, :, None]*pick_k).reshape(N, C, H, W_out)
+        d_rows = np.empty((N, C, H_out, HH, W_out), dtype=x.dtype)
+        if tiny:
+            np.multiply(dout[:, :, :, None], pick_k, out=d_rows)
+        else:
+            for k in range(HH):
+                np.multiply(dout, pick_k[:, :, :, k], out=d_rows[:, :, :, k])
+        d_rows = d_rows.reshape(N, C, H, W_out)
     else:
         d_rows = np.zeros((N, C, H, W_out), dtype=x.dtype)
         for k in range(HH):
             d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]
     if stride == WW and W == stride*W_out:
         dx = np.empty((N, C, H, W), dtype=x.dtype)
-        np.multiply(d_rows[:, :, :, None], pick_l, out=dx.reshape(N, C, H, W_out, WW).transpose(0, 1, 2, 4, 3))
+        tiles = dx.reshape(N, C, H, W_out, WW)
+        if tiny:
+            np.multiply(d_rows[:, :, :, None], pick_l, out=tiles.transpose(0, 1, 2, 4, 3))
+        else:
+            for l in range(WW):
+                np.multiply(d_rows, pick_l[:, :, :, l], out=tiles[:, :, :, :, l])
     else:
         dx = np.zeros((N, C, H, W), dtype=x.dtype)
         for l in range(WW):
