@@ -202,13 +202,13 @@ def test_cli_writes_the_bundle_and_keeps_the_habits(tmp_path: Path, capsys: pyte
     (tmp_path / "points.csv").write_text("relu_forward,2\n")
     out = tmp_path / "autograder.zip"
     assert main(["autograder", "--gradescope", "--points", str(tmp_path / "points.csv"), "--dropout-p", "drop",
-                 "--only", "relu,dropout", "--visibility", "hidden", "-o", str(out)]) == 0
+                 "--only", "relu,dropout", "--visibility", "hidden", "--strict", "-o", str(out)]) == 0
     with zipfile.ZipFile(out) as archive:
         assert {"setup.sh", "run_autograder", "layergrad-autograder.json"} <= set(archive.namelist())
         assert archive.getinfo("run_autograder").external_attr >> 16 & 0o111
         run = archive.read("run_autograder").decode()
         config = json.loads(archive.read("layergrad-autograder.json"))
-    assert "--dropout-p drop --only relu,dropout" in run and "check" in run and "--json" in run
+    assert "--dropout-p drop --only relu,dropout --strict" in run and "check" in run and "--json" in run
     assert config == {"points": {"relu_forward": [{"tier": "all", "points": 2.0, "visibility": None}]},
                       "visibility": "hidden", "submission": "layers.py"}
     capsys.readouterr()
