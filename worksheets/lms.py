@@ -115,6 +115,10 @@ def _matrix(a: np.ndarray) -> str:
     return f'<table border="1" style="border-collapse:collapse;text-align:right">{rows}</table>'
 
 
+def _vector(a: np.ndarray) -> str:
+    return "(" + ", ".join(_number(x) for x in np.asarray(a)) + ")"
+
+
 def _number(x: float) -> str:
     x = float(np.round(x, 10)) + 0.0
     return str(int(x)) if x.is_integer() else f"{x:g}"
@@ -165,8 +169,9 @@ def batchnorm_questions(variant: BatchNormVariant) -> list[LmsQuestion]:
     :data:`BATCHNORM_KINDS`, with the answers the generated code computes."""
     v, seed = variant, variant.seed
     given = (f"<p>Batch normalization in training (batch statistics, ε = {v.eps:g}) of the batch</p>"
-             f"<p>X = {_matrix(v.X)}</p><p>(rows are examples, columns features), with γ = {_matrix(v.gamma[None])} "
-             f"and β = {_matrix(v.beta[None])}. The batch variance divides by the number of rows.</p>")
+             f"<p>X = {_matrix(v.X)}</p><p>(rows are examples, columns features), with γ = {_vector(v.gamma)} "
+             f"and β = {_vector(v.beta)}, one entry per column. The batch variance divides by the number of "
+             "rows.</p>")
     feature = _pick(seed, 4, np.ones(v.X.shape[1], dtype=bool))[0]
     spread = _pick(seed, 5, np.ones(v.X.shape[1], dtype=bool))[0]
     output = _pick(seed, 6, np.round(v.Y, 4) != 0)
