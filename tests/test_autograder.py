@@ -17,6 +17,7 @@ from layergrad.cli import main
 from worksheets.autograder import (
     VISIBILITIES,
     Part,
+    grade,
     gradescope_bundle,
     gradescope_results,
     read_points,
@@ -269,3 +270,13 @@ def test_visible_checks_are_the_first_case_and_the_dtype_check(capsys: pytest.Ca
         cases = {c["name"].split(" on ")[-1].split(":")[0] for c in checks}
         if len(checks) > 3 and len(cases) > 2:
             assert len(visible) < len(checks), function["name"]
+
+
+def test_a_function_that_crashed_fails_every_tier_saying_why() -> None:
+    crashed = {"name": "relu_forward", "layer": "relu", "status": "fail", "checks": [], "mistakes": [],
+               "diagnoses": [], "remarks": [], "note": "relu_forward took longer than 10 s"}
+    for tier in ("all", "visible", "hidden"):
+        passed, output = grade(crashed, tier)
+        assert not passed and "longer than 10 s" in output, tier
+    with pytest.raises(LayergradError, match="unknown tier"):
+        grade(crashed, "secret")
