@@ -1,6 +1,6 @@
 r"""Generate batch normalization and its family (course API) from the derivations.
 
-Every line of arithmetic is printed by :class:`numeric.tensorcode.Program` from a derived
+Every line of arithmetic is printed by :class:`numeric.codegen.lowering.Program` from a derived
 expression, on the layer's grid of axes (arrays kept with all axes, so they broadcast):
 
 * the training forward pass from the definitions of :math:`\mu`, :math:`\sigma^2`, :math:`s`,
@@ -28,12 +28,11 @@ import sympy as sp
 
 from derive import batchnorm as bn
 from derive.derivation import Assumption
-from derive.dropout import Convention
 from derive.index import abbreviate, multiply_out, substitute, to_expr
 from derive.printing import text
 
-from .codegen import FLOATING_HELPER, GeneratedFunction
-from .tensorcode import Grid, Program
+from .codegen.lowering import Grid, Program
+from .codegen.module import FLOATING_HELPER, GeneratedFunction
 
 __all__ = ["NORM_HELPERS", "functions", "preamble"]
 
@@ -105,7 +104,7 @@ def _norm_cache(function, cache, keys):
 """Module-level helpers shared by the normalization layers (appear once per module)."""
 
 
-def preamble(convention: Convention | str) -> list[str]:
+def preamble() -> list[str]:
     """Module-level helpers the normalization functions use."""
     return [FLOATING_HELPER, NORM_HELPERS]
 
@@ -334,7 +333,7 @@ def {name}(dout, cache):
     return GeneratedFunction(name, source, titles)
 
 
-def family_functions(name: str) -> list[GeneratedFunction]:
+def functions(name: str) -> list[GeneratedFunction]:
     """The generated forward and backward functions of one family member."""
     f = bn.family(name)
     api = _APIS[name]
@@ -344,11 +343,3 @@ def family_functions(name: str) -> list[GeneratedFunction]:
     out.append(_backward(f, api.backward, "closed"))
     return out
 
-
-def functions(name: str):
-    """A generator for :data:`numeric.export.GENERATORS`: ``functions(name)(convention)``."""
-
-    def generate(convention: Convention | str) -> list[GeneratedFunction]:
-        return family_functions(name)
-
-    return generate

@@ -5,7 +5,7 @@ import pytest
 import sympy as sp
 
 from derive import LayergradError
-from numeric.tensorcode import Grid, Program
+from numeric.codegen.lowering import Grid, Program
 
 i, j, k, l = sp.symbols("i j k l", integer=True)
 n, d = sp.symbols("n d", integer=True, positive=True)
