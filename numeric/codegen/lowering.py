@@ -20,14 +20,13 @@ writes in index form first) as such an array:
   maximum (log-sum-exp, softmax: the shift is found, not written by the user),
   :math:`\log(1 + e^u)` is ``_softplus(u)``, :math:`\sigma(u)` is computed without overflow.
 
-Normalization layers keep every array on one grid of axes (``keepdims``): :class:`Grid` says
-where each array sits and :class:`Program` turns their assignments into statements in normal
-form (:func:`derive.index.normalize`): every connected group of summed factors is a reduction
-hoisted into a temporary (one ``np.einsum`` for a contraction), and the remaining terms are
-grouped by their full-size factors, each group's small coefficient computed first, so every
-full-size array is read once per group (``dx = dout*c0 + c2`` then ``dx += z*c1``). Only
-products of entries are contracted; anything else under a sum is refused with a clear error
-rather than turned into a Python loop. Both print through :class:`~.printer.ArrayPrinter`.
+Normalization layers assign in normal form (:meth:`Lowering.collect`,
+:func:`derive.index.normalize`): every connected group of summed factors is a reduction hoisted
+into a temporary (one ``np.einsum`` for a contraction, a square contracted with itself rather
+than squared), and the remaining terms are grouped by their full-size factors, each group's
+small coefficient computed first, so every full-size array is read once per group
+(``dx = dout*_c0 + _c1`` then ``dx += z*_c2``); with ``accumulate`` their sums add up in a wide
+dtype. Every scalar is printed by :class:`~.printer.ArrayPrinter`, the one printer.
 """
 
 from __future__ import annotations
@@ -41,12 +40,12 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from derive.define import Sigmoid, Where
 from derive.errors import LayergradError
-from derive.index import Term, collect, normalize, rename_bound
+from derive.index import Term, normalize, rename_bound
 from derive.softmax import Maximum
 
 from .printer import ArrayPrinter
 
-__all__ = ["Grid", "Lowering", "Program", "Softplus", "stable"]
+__all__ = ["Lowering", "Softplus", "stable"]
 
 Axes = tuple[sp.Symbol, ...]
 
@@ -121,6 +120,9 @@ class Lowering:
     booleans: frozenset = frozenset()
     views: set[str] = field(default_factory=set)
     """Variables that hold window views (``_read``), which ``_einsum`` reads faster."""
+    accumulate: tuple[str, str] | None = None
+    r"""``(wide, dtype)``: reductions add up in the dtype named ``wide`` (float64 for float32
+    data: a float32 sum over many rows drifts by :math:`O(n\epsilon)`) and return ``dtype``."""
 
     def union(self, *groups: Axes) -> Axes:
         """The axes of several values together: the current target's order first."""
@@ -190,6 +192,108 @@ class Lowering:
     def source(self, indent: int = 4) -> str:
         """The statements so far, indented for a function body."""
         return "\n".join(" " * indent + line for line in self.lines)
+
+    # -- normal form: terms grouped by their full-size factors -----------------------------------
+
+    def collect(self, target: str, expr: sp.Expr, axes: Axes, **normalize_options) -> None:
+        """``target = expr`` from its normal form (:func:`derive.index.normalize`): each connected
+        group of summed factors a hoisted reduction, the other terms grouped by their full-size
+        factors (spanning ``axes``), each group's small coefficient computed first, so every
+        full-size array is read once per group: ``dx = dout*c0 + c1`` then ``dx += z*c2``."""
+        self.order = tuple(axes)
+        groups: dict[tuple, sp.Expr] = {}
+        for t in normalize(expr, **normalize_options):
+            coeff, full = self._hoisted(t, axes)
+            key = tuple(sorted(full, key=sp.default_sort_key))
+            groups[key] = groups.get(key, sp.S.Zero) + coeff
+        if not groups:
+            raise LayergradError(f"{target} is identically zero; nothing to generate")
+        small = groups.pop((), None)
+        if not groups:
+            self.assign(target, small, self._axes_of(small, axes))
+            return
+        ordered = sorted(groups.items(), key=lambda item: sp.factor(item[1]).could_extract_minus_sign())
+        terms = [self._times(key, coeff, axes) for key, coeff in ordered]
+        first = terms[0]
+        if first.startswith("-"):  # fold the sign into the small coefficient: no pass over -array
+            key, coeff = ordered[0]
+            first = f"{self._full(key, axes)}*{self._coefficient(sp.factor(coeff), axes, keep=True)}"
+        if small is not None:
+            small = sp.factor(small)
+            if _simple(-small):
+                first = f"{first} - {self._coefficient(-small, axes)}"
+            else:
+                first = f"{first} + {self._coefficient(small, axes, keep=not _simple(small))}"
+        self.lines.append(f"{target} = {first}")
+        self.lines += [f"{target} -= {t[1:]}" if t.startswith("-") else f"{target} += {t}" for t in terms[1:]]
+
+    def _axes_of(self, expr: sp.Expr, axes: Axes) -> Axes:
+        """The axes of ``axes`` that ``expr`` varies along."""
+        return tuple(a for a in axes if expr.has(a))
+
+    def _hoisted(self, t: Term, axes: Axes) -> tuple[sp.Expr, list[sp.Expr]]:
+        """``t`` with each connected group of summed factors replaced by its reduction (an entry
+        of a hoisted temporary): (small coefficient, full-size factors)."""
+        factors = list(sp.Mul.make_args(t.factor))
+        remaining = list(t.limits)
+        small: list[sp.Expr] = [t.coeff]
+        while remaining:
+            group = [remaining.pop(0)]
+            grew = True
+            while grew:
+                grew = False
+                names = {lim[0] for lim in group}
+                for lim in list(remaining):
+                    if any(f.has(lim[0]) and f.has(*names) for f in factors):
+                        group.append(lim)
+                        remaining.remove(lim)
+                        grew = True
+            names = {lim[0] for lim in group}
+            body = [f for f in factors if f.has(*names)]
+            factors = [f for f in factors if not f.has(*names)]
+            entries = []
+            for f in body:
+                entry, power = f.as_base_exp()
+                if not (isinstance(entry, sp.Indexed) and power.is_Integer and power > 0):
+                    raise LayergradError(f"cannot contract {f}: only products of array entries are summed")
+                entries += [entry] * int(power)  # a square is a contraction of two operands: no squared array
+            whole = [(d, 0, hi - lo) for d, lo, hi in group]  # a sum runs over a whole axis, however numbered
+            code, have = self.lower(sp.Sum(sp.Mul(*entries), *whole))
+            reduction = sp.IndexedBase(code)
+            self.names = {**self.names, reduction: code}
+            small.append(reduction[have] if have else sp.Symbol(code))
+            if not have:
+                self.names[sp.Symbol(code)] = code
+        full = [f for f in factors if set(self._axes_of(f, axes)) == set(axes) and f.as_base_exp()[1] == 1]
+        small += [f for f in factors if f not in full]
+        return sp.Mul(*small), full
+
+    def _full(self, key: tuple, axes: Axes) -> str:
+        code, have = self.lower(sp.Mul(*key))
+        return _atom(self.expand(code, have, axes, operand=True))
+
+    def _coefficient(self, coeff: sp.Expr, axes: Axes, keep: bool = False) -> str:
+        """A small coefficient as a factor: inline when short, else a temporary ``_c0``, …"""
+        code, have = self.lower(coeff)
+        code = self.expand(code, have, axes, operand=True)
+        if keep or sp.count_ops(coeff) > 2:
+            name = f"_c{self.counter[0]}"
+            self.counter[0] += 1
+            self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
+            return name
+        return _atom(code)
+
+    def _times(self, key: tuple, coeff: sp.Expr, axes: Axes) -> str:
+        """The full-size product ``key`` times a small coefficient, the small part evaluated first."""
+        product = self._full(key, axes)
+        coeff = sp.factor(coeff)
+        if coeff == 1:
+            return product
+        if coeff.could_extract_minus_sign():
+            return f"-{self._times(key, -coeff, axes)}"
+        if isinstance(coeff, sp.Pow) and coeff.exp == -1 and _simple(coeff.base):
+            return f"{product}/{self._coefficient(coeff.base, axes)}"
+        return f"{product}*{self._coefficient(coeff, axes)}"
 
     def expand(self, code: str, have: Axes, want: Sequence[sp.Symbol], operand: bool = False) -> str:
         """``code`` (axes ``have``) transposed and given new axes to broadcast against ``want``;
@@ -347,10 +451,11 @@ class Lowering:
             if eh:
                 raise LayergradError(f"an exponent that varies with an index is not supported: {expr}")
             return f"{_atom(base)}**{_atom(exponent)}", have
+        bare = base[1:-1] if base.startswith("(") and _balanced(base) else base
         if e == sp.Rational(1, 2):
-            return f"np.sqrt({base})", have
+            return f"np.sqrt({bare})", have
         if e == -sp.Rational(1, 2):
-            return f"(1/np.sqrt({base}))", have
+            return f"(1/np.sqrt({bare}))", have
         if e == -1:
             return f"(1/{_atom(base)})", have
         if e == 2:
@@ -397,7 +502,13 @@ class Lowering:
         if not scatters and (gathered := self.gather(factors, summed)):
             return gathered
         coeff = sp.Mul(*scalars)
-        arrays = [f for f in factors if f not in scalars]
+        arrays = []
+        for f in factors:
+            if f in scalars:
+                continue
+            base, power = f.as_base_exp()  # a power of an entry is a contraction: no array of powers
+            square = isinstance(base, sp.Indexed) and power.is_Integer and 1 < power <= 4
+            arrays += [base] * int(power) if square else [f]
         if len(arrays) > 1 and all(self.boolean(f) or self.boolean(1 - f) for f in arrays):
             arrays = [sp.Mul(*arrays)]  # booleans multiply as booleans; their sum counts (einsum would OR)
         operands = [self.lower(f) for f in arrays]
@@ -483,17 +594,24 @@ class Lowering:
             return "*".join(_atom(self.expand(c, h, axes_in)) for c, h in operands), axes_in
         if len(operands) == 1:
             code, have = operands[0]
-            axes = tuple(have.index(d) for d in summed if d in have)
+            axes = tuple(sorted(have.index(d) for d in summed if d in have))
+            if self.accumulate:
+                wide, dtype = self.accumulate
+                return (f"{_atom(code)}.sum(axis={_axis(axes)}, dtype={wide}).astype({dtype}, copy=False)",
+                        tuple(a for a in have if a not in summed))
             return f"{_atom(code)}.sum(axis={_axis(axes)})", tuple(a for a in have if a not in summed)
         if (product := self.matmul(operands, summed)) is not None:
             return product
-        letters = {a: chr(ord("a") + n) for n, a in enumerate(axes_in)}
+        letters = _letters(axes_in)
         spec = ",".join("".join(letters[a] for a in h) for _, h in operands) + "->" + "".join(letters[a] for a in out)
         args = ", ".join(c for c, _ in operands)
         blas = any(set(h1) & set(h2) & set(summed) and set(h1) - set(h2) and set(h2) - set(h1)
                    for n, (_, h1) in enumerate(operands) for _, h2 in operands[n + 1:])
         if any("_read(" in c or c in self.views for c, _ in operands):  # over window views
             return f"_einsum('{spec}', {args}{', blas=True' if blas else ''})", out
+        if self.accumulate:
+            wide, dtype = self.accumulate
+            return f"np.einsum('{spec}', {args}, dtype={wide}).astype({dtype}, copy=False)", out
         return f"np.einsum('{spec}', {args}{', optimize=True' if blas else ''})", out
 
 
@@ -571,198 +689,15 @@ def _union(*groups: Axes) -> Axes:
     return tuple(out)
 
 
-
-@dataclass(frozen=True)
-class Grid:
-    """The axes (index symbols, in axis order) and, for each indexed base, its variable name
-    and the grid indices its own index positions run along."""
-
-    axes: tuple[sp.Symbol, ...]
-    arrays: Mapping[sp.IndexedBase, tuple[str, tuple[sp.Symbol, ...]]]
-    scalars: Mapping[sp.Symbol, str] = field(default_factory=dict)
-
-    def positions(self, base: sp.IndexedBase) -> tuple[int, ...]:
-        """The axis of each index position of ``base``."""
-        if base not in self.arrays:
-            raise LayergradError(f"no array name given for {base}")
-        return tuple(self.axes.index(i) for i in self.arrays[base][1])
-
-    def name(self, base: sp.IndexedBase) -> str:
-        return self.arrays[base][0]
-
-    def is_full(self, entry: sp.Basic) -> bool:
-        """Does ``entry`` (an entry or a power of one) span every axis?"""
-        base = entry.as_base_exp()[0]
-        return isinstance(base, sp.Indexed) and len(set(self.positions(base.base))) == len(self.axes)
-
-
-class Program:
-    """Statements for a sequence of assignments over one :class:`Grid`, sharing reductions."""
-
-    def __init__(self, grid: Grid, prefix: str = "", accumulate: tuple[str, str] | None = None) -> None:
-        r"""``accumulate = (wide, dtype)`` names two dtypes of the generated code: reductions add
-        up in ``wide`` (float64 for float32 data: a float32 sum over many rows drifts by
-        :math:`O(n\epsilon)`, and along a non-contiguous axis NumPy adds row after row) and
-        return ``dtype``, so no full-size array is silently upcast."""
-        self.grid = grid
-        self.prefix = prefix
-        self.accumulate = accumulate
-        self.lines: list[str] = []
-        self._reductions: dict[tuple, sp.Symbol] = {}
-        self._coefficients = 0
-
-    # -- reductions ----------------------------------------------------------------------------
-
-    def _reduction(self, factors: Sequence[sp.Expr], limits: Sequence[tuple]) -> sp.Symbol:
-        (canonical,) = collect([Term(sp.S.One, sp.Mul(*factors), tuple(limits))])
-        key = (canonical.coeff, canonical.factor, canonical.limits)
-        if key not in self._reductions:
-            symbol = sp.Symbol(f"{self.prefix}r{len(self._reductions)}")
-            self._reductions[key] = symbol
-            code = self._contract(canonical.factor, canonical.limits)
-            if isinstance(code, tuple):  # contract, then restore the summed axes (two short lines)
-                self.lines += [f"{symbol} = {code[0]}", f"{symbol} = {code[1].format(symbol)}"]
-            else:
-                self.lines.append(f"{symbol} = {code}")
-            if canonical.coeff != 1:
-                self.lines.append(f"{symbol} = {self._print(canonical.coeff * symbol)}")
-        return self._reductions[key]
-
-    def _contract(self, factor: sp.Expr, limits: Sequence[tuple]) -> str | tuple[str, str]:
-        """``np.einsum`` (or ``.sum``) of a product of entries over ``limits``, kept on the grid."""
-        dummies = [lim[0] for lim in limits]
-        grid = self.grid
-        letters: dict[sp.Symbol, str] = {a: a.name for a in grid.axes}
-        spare = iter(c for c in "klmpqrtuvxyz" if c not in letters.values())
-        axis_of: dict[sp.Symbol, int] = {}
-        operands: list[tuple[str, tuple[sp.Expr, ...], tuple[int, ...]]] = []
-        for f in sp.Mul.make_args(factor):
-            entry, power = f.as_base_exp()
-            if not (isinstance(entry, sp.Indexed) and power.is_Integer and power > 0):
-                raise LayergradError(f"cannot contract {f}: only products of array entries are summed")
-            positions = grid.positions(entry.base)
-            for index, pos in zip(entry.indices, positions):
-                if index in dummies:
-                    if axis_of.setdefault(index, pos) != pos:
-                        raise LayergradError(f"{index} runs along two axes in {factor}")
-                    letters.setdefault(index, next(spare))
-                elif index != grid.axes[pos]:
-                    raise LayergradError(f"{entry} is not on the grid {grid.axes}: index {index} at axis {pos}")
-            operands += [(grid.name(entry.base), entry.indices, positions)] * int(power)
-        summed = sorted(axis_of.values())
-        if sorted(summed) != sorted(set(summed)) or len(summed) != len(dummies):
-            raise LayergradError(f"every summed index needs its own axis in {factor}")
-        if len(operands) == 1:
-            name = operands[0][0]
-            axis = summed[0] if len(summed) == 1 else tuple(summed)
-            if self.accumulate:
-                wide, dtype = self.accumulate
-                return f"{name}.sum(axis={axis}, keepdims=True, dtype={wide}).astype({dtype}, copy=False)"
-            return f"{name}.sum(axis={axis}, keepdims=True)"
-        # every operand is stored with all axes (size 1 where it does not vary), so all share
-        # one subscript: the summation letter on summed axes, the axis letter elsewhere
-        along = {pos: letters[d] for d, pos in axis_of.items()}
-        subscript = "".join(along.get(p, letters[a]) for p, a in enumerate(grid.axes))
-        kept = "".join(letters[a] for p, a in enumerate(grid.axes) if p not in along)
-        names = ", ".join(name for name, _, _ in operands)
-        axis = summed[0] if len(summed) == 1 else tuple(summed)
-        spec = ",".join([subscript] * len(operands))
-        if self.accumulate:
-            wide, dtype = self.accumulate
-            return (f"np.einsum('{spec}->{kept}', {names}, dtype={wide})",
-                    f"np.expand_dims({{}}, {axis}).astype({dtype}, copy=False)")
-        return f"np.expand_dims(np.einsum('{spec}->{kept}', {names}), {axis})"
-
-    # -- assignments ---------------------------------------------------------------------------
-
-    def _hoisted(self, t: Term) -> tuple[sp.Expr, list[sp.Expr]]:
-        """``t`` with each connected group of summed factors replaced by its reduction:
-        (small coefficient, full-size factors)."""
-        factors = list(sp.Mul.make_args(t.factor))
-        remaining = list(t.limits)
-        small: list[sp.Expr] = [t.coeff]
-        while remaining:
-            group = [remaining.pop(0)]
-            grew = True
-            while grew:
-                grew = False
-                names = {lim[0] for lim in group}
-                for lim in list(remaining):
-                    if any(f.has(lim[0]) and f.has(*names) for f in factors):
-                        group.append(lim)
-                        remaining.remove(lim)
-                        grew = True
-            names = {lim[0] for lim in group}
-            body = [f for f in factors if f.has(*names)]
-            factors = [f for f in factors if not f.has(*names)]
-            small.append(self._reduction(body, group))
-        full = [f for f in factors if self.grid.is_full(f)]
-        small += [f for f in factors if not self.grid.is_full(f)]
-        return sp.Mul(*small), full
-
-    def _print(self, expr: sp.Expr) -> str:
-        table: dict[sp.Basic, sp.Basic] = {}
-        for entry in expr.atoms(sp.Indexed):
-            table[entry] = sp.Symbol(self.grid.name(entry.base))
-        for symbol, name in self.grid.scalars.items():
-            table[symbol] = sp.Symbol(name)
-        return ArrayPrinter().doprint(expr.xreplace(table))
-
-    def _temporary(self, expr: sp.Expr) -> str:
-        name = f"{self.prefix}c{self._coefficients}"
-        self._coefficients += 1
-        self.lines.append(f"{name} = {self._print(expr)}")
-        return name
-
-    def _times(self, product: str, coeff: sp.Expr) -> str:
-        """``product`` (full-size) times a small coefficient, the small part evaluated first."""
-        coeff = sp.factor(coeff)
-        if coeff == 1:
-            return product
-        if coeff.could_extract_minus_sign():
-            return f"-{self._times(product, -coeff)}"
-        if isinstance(coeff, sp.Pow) and coeff.exp == -1 and _simple(coeff.base):
-            return f"{product}/{self._print(coeff.base)}"
-        if _simple(coeff):
-            return f"{product}*{self._print(coeff)}"
-        if sp.count_ops(coeff) <= 2:
-            return f"{product}*({self._print(coeff)})"
-        return f"{product}*{self._temporary(coeff)}"
-
-    def assign(self, target: str, expr: sp.Expr, **normalize_options) -> str:
-        """Append the statements computing ``target = expr``; return ``target``."""
-        groups: dict[tuple, sp.Expr] = {}
-        for t in normalize(expr, **normalize_options):
-            coeff, full = self._hoisted(t)
-            key = tuple(sorted(full, key=sp.default_sort_key))
-            groups[key] = groups.get(key, sp.S.Zero) + coeff
-        if not groups:
-            raise LayergradError(f"{target} is identically zero; nothing to generate")
-        small = groups.pop((), None)
-        if not groups:
-            self.lines.append(f"{target} = {self._print(small)}")
-            return target
-        ordered = sorted(groups.items(), key=lambda item: sp.factor(item[1]).could_extract_minus_sign())
-        terms = [self._times("*".join(self._print(f) for f in key), coeff) for key, coeff in ordered]
-        first = terms[0]
-        if first.startswith("-"):  # fold the sign into the small coefficient: no pass over -array
-            key, coeff = ordered[0]
-            first = f"{'*'.join(self._print(f) for f in key)}*{self._temporary(coeff)}"
-        if small is not None:
-            small = sp.factor(small)
-            if _simple(-small):
-                first = f"{first} - {self._print(-small)}"
-            elif _simple(small):
-                first = f"{first} + {self._print(small)}"
-            else:
-                first = f"{first} + {self._temporary(small)}"
-        self.lines.append(f"{target} = {first}")
-        self.lines += [f"{target} -= {t[1:]}" if t.startswith("-") else f"{target} += {t}" for t in terms[1:]]
-        return target
-
-    def source(self, indent: int = 4) -> str:
-        pad = " " * indent
-        return "\n".join(pad + line for line in self.lines)
+def _letters(axes: Axes) -> dict[sp.Symbol, str]:
+    """An ``einsum`` letter for each index: its own initial where that is free (``k_3 → k``)."""
+    letters: dict[sp.Symbol, str] = {}
+    for a in axes:
+        initial = a.name[0]
+        spare = [c for c in initial + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                 if c.isascii() and c.isalpha() and c not in letters.values()]
+        letters[a] = spare[0]
+    return letters
 
 
 def _simple(expr: sp.Expr) -> bool:
