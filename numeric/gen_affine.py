@@ -16,7 +16,7 @@ from derive import affine
 from derive.printing import text
 
 from .codegen.lowering import Lowering
-from .codegen.module import FLOATING_HELPER, GeneratedFunction
+from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
 
 __all__ = ["functions", "preamble"]
 
@@ -56,7 +56,7 @@ def affine_forward(x, w, b):
 
     Returns (out, cache): out of shape (N, M); cache = (x, w, b).
     """
-    x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
+    {floating("x", "w", "b")}
     if x.ndim < 2 or w.ndim != 2 or b.shape != (w.shape[1],):
         raise LayergradError(
             f"affine_forward: expected x of shape (N, ...), w (D, M), b (M,); got x {{x.shape}}, "
@@ -81,7 +81,7 @@ def affine_backward(dout, cache):
     Returns (dx, dw, db) with the shapes of x, w and b.
     """
     x, w, _ = cache
-    dout = _floating("dout", dout)
+    {floating("dout")}
     flat = x.reshape(x.shape[0], -1)
     if dout.shape != (flat.shape[0], w.shape[1]):
         raise LayergradError(

@@ -34,7 +34,7 @@ from derive.index import abbreviate, multiply_out, substitute, to_expr
 from derive.printing import text
 
 from .codegen.lowering import Lowering
-from .codegen.module import FLOATING_HELPER, GeneratedFunction
+from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
 
 __all__ = ["NORM_HELPERS", "functions", "preamble"]
 
@@ -44,6 +44,11 @@ CENTERED = sp.IndexedBase("C", real=True)
 
 NORM_HELPERS = '''def _norm_settings(function, param, running):
     """(mode, eps, momentum) from a bn_param / ln_param / gn_param dict, each checked."""
+    if type(param) is dict and (not running or "mode" in param):  # the common case, attribute reads only
+        mode, eps, momentum = param.get("mode", "train"), param.get("eps", 1e-5), param.get("momentum", 0.9)
+        if type(eps) is float and type(momentum) is float and eps > 0 and 0 <= momentum <= 1 and (
+                mode == "train" or mode == "test"):
+            return mode, eps, momentum
     if not isinstance(param, dict):
         raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
     if running and "mode" not in param:
@@ -64,6 +69,9 @@ NORM_HELPERS = '''def _norm_settings(function, param, running):
 
 def _norm_params(function, gamma, beta, shape):
     """gamma and beta as floating arrays of the given shape."""
+    if type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.shape == shape and beta.shape == shape \
+            and gamma.dtype.kind in "fc" and beta.dtype.kind in "fc":
+        return gamma, beta
     gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
     for name, value in (("gamma", gamma), ("beta", beta)):
         if value.shape != shape:
@@ -82,6 +90,9 @@ def _norm_count(function, count, what):
 
 def _norm_running(function, param, shape, dtype):
     """The running mean and variance in param, created as zeros (train mode) when absent."""
+    mean, var = param.get("running_mean"), param.get("running_var")
+    if type(mean) is np.ndarray and type(var) is np.ndarray and mean.shape == shape and var.shape == shape:
+        return mean, var
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
@@ -98,11 +109,14 @@ def _norm_dtype(x, gamma, beta):
     return x.dtype
 
 
-def _norm_cache(function, cache, keys):
-    """The entries of a cache made by the matching forward function."""
-    if not isinstance(cache, dict) or not set(keys) <= set(cache):
-        raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
-    return [cache[key] for key in keys]'''
+def _norm_cache(function, cache):
+    """(mode, z, s, gamma, shape, param_shape) from a cache made by the matching forward function."""
+    if type(cache) is dict:
+        try:
+            return cache["mode"], cache["z"], cache["s"], cache["gamma"], cache["shape"], cache["param_shape"]
+        except KeyError:
+            pass
+    raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")'''
 """Module-level helpers shared by the normalization layers (appear once per module)."""
 
 
@@ -273,7 +287,7 @@ def {api.forward}(x, gamma, beta{extra}, {api.param}):
     {keys}.
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
-    x = _floating("x", x)
+    {floating("x")}
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != {rank}:
         raise LayergradError(f"{api.forward}: x has shape {{x.shape}}; expected {rank} axes")
@@ -320,12 +334,10 @@ def {name}(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "{name}", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{tuple(shape)}}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("{name}", cache)
+    {floating("dout")}
+    if dout.shape != shape:
+        raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{shape}}")
     {unpack}{regroup}
 {body}
     dtype = dout.dtype

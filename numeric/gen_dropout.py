@@ -22,7 +22,7 @@ from derive import dropout
 from derive.dropout import Convention, Draw, draw_text
 
 from .codegen.lowering import Lowering
-from .codegen.module import FLOATING_HELPER, GeneratedFunction
+from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
 from .codegen.printer import code
 
 __all__ = ["functions", "preamble"]
@@ -114,7 +114,7 @@ def dropout_forward(x, dropout_param):
     mask = D/q in training and None at test time.
     """
     p, mode = _dropout_settings(dropout_param)
-    x = _floating("x", x)
+    {floating("x")}
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
     mask = None
@@ -132,17 +132,15 @@ def dropout_backward(dout, cache):
     Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
     Returns dx = ∂L/∂Y, with dout's shape and dtype.
     """
-    if not (isinstance(cache, tuple) and len(cache) == 2):
+    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
         raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache
-    _, mode = _dropout_settings(dropout_param)
-    dout = _floating("dout", dout)
-    if mode == "train":
-        if dout.shape != mask.shape:
-            raise LayergradError(f"dropout_backward: dout has shape {{dout.shape}}, expected {{mask.shape}} (x's)")
-{grad.source(8)}
-    else:
-        dx = dout
+    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
+    {floating("dout")}
+    if mask is None or dropout_param.get("mode") != "train":
+        return dout
+    if dout.shape != mask.shape:
+        raise LayergradError(f"dropout_backward: dout has shape {{dout.shape}}, expected {{mask.shape}} (x's)")
+{grad.source(4)}
     return dx.astype(dout.dtype, copy=False)
 '''
     return [

@@ -12,7 +12,7 @@ from derive import relu
 from derive.printing import text
 
 from .codegen.lowering import Lowering
-from .codegen.module import FLOATING_HELPER, GeneratedFunction
+from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
 
 __all__ = ["functions", "preamble"]
 
@@ -38,7 +38,7 @@ def relu_forward(x):
 
     Input: x, a floating-point array of any shape. Returns (out, cache) with cache = x.
     """
-    x = _floating("x", x)
+    {floating("x")}
 {out.source(4)}
     return out, x
 '''
@@ -49,7 +49,7 @@ def relu_backward(dout, cache):
     Inputs: dout, the upstream gradient; cache, the x given to relu_forward. Returns dx.
     """
     x = cache
-    dout = _floating("dout", dout)
+    {floating("dout")}
     if dout.shape != x.shape:
         raise LayergradError(f"relu_backward: dout has shape {{dout.shape}}, expected x's shape {{x.shape}}")
 {grad.source(4)}

@@ -30,7 +30,8 @@ LABELS_HELPER = '''def _scores_and_labels(name, x, y):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
     if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
+    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
+    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y'''
 """Checks shared by the loss functions (appears once per module)."""

@@ -42,7 +42,7 @@ def test_the_arithmetic_lines_come_from_the_derivations():
     for line in ("_r0 = flat @ w", "out = b + _r0", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
                  "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = x > 0", "dx = dout*mask",
                  "shift = x.max(axis=1)", "_r2 = e.sum(axis=1)", "probs = e/_r2[:, None]",
-                 "x[np.arange(N), y]", "(~onehot)*positive",
+                 "x[np.arange(N), y]", "_r1 = ~onehot", "_r3 = _r1*positive",
                  "dx = (probs - onehot)/N", "positive = margin > 0"):
         assert line in source, line
     assert source.count("def _floating(") == 1  # a helper shared by several layers appears once
@@ -173,9 +173,9 @@ def test_sums_gather_against_one_hot_booleans_stay_boolean_and_repeats_are_compu
     rules = {"one_hot": {Y: "y"}, "booleans": frozenset({p})}
     picked = lowered([("picked", sp.Sum(Y[i, c] * x[i, c], (c, 0, C - 1)), (i,))], ranges, names, **rules)
     assert picked == ["picked = x[np.arange(N), y]"]
-    assert lowered([("h", (1 - Y[i, j]) * x[i, j], (i, j))], ranges, names, **rules) == ["h = (~onehot)*x"]
+    assert lowered([("h", (1 - Y[i, j]) * x[i, j], (i, j))], ranges, names, **rules) == ["_r0 = ~onehot", "h = _r0*x"]
     counted = lowered([("n", sp.Sum((1 - Y[i, c]) * p[i, c], (c, 0, C - 1)), (i,))], ranges, names, **rules)
-    assert counted == ["n = ((~onehot)*positive).sum(axis=1)"]  # a count, not einsum's logical or
+    assert counted == ["_r0 = ~onehot", "_r1 = _r0*positive", "n = _r1.sum(axis=1)"]  # a count, not einsum's or
     total = sp.Sum(e[i, c], (c, 0, C - 1))
     lines = lowered([("a", sp.log(total), (i,)), ("b", e[i, j] / sp.Sum(e[i, k], (k, 0, C - 1)), (i, j))],
                     ranges, names)
@@ -185,7 +185,7 @@ def test_sums_gather_against_one_hot_booleans_stay_boolean_and_repeats_are_compu
     onehot = np.arange(4)[None, :] == y[:, None]
     positive = scores > 0
     scope = {"np": np, "x": scores, "y": y, "N": 5, "onehot": onehot, "positive": positive}
-    exec("\n".join(picked + counted + ["h = (~onehot)*x"]), scope)
+    exec("\n".join(picked + counted + ["h = _r0*x"]), scope)
     assert np.array_equal(scope["picked"], scores[np.arange(5), y])
     assert np.array_equal(scope["n"], (positive & ~onehot).sum(axis=1))
     assert np.array_equal(scope["h"], np.where(onehot, 0, scores))

@@ -245,12 +245,18 @@ def _scores_and_labels(name, x, y):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
     if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
+    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
+    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y
 
 
 def _norm_settings(function, param, running):
+    if type(param) is dict and (not running or "mode" in param):  # the common case, attribute reads only
+        mode, eps, momentum = param.get("mode", "train"), param.get("eps", 1e-5), param.get("momentum", 0.9)
+        if type(eps) is float and type(momentum) is float and eps > 0 and 0 <= momentum <= 1 and (
+                mode == "train" or mode == "test"):
+            return mode, eps, momentum
     if not isinstance(param, dict):
         raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
     if running and "mode" not in param:
@@ -270,6 +276,8 @@ def _norm_settings(function, param, running):
 
 
 def _norm_params(function, gamma, beta, shape):
+    if type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.shape == shape and beta.shape == shape             and gamma.dtype.kind in "fc" and beta.dtype.kind in "fc":
+        return gamma, beta
     gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
     for name, value in (("gamma", gamma), ("beta", beta)):
         if value.shape != shape:
@@ -286,6 +294,9 @@ def _norm_count(function, count, what):
 
 
 def _norm_running(function, param, shape, dtype):
+    mean, var = param.get("running_mean"), param.get("running_var")
+    if type(mean) is np.ndarray and type(var) is np.ndarray and mean.shape == shape and var.shape == shape:
+        return mean, var
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
@@ -301,15 +312,19 @@ def _norm_dtype(x, gamma, beta):
     return x.dtype
 
 
-def _norm_cache(function, cache, keys):
-    if not isinstance(cache, dict) or not set(keys) <= set(cache):
-        raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
-    return [cache[key] for key in keys]
+def _norm_cache(function, cache):
+    if type(cache) is dict:
+        try:
+            return cache["mode"], cache["z"], cache["s"], cache["gamma"], cache["shape"], cache["param_shape"]
+        except KeyError:
+            pass
+    raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
 
 
 def dropout_forward(x, dropout_param):
     p, mode = _dropout_settings(dropout_param)
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
     mask = None
@@ -324,17 +339,16 @@ def dropout_forward(x, dropout_param):
 
 
 def dropout_backward(dout, cache):
-    if not (isinstance(cache, tuple) and len(cache) == 2):
+    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
         raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache
-    _, mode = _dropout_settings(dropout_param)
-    dout = _floating("dout", dout)
-    if mode == "train":
-        if dout.shape != mask.shape:
-            raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
-        dx = dout*mask
-    else:
-        dx = dout
+    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if mask is None or dropout_param.get("mode") != "train":
+        return dout
+    if dout.shape != mask.shape:
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
+    dx = dout*mask
     return dx.astype(dout.dtype, copy=False)
 
 
@@ -439,7 +453,10 @@ def max_pool_backward_fast(dout, cache):
 
 
 def affine_forward(x, w, b):
-    x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"
+            and type(w) is np.ndarray and w.dtype.kind in "fc"
+            and type(b) is np.ndarray and b.dtype.kind in "fc"):
+        x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
     if x.ndim < 2 or w.ndim != 2 or b.shape != (w.shape[1],):
         raise LayergradError(
             f"affine_forward: expected x of shape (N, ...), w (D, M), b (M,); got x {x.shape}, "
@@ -458,7 +475,8 @@ def affine_forward(x, w, b):
 
 def affine_backward(dout, cache):
     x, w, _ = cache
-    dout = _floating("dout", dout)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
     flat = x.reshape(x.shape[0], -1)
     if dout.shape != (flat.shape[0], w.shape[1]):
         raise LayergradError(
@@ -471,14 +489,16 @@ def affine_backward(dout, cache):
 
 
 def relu_forward(x):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     out = np.maximum(0, x)
     return out, x
 
 
 def relu_backward(dout, cache):
     x = cache
-    dout = _floating("dout", dout)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
     if dout.shape != x.shape:
         raise LayergradError(f"relu_backward: dout has shape {dout.shape}, expected x's shape {x.shape}")
     mask = x > 0
@@ -509,15 +529,18 @@ def svm_loss(x, y):
     _r0 = x[np.arange(N), y]
     margin = 1 + x - _r0[:, None]
     positive = margin > 0
-    _r1 = np.einsum('ic,ic->', ~onehot, np.maximum(0, margin))
-    loss = _r1/N
-    _r2 = ((~onehot)*positive).sum(axis=1)
-    dx = (((~onehot)*positive) - (onehot*_r2[:, None]))/N
+    _r1 = ~onehot
+    _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))
+    loss = _r2/N
+    _r3 = _r1*positive
+    _r4 = _r3.sum(axis=1)
+    dx = (_r3 - (onehot*_r4[:, None]))/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"batchnorm_forward: x has shape {x.shape}; expected 2 axes")
@@ -548,12 +571,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def batchnorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("batchnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
     if mode == "train":
         dz = dout*gamma
@@ -579,12 +601,11 @@ def batchnorm_backward(dout, cache):
 
 
 def batchnorm_backward_alt(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("batchnorm_backward_alt", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
     if mode == "train":
         dbeta = dout.sum(axis=0)
@@ -602,7 +623,8 @@ def batchnorm_backward_alt(dout, cache):
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"layernorm_forward: x has shape {x.shape}; expected 2 axes")
@@ -623,12 +645,11 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
 
 def layernorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("layernorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum('aj,aj->j', dout, z)
@@ -642,7 +663,8 @@ def layernorm_backward(dout, cache):
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_batchnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -673,12 +695,11 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def spatial_batchnorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "spatial_batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("spatial_batchnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, C, H, W = z.shape
     if mode == "train":
         dbeta = dout.sum(axis=(0, 2, 3))
@@ -696,7 +717,8 @@ def spatial_batchnorm_backward(dout, cache):
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_groupnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -722,12 +744,11 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
 
 
 def spatial_groupnorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "spatial_groupnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("spatial_groupnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
     dbeta = dout.sum(axis=(0, 3, 4))

@@ -147,7 +147,7 @@ class Lowering:
     def temporary(self, code: str, axes: Axes, key: tuple | None = None) -> tuple[str, Axes]:
         name = f"_r{self.counter[0]}"
         self.counter[0] += 1
-        self.lines.append(f"{name} = {code}")
+        self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
         if key is not None:
             self.known[key[0]] = (name, tuple(key[1][a] for a in axes))
         return name, axes
@@ -313,7 +313,9 @@ class Lowering:
         """``expr`` as (source, axes)."""
         expr = sp.sympify(expr)
         key = None
-        hoisted = _worth_keeping(expr)
+        mask = (isinstance(expr, sp.Mul) and all(self.boolean(f) or self.boolean(1 - f) for f in expr.args)) \
+            or (isinstance(expr, sp.Add) and self.boolean(1 - expr))
+        hoisted = _worth_keeping(expr) or mask  # a product of masks is computed once, too
         if isinstance(expr, (sp.Sum, Maximum)) or hoisted:
             key, mapping = self.key(expr)
             if key in self.known:
@@ -341,9 +343,10 @@ class Lowering:
             return self.temporary(f"{_atom(body)}.max(axis={_axis(axes)})",
                                   tuple(a for a in have if a not in summed), key=(key, mapping))
         if isinstance(expr, sp.Add):
-            return self.combine(expr.args, " + ")
+            code, have = self.combine(expr.args, " + ")
+            return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)
         if isinstance(expr, sp.Mul):
-            return self.product(expr)
+            return self.temporary(*self.product(expr), key=(key, mapping)) if hoisted else self.product(expr)
         if isinstance(expr, sp.Pow):
             code, have = self.power(expr)
             return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)

@@ -19,6 +19,7 @@ __all__ = [
     "STANDALONE_ERROR",
     "GeneratedFunction",
     "Module",
+    "floating",
     "indent",
     "is_untouched",
 ]
@@ -51,6 +52,14 @@ except ImportError:  # the module also runs where layergrad is not installed
 STANDALONE_ERROR = '''class LayergradError(ValueError):
     """What was wrong and what was expected, in one line."""'''
 """The error class of a module that must not depend on layergrad (course packages)."""
+
+
+def floating(*names: str, spaces: int = 4) -> str:
+    """Source that makes each argument in ``names`` a floating-point array through ``_floating``,
+    after a test of attributes alone that lets floating arrays (the common case) skip the calls."""
+    test = "\n        and ".join(f'type({n}) is np.ndarray and {n}.dtype.kind in "fc"' for n in names)
+    calls = ", ".join(f'_floating("{n}", {n})' for n in names)
+    return indent(f"if not ({test}):\n    {', '.join(names)} = {calls}", spaces).lstrip()
 
 
 def indent(block: str, spaces: int) -> str:

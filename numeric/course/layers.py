@@ -259,13 +259,19 @@ def _scores_and_labels(name, x, y):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
     if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
+    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
+    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y
 
 
 def _norm_settings(function, param, running):
     """(mode, eps, momentum) from a bn_param / ln_param / gn_param dict, each checked."""
+    if type(param) is dict and (not running or "mode" in param):  # the common case, attribute reads only
+        mode, eps, momentum = param.get("mode", "train"), param.get("eps", 1e-5), param.get("momentum", 0.9)
+        if type(eps) is float and type(momentum) is float and eps > 0 and 0 <= momentum <= 1 and (
+                mode == "train" or mode == "test"):
+            return mode, eps, momentum
     if not isinstance(param, dict):
         raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
     if running and "mode" not in param:
@@ -286,6 +292,8 @@ def _norm_settings(function, param, running):
 
 def _norm_params(function, gamma, beta, shape):
     """gamma and beta as floating arrays of the given shape."""
+    if type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.shape == shape and beta.shape == shape             and gamma.dtype.kind in "fc" and beta.dtype.kind in "fc":
+        return gamma, beta
     gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
     for name, value in (("gamma", gamma), ("beta", beta)):
         if value.shape != shape:
@@ -304,6 +312,9 @@ def _norm_count(function, count, what):
 
 def _norm_running(function, param, shape, dtype):
     """The running mean and variance in param, created as zeros (train mode) when absent."""
+    mean, var = param.get("running_mean"), param.get("running_var")
+    if type(mean) is np.ndarray and type(var) is np.ndarray and mean.shape == shape and var.shape == shape:
+        return mean, var
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
@@ -320,11 +331,14 @@ def _norm_dtype(x, gamma, beta):
     return x.dtype
 
 
-def _norm_cache(function, cache, keys):
-    """The entries of a cache made by the matching forward function."""
-    if not isinstance(cache, dict) or not set(keys) <= set(cache):
-        raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
-    return [cache[key] for key in keys]
+def _norm_cache(function, cache):
+    """(mode, z, s, gamma, shape, param_shape) from a cache made by the matching forward function."""
+    if type(cache) is dict:
+        try:
+            return cache["mode"], cache["z"], cache["s"], cache["gamma"], cache["shape"], cache["param_shape"]
+        except KeyError:
+            pass
+    raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
 
 
 def dropout_forward(x, dropout_param):
@@ -343,7 +357,8 @@ def dropout_forward(x, dropout_param):
     mask = D/q in training and None at test time.
     """
     p, mode = _dropout_settings(dropout_param)
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
     mask = None
@@ -363,17 +378,16 @@ def dropout_backward(dout, cache):
     Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
     Returns dx = ∂L/∂Y, with dout's shape and dtype.
     """
-    if not (isinstance(cache, tuple) and len(cache) == 2):
+    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
         raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache
-    _, mode = _dropout_settings(dropout_param)
-    dout = _floating("dout", dout)
-    if mode == "train":
-        if dout.shape != mask.shape:
-            raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
-        dx = dout*mask
-    else:
-        dx = dout
+    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if mask is None or dropout_param.get("mode") != "train":
+        return dout
+    if dout.shape != mask.shape:
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
+    dx = dout*mask
     return dx.astype(dout.dtype, copy=False)
 
 
@@ -530,7 +544,10 @@ def affine_forward(x, w, b):
 
     Returns (out, cache): out of shape (N, M); cache = (x, w, b).
     """
-    x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"
+            and type(w) is np.ndarray and w.dtype.kind in "fc"
+            and type(b) is np.ndarray and b.dtype.kind in "fc"):
+        x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
     if x.ndim < 2 or w.ndim != 2 or b.shape != (w.shape[1],):
         raise LayergradError(
             f"affine_forward: expected x of shape (N, ...), w (D, M), b (M,); got x {x.shape}, "
@@ -556,7 +573,8 @@ def affine_backward(dout, cache):
     Returns (dx, dw, db) with the shapes of x, w and b.
     """
     x, w, _ = cache
-    dout = _floating("dout", dout)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
     flat = x.reshape(x.shape[0], -1)
     if dout.shape != (flat.shape[0], w.shape[1]):
         raise LayergradError(
@@ -573,7 +591,8 @@ def relu_forward(x):
 
     Input: x, a floating-point array of any shape. Returns (out, cache) with cache = x.
     """
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     out = np.maximum(0, x)
     return out, x
 
@@ -584,7 +603,8 @@ def relu_backward(dout, cache):
     Inputs: dout, the upstream gradient; cache, the x given to relu_forward. Returns dx.
     """
     x = cache
-    dout = _floating("dout", dout)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
     if dout.shape != x.shape:
         raise LayergradError(f"relu_backward: dout has shape {dout.shape}, expected x's shape {x.shape}")
     mask = x > 0
@@ -635,10 +655,12 @@ def svm_loss(x, y):
     _r0 = x[np.arange(N), y]
     margin = 1 + x - _r0[:, None]
     positive = margin > 0
-    _r1 = np.einsum('ic,ic->', ~onehot, np.maximum(0, margin))
-    loss = _r1/N
-    _r2 = ((~onehot)*positive).sum(axis=1)
-    dx = (((~onehot)*positive) - (onehot*_r2[:, None]))/N
+    _r1 = ~onehot
+    _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))
+    loss = _r2/N
+    _r3 = _r1*positive
+    _r4 = _r3.sum(axis=1)
+    dx = (_r3 - (onehot*_r4[:, None]))/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
 
@@ -658,7 +680,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     'mode' ('train' or 'test'), 'eps' (default 1e-5), 'momentum' (default 0.9).
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"batchnorm_forward: x has shape {x.shape}; expected 2 axes")
@@ -702,12 +725,11 @@ def batchnorm_backward(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("batchnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
     if mode == "train":
         dz = dout*gamma
@@ -743,12 +765,11 @@ def batchnorm_backward_alt(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("batchnorm_backward_alt", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
     if mode == "train":
         dbeta = dout.sum(axis=0)
@@ -778,7 +799,8 @@ def layernorm_forward(x, gamma, beta, ln_param):
     'eps' (default 1e-5).
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"layernorm_forward: x has shape {x.shape}; expected 2 axes")
@@ -808,12 +830,11 @@ def layernorm_backward(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("layernorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum('aj,aj->j', dout, z)
@@ -842,7 +863,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     'mode' ('train' or 'test'), 'eps' (default 1e-5), 'momentum' (default 0.9).
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_batchnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -884,12 +906,11 @@ def spatial_batchnorm_backward(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "spatial_batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("spatial_batchnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, C, H, W = z.shape
     if mode == "train":
         dbeta = dout.sum(axis=(0, 2, 3))
@@ -919,7 +940,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     'eps' (default 1e-5).
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_groupnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -955,12 +977,11 @@ def spatial_groupnorm_backward(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "spatial_groupnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("spatial_groupnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
     dbeta = dout.sum(axis=(0, 3, 4))
@@ -974,4 +995,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: f2e8fbec5987f5cbe4874126386471ec02bfa1824e1c390b3f8dccd93d580613
+# layergrad-sha256: 9bc0a661b66ea92daa00a69c7285947e9fa582800b0808658aedf6158c384a02
