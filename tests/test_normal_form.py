@@ -74,3 +74,14 @@ def test_what_cannot_be_vectorized_is_refused():
         lowering().collect("bad", sp.Sum(sp.exp(X[k, j]), (k, 1, n)), (j,))
     with pytest.raises(LayergradError, match="identically zero"):
         lowering().collect("zero", X[i, j] - X[i, j], (i, j))
+
+
+def test_a_contraction_with_a_vector_is_a_matrix_vector_product():
+    program = lowering()
+    program.collect("v", sp.Sum(S[l] * G[i, l], (l, 1, d)), (i,))
+    program.collect("w", sp.Sum(S[l] * G[i, l] * Z[i, l], (l, 1, d)), (i,))  # no product array: einsum
+    assert "v = g @ s" in program.lines and any(line.startswith("w = np.einsum(") for line in program.lines)
+    rng = np.random.default_rng(3)
+    g, z, s = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    out = run(program, g=g, z=z, s=s)
+    assert np.allclose(out["v"], (g * s).sum(axis=1)) and np.allclose(out["w"], (g * z * s).sum(axis=1))

@@ -654,7 +654,7 @@ def layernorm_backward(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum('aj,aj->j', dout, z)
     _r2 = np.einsum('a,ia,ia->i', gamma, dout, z)
-    _r3 = np.einsum('a,ia->i', gamma, dout)
+    _r3 = dout @ gamma
     _c4 = (-_r3/(d*s))[:, None]
     dx = dout*(gamma/s[:, None]) + _c4
     dx -= z*((_r2/(d*s))[:, None])

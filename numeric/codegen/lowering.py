@@ -605,6 +605,8 @@ class Lowering:
             return f"{_atom(code)}.sum(axis={_axis(axes)})", tuple(a for a in have if a not in summed)
         if (product := self.matmul(operands, summed)) is not None:
             return product
+        if (product := self.matvec(operands, summed)) is not None:
+            return product
         letters = _letters(axes_in)
         spec = ",".join("".join(letters[a] for a in h) for _, h in operands) + "->" + "".join(letters[a] for a in out)
         args = ", ".join(c for c, _ in operands)
@@ -617,6 +619,20 @@ class Lowering:
             return f"np.einsum('{spec}', {args}, dtype={wide}).astype({dtype}, copy=False)", out
         return f"np.einsum('{spec}', {args}{', optimize=True' if blas else ''})", out
 
+
+    def matvec(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
+        r""":math:`\sum_k A_{\ldots k} v_k` with :math:`v` a vector over the summed index, which
+        :math:`A` holds last: ``a @ v``, a matrix-vector product through BLAS (``einsum`` runs it
+        several times slower). With more factors than one beside :math:`v` the product would be
+        an array of its own, an extra pass that costs more than ``einsum`` saves at large sizes."""
+        if len(summed) != 1 or self.accumulate or any("_read(" in c or c in self.views for c, _ in operands):
+            return None
+        k = summed[0]
+        vectors = [op for op in operands if op[1] == (k,)]
+        rest = [op for op in operands if op[1] != (k,)]
+        if len(vectors) != 1 or len(rest) != 1 or rest[0][1][-1:] != (k,):
+            return None
+        return f"{_atom(rest[0][0])} @ {vectors[0][0]}", rest[0][1][:-1]
 
     def matmul(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
         r""":math:`\sum_k A_{ik} B_{kj}` of two matrices (either stored transposed) as ``a @ b``,

@@ -839,7 +839,7 @@ def layernorm_backward(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum('aj,aj->j', dout, z)
     _r2 = np.einsum('a,ia,ia->i', gamma, dout, z)
-    _r3 = np.einsum('a,ia->i', gamma, dout)
+    _r3 = dout @ gamma
     _c4 = (-_r3/(d*s))[:, None]
     dx = dout*(gamma/s[:, None]) + _c4
     dx -= z*((_r2/(d*s))[:, None])
@@ -995,4 +995,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 9bc0a661b66ea92daa00a69c7285947e9fa582800b0808658aedf6158c384a02
+# layergrad-sha256: 9b9811288e17cb20e0d2806b086cdbabed80b0b29c100b40b19446b8130fba4e
