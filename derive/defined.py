@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import sympy as sp
@@ -47,6 +47,7 @@ from .index import (
     sum_constants,
     to_expr,
 )
+from .normalized import closed_form_steps, recognize
 from .softmax import Maximum
 from .support import shapes_assumption
 
@@ -80,10 +81,14 @@ class Layer:
     forward: Derivation
     gradients: tuple[Gradient, ...]
     ranges: Mapping[sp.Symbol, sp.Expr]
+    closed_forms: Mapping[str, Derivation] = field(default_factory=dict)
+    """Closed forms of input gradients derived from the written-out forward pass, where the
+    layer normalizes and its staged gradient does not reach the closed form itself
+    (:mod:`derive.normalized`)."""
 
     @property
     def derivations(self) -> list[Derivation]:
-        return [self.forward, *(g.derivation for g in self.gradients)]
+        return [self.forward, *(g.derivation for g in self.gradients), *self.closed_forms.values()]
 
     def gradient(self, name: str) -> Gradient:
         for g in self.gradients:
@@ -226,7 +231,61 @@ def _derive(defn: Definition) -> Layer:
         consumers = [(t, lhs, rhs) for t, lhs, rhs in statements if rhs.has(arrays[name]) and t in live]
         gradients.append(_gradient(defn, name, entries[name], consumers, loss, ranges, affine, mask_equations,
                                    [s for s in statements[:-1]]))
-    return Layer(defn, tuple(statements), masks, forward, tuple(gradients), ranges)
+    closed = {}
+    if len(statements) > 1 and not masks and not affine and not defn.scalar_output:
+        for g in gradients:
+            if g.name in defn.differentiated and g.derivation.steps[-1].rule != "factor":
+                d = _closed_form(defn, g.name, g.entry, forward, loss, ranges)
+                if d is not None:
+                    closed[g.name] = d
+    return Layer(defn, tuple(statements), masks, forward, tuple(gradients), ranges, closed)
+
+
+def _taken(defn: Definition) -> set[str]:
+    return set(defn.arrays) | set(defn.symbols) | defn.index_names
+
+
+def _closed_form(defn: Definition, name: str, entry: sp.Expr, forward: Derivation, loss: sp.Symbol,
+                 ranges: Mapping[sp.Symbol, sp.Expr]) -> Derivation | None:
+    r""":math:`\partial L/\partial X` from the output written out in terms of the arguments (the
+    forward derivation's result), ending in the closed form where the layer normalizes; ``None``
+    where it does not."""
+    output = defn.statements[-1]
+    if any(forward.result.has(defn.arrays[s.target]) for s in defn.statements):
+        return None
+    array = defn.arrays[name]
+    if not any((2 * p.exp).is_odd and p.base.has(array) and p.base.has(sp.Sum) for p in forward.result.atoms(sp.Pow)):
+        return None
+    primes = _primed(output.lhs.indices)
+    limits = [(p, 0, ranges[i] - 1) for p, i in zip(primes, output.lhs.indices)]
+    start = sp.Derivative(loss, entry)
+    y = output.lhs.base[primes]
+    upstream = Assumption("upstream gradient", _eq(start, sp.Sum(_adjoint(output.target, output.lhs, primes)
+                                                                 * sp.Derivative(y, entry), *reversed(limits))),
+                          f"{loss} depends on {name} only through {output.target}: Σ d{output.target}·"
+                          f"∂{output.target}/∂{name} over every entry of {output.target}, with d{output.target} "
+                          "given by the layer above")
+    written = forward.result.xreplace(dict(zip(output.lhs.indices, primes)))
+    local = upstream.statement.rhs.xreplace({y: written})
+    differentiated = multiply_out(local)
+    contracted = contract_deltas(differentiated)
+    collected = collect(sum_constants(contracted))
+    found = recognize(collected, entry, ranges, _taken(defn))
+    if found is None:
+        return None
+    statements = [_statement_assumption(defn, s.number, s.lhs, s.rhs, s.text) for s in defn.statements]
+    d = Derivation(f"{defn.name}: closed-form ∂{loss}/∂{name} (symbolic sizes)", start,
+                   [upstream, IN_RANGE, *statements, *found.definitions])
+    prover = index_prover(nested_sums=True)
+    d.step(upstream.statement.rhs, upstream.name, f"chain rule through every entry of {output.target}")
+    d.step(local, "forward pass", f"{output.target} written out in terms of the arguments, statement by statement",
+           by=prover)
+    d.step(to_expr(differentiated, split=False), "differentiate term by term",
+           f"∂{name} by itself gives Kronecker deltas; everything else is held constant", by=prover)
+    d.step(to_expr(contracted, split=False), "Kronecker delta",
+           "each delta fixes one summation index to the free index (free indices in range)", by=prover)
+    d.step(to_expr(collected), "collect", "sums of constants evaluated, like terms added", by=prover)
+    return d if closed_form_steps(d, collected, found) else None
 
 
 def _forward_order(defn: Definition, nodes: Sequence[str]) -> list[str]:
@@ -299,6 +358,10 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                       for t, lhs, rhs in [*consumers, *(i for i in intermediates if i[0] in used
                                                         and i[0] not in {c[0] for c in consumers})]]
     declared = [rule, IN_RANGE, *statement_defs, *used_masks]
+    found = None
+    if not affine and not used_masks and not used and name in defn.differentiated:
+        found = recognize(collected, entry, ranges, _taken(defn))
+        declared += found.definitions if found is not None else []
     shapes = _shapes(defn, named)
     if affine:
         declared += [ZERO_OUTSIDE, shapes_assumption(shapes)]
@@ -334,6 +397,8 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
             d.step(to_expr(shown_terms), "Kronecker delta (zero outside the array)",
                    "each remaining delta fixes a summation index to an affine expression; where that falls "
                    "outside the array's shape the entry is zero", by=outside)
+    if found is not None and not closed_form_steps(d, terms, found):
+        d.assumptions = tuple(a for a in d.assumptions if a not in found.definitions)
     return Gradient(name, entry, d, code)
 
 
