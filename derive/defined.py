@@ -182,6 +182,31 @@ def _once(expr: sp.Basic, table: Mapping[sp.Basic, tuple[sp.Expr, sp.Expr]]) -> 
                         or (isinstance(e, sp.Symbol) and e in bases), at)
 
 
+def _distinct_bound(expr: sp.Basic, avoid: set[sp.Symbol]) -> sp.Basic:
+    """``expr`` with every summation variable that is also free outside it (in ``avoid``) or
+    bound by an enclosing sum renamed to a fresh letter: :math:`\\partial(\\sum_d W_{dm} X_{nd})
+    /\\partial W_{dm}` reads as a derivative at the bound variable, and plain SymPy takes it so."""
+    names = {str(x) for x in expr.free_symbols | avoid} | {str(lim[0]) for e in expr.atoms(sp.Sum) for lim in e.limits}
+    letters = [*"klmpqrtuvabcefghjwxyz", *(f"k{n}" for n in range(2, 1000))]
+    pool = (sp.Symbol(c, integer=True) for c in letters if c not in names)
+
+    def walk(e: sp.Basic, outer: frozenset) -> sp.Basic:
+        if isinstance(e, sp.Sum):
+            mapping = {}
+            for lim in e.limits:
+                if lim[0] in outer or lim[0] in avoid:
+                    mapping[lim[0]] = next(pool)
+            if mapping:
+                e = e.xreplace(mapping)
+            inner = outer | {lim[0] for lim in e.limits}
+            return sp.Sum(walk(e.function, inner), *e.limits)
+        if not e.args or isinstance(e, sp.Indexed):
+            return e
+        return e.func(*(walk(a, outer) for a in e.args))
+
+    return walk(expr, frozenset())
+
+
 def _local_prover(table: Mapping[sp.Basic, tuple[sp.Expr, sp.Expr]], zero_outside: bool) -> Prover:
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         return normalize(_once(before, table) - after, zero_outside=zero_outside, nested_sums=True) == ()
@@ -266,7 +291,7 @@ def _closed_form(defn: Definition, name: str, entry: sp.Expr, forward: Derivatio
                           f"∂{output.target}/∂{name} over every entry of {output.target}, with d{output.target} "
                           "given by the layer above")
     written = forward.result.xreplace(dict(zip(output.lhs.indices, primes)))
-    local = upstream.statement.rhs.xreplace({y: written})
+    local = _distinct_bound(upstream.statement.rhs.xreplace({y: written}), set(entry.free_symbols))
     differentiated = multiply_out(local)
     contracted = contract_deltas(differentiated)
     collected = collect(sum_constants(contracted))
@@ -345,7 +370,7 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
         + " (the statements that read it); one term per consumer, summed over its entries")
     used_masks = [a for base, a in mask_equations if any(rhs.has(base) for _, _, rhs in consumers)]
     # the terms first (plain computation), so that every assumption is declared before any step
-    local = _once(rule.statement.rhs, table)
+    local = _distinct_bound(_once(rule.statement.rhs, table), set(sp.sympify(entry).free_symbols))
     differentiated = multiply_out(local)
     contracted = contract_deltas(differentiated)
     collected = collect(sum_constants(contracted))
@@ -397,6 +422,10 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
             d.step(to_expr(shown_terms), "Kronecker delta (zero outside the array)",
                    "each remaining delta fixes a summation index to an affine expression; where that falls "
                    "outside the array's shape the entry is zero", by=outside)
+    if d.result.has(sp.Heaviside):
+        d.note("θ is SymPy's step function, θ(0) = 1/2: where maximum(a, b) has a tie the gradient is split "
+               "evenly between a and b (the mean of the one-sided derivatives, a subgradient); the built-in relu "
+               "takes 0 at 0, as dout * (x > 0) does, so the two differ only at exact ties.")
     if found is not None and not closed_form_steps(d, terms, found):
         d.assumptions = tuple(a for a in d.assumptions if a not in found.definitions)
     return Gradient(name, entry, d, code)
