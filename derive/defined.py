@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
 
 import sympy as sp
 
@@ -81,14 +81,31 @@ class Layer:
     forward: Derivation
     gradients: tuple[Gradient, ...]
     ranges: Mapping[sp.Symbol, sp.Expr]
-    closed_forms: Mapping[str, Derivation] = field(default_factory=dict)
-    """Closed forms of input gradients derived from the written-out forward pass, where the
-    layer normalizes and its staged gradient does not reach the closed form itself
-    (:mod:`derive.normalized`)."""
+    @cached_property
+    def closed_forms(self) -> dict[str, Derivation]:
+        """Closed forms of gradients derived from the written-out forward pass, where the layer
+        normalizes and the staged gradient does not reach the closed form itself
+        (:mod:`derive.normalized`); derived when first asked for (the generated code does not
+        need them)."""
+        defn = self.definition
+        closed = {}
+        if len(self.statements) > 1 and not self.masks and not defn.scalar_output and not _affine(defn):
+            for g in self.gradients:
+                if g.name in defn.differentiated and g.derivation.steps[-1].rule != "factor":
+                    d = _closed_form(defn, g.name, g.entry, self.forward, objective(defn), self.ranges)
+                    if d is not None:
+                        closed[g.name] = d
+        return closed
 
     @property
     def derivations(self) -> list[Derivation]:
-        return [self.forward, *(g.derivation for g in self.gradients), *self.closed_forms.values()]
+        """The forward derivation and the gradients', the ones the generated code follows."""
+        return [self.forward, *(g.derivation for g in self.gradients)]
+
+    @property
+    def shown(self) -> list[Derivation]:
+        """Every derivation a reader sees: :attr:`derivations`, then the closed forms."""
+        return [*self.derivations, *self.closed_forms.values()]
 
     def gradient(self, name: str) -> Gradient:
         for g in self.gradients:
@@ -229,7 +246,7 @@ def _derive(defn: Definition) -> Layer:
     statements, masks, mask_equations = _masked(defn)
     ranges = dict(defn.ranges)
     loss = objective(defn)
-    affine = any(not i.is_Symbol for s in defn.statements for e in s.rhs.atoms(sp.Indexed) for i in e.indices)
+    affine = _affine(defn)
     forward = _forward(defn, statements, mask_equations)
     arrays = dict(defn.arrays)
     for name, (mask, _) in masks.items():
@@ -256,14 +273,12 @@ def _derive(defn: Definition) -> Layer:
         consumers = [(t, lhs, rhs) for t, lhs, rhs in statements if rhs.has(arrays[name]) and t in live]
         gradients.append(_gradient(defn, name, entries[name], consumers, loss, ranges, affine, mask_equations,
                                    [s for s in statements[:-1]]))
-    closed = {}
-    if len(statements) > 1 and not masks and not affine and not defn.scalar_output:
-        for g in gradients:
-            if g.name in defn.differentiated and g.derivation.steps[-1].rule != "factor":
-                d = _closed_form(defn, g.name, g.entry, forward, loss, ranges)
-                if d is not None:
-                    closed[g.name] = d
-    return Layer(defn, tuple(statements), masks, forward, tuple(gradients), ranges, closed)
+    return Layer(defn, tuple(statements), masks, forward, tuple(gradients), ranges)
+
+
+def _affine(defn: Definition) -> bool:
+    """Does some array read take an affine index (``X[S*i + k - P]``)?"""
+    return any(not i.is_Symbol for s in defn.statements for e in s.rhs.atoms(sp.Indexed) for i in e.indices)
 
 
 def _taken(defn: Definition) -> set[str]:

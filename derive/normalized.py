@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .derivation import Assumption, Derivation
+from .errors import LayergradError
 from .index import (
     Term,
     ZeroSum,
@@ -212,7 +213,7 @@ def _entry(name: str, indices: tuple[sp.Expr, ...]) -> sp.Expr:
 def closed_form_steps(d: Derivation, terms: Sequence[Term], found: Normalization) -> bool:
     """Continue ``d`` (whose result is ``terms``, and which declares ``found.definitions``) to
     the closed form; ``False`` (and ``d`` unchanged) where the recognition does not carry
-    through — the input or the mean left behind."""
+    through — the input or the mean left behind, or a step the prover refuses."""
     prover = index_prover(nested_sums=True)
     root_def = found.definitions[0]
     named = collect(abbreviate(terms, found.root, root_def.statement.rhs))
@@ -222,12 +223,12 @@ def closed_form_steps(d: Derivation, terms: Sequence[Term], found: Normalization
     if any((t.coeff * t.factor).has(b) for t in moved for b in leftover):
         return False
     steps = [(to_expr(named), "name the square root",
-              f"{text_of(root_def.statement.rhs)} = {found._name(found.root)}, so its powers are powers of "
+              f"{_text(root_def.statement.rhs)} = {found._name(found.root)}, so its powers are powers of "
               f"{found._name(found.root)}")]
     if found.centred:
         mean = found._name(found.mean)
         steps.append((to_expr(moved), "substitute the centered input",
-                      f"{substitution.statement.lhs} = {text_of(substitution.statement.rhs)} everywhere; "
+                      f"{substitution.statement.lhs} = {_text(substitution.statement.rhs)} everywhere; "
                       f"the {mean} terms cancel"))
         zero = collect(apply_zero_sums(moved, [found.zero_sum]))
         if zero != moved:
@@ -235,15 +236,20 @@ def closed_form_steps(d: Derivation, terms: Sequence[Term], found: Normalization
         moved = zero
     else:
         steps.append((to_expr(moved), "substitute the normalized input",
-                      f"{substitution.statement.lhs} = {text_of(substitution.statement.rhs)} everywhere"))
+                      f"{substitution.statement.lhs} = {_text(substitution.statement.rhs)} everywhere"))
     steps.append((sp.factor(to_expr(moved)), "factor", "take out the common factor"))
-    for after, rule, why in steps:
-        if after != d.result:
-            d.step(after, rule, why, by=prover)
+    done = len(d.steps)
+    try:
+        for after, rule, why in steps:
+            if after != d.result:
+                d.step(after, rule, why, by=prover)
+    except LayergradError:  # the recognition was wrong: the prover said so; no closed form
+        del d.steps[done:]
+        return False
     return True
 
 
-def text_of(expr: sp.Expr) -> str:
+def _text(expr: sp.Expr) -> str:
     from .printing import text
 
     return text(expr)

@@ -52,8 +52,9 @@ class DefinedLayer:
         return derive(self.definition)
 
     def derivation(self) -> list[Derivation]:
-        """The forward pass written out, then every gradient in backward order."""
-        return self.derived.derivations
+        """The forward pass written out, then every gradient in backward order, then the closed
+        forms of normalizing layers."""
+        return self.derived.shown
 
     def code(self) -> str:
         """The generated module's source: ``{name}_forward`` and ``{name}_backward``."""
