@@ -10,6 +10,7 @@ work; the engine's normal form is never consulted, so this can judge it.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Mapping
 
@@ -32,6 +33,25 @@ def _integers(expr: sp.Basic, sizes: Mapping[sp.Symbol, int], index: int, defaul
         else:
             table[s] = index
     return table
+
+
+def _written_out(expr: sp.Basic) -> sp.Basic:
+    """Every sum whose limits are numbers written out term by term, outermost first, so that a
+    Kronecker delta meets numbers only (SymPy's own summation of deltas may leave a condition
+    it cannot decide)."""
+    def concrete(e: sp.Basic) -> bool:
+        return isinstance(e, sp.Sum) and all(lo.is_Integer and hi.is_Integer for _, lo, hi in e.limits)
+
+    while True:
+        outer = [e for e in sp.preorder_traversal(expr) if concrete(e)]
+        if not outer:
+            return expr
+        total = outer[0]
+        dummies = [lim[0] for lim in total.limits]
+        ranges = [range(int(lo), int(hi) + 1) for _, lo, hi in total.limits]
+        terms = [total.function.subs(dict(zip(dummies, map(sp.Integer, point))))  # subs: a dummy rebound inside stays
+                 for point in itertools.product(*ranges)]
+        expr = expr.xreplace({total: sp.Add(*terms)})
 
 
 def value(
@@ -58,7 +78,8 @@ def value(
     concrete = sp.sympify(expr).replace(
         lambda e: isinstance(e, sp.Derivative),
         lambda e: sp.Derivative(e.expr.xreplace(integers), *((v.xreplace(integers), n) for v, n in e.variable_count)),
-    ).xreplace(integers).doit().xreplace(integers)
+    ).xreplace(integers)
+    concrete = _written_out(concrete).doit().xreplace(integers)
 
     bounds = {base: [(int(sp.sympify(lo).xreplace(sizes | integers)), int(sp.sympify(hi).xreplace(sizes | integers)))
                      for lo, hi in axes]

@@ -13,7 +13,7 @@ import random
 import pytest
 import sympy as sp
 
-from derive import affine, dropout, relu, softmax
+from derive import affine, conv, dropout, pool, relu, softmax, svm
 from derive import batchnorm as bn
 from derive.concrete import value
 from derive.derivation import unfold
@@ -24,9 +24,10 @@ def entries(base, ranges):
     return [base[idx] for idx in itertools.product(*(range(lo, hi + 1) for lo, hi in ranges))]
 
 
-def compare(derived, free, loss, inputs, sizes, definitions=(), extra=None, draws=2):
+def compare(derived, free, loss, inputs, sizes, definitions=(), extra=None, draws=2, shapes=None):
     """For every entry of ``inputs`` (``base[concrete indices]``): ``derived`` at that entry
-    (``free`` lists its free indices in order) equals ``diff(loss, entry)``."""
+    (``free`` lists its free indices in order) equals ``diff(loss, entry)``; with ``shapes``,
+    an array read outside its shape is zero in ``derived`` (``loss`` never reads outside)."""
     loss = sp.sympify(unfold(loss, definitions)).xreplace(sizes).doit()
     derived = unfold(derived, definitions).xreplace(sizes)
     rng = random.Random(1)
@@ -35,7 +36,7 @@ def compare(derived, free, loss, inputs, sizes, definitions=(), extra=None, draw
         state = rng.random()
         for entry in inputs:
             at = derived.xreplace(dict(zip(free, entry.indices)) if isinstance(entry, sp.Indexed) else {})
-            ours = value(at.xreplace(table), sizes, entries=table, rng=random.Random(state))
+            ours = value(at.xreplace(table), sizes, entries=table, rng=random.Random(state), shapes=shapes)
             reference = value(sp.diff(loss, entry).xreplace(table), sizes, entries=table, rng=random.Random(state))
             assert abs(ours - reference) < 1e-9 * (1 + abs(reference)), (entry, ours, reference)
 
@@ -124,3 +125,96 @@ def test_softmax_gradient(labels):
     ranges = [(0, len(labels) - 1), (0, 2)]
     compare(derived.doit(), (softmax.a, softmax.b), loss.doit(), entries(softmax.s, ranges), sizes,
             extra=labelled(labels))
+
+
+@pytest.mark.parametrize("labels", [(0, 2), (1, 1, 0)])
+def test_svm_gradient(labels):
+    sizes = {softmax.N: len(labels), softmax.C: 3}
+    defs = [svm.MARGIN, svm.VIOLATING]
+    one_hot = {softmax.Y[r, col]: sp.Integer(int(col == label)) for r, label in enumerate(labels) for col in range(3)}
+    loss = unfold(svm.HINGE.statement.rhs, defs).xreplace(sizes).doit().xreplace(one_hot)
+    derived = unfold(svm.gradient().result, defs)
+    ranges = [(0, len(labels) - 1), (0, 2)]
+    compare(derived, (softmax.a, softmax.b), loss, entries(softmax.s, ranges), sizes, extra=one_hot)
+
+
+# windowed layers: every read of the input written out with plain Python indices ------------------
+
+CONV = conv.symbols()
+
+
+def padded_input(x, h, w):
+    """The input read at any position: zero outside its h × w plane (the reference's own padding)."""
+    return lambda *at: x[at] if 0 <= at[2] < h and 0 <= at[3] < w else 0
+
+
+def check_convolution(stride, pad, dilation, h, w, change=lambda derived: derived):
+    """dw, db and dx (through dxpad: the scatter form, and for d = 1 the contracted form), each
+    passed through ``change``, against the convolution written out term by term: N = 1,
+    C = F = 2, 2 × 2 filters."""
+    s = CONV
+    x, wt, b, dout = s["x"], s["w"], s["b"], s["dout"]
+    out_h, out_w = 1 + (h + 2 * pad - dilation - 1) // stride, 1 + (w + 2 * pad - dilation - 1) // stride
+    sizes = {s["N"]: 1, s["C"]: 2, s["H"]: h, s["W"]: w, s["F"]: 2, s["HH"]: 2, s["WW"]: 2, s["S"]: stride,
+             s["P"]: pad, s["d"]: dilation, s["H_out"]: out_h, s["W_out"]: out_w}
+    read = padded_input(x, h, w)
+    def out(f, i, j):
+        return b[f] + sum(read(0, c, stride * i + dilation * k - pad, stride * j + dilation * l - pad) * wt[f, c, k, l]
+                          for c in range(2) for k in range(2) for l in range(2))
+
+    loss = sum(dout[0, f, i, j] * out(f, i, j) for f in range(2) for i in range(out_h) for j in range(out_w))
+    shapes = {x: [(0, s["N"] - 1), (0, s["C"] - 1), (0, s["H"] - 1), (0, s["W"] - 1)],
+              wt: [(0, s["F"] - 1), (0, s["C"] - 1), (0, s["HH"] - 1), (0, s["WW"] - 1)]}
+    at_input = {s["a"]: s["u"] + s["P"], s["b_index"]: s["v"] + s["P"]}  # dx = dxpad cropped
+    x_entries = entries(x, [(0, 0), (0, 1), (0, h - 1), (0, w - 1)])
+    cases = [(conv.backward_w(True).result, ("f", "c", "k", "l"), entries(wt, [(0, 1)] * 4)),
+             (conv.backward_b().result, ("f",), entries(b, [(0, 1)])),
+             (conv.backward_xpad(True).result.xreplace(at_input), ("n", "c", "u", "v"), x_entries)]
+    if dilation == 1:
+        cases.append((conv.backward_xpad(False).result.xreplace(at_input), ("n", "c", "u", "v"), x_entries))
+    for derived, free, inputs in cases:
+        compare(change(unfold(derived, [conv._window(), conv._padding()])), [s[name] for name in free], loss,
+                inputs, sizes, draws=1, shapes=shapes)
+
+
+@pytest.mark.parametrize("stride, pad, dilation, h, w", [(1, 1, 1, 4, 3), (2, 1, 1, 4, 4), (1, 0, 2, 4, 3),
+                                                          (2, 2, 1, 3, 4)])
+def test_convolution_gradients(stride, pad, dilation, h, w):
+    check_convolution(stride, pad, dilation, h, w)
+
+
+def test_convolution_crosscheck_catches_a_flipped_filter():
+    """Read the filter the other way round (a convolution where the layer correlates) and the
+    comparison fails: it can tell."""
+    s = CONV
+
+    def flipped(derived):
+        return derived.replace(lambda e: isinstance(e, sp.Indexed) and e.base == s["w"],
+                               lambda e: s["w"][e.indices[0], e.indices[1], 1 - e.indices[2], 1 - e.indices[3]])
+
+    with pytest.raises(AssertionError):
+        check_convolution(1, 1, 1, 3, 3, change=flipped)
+
+
+@pytest.mark.parametrize("stride, window, h, w", [(2, 2, 4, 4), (1, 2, 3, 3), (1, 3, 4, 3)])
+def test_max_pooling_gradient(stride, window, h, w):
+    """dx against ∂/∂x of Σ dout · max(window) by plain SymPy (Max differentiated at distinct
+    values), with the argmax indicator M filled in from the same values."""
+    s = pool.symbols()
+    x, dout, mask = s["x"], s["dout"], s["M"]
+    out_h, out_w = 1 + (h - window) // stride, 1 + (w - window) // stride
+    sizes = {s["N"]: 1, s["C"]: 1, s["H"]: h, s["W"]: w, s["HH"]: window, s["WW"]: window, s["S"]: stride,
+             s["H_out"]: out_h, s["W_out"]: out_w}
+    rng = random.Random(7)
+    values = {x[0, 0, r, q]: sp.Float(v) for (r, q), v in
+              zip(itertools.product(range(h), range(w)), rng.sample(range(1, 1000), h * w))}
+    table = dict(values)
+    loss = 0
+    for i, j in itertools.product(range(out_h), range(out_w)):
+        window_entries = [x[0, 0, stride * i + k, stride * j + l] for k in range(window) for l in range(window)]
+        loss += dout[0, 0, i, j] * sp.Max(*window_entries)
+        first = max(range(len(window_entries)), key=lambda q: (values[window_entries[q]], -q))
+        for q in range(len(window_entries)):
+            table[mask[0, 0, i, j, q // window, q % window]] = sp.Integer(int(q == first))
+    compare(pool.backward().result, (s["n"], s["c"], s["u"], s["v"]), loss,
+            entries(x, [(0, 0), (0, 0), (0, h - 1), (0, w - 1)]), sizes, extra=table, draws=1, shapes=pool.SHAPES)
