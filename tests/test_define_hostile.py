@@ -6,6 +6,7 @@ of defined layers."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +63,14 @@ DERIVED = {
 }
 
 
+@functools.cache
+def _derived(name):
+    return derive(define(DERIVED[name]))
+
+
 @pytest.mark.parametrize("name", list(DERIVED))
 def test_hostile_definitions_derive_what_plain_sympy_computes(name):
-    layer = derive(define(DERIVED[name]))
+    layer = _derived(name)
     for array in layer.definition.differentiated:
         assert plain_sympy_agrees(layer, array), array
 
@@ -174,7 +180,7 @@ def test_the_closed_form_agrees_with_plain_sympy():
 @pytest.mark.parametrize("name", ["centre that is not the mean", "the mean taken twice", "division by a reduction of "
                                   "the input"])
 def test_no_closed_form_where_the_layer_does_not_normalize(name):
-    assert _closed(derive(define(DERIVED[name]))) is None
+    assert _closed(_derived(name)) is None
 
 
 def test_recognition_reads_the_expression_not_the_name():
