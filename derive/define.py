@@ -70,6 +70,10 @@ class Sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs) -> sp.Expr:
         return 1 / (1 + sp.exp(-x))
 
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        x = self.args[0]
+        return (1 / (1 + sp.exp(-x)))._eval_evalf(prec) if x.is_number else None
+
     def _latex(self, printer, exp=None) -> str:
         body = rf"\sigma\left({printer._print(self.args[0])}\right)"
         return body if exp is None else rf"{body}^{{{exp}}}"
@@ -419,8 +423,9 @@ class _Reader:
         else:
             raise LayergradError(f"{where}, column 1: the left side must be an array entry Y[i, j] or a name L")
         if name in self.kinds and not (self.kinds[name] == "output" and name in declared and name not in self.arrays):
-            raise LayergradError(f"{where}, column 1: {name} is already a {self.kinds[name]}; each array is "
-                                 "defined once")
+            kind = self.kinds[name]
+            raise LayergradError(f"{where}, column 1: {name} is already {'an' if kind[0] in 'aeiou' else 'a'} {kind}; "
+                                 "each array is defined once")
         if name not in self.kinds:
             self._claim(name, "intermediate")
         if len(set(indices)) != len(indices):

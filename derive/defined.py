@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import sympy as sp
 
@@ -47,6 +47,7 @@ from .index import (
     sum_constants,
     to_expr,
 )
+from .normalized import closed_form_steps, recognize
 from .softmax import Maximum
 from .support import shapes_assumption
 
@@ -80,10 +81,31 @@ class Layer:
     forward: Derivation
     gradients: tuple[Gradient, ...]
     ranges: Mapping[sp.Symbol, sp.Expr]
+    @cached_property
+    def closed_forms(self) -> dict[str, Derivation]:
+        """Closed forms of gradients derived from the written-out forward pass, where the layer
+        normalizes and the staged gradient does not reach the closed form itself
+        (:mod:`derive.normalized`); derived when first asked for (the generated code does not
+        need them)."""
+        defn = self.definition
+        closed = {}
+        if len(self.statements) > 1 and not self.masks and not defn.scalar_output and not _affine(defn):
+            for g in self.gradients:
+                if g.name in defn.differentiated and g.derivation.steps[-1].rule != "factor":
+                    d = _closed_form(defn, g.name, g.entry, self.forward, objective(defn), self.ranges)
+                    if d is not None:
+                        closed[g.name] = d
+        return closed
 
     @property
     def derivations(self) -> list[Derivation]:
+        """The forward derivation and the gradients', the ones the generated code follows."""
         return [self.forward, *(g.derivation for g in self.gradients)]
+
+    @property
+    def shown(self) -> list[Derivation]:
+        """Every derivation a reader sees: :attr:`derivations`, then the closed forms."""
+        return [*self.derivations, *self.closed_forms.values()]
 
     def gradient(self, name: str) -> Gradient:
         for g in self.gradients:
@@ -177,6 +199,31 @@ def _once(expr: sp.Basic, table: Mapping[sp.Basic, tuple[sp.Expr, sp.Expr]]) -> 
                         or (isinstance(e, sp.Symbol) and e in bases), at)
 
 
+def _distinct_bound(expr: sp.Basic, avoid: set[sp.Symbol]) -> sp.Basic:
+    """``expr`` with every summation variable that is also free outside it (in ``avoid``) or
+    bound by an enclosing sum renamed to a fresh letter: :math:`\\partial(\\sum_d W_{dm} X_{nd})
+    /\\partial W_{dm}` reads as a derivative at the bound variable, and plain SymPy takes it so."""
+    names = {str(x) for x in expr.free_symbols | avoid} | {str(lim[0]) for e in expr.atoms(sp.Sum) for lim in e.limits}
+    letters = [*"klmpqrtuvabcefghjwxyz", *(f"k{n}" for n in range(2, 1000))]
+    pool = (sp.Symbol(c, integer=True) for c in letters if c not in names)
+
+    def walk(e: sp.Basic, outer: frozenset) -> sp.Basic:
+        if isinstance(e, sp.Sum):
+            mapping = {}
+            for lim in e.limits:
+                if lim[0] in outer or lim[0] in avoid:
+                    mapping[lim[0]] = next(pool)
+            if mapping:
+                e = e.xreplace(mapping)
+            inner = outer | {lim[0] for lim in e.limits}
+            return sp.Sum(walk(e.function, inner), *e.limits)
+        if not e.args or isinstance(e, sp.Indexed):
+            return e
+        return e.func(*(walk(a, outer) for a in e.args))
+
+    return walk(expr, frozenset())
+
+
 def _local_prover(table: Mapping[sp.Basic, tuple[sp.Expr, sp.Expr]], zero_outside: bool) -> Prover:
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         return normalize(_once(before, table) - after, zero_outside=zero_outside, nested_sums=True) == ()
@@ -199,7 +246,7 @@ def _derive(defn: Definition) -> Layer:
     statements, masks, mask_equations = _masked(defn)
     ranges = dict(defn.ranges)
     loss = objective(defn)
-    affine = any(not i.is_Symbol for s in defn.statements for e in s.rhs.atoms(sp.Indexed) for i in e.indices)
+    affine = _affine(defn)
     forward = _forward(defn, statements, mask_equations)
     arrays = dict(defn.arrays)
     for name, (mask, _) in masks.items():
@@ -227,6 +274,58 @@ def _derive(defn: Definition) -> Layer:
         gradients.append(_gradient(defn, name, entries[name], consumers, loss, ranges, affine, mask_equations,
                                    [s for s in statements[:-1]]))
     return Layer(defn, tuple(statements), masks, forward, tuple(gradients), ranges)
+
+
+def _affine(defn: Definition) -> bool:
+    """Does some array read take an affine index (``X[S*i + k - P]``)?"""
+    return any(not i.is_Symbol for s in defn.statements for e in s.rhs.atoms(sp.Indexed) for i in e.indices)
+
+
+def _taken(defn: Definition) -> set[str]:
+    return set(defn.arrays) | set(defn.symbols) | defn.index_names
+
+
+def _closed_form(defn: Definition, name: str, entry: sp.Expr, forward: Derivation, loss: sp.Symbol,
+                 ranges: Mapping[sp.Symbol, sp.Expr]) -> Derivation | None:
+    r""":math:`\partial L/\partial X` from the output written out in terms of the arguments (the
+    forward derivation's result), ending in the closed form where the layer normalizes; ``None``
+    where it does not."""
+    output = defn.statements[-1]
+    if any(forward.result.has(defn.arrays[s.target]) for s in defn.statements):
+        return None
+    array = defn.arrays[name]
+    if not any((2 * p.exp).is_odd and p.base.has(array) and p.base.has(sp.Sum) for p in forward.result.atoms(sp.Pow)):
+        return None
+    primes = _primed(output.lhs.indices)
+    limits = [(p, 0, ranges[i] - 1) for p, i in zip(primes, output.lhs.indices)]
+    start = sp.Derivative(loss, entry)
+    y = output.lhs.base[primes]
+    upstream = Assumption("upstream gradient", _eq(start, sp.Sum(_adjoint(output.target, output.lhs, primes)
+                                                                 * sp.Derivative(y, entry), *reversed(limits))),
+                          f"{loss} depends on {name} only through {output.target}: Σ d{output.target}·"
+                          f"∂{output.target}/∂{name} over every entry of {output.target}, with d{output.target} "
+                          "given by the layer above")
+    written = forward.result.xreplace(dict(zip(output.lhs.indices, primes)))
+    local = _distinct_bound(upstream.statement.rhs.xreplace({y: written}), set(entry.free_symbols))
+    differentiated = multiply_out(local)
+    contracted = contract_deltas(differentiated)
+    collected = collect(sum_constants(contracted))
+    found = recognize(collected, entry, ranges, _taken(defn))
+    if found is None:
+        return None
+    statements = [_statement_assumption(defn, s.number, s.lhs, s.rhs, s.text) for s in defn.statements]
+    d = Derivation(f"{defn.name}: closed-form ∂{loss}/∂{name} (symbolic sizes)", start,
+                   [upstream, IN_RANGE, *statements, *found.definitions])
+    prover = index_prover(nested_sums=True)
+    d.step(upstream.statement.rhs, upstream.name, f"chain rule through every entry of {output.target}")
+    d.step(local, "forward pass", f"{output.target} written out in terms of the arguments, statement by statement",
+           by=prover)
+    d.step(to_expr(differentiated, split=False), "differentiate term by term",
+           f"∂{name} by itself gives Kronecker deltas; everything else is held constant", by=prover)
+    d.step(to_expr(contracted, split=False), "Kronecker delta",
+           "each delta fixes one summation index to the free index (free indices in range)", by=prover)
+    d.step(to_expr(collected), "collect", "sums of constants evaluated, like terms added", by=prover)
+    return d if closed_form_steps(d, collected, found) else None
 
 
 def _forward_order(defn: Definition, nodes: Sequence[str]) -> list[str]:
@@ -286,7 +385,7 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
         + " (the statements that read it); one term per consumer, summed over its entries")
     used_masks = [a for base, a in mask_equations if any(rhs.has(base) for _, _, rhs in consumers)]
     # the terms first (plain computation), so that every assumption is declared before any step
-    local = _once(rule.statement.rhs, table)
+    local = _distinct_bound(_once(rule.statement.rhs, table), set(sp.sympify(entry).free_symbols))
     differentiated = multiply_out(local)
     contracted = contract_deltas(differentiated)
     collected = collect(sum_constants(contracted))
@@ -299,6 +398,10 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                       for t, lhs, rhs in [*consumers, *(i for i in intermediates if i[0] in used
                                                         and i[0] not in {c[0] for c in consumers})]]
     declared = [rule, IN_RANGE, *statement_defs, *used_masks]
+    found = None
+    if not affine and not used_masks and not used and name in defn.differentiated:
+        found = recognize(collected, entry, ranges, _taken(defn))
+        declared += found.definitions if found is not None else []
     shapes = _shapes(defn, named)
     if affine:
         declared += [ZERO_OUTSIDE, shapes_assumption(shapes)]
@@ -334,6 +437,12 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
             d.step(to_expr(shown_terms), "Kronecker delta (zero outside the array)",
                    "each remaining delta fixes a summation index to an affine expression; where that falls "
                    "outside the array's shape the entry is zero", by=outside)
+    if d.result.has(sp.Heaviside):
+        d.note("θ is SymPy's step function, θ(0) = 1/2: where maximum(a, b) has a tie the gradient is split "
+               "evenly between a and b (the mean of the one-sided derivatives, a subgradient); the built-in relu "
+               "takes 0 at 0, as dout * (x > 0) does, so the two differ only at exact ties.")
+    if found is not None and not closed_form_steps(d, terms, found):
+        d.assumptions = tuple(a for a in d.assumptions if a not in found.definitions)
     return Gradient(name, entry, d, code)
 
 

@@ -8,48 +8,41 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 
 from derive.dropout import Convention, Draw, draw_text
 from derive.errors import LayergradError
 from derive.registry import LAYERS
 
 from . import gen_affine, gen_batchnorm, gen_conv, gen_dropout, gen_pool, gen_relu, gen_softmax, gen_svm
-from .codegen import GeneratedFunction, Module
+from .codegen.module import ERROR_IMPORT, STANDALONE_ERROR, GeneratedFunction, Module
 
-__all__ = ["APIS", "GENERATORS", "TEACHING_LOOPS", "function_source", "generated_module", "module_source"]
+__all__ = ["APIS", "GENERATORS", "OPTIONS", "TEACHING_LOOPS", "function_source", "generated_module", "module_source"]
 
 APIS = ("cs231n",)
 
-GENERATORS: dict[str, tuple[Callable[[Convention], list[GeneratedFunction]],
-                            Callable[[Convention], list[str]]]] = {
+GENERATORS: dict[str, tuple[Callable[..., list[GeneratedFunction]], Callable[..., list[str]]]] = {
     "dropout": (gen_dropout.functions, gen_dropout.preamble),
     "affine": (gen_affine.functions, gen_affine.preamble),
     "relu": (gen_relu.functions, gen_relu.preamble),
     "softmax": (gen_softmax.functions, gen_softmax.preamble),
     "svm": (gen_svm.functions, gen_svm.preamble),
-    **{name: (gen_batchnorm.functions(name), gen_batchnorm.preamble)
+    **{name: (partial(gen_batchnorm.functions, name), gen_batchnorm.preamble)
        for name in ("batchnorm", "layernorm", "spatial_batchnorm", "groupnorm")},
     "conv": (gen_conv.functions, gen_conv.preamble),
     "maxpool": (gen_pool.functions, gen_pool.preamble),
 }
-"""Layer name → (functions, module-level preamble), each given the dropout convention."""
+"""Layer name → (functions, module-level preamble); only dropout's take options (its convention
+and draw, :data:`OPTIONS`)."""
+
+OPTIONS = ("dropout",)
+"""The layers whose generators take the dropout convention and draw."""
 
 TEACHING_LOOPS: dict[str, Callable[[], list[GeneratedFunction]]] = {
     "conv": gen_conv.loop_functions,
     "maxpool": gen_pool.loop_functions,
 }
 """Layer name → literal-loop versions of its ``*_naive`` functions (``--teaching-loops``)."""
-
-_ERROR_IMPORT = '''try:
-    from derive.errors import LayergradError
-except ImportError:  # the module also runs where layergrad is not installed
-
-    class LayergradError(ValueError):
-        """What was wrong and what was expected, in one line."""'''
-
-_STANDALONE_ERROR = '''class LayergradError(ValueError):
-    """What was wrong and what was expected, in one line."""'''
 
 
 def module_source(
@@ -81,15 +74,15 @@ def module_source(
             f"{' --teaching-loops' if teaching_loops else ''} -o FILE\n"
             f"Dropout convention: {convention.meaning}; mask drawn as {draw_text(convention, draw)}."
         ),
-        imports=["import numpy as np", _STANDALONE_ERROR if standalone else _ERROR_IMPORT],
+        imports=["import numpy as np", STANDALONE_ERROR if standalone else ERROR_IMPORT],
     )
     for name in LAYERS:
         if name not in GENERATORS or (layers is not None and name not in layers):
             continue
         functions, preamble = GENERATORS[name]
-        options = {"draw": draw} if name == "dropout" else {}
-        module.preamble += [part for part in preamble(convention, **options) if part not in module.preamble]
-        generated = functions(convention, **options)
+        options = {"convention": convention, "draw": draw} if name in OPTIONS else {}
+        module.preamble += [part for part in preamble(**options) if part not in module.preamble]
+        generated = functions(**options)
         if teaching_loops and name in TEACHING_LOOPS:
             loops = {g.name: g for g in TEACHING_LOOPS[name]()}
             generated = [loops.get(g.name, g) for g in generated]
@@ -127,7 +120,7 @@ def function_source(name: str, dropout_p: Convention | str = "keep") -> str:
     for layer_name, (functions, _) in GENERATORS.items():
         if layer_name in LAYERS and name not in LAYERS[layer_name].api:
             continue
-        for function in functions(convention):
+        for function in functions(**({"convention": convention} if layer_name in OPTIONS else {})):
             if function.name == name:
                 return function.source
     raise LayergradError(f"no generated function {name!r}")

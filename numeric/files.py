@@ -33,7 +33,7 @@ def _ours(path: Path, manifest: dict[str, str]) -> bool:
     data = path.read_bytes()
     if manifest.get(path.name) == _sha(data):
         return True
-    from .codegen import is_untouched  # here, not at the top: writing a file must not import SymPy
+    from .codegen.module import is_untouched  # here, not at the top: writing a file must not import SymPy
 
     try:
         return is_untouched(data.decode())

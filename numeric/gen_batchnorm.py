@@ -1,7 +1,9 @@
 r"""Generate batch normalization and its family (course API) from the derivations.
 
-Every line of arithmetic is printed by :class:`numeric.tensorcode.Program` from a derived
-expression, on the layer's grid of axes (arrays kept with all axes, so they broadcast):
+Every line of arithmetic is printed by the lowering (:class:`numeric.codegen.lowering.Lowering`,
+in normal form: :meth:`~numeric.codegen.lowering.Lowering.collect`) from a derived expression;
+the statistics are arrays over the kept axes (:math:`\mu_j` of shape ``(d,)``), broadcast
+against the input:
 
 * the training forward pass from the definitions of :math:`\mu`, :math:`\sigma^2`, :math:`s`,
   :math:`Z` and :math:`Y`, with the centered input :math:`C = X - \mu` substituted so that the
@@ -28,12 +30,11 @@ import sympy as sp
 
 from derive import batchnorm as bn
 from derive.derivation import Assumption
-from derive.dropout import Convention
 from derive.index import abbreviate, multiply_out, substitute, to_expr
 from derive.printing import text
 
-from .codegen import FLOATING_HELPER, GeneratedFunction
-from .tensorcode import Grid, Program
+from .codegen.lowering import Lowering
+from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
 
 __all__ = ["NORM_HELPERS", "functions", "preamble"]
 
@@ -43,6 +44,11 @@ CENTERED = sp.IndexedBase("C", real=True)
 
 NORM_HELPERS = '''def _norm_settings(function, param, running):
     """(mode, eps, momentum) from a bn_param / ln_param / gn_param dict, each checked."""
+    if type(param) is dict and (not running or "mode" in param):  # the common case, attribute reads only
+        mode, eps, momentum = param.get("mode", "train"), param.get("eps", 1e-5), param.get("momentum", 0.9)
+        if type(eps) is float and type(momentum) is float and eps > 0 and 0 <= momentum <= 1 and (
+                mode == "train" or mode == "test"):
+            return mode, eps, momentum
     if not isinstance(param, dict):
         raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
     if running and "mode" not in param:
@@ -63,6 +69,9 @@ NORM_HELPERS = '''def _norm_settings(function, param, running):
 
 def _norm_params(function, gamma, beta, shape):
     """gamma and beta as floating arrays of the given shape."""
+    if type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.shape == shape and beta.shape == shape \
+            and gamma.dtype.kind in "fc" and beta.dtype.kind in "fc":
+        return gamma, beta
     gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
     for name, value in (("gamma", gamma), ("beta", beta)):
         if value.shape != shape:
@@ -81,6 +90,9 @@ def _norm_count(function, count, what):
 
 def _norm_running(function, param, shape, dtype):
     """The running mean and variance in param, created as zeros (train mode) when absent."""
+    mean, var = param.get("running_mean"), param.get("running_var")
+    if type(mean) is np.ndarray and type(var) is np.ndarray and mean.shape == shape and var.shape == shape:
+        return mean, var
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
@@ -97,15 +109,18 @@ def _norm_dtype(x, gamma, beta):
     return x.dtype
 
 
-def _norm_cache(function, cache, keys):
-    """The entries of a cache made by the matching forward function."""
-    if not isinstance(cache, dict) or not set(keys) <= set(cache):
-        raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
-    return [cache[key] for key in keys]'''
+def _norm_cache(function, cache):
+    """(mode, z, s, gamma, shape, param_shape) from a cache made by the matching forward function."""
+    if type(cache) is dict:
+        try:
+            return cache["mode"], cache["z"], cache["s"], cache["gamma"], cache["shape"], cache["param_shape"]
+        except KeyError:
+            pass
+    raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")'''
 """Module-level helpers shared by the normalization layers (appear once per module)."""
 
 
-def preamble(convention: Convention | str) -> list[str]:
+def preamble() -> list[str]:
     """Module-level helpers the normalization functions use."""
     return [FLOATING_HELPER, NORM_HELPERS]
 
@@ -137,21 +152,21 @@ _APIS = {
 
 
 def _shape(f: bn.Family, indices: tuple[sp.Symbol, ...]) -> str:
-    """The keepdims shape of an array spanning ``indices``, as code."""
-    sizes = [a.size.name if a.index in indices else "1" for a in f.axes]
+    """The shape of an array spanning ``indices``, as code."""
+    sizes = [a.size.name for a in f.axes if a.index in indices]
     return "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
 
 
-def _grid(f: bn.Family) -> Grid:
-    full, kept, params = f.layout, f.kept, f.param_indices
-    arrays = {
-        A["X"]: ("x", full), A["Z"]: ("z", full), A["dY"]: ("dout", full), CENTERED: ("xc", full),
-        A["dZ"]: ("dz", full), A["mu"]: ("mu", kept), A["var"]: ("var", kept), A["s"]: ("s", kept),
-        A["dmu"]: ("dmu", kept), A["dvar"]: ("dvar", kept), A["running_mean"]: ("running_mean", kept),
-        A["running_var"]: ("running_var", kept), A["gamma"]: ("gamma", params), A["beta"]: ("beta", params),
-    }
-    scalars = {a.size: a.size.name for a in f.axes} | {bn.EPS: "eps"}
-    return Grid(f.layout, arrays, scalars)
+_NAMES = {"X": "x", "Z": "z", "dY": "dout", "dZ": "dz", "mu": "mu", "var": "var", "s": "s", "dmu": "dmu",
+          "dvar": "dvar", "running_mean": "running_mean", "running_var": "running_var", "gamma": "gamma",
+          "beta": "beta"}
+
+
+def _lowering(f: bn.Family, accumulate: tuple[str, str] | None = None) -> Lowering:
+    """The lowering over the member's axes, with the code's names of its arrays and sizes."""
+    names = {A[key]: name for key, name in _NAMES.items()} | {CENTERED: "xc", bn.EPS: "eps"}
+    names |= {a.size: a.size.name for a in f.axes}
+    return Lowering({a.index: a.size for a in f.axes}, names, accumulate=accumulate)
 
 
 def _centered(f: bn.Family, expr: sp.Expr, mean: sp.IndexedBase, variance: sp.IndexedBase) -> sp.Expr:
@@ -165,21 +180,21 @@ def _centered(f: bn.Family, expr: sp.Expr, mean: sp.IndexedBase, variance: sp.In
 
 def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
     defs = bn.definitions(f)
-    program = Program(_grid(f), accumulate=("wide", "dtype"))
+    program = _lowering(f, accumulate=("wide", "dtype"))
     x, mu = A["X"][f.layout], A["mu"][f.kept]
     if mode == "train":
         mean, variance = A["mu"], A["var"]
-        program.assign("mu", defs["mean"].statement.rhs)
-        program.assign("xc", x - mu)
-        program.assign("var", _centered(f, defs["variance"].statement.rhs, mean, variance))
-        program.assign("s", defs["scale"].statement.rhs)
+        program.collect("mu", defs["mean"].statement.rhs, f.kept)
+        program.collect("xc", x - mu, f.layout)
+        program.collect("var", _centered(f, defs["variance"].statement.rhs, mean, variance), f.kept)
+        program.collect("s", defs["scale"].statement.rhs, f.kept)
     else:
         mean, variance = A["running_mean"], A["running_var"]
-        program.assign("xc", x - mean[f.kept])
-        program.assign("s", defs["scale"].statement.rhs.xreplace({A["var"]: variance}))
+        program.collect("xc", x - mean[f.kept], f.layout)
+        program.collect("s", defs["scale"].statement.rhs.xreplace({A["var"]: variance}), f.kept)
     z = defs["normalize"].statement.rhs.xreplace({A["mu"]: mean, A["var"]: variance})
-    program.assign("z", _centered(f, z, mean, variance))
-    program.assign("out", defs["affine"].statement.rhs)
+    program.collect("z", _centered(f, z, mean, variance), f.layout)
+    program.collect("out", defs["affine"].statement.rhs, f.layout)
     return program.source(indent)
 
 
@@ -187,20 +202,20 @@ def _backward_statements(f: bn.Family, how: str) -> str:
     """``dx``, ``dgamma``, ``dbeta`` from the staged derivations, the closed form or test mode.
     Their sums add up in the data's dtype: their terms are centered (Z) or upstream gradients,
     so a float32 sum loses no more than it must (unlike the forward's mean of raw inputs)."""
-    program = Program(_grid(f))
+    program = _lowering(f)
     beta, gamma = bn.stage(f, "beta"), bn.stage(f, "gamma")
     if how == "staged":
-        for name, target in (("Z", "dz"), ("var", "dvar"), ("mu", "dmu")):
-            program.assign(target, bn.stage(f, name).result)
+        for name, target, axes in (("Z", "dz", f.layout), ("var", "dvar", f.kept), ("mu", "dmu", f.kept)):
+            program.collect(target, bn.stage(f, name).result, axes)
         dx = bn.stage(f, "X").result
     elif how == "closed":
         dx = bn.closed_form(f).result
     else:
         test = bn.test_mode(f).result
         dx = _centered(f, test, A["running_mean"], A["running_var"])
-    program.assign("dbeta", beta.result)
-    program.assign("dgamma", gamma.result)
-    program.assign("dx", dx)
+    program.collect("dbeta", beta.result, f.param_indices)
+    program.collect("dgamma", gamma.result, f.param_indices)
+    program.collect("dx", dx, f.layout)
     return program.source(8)
 
 
@@ -222,7 +237,6 @@ def _definitions_doc(f: bn.Family) -> str:
 def _forward(f: bn.Family, api: _Api) -> GeneratedFunction:
     layout = _shape(f, f.layout)
     params = _shape(f, f.param_indices)
-    kept = _shape(f, f.kept)
     reduced = " * ".join(a.size.name for a in f.axes if a.index in f.reduced_indices)
     rank = 4 if api.groups or f.name == "spatial_batchnorm" else 2
     extra = ", G" if api.groups else ""
@@ -232,18 +246,18 @@ def _forward(f: bn.Family, api: _Api) -> GeneratedFunction:
     if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
         raise LayergradError(f"{api.forward}: G = {{G!r}} groups must be a positive integer dividing C = {{C}}")
     K = C // G
-    x = x.reshape({layout})'''
+    x = x.reshape({layout})
+    gamma, beta = gamma.reshape({params}), beta.reshape({params})'''
     if f.running:
         modes = f'''
     if mode == "train":
         _norm_count("{api.forward}", {reduced}, "{api.over}")
         running_mean, running_var = _norm_running("{api.forward}", {api.param}, {api.running_shape}, x.dtype)
 {_forward_statements(f, "train")}
-        {api.param}["running_mean"] = momentum * running_mean + (1 - momentum) * mu.reshape({api.running_shape})
-        {api.param}["running_var"] = momentum * running_var + (1 - momentum) * var.reshape({api.running_shape})
+        {api.param}["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        {api.param}["running_var"] = momentum * running_var + (1 - momentum) * var
     else:  # before any training the running statistics are zeros, as in the course code
         running_mean, running_var = _norm_running("{api.forward}", {api.param}, {api.running_shape}, x.dtype)
-        running_mean, running_var = running_mean.reshape({kept}), running_var.reshape({kept})
 {_forward_statements(f, "test")}'''
         mode_doc = (f"Train: the batch's statistics; {api.param}['running_mean'] and ['running_var'] become\n"
                     "    momentum·running + (1 − momentum)·batch (biased variance; they start from zeros).\n"
@@ -273,16 +287,15 @@ def {api.forward}(x, gamma, beta{extra}, {api.param}):
     {keys}.
     Returns (out, cache): out with x's shape and dtype; cache for the backward pass.
     """
-    x = _floating("x", x)
+    {floating("x")}
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != {rank}:
         raise LayergradError(f"{api.forward}: x has shape {{x.shape}}; expected {rank} axes")
     {api.shape}
     mode, eps, momentum = _norm_settings("{api.forward}", {api.param}, {f.running})
-    gamma, beta = _norm_params("{api.forward}", gamma, beta, {api.param_shape}){group_lines}
-    gamma, beta = gamma.reshape({params}), beta.reshape({params}){modes}
+    gamma, beta = _norm_params("{api.forward}", gamma, beta, {api.param_shape}){group_lines}{modes}
     cache = {{"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": {cache_shape}, "param_shape": {api.param_shape}}}
-    return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
+    return out{'.reshape(cache["shape"])' if api.groups else ''}.astype(_norm_dtype(x, gamma, beta), copy=False), cache
 '''
     return GeneratedFunction(api.forward, source, (derivation.title,))
 
@@ -291,6 +304,10 @@ def _backward(f: bn.Family, name: str, how: str) -> GeneratedFunction:
     layout = _shape(f, f.layout)
     sizes = ", ".join(a.size.name for a in f.axes)
     unpack = f"{sizes} = z.shape" if len(f.axes) > 1 else f"({sizes},) = z.shape"
+    groups = _APIS[f.name].groups  # arrays in the (N, G, K, H, W) layout, parameters as (G, K)
+    regroup = f"\n    dout = dout.reshape({layout})" if groups else ""
+    reshaped = {"dx": ".reshape(shape)", "dgamma": ".reshape(param_shape)", "dbeta": ".reshape(param_shape)"}
+    returned = ", ".join(f"{g}{reshaped[g] if groups else ''}.astype(dtype, copy=False)" for g in reshaped)
     derivation = bn.closed_form(f) if how == "closed" else bn.stage(f, "X")
     test = bn.test_mode(f) if f.running else None
     body = _backward_statements(f, how)
@@ -317,24 +334,20 @@ def {name}(dout, cache):
     Inputs: dout = ∂L/∂Y with the shape of the forward output; cache from the forward pass.
     Returns (dx, dgamma, dbeta) with the shapes of x, gamma and beta, in dout's dtype.
     """
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "{name}", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{tuple(shape)}}")
-    {unpack}
-    dout = dout.reshape({layout})
+    mode, z, s, gamma, shape, param_shape = _norm_cache("{name}", cache)
+    {floating("dout")}
+    if dout.shape != shape:
+        raise LayergradError(f"{name}: dout has shape {{dout.shape}}, expected {{shape}}")
+    {unpack}{regroup}
 {body}
     dtype = dout.dtype
-    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
-            dbeta.reshape(param_shape).astype(dtype, copy=False))
+    return ({returned})
 '''
     titles = tuple(d.title for d in (derivation, bn.stage(f, "gamma"), bn.stage(f, "beta"), test) if d is not None)
     return GeneratedFunction(name, source, titles)
 
 
-def family_functions(name: str) -> list[GeneratedFunction]:
+def functions(name: str) -> list[GeneratedFunction]:
     """The generated forward and backward functions of one family member."""
     f = bn.family(name)
     api = _APIS[name]
@@ -344,11 +357,3 @@ def family_functions(name: str) -> list[GeneratedFunction]:
     out.append(_backward(f, api.backward, "closed"))
     return out
 
-
-def functions(name: str):
-    """A generator for :data:`numeric.export.GENERATORS`: ``functions(name)(convention)``."""
-
-    def generate(convention: Convention | str) -> list[GeneratedFunction]:
-        return family_functions(name)
-
-    return generate

@@ -29,8 +29,8 @@ from derive import conv
 from derive.dropout import Convention
 from derive.printing import text
 
-from .codegen import FLOATING_HELPER, GeneratedFunction
-from .lowering import (
+from .codegen.module import FLOATING_HELPER, GeneratedFunction
+from .codegen.windows import (
     Stored,
     code,
     crop,
@@ -42,7 +42,7 @@ from .lowering import (
     scatter_add,
     window_view,
 )
-from .lowering import transpose as transposed
+from .codegen.windows import transpose as transposed
 
 __all__ = ["WINDOW_IMPORT", "functions", "loop_functions", "preamble"]
 

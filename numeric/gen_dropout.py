@@ -1,6 +1,7 @@
 r"""Generate ``dropout_forward`` / ``dropout_backward`` (course API) from the derivations.
 
-Every line of arithmetic is printed from a derived expression:
+Every line of arithmetic is printed by the lowering (:class:`numeric.codegen.lowering.Lowering`)
+from a derived expression:
 
 * the mask draw from :func:`derive.dropout.mask_draw` (``rand < p``, ``rand >= p`` or ``rand < 1 - p``),
 * the scaled mask :math:`M = D/q` from the forward derivation's definition,
@@ -20,7 +21,9 @@ import sympy as sp
 from derive import dropout
 from derive.dropout import Convention, Draw, draw_text
 
-from .codegen import FLOATING_HELPER, GeneratedFunction, elementwise, statements
+from .codegen.lowering import Lowering
+from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
+from .codegen.printer import code
 
 __all__ = ["functions", "preamble"]
 
@@ -37,7 +40,7 @@ def preamble(convention: Convention | str, draw: Draw | str | None = None) -> li
     draw = Draw.parse(draw, convention)
     p = dropout.symbols()["p"]
     allowed = dropout.p_range(convention)
-    condition = elementwise(allowed.as_relational(p), {})
+    condition = code(allowed.as_relational(p))
     word = "KEEP probability" if convention is Convention.KEEP else "DROP rate"
     return [
         f'DROPOUT_CONVENTION = "{convention.value}"\n'
@@ -83,17 +86,15 @@ def functions(convention: Convention | str, draw: Draw | str | None = None) -> l
     mean, _ = dropout.moments("inverted", convention)
     scaled_mask = forward.assumption("scaled mask").statement.rhs
 
-    train = statements(
-        [
-            ("keep", dropout.mask_draw(convention, draw)),
-            ("mask", scaled_mask),
-            ("out", forward.result),
-        ],
-        {dropout.U: "np.random.rand(*x.shape)", s["D"]: "keep", s["Mm"]: "mask", s["Ym"]: "x", s["p"]: "p",
-         **probability},
-    )
-    test = statements([("out", mean.result)], {sp.Symbol("Y_ij", real=True): "x"})
-    grad = elementwise(backward.result, {s["dL_dH"]: "dout", s["Mm"]: "mask"})
+    names = {dropout.U: "np.random.rand(*x.shape)", s["D"]: "keep", s["Mm"]: "mask", s["Ym"]: "x", s["p"]: "p",
+             s["dL_dH"]: "dout", sp.Symbol("Y_ij", real=True): "x", **probability}
+    axes = (s["i"], s["j"])
+    train, test, grad = (Lowering(dict.fromkeys(axes, sp.Symbol("n")), names) for _ in range(3))
+    train.assign("keep", dropout.mask_draw(convention, draw), ())
+    train.assign("mask", scaled_mask, axes)
+    train.assign("out", forward.result, axes)
+    test.assign("out", mean.result, ())
+    grad.assign("dx", backward.result, axes)
     formula = f"{_eq(forward)}, with M = D/q and D_ij = [{draw_text(convention, draw)}] ~ Bernoulli(q)"
     q_is = "p" if convention is Convention.KEEP else "1 - p"
     forward_source = f'''
@@ -113,14 +114,14 @@ def dropout_forward(x, dropout_param):
     mask = D/q in training and None at test time.
     """
     p, mode = _dropout_settings(dropout_param)
-    x = _floating("x", x)
+    {floating("x")}
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
-{_indent(train, 8)}
+{train.source(8)}
     else:
-{_indent(test, 8)}
+{test.source(8)}
     out = out.astype(x.dtype, copy=False)
     return out, (dropout_param, mask)
 '''
@@ -131,17 +132,15 @@ def dropout_backward(dout, cache):
     Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
     Returns dx = ∂L/∂Y, with dout's shape and dtype.
     """
-    if not (isinstance(cache, tuple) and len(cache) == 2):
+    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
         raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache
-    _, mode = _dropout_settings(dropout_param)
-    dout = _floating("dout", dout)
-    if mode == "train":
-        if dout.shape != mask.shape:
-            raise LayergradError(f"dropout_backward: dout has shape {{dout.shape}}, expected {{mask.shape}} (x's)")
-        dx = {grad}
-    else:
-        dx = dout
+    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
+    {floating("dout")}
+    if mask is None or dropout_param.get("mode") != "train":
+        return dout
+    if dout.shape != mask.shape:
+        raise LayergradError(f"dropout_backward: dout has shape {{dout.shape}}, expected {{mask.shape}} (x's)")
+{grad.source(4)}
     return dx.astype(dout.dtype, copy=False)
 '''
     return [
@@ -154,8 +153,3 @@ def _eq(d) -> str:
     from derive.printing import text
 
     return f"{text(d.start)} = {text(d.result)}"
-
-
-def _indent(block: str, spaces: int) -> str:
-    pad = " " * spaces
-    return "\n".join(pad + line for line in block.splitlines())

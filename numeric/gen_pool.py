@@ -28,9 +28,9 @@ from derive import pool
 from derive.dropout import Convention
 from derive.printing import text
 
-from .codegen import GeneratedFunction
+from .codegen.module import GeneratedFunction
+from .codegen.windows import Stored, code, loop_nest
 from .gen_conv import WINDOW_IMPORT
-from .lowering import Stored, code, loop_nest
 
 __all__ = ["functions", "loop_functions", "preamble"]
 

@@ -1,7 +1,7 @@
 r"""Generate ``softmax_loss(x, y) -> (loss, dx)`` (course API) from the derivations.
 
-Every line of arithmetic is printed from :mod:`derive.softmax` on the grid
-:math:`i \to` axis 0 (examples), :math:`j \to` axis 1 (classes): the one-hot labels
+Every line of arithmetic is printed by the lowering (:class:`numeric.codegen.lowering.Lowering`)
+from :mod:`derive.softmax`, with :math:`i` the examples and :math:`j` the classes: the one-hot labels
 :math:`Y_{ij} = [j = y_i]`, the shift :math:`m_i = \max_c s_{ic}`, the shifted exponentials
 :math:`E_{ij} = e^{s_{ij} - m_i}`, the loss in its stable log-sum-exp form, the softmax
 :math:`E_{ij} / \sum_c E_{ic}` and the gradient :math:`(P - Y)/N`.
@@ -12,13 +12,12 @@ from __future__ import annotations
 import sympy as sp
 
 from derive import softmax
-from derive.dropout import Convention
 from derive.printing import text
 
-from .arraycode import grid_statements
-from .codegen import FLOATING_HELPER, GeneratedFunction
+from .codegen.lowering import Lowering
+from .codegen.module import FLOATING_HELPER, GeneratedFunction
 
-__all__ = ["LABELS_HELPER", "functions", "grid", "preamble"]
+__all__ = ["LABELS_HELPER", "functions", "lowering", "preamble"]
 
 LABELS_HELPER = '''def _scores_and_labels(name, x, y):
     """Check scores x of shape (N, C) (floating point) and labels y of shape (N,) in 0..C-1."""
@@ -31,23 +30,25 @@ LABELS_HELPER = '''def _scores_and_labels(name, x, y):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
     if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
+    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
+    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y'''
 """Checks shared by the loss functions (appears once per module)."""
 
 
-def preamble(convention: Convention | str) -> list[str]:
+def preamble() -> list[str]:
     """Module-level helpers the loss uses."""
     return [FLOATING_HELPER, LABELS_HELPER]
 
 
-def grid() -> tuple[list[tuple[sp.Symbol, sp.Symbol]], dict[sp.Basic, str]]:
-    """The axes (examples, classes) and the names of the arrays and sizes on them."""
+def lowering(names: dict[sp.Basic, str], booleans: tuple[sp.IndexedBase, ...] = ()) -> Lowering:
+    """The lowering of a loss over scores (examples :math:`i`, classes :math:`j`) and labels:
+    ``x``, ``y``, the one-hot ``onehot``, the sizes ``N`` and ``C``, and ``names``."""
     s = softmax.symbols()
-    axes = [(s["i"], s["N"]), (s["j"], s["C"])]
-    names = {s["s"]: "x", s["y"]: "y[:, None]", s["Y"]: "onehot", s["N"]: "N", s["C"]: "C"}
-    return axes, names
+    return Lowering({s["i"]: s["N"], s["j"]: s["C"]},
+                    {s["s"]: "x", s["y"]: "y", s["Y"]: "onehot", s["N"]: "N", s["C"]: "C", **names},
+                    one_hot={s["Y"]: "y"}, booleans=frozenset(booleans))
 
 
 def one_hot() -> sp.Expr:
@@ -56,27 +57,20 @@ def one_hot() -> sp.Expr:
     return softmax.ONE_HOT.statement.rhs.xreplace({sp.Symbol("c", integer=True): s["j"]})
 
 
-def functions(convention: Convention | str) -> list[GeneratedFunction]:
+def functions() -> list[GeneratedFunction]:
     """The generated ``softmax_loss``."""
     s = softmax.symbols()
-    axes, names = grid()
-    names |= {s["m"]: "shift", s["E"]: "e", s["P"]: "probs"}
+    i, j = s["i"], s["j"]
     loss, stable, gradient = softmax.loss(), softmax.stable_softmax(), softmax.gradient()
     lse = next(step.after for step in loss.steps if step.rule == "log-sum-exp")
-    at_grid = {sp.Symbol("a", integer=True): s["i"], sp.Symbol("b", integer=True): s["j"]}
-    body = grid_statements(
-        [
-            ("onehot", one_hot()),
-            ("shift", softmax.SHIFT.statement.rhs),
-            ("e", softmax.SHIFTED.statement.rhs),
-            ("loss", loss.result),
-            ("probs", stable.result),
-            ("dx", gradient.result.xreplace(at_grid)),
-        ],
-        axes,
-        names,
-        one_hot={s["Y"]: "y[:, None]"},
-    )
+    at_grid = {sp.Symbol("a", integer=True): i, sp.Symbol("b", integer=True): j}
+    body = lowering({s["m"]: "shift", s["E"]: "e", s["P"]: "probs"})
+    body.assign("onehot", one_hot(), (i, j))
+    body.assign("shift", softmax.SHIFT.statement.rhs, (i,))
+    body.assign("e", softmax.SHIFTED.statement.rhs, (i, j))
+    body.assign("loss", loss.result, ())
+    body.assign("probs", stable.result, (i, j))
+    body.assign("dx", gradient.result.xreplace(at_grid), (i, j))
     source = f'''
 def softmax_loss(x, y):
     """Softmax cross-entropy loss and its gradient, computed stably.
@@ -91,13 +85,8 @@ def softmax_loss(x, y):
     """
     x, y = _scores_and_labels("softmax_loss", x, y)
     N, C = x.shape
-{_indent(body, 4)}
+{body.source(4)}
     return float(loss), dx.astype(x.dtype, copy=False)
 '''
     titles = (loss.title, stable.title, gradient.title)
     return [GeneratedFunction("softmax_loss", source, titles)]
-
-
-def _indent(block: str, spaces: int) -> str:
-    pad = " " * spaces
-    return "\n".join(pad + line for line in block.splitlines())

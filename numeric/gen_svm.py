@@ -1,6 +1,6 @@
 r"""Generate ``svm_loss(x, y) -> (loss, dx)`` (course API) from the derivations.
 
-Printed from :mod:`derive.svm` on the same grid as the softmax loss: the one-hot labels, the
+Printed by the lowering from :mod:`derive.svm`, as the softmax loss is: the one-hot labels, the
 margins :math:`M_{ij} = s_{ij} - \sum_k Y_{ik} s_{ik} + 1`, the violating classes
 :math:`P = [M > 0]`, the hinge loss and its derived gradient.
 """
@@ -10,42 +10,31 @@ from __future__ import annotations
 import sympy as sp
 
 from derive import svm
-from derive.dropout import Convention
 from derive.printing import text
 
-from .arraycode import grid_statements
-from .codegen import FLOATING_HELPER, GeneratedFunction
-from .gen_softmax import LABELS_HELPER, _indent, grid, one_hot
+from .codegen.module import FLOATING_HELPER, GeneratedFunction
+from .gen_softmax import LABELS_HELPER, lowering, one_hot
 
 __all__ = ["functions", "preamble"]
 
 
-def preamble(convention: Convention | str) -> list[str]:
+def preamble() -> list[str]:
     """Module-level helpers the loss uses."""
     return [FLOATING_HELPER, LABELS_HELPER]
 
 
-def functions(convention: Convention | str) -> list[GeneratedFunction]:
+def functions() -> list[GeneratedFunction]:
     """The generated ``svm_loss``."""
     s = svm.symbols()
-    axes, names = grid()
-    names |= {s["M"]: "margin", s["P"]: "positive"}
-    j = axes[1][0]
+    body = lowering({s["M"]: "margin", s["P"]: "positive"}, booleans=(s["P"],))
+    i, j = body.ranges
     gradient = svm.gradient()
-    at_grid = {sp.Symbol("a", integer=True): axes[0][0], sp.Symbol("b", integer=True): j}
-    body = grid_statements(
-        [
-            ("onehot", one_hot()),
-            ("margin", svm.MARGIN.statement.rhs.xreplace({s["c"]: j})),
-            ("positive", svm.VIOLATING.statement.rhs.xreplace({s["c"]: j})),
-            ("loss", svm.HINGE.statement.rhs),
-            ("dx", gradient.result.xreplace(at_grid)),
-        ],
-        axes,
-        names,
-        one_hot={s["Y"]: "y[:, None]"},
-        booleans=(s["P"],),
-    )
+    at_grid = {sp.Symbol("a", integer=True): i, sp.Symbol("b", integer=True): j}
+    body.assign("onehot", one_hot(), (i, j))
+    body.assign("margin", svm.MARGIN.statement.rhs.xreplace({s["c"]: j}), (i, j))
+    body.assign("positive", svm.VIOLATING.statement.rhs.xreplace({s["c"]: j}), (i, j))
+    body.assign("loss", svm.HINGE.statement.rhs, ())
+    body.assign("dx", gradient.result.xreplace(at_grid), (i, j))
     source = f'''
 def svm_loss(x, y):
     """Multiclass SVM (hinge) loss with margin 1, and its gradient.
@@ -60,7 +49,7 @@ def svm_loss(x, y):
     """
     x, y = _scores_and_labels("svm_loss", x, y)
     N, C = x.shape
-{_indent(body, 4)}
+{body.source(4)}
     return float(loss), dx.astype(x.dtype, copy=False)
 '''
     return [GeneratedFunction("svm_loss", source, (gradient.title,))]

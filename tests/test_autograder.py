@@ -14,10 +14,30 @@ import pytest
 
 from derive.errors import LayergradError
 from layergrad.cli import main
-from worksheets.autograder import VISIBILITIES, gradescope_bundle, gradescope_results, read_points
+from worksheets.autograder import (
+    VISIBILITIES,
+    Part,
+    grade,
+    gradescope_bundle,
+    gradescope_results,
+    read_points,
+    visible_checks,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = ROOT / "examples" / "student_layers.py"
+VISIBLE_ONLY = ROOT / "tests" / "fixtures" / "grading" / "visible_only.py"  # fails only hidden checks
+ONLY = ["--dropout-p", "keep", "--only", "dropout,affine,relu,softmax_loss"]
+SPLIT = """
+affine_forward = 1
+[softmax_loss]
+visible = 1
+hidden = { points = 2, visibility = "after_published" }
+[dropout_forward]
+visible = 1
+hidden = 2
+"""
+SPLIT_FUNCTIONS = {"affine_forward", "softmax_loss", "dropout_forward"}
 POINTS = {"dropout_forward": 2.0, "dropout_backward": 3.0, "affine_forward": 1.0, "affine_backward": 2.0,
           "relu_forward": 1.0, "relu_backward": 1.0, "softmax_loss": 2.0}
 
@@ -67,8 +87,7 @@ def run_bundle(tmp_path: Path, submission: bytes | None, bundle: bytes) -> dict:
 
 @pytest.fixture(scope="module")
 def bundle() -> bytes:
-    only = "dropout,affine,relu,softmax_loss"
-    return gradescope_bundle(points=POINTS, check_args=["--dropout-p", "keep", "--only", only])
+    return gradescope_bundle(points=POINTS, check_args=ONLY)
 
 
 @pytest.fixture(scope="module")
@@ -142,14 +161,35 @@ def test_results_without_a_points_table_are_one_point_each() -> None:
 ])
 def test_points_tables(tmp_path: Path, name: str, text: str) -> None:
     (tmp_path / name).write_text(text)
-    assert read_points(tmp_path / name) == {"relu_forward": 2.0, "relu_backward": 0.5}
+    assert read_points(tmp_path / name) == {"relu_forward": (Part("all", 2.0),), "relu_backward": (Part("all", 0.5),)}
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("p.toml", SPLIT),
+    ("p.json", json.dumps({"affine_forward": 1,
+                           "softmax_loss": {"hidden": {"points": 2, "visibility": "after_published"}, "visible": 1},
+                           "dropout_forward": {"visible": 1, "hidden": 2}})),
+])
+def test_points_tables_split_visible_and_hidden_tests(tmp_path: Path, name: str, text: str) -> None:
+    (tmp_path / name).write_text(text)
+    assert read_points(tmp_path / name) == {
+        "affine_forward": (Part("all", 1.0),),
+        "softmax_loss": (Part("visible", 1.0), Part("hidden", 2.0, "after_published")),
+        "dropout_forward": (Part("visible", 1.0), Part("hidden", 2.0)),
+    }
+    (tmp_path / "p.csv").write_text("function,visible,hidden\nsoftmax_loss,1,2\n")
+    assert read_points(tmp_path / "p.csv") == {"softmax_loss": (Part("visible", 1.0), Part("hidden", 2.0))}
 
 
 @pytest.mark.parametrize(("name", "text", "said"), [
-    ("p.json", '{"relu_forward": "two"}', "numbers of points"),
+    ("p.json", '{"relu_forward": "two"}', "a number of points"),
     ("p.json", "[1, 2]", "numbers of points"),
+    ("p.json", '{"relu_forward": null}', "a number of points or a table"),
     ("p.toml", "relu_forward = -1\n", "negative"),
-    ("p.csv", "relu_forward,1,2\n", "two cells"),
+    ("p.csv", "relu_forward,1,2,3\n", "two cells"),
+    ("p.toml", "[relu_forward]\nvisible = 1\nsecret = 2\n", "'visible' and/or 'hidden'"),
+    ("p.toml", "[relu_forward]\nhidden = { points = 1, visibility = 'later' }\n", "unknown visibility"),
+    ("p.toml", "[relu_forward]\nhidden = { visibility = 'hidden' }\n", "'points'"),
     ("p.yaml", "relu_forward: 1\n", ".json, .toml or .csv"),
     ("p.json", "{", "cannot read"),
 ])
@@ -163,14 +203,15 @@ def test_cli_writes_the_bundle_and_keeps_the_habits(tmp_path: Path, capsys: pyte
     (tmp_path / "points.csv").write_text("relu_forward,2\n")
     out = tmp_path / "autograder.zip"
     assert main(["autograder", "--gradescope", "--points", str(tmp_path / "points.csv"), "--dropout-p", "drop",
-                 "--only", "relu,dropout", "--visibility", "hidden", "-o", str(out)]) == 0
+                 "--only", "relu,dropout", "--visibility", "hidden", "--strict", "-o", str(out)]) == 0
     with zipfile.ZipFile(out) as archive:
         assert {"setup.sh", "run_autograder", "layergrad-autograder.json"} <= set(archive.namelist())
         assert archive.getinfo("run_autograder").external_attr >> 16 & 0o111
         run = archive.read("run_autograder").decode()
         config = json.loads(archive.read("layergrad-autograder.json"))
-    assert "--dropout-p drop --only relu,dropout" in run and "check" in run and "--json" in run
-    assert config == {"points": {"relu_forward": 2.0}, "visibility": "hidden", "submission": "layers.py"}
+    assert "--dropout-p drop --only relu,dropout --strict" in run and "check" in run and "--json" in run
+    assert config == {"points": {"relu_forward": [{"tier": "all", "points": 2.0, "visibility": None}]},
+                      "visibility": "hidden", "submission": "layers.py"}
     capsys.readouterr()
     assert main(["autograder", "--gradescope", "-o", str(out)]) == 0  # layergrad wrote it: may replace it
     (tmp_path / "mine.zip").write_text("not layergrad's")
@@ -179,3 +220,63 @@ def test_cli_writes_the_bundle_and_keeps_the_habits(tmp_path: Path, capsys: pyte
     assert main(["autograder", "--gradescope", "--submission", "../x.py", "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 3
+
+
+@pytest.fixture(scope="module")
+def split_bundle(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    table = tmp_path_factory.mktemp("points") / "points.toml"
+    table.write_text(SPLIT)
+    return gradescope_bundle(points=read_points(table), check_args=ONLY)
+
+
+def test_visible_checks_pass_and_a_hidden_one_fails_naming_the_mistake(tmp_path: Path, split_bundle: bytes) -> None:
+    """visible_only.py passes every visible check; its softmax_loss overflows on the hidden large scores."""
+    results = run_bundle(tmp_path, VISIBLE_ONLY.read_bytes(), split_bundle)
+    tests = {t["name"]: t for t in results["tests"] if t["name"].split(" (")[0] in SPLIT_FUNCTIONS}
+    assert {name: got for name, got in scores(results).items() if name in tests} == {
+        "affine_forward": (1.0, 1.0),
+        "softmax_loss (visible checks)": (1.0, 1.0), "softmax_loss (hidden checks)": (0.0, 2.0),
+        "dropout_forward (visible checks)": (1.0, 1.0), "dropout_forward (hidden checks)": (2.0, 2.0),
+    }
+    assert "mistake: softmax-unstable" in tests["softmax_loss (hidden checks)"]["output"]
+    assert "1000 + randn" in tests["softmax_loss (hidden checks)"]["output"]  # the case it fails is shown
+    assert {name: t["visibility"] for name, t in tests.items()} == {
+        "affine_forward": "visible", "softmax_loss (visible checks)": "visible",
+        "softmax_loss (hidden checks)": "after_published", "dropout_forward (visible checks)": "visible",
+        "dropout_forward (hidden checks)": "after_due_date"}
+
+
+def test_the_hidden_checks_fail_a_copy_of_layergrads_code(tmp_path: Path, split_bundle: bytes, correct: bytes) -> None:
+    results = run_bundle(tmp_path, correct, split_bundle)
+    got = scores(results)
+    assert got["softmax_loss (visible checks)"] == (1.0, 1.0) and got["dropout_forward (visible checks)"] == (1.0, 1.0)
+    assert got["softmax_loss (hidden checks)"] == (0.0, 2.0) and got["dropout_forward (hidden checks)"] == (0.0, 2.0)
+    assert all("reference-copy" in t["output"] for t in results["tests"] if "hidden" in t["name"])
+    assert got["affine_forward"] == got["relu_forward"] == (1.0, 1.0)  # a test of all checks only says so
+
+
+def test_visible_checks_are_the_first_case_and_the_dtype_check(capsys: pytest.CaptureFixture[str]) -> None:
+    """On every layer the checker knows: each function has visible checks, none of them on a corner,
+    a stress input or the notebooks' inputs, and fewer than all wherever there are several cases."""
+    main(["check", str(ROOT / "numeric" / "checks" / "reference_keep.py"), "--dropout-p", "keep", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["functions"]) >= 20
+    for function in report["functions"]:
+        checks = function["checks"]
+        visible = visible_checks(checks)
+        assert visible and visible[0] is checks[0], function["name"]
+        names = [c["name"] for c in visible]
+        assert not any(w in n for n in names for w in ("corner", "overflows", "the notebooks'", "ε matters")), names
+        cases = {c["name"].split(" on ")[-1].split(":")[0] for c in checks}
+        if len(checks) > 3 and len(cases) > 2:
+            assert len(visible) < len(checks), function["name"]
+
+
+def test_a_function_that_crashed_fails_every_tier_saying_why() -> None:
+    crashed = {"name": "relu_forward", "layer": "relu", "status": "fail", "checks": [], "mistakes": [],
+               "diagnoses": [], "remarks": [], "note": "relu_forward took longer than 10 s"}
+    for tier in ("all", "visible", "hidden"):
+        passed, output = grade(crashed, tier)
+        assert not passed and "longer than 10 s" in output, tier
+    with pytest.raises(LayergradError, match="unknown tier"):
+        grade(crashed, "secret")

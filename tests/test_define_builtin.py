@@ -117,3 +117,23 @@ def test_softmax_cross_entropy_gradient_is_proved_equal_to_the_curated_one():
     prover = index_prover(nested_sums=True)
     assert prover(mine, softmax.gradient().result, lambda e: unfold(e, [softmax.SOFTMAX]))
     assert not prover(mine, softmax.gradient().result * 2, lambda e: unfold(e, [softmax.SOFTMAX]))
+
+
+@pytest.mark.parametrize("name", ["layernorm", "batchnorm"])
+def test_normalization_gradients_equal_the_curated_derivations_symbolically(name):
+    """Plain SymPy at concrete sizes: the defined closed form of ∂L/∂X and the gradients of γ and
+    β equal the curated closed form and stages, their definitions written out."""
+    from derive import batchnorm as bn
+    from derive.defined import derive
+    from derive.defined_concrete import agrees_with_curated
+
+    family = bn.family(name)
+    layer = derive(define(FOLDER / f"{name}.toml"))
+    table = layer.definition.symbols
+    symbols = {family.axes[0].size: table["N"], family.axes[1].size: table["D"], bn.EPS: table["eps"]}
+    written = [a for a in bn.definitions(family).values() if a.is_equation]
+    curated = {"X": bn.closed_form(family), "gamma": bn.stage(family, "gamma"), "beta": bn.stage(family, "beta")}
+    for array, derivation in curated.items():
+        assert agrees_with_curated(layer, array, derivation, symbols, written, draws=1, indices=(1,)), array
+    wrong = {**symbols, bn.EPS: 2 * table["eps"]}  # the comparison can fail
+    assert not agrees_with_curated(layer, "X", curated["X"], wrong, written, draws=1, indices=(1,))

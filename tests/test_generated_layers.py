@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 from derive import LayergradError, affine, softmax
-from numeric.arraycode import grid_code, grid_statements, matrix_code
+from numeric.codegen.lowering import Lowering
 from numeric.export import module_source
 from numeric.gradcheck import numerical_gradient, rel_error
 
@@ -39,11 +39,11 @@ def reference_svm(x, y):
 
 def test_the_arithmetic_lines_come_from_the_derivations():
     source = module_source("cs231n", "keep")
-    for line in ("out = flat @ w + b", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
-                 "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = (x > 0)", "dx = dout*mask",
-                 "shift = np.max(x, axis=1, keepdims=True)", "r0 = np.sum(e, axis=1, keepdims=True)", "probs = e/r0",
-                 "np.take_along_axis(x, y[:, None], axis=1)", "r0 = ~onehot",
-                 "dx = (probs - onehot)/N", "positive = (margin > 0)"):
+    for line in ("_r0 = flat @ w", "out = b + _r0", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
+                 "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = x > 0", "dx = dout*mask",
+                 "shift = x.max(axis=1)", "_r2 = e.sum(axis=1)", "probs = e/_r2[:, None]",
+                 "x[np.arange(N), y]", "_r1 = ~onehot", "_r3 = _r1*positive",
+                 "dx = (probs - onehot)/N", "positive = margin > 0"):
         assert line in source, line
     assert source.count("def _floating(") == 1  # a helper shared by several layers appears once
 
@@ -126,48 +126,66 @@ def test_loss_inputs_are_checked(layers, x, y, message):
             loss_fn(x, y)
 
 
-def test_matrix_code_prints_products_sums_and_broadcasts():
+def lowered(assignments, ranges, names, **rules) -> list[str]:
+    lowering = Lowering(dict(ranges), names, **rules)
+    for target, expr, axes in assignments:
+        lowering.assign(target, expr, axes)
+    return lowering.lines
+
+
+def test_matrix_entries_lower_to_products_sums_and_broadcasts():
     s = affine.symbols()
+    i, j, k = s["i"], s["j"], s["k"]
     names = {s["Xm"]: "x", s["Wm"]: "w", s["bm"]: "b", s["dL_dH"]: "g"}
-    assert matrix_code(s["ones_row"] * s["dL_dH"], names) == "g.sum(axis=0)"
-    assert matrix_code(s["Xm"] * s["Wm"] + s["ones_column"] * s["bm"], names) == "x @ w + b"
-    assert matrix_code(s["dL_dH"] * s["Wm"].T, names) == "g @ w.T"
+    ranges = {i: s["N"], j: s["M"], k: s["D"]}
+    assert lowered([("db", (s["ones_row"] * s["dL_dH"])[0, j], (j,))], ranges, names) == ["db = g.sum(axis=0)"]
+    assert lowered([("h", (s["Xm"] * s["Wm"] + s["ones_column"] * s["bm"])[i, j], (i, j))], ranges, names) == [
+        "_r0 = x @ w", "h = b + _r0"]
+    assert lowered([("dx", (s["dL_dH"] * s["Wm"].T)[i, k], (i, k))], ranges, names) == ["dx = g @ w.T"]
+    assert lowered([("dw", (s["Xm"].T * s["dL_dH"])[k, j], (k, j))], ranges, names) == ["dw = x.T @ g"]
     with pytest.raises(LayergradError, match="no array name"):
-        matrix_code(s["Xm"] * s["Wm"], {s["Xm"]: "x"})
+        lowered([("h", (s["Xm"] * s["Wm"])[i, j], (i, j))], ranges, {s["Xm"]: "x"})
 
 
-def test_grid_code_reduces_along_axes_and_refuses_what_it_cannot_place():
+def test_sums_reduce_along_axes_and_what_cannot_be_placed_is_refused():
     s = softmax.symbols()
     i, j, N, C = s["i"], s["j"], s["N"], s["C"]
     c = sp.Symbol("c", integer=True)
     x = s["s"]
-    axes, names = [(i, N), (j, C)], {x: "x", N: "N", C: "C"}
-    assert grid_code(sp.Sum(x[i, c], (c, 0, C - 1)), axes, names) == "np.sum(x, axis=1, keepdims=True)"
-    assert grid_code(sp.Sum(x[i, j], (i, 0, N - 1), (j, 0, C - 1)), axes, names) == "np.sum(x)"
-    assert grid_code(sp.KroneckerDelta(j, i), axes, names) == "(np.arange(N)[:, None] == np.arange(C)[None, :])"
+    ranges, names = {i: N, j: C}, {x: "x", N: "N", C: "C"}
+    assert lowered([("r", sp.Sum(x[i, c], (c, 0, C - 1)), (i,))], ranges, names) == ["r = x.sum(axis=1)"]
+    assert lowered([("t", sp.Sum(x[i, j], (i, 0, N - 1), (j, 0, C - 1)), ())], ranges, names) == [
+        "t = x.sum(axis=(0, 1))"]
+    assert lowered([("d", sp.KroneckerDelta(j, i), (i, j))], ranges, names) == [
+        "d = np.arange(N)[:, None] == np.arange(C)[None, :]"]
     with pytest.raises(LayergradError, match="must start at 0"):
-        grid_code(sp.Sum(x[i, c], (c, 1, C)), axes, names)
-    with pytest.raises(LayergradError, match="does not depend on c"):
-        grid_code(sp.Sum(s["m"][i], (c, 0, C - 1)), axes, names | {s["m"]: "m"})
-    with pytest.raises(LayergradError, match="j is both free and summed"):
-        grid_code(sp.Sum(x[i, j] * x[i, c], (c, 0, C - 1)), axes, names)
+        lowered([("r", sp.Sum(x[i, c], (c, 1, C)), (i,))], ranges, names)
+    with pytest.raises(LayergradError, match="neither free nor summed"):
+        lowered([("r", sp.Sum(x[i, j] * x[i, c], (c, 0, C - 1)), (i,))], ranges, names)
 
 
-def test_grid_code_gathers_against_one_hot_negates_booleans_and_computes_repeats_once():
+def test_sums_gather_against_one_hot_booleans_stay_boolean_and_repeats_are_computed_once():
     s = softmax.symbols()
     i, j, N, C, Y = s["i"], s["j"], s["N"], s["C"], s["Y"]
     c, k = sp.symbols("c k", integer=True)
-    x, e = s["s"], sp.IndexedBase("E")
-    axes, names = [(i, N), (j, C)], {x: "x", Y: "onehot", e: "e", N: "N", C: "C"}
-    labels = {"one_hot": {Y: "y[:, None]"}}
-    picked = grid_code(sp.Sum(Y[i, c] * x[i, c], (c, 0, C - 1)), axes, names, **labels)
-    assert picked == "np.take_along_axis(x, y[:, None], axis=1)"
-    assert grid_code((1 - Y[i, j]) * x[i, j], axes, names, **labels) == "(~onehot)*x"
+    x, e, p = s["s"], sp.IndexedBase("E"), sp.IndexedBase("P")
+    ranges, names = {i: N, j: C}, {x: "x", Y: "onehot", e: "e", p: "positive", s["y"]: "y", N: "N", C: "C"}
+    rules = {"one_hot": {Y: "y"}, "booleans": frozenset({p})}
+    picked = lowered([("picked", sp.Sum(Y[i, c] * x[i, c], (c, 0, C - 1)), (i,))], ranges, names, **rules)
+    assert picked == ["picked = x[np.arange(N), y]"]
+    assert lowered([("h", (1 - Y[i, j]) * x[i, j], (i, j))], ranges, names, **rules) == ["_r0 = ~onehot", "h = _r0*x"]
+    counted = lowered([("n", sp.Sum((1 - Y[i, c]) * p[i, c], (c, 0, C - 1)), (i,))], ranges, names, **rules)
+    assert counted == ["_r0 = ~onehot", "_r1 = _r0*positive", "n = _r1.sum(axis=1)"]  # a count, not einsum's or
     total = sp.Sum(e[i, c], (c, 0, C - 1))
-    lines = grid_statements([("a", sp.log(total)), ("b", e[i, j] / sp.Sum(e[i, k], (k, 0, C - 1)))], axes, names)
-    assert lines.splitlines() == ["r0 = np.sum(e, axis=1, keepdims=True)", "a = np.log(r0)", "b = e/r0"]
+    lines = lowered([("a", sp.log(total), (i,)), ("b", e[i, j] / sp.Sum(e[i, k], (k, 0, C - 1)), (i, j))],
+                    ranges, names)
+    assert lines == ["_r0 = e.sum(axis=1)", "a = np.log(_r0)", "b = e/_r0[:, None]"]
     rng = np.random.default_rng(0)
     scores, y = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])
     onehot = np.arange(4)[None, :] == y[:, None]
-    assert np.array_equal(eval(picked, {"np": np, "x": scores, "y": y}), scores[np.arange(5), y][:, None])
-    assert np.array_equal(eval("(~onehot)*x", {"onehot": onehot, "x": scores}), np.where(onehot, 0, scores))
+    positive = scores > 0
+    scope = {"np": np, "x": scores, "y": y, "N": 5, "onehot": onehot, "positive": positive}
+    exec("\n".join(picked + counted + ["h = _r0*x"]), scope)
+    assert np.array_equal(scope["picked"], scores[np.arange(5), y])
+    assert np.array_equal(scope["n"], (positive & ~onehot).sum(axis=1))
+    assert np.array_equal(scope["h"], np.where(onehot, 0, scores))

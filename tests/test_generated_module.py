@@ -7,7 +7,7 @@ import pytest
 
 from derive import dropout
 from derive.errors import LayergradError
-from numeric.codegen import elementwise_function
+from numeric.codegen.printer import elementwise_function
 from numeric.export import function_source, generated_module, module_source
 
 

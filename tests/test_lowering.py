@@ -6,7 +6,7 @@ import sympy as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from derive import LayergradError
-from numeric.lowering import Stored, contraction, crop, embed, loop_nest, reduce_sum, scatter_add, window_view
+from numeric.codegen.windows import Stored, contraction, crop, embed, loop_nest, reduce_sum, scatter_add, window_view
 
 n, f, c, i, j, k, l, a, b, u, v = sp.symbols("n f c i j k l a b u v", integer=True)
 S, P, d = sp.symbols("S P d", integer=True, positive=True)
@@ -108,7 +108,7 @@ def test_loop_nest_prints_the_sum_and_turns_deltas_into_targets():
 
 
 def test_scatter_contraction_equals_the_contraction_then_the_scatter():
-    from numeric.lowering import scatter_contraction
+    from numeric.codegen.windows import scatter_contraction
 
     dout = rng.standard_normal((N, F, HO, WO))
     w = rng.standard_normal((F, C, HH, WW))

@@ -42,8 +42,16 @@ def test_nbgrader_releases_and_autogrades_a_layergrad_notebook(tmp_path: Path) -
         assert theirs.source.strip() == mine.source.strip()
         assert "BEGIN SOLUTION" not in theirs.source
 
+    # carol keeps the mask in float32: right to np.allclose's default tolerance (the visible check),
+    # not to rounding (a hidden test)
+    carol = nbformat.read(course / "source" / "ps1" / "dropout.ipynb", as_version=4)
+    exact = "mask = (np.random.rand(*x.shape) < p) / p"
+    (cell,) = [c for c in carol.cells if exact in c.source]
+    cell.source = cell.source.replace(exact, "mask = (np.random.rand(*x.shape) < p).astype(np.float32) / np.float32(p)")
+    nbformat.write(carol, tmp_path / "carol.ipynb")
     for student, notebook in (("alice", course / "source" / "ps1" / "dropout.ipynb"),  # filled in correctly
-                              ("bob", course / "release" / "ps1" / "dropout.ipynb")):  # handed in blank
+                              ("bob", course / "release" / "ps1" / "dropout.ipynb"),  # handed in blank
+                              ("carol", tmp_path / "carol.ipynb")):
         (course / "submitted" / student / "ps1").mkdir(parents=True)
         shutil.copy(notebook, course / "submitted" / student / "ps1" / "dropout.ipynb")
     nbgrader(course, "autograde", "ps1", "--force")
@@ -55,3 +63,15 @@ def test_nbgrader_releases_and_autogrades_a_layergrad_notebook(tmp_path: Path) -
     assert float(grades["alice"]["score"]) == checks  # every autograded check passes
     assert float(grades["bob"]["score"]) == 0  # the stubs raise NotImplementedError
     assert float(grades["alice"]["max_score"]) > checks  # written answers are left to a person
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        carols = {g.name: g.auto_score for g in gradebook.find_submission_notebook("dropout", "ps1", "carol").grades}
+    assert carols["dropout-check-1"] == 1  # the visible check passes
+    assert carols["dropout-hidden-1"] == 0  # the hidden test does not
+    assert float(grades["carol"]["score"]) == checks - 1
+    graded = nbformat.read(course / "autograded" / "carol" / "ps1" / "dropout.ipynb", as_version=4)
+    (hidden,) = [c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dropout-hidden-1"]
+    assert "BEGIN HIDDEN TESTS" in hidden.source  # nbgrader restored the hidden tests to grade
+    assert "float32?" in "".join(o.get("evalue", "") for o in hidden.outputs)  # the mistake, named

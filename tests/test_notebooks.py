@@ -8,7 +8,7 @@ import pytest
 from derive.errors import LayergradError
 from layergrad.cli import main
 from worksheets import jupyter
-from worksheets.jupyter import BEGIN, END, NOTEBOOKS, build, execute
+from worksheets.jupyter import BEGIN, BEGIN_HIDDEN, END, END_HIDDEN, NOTEBOOKS, build, execute
 
 
 @pytest.mark.parametrize("name", list(NOTEBOOKS))
@@ -25,8 +25,15 @@ def test_notebook_executes_top_to_bottom(name):
 def test_student_version_differs_exactly_in_the_solutions(name):
     solution, student = build(name), build(name, student=True)
     assert len(solution.cells) == len(student.cells)
-    graded = 0
+    graded = hidden = 0
     for ours, theirs in zip(solution.cells, student.cells):
+        if BEGIN_HIDDEN in ours.source:  # hidden tests: a locked autograder test, its tests left out
+            hidden += 1
+            assert ours.metadata["nbgrader"]["grade"] and ours.metadata["nbgrader"]["locked"]
+            assert BEGIN_HIDDEN not in theirs.source and END_HIDDEN not in theirs.source
+            tests = ours.source.split(BEGIN_HIDDEN)[1].split(END_HIDDEN)[0].strip().splitlines()
+            assert tests and not any(line in theirs.source for line in tests)
+            continue
         if not ours.metadata.get("nbgrader", {}).get("solution"):
             assert ours.source == theirs.source
             continue
@@ -38,6 +45,7 @@ def test_student_version_differs_exactly_in_the_solutions(name):
         solution_lines = ours.source.split(BEGIN)[1].split(END)[0].strip().splitlines()
         assert not any(line.strip() and line in theirs.source for line in solution_lines)
     assert graded >= 2, "at least two exercises"
+    assert hidden >= 1, "hidden tests of the exercises"
     nbformat.validate(student)
 
 

@@ -1,19 +1,28 @@
-r"""Gradescope autograders: a bundle that runs ``layergrad check`` on each submission.
+r"""Autograders for Gradescope and Otter-Grader: bundles that run ``layergrad check`` on each submission.
 
-Gradescope unpacks the bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
+Gradescope unpacks a bundle into ``/autograder/source``, runs ``setup.sh`` once when it builds
 the image, then, for every submission, puts the student's files in ``/autograder/submission``,
-runs ``run_autograder`` and reads ``/autograder/results/results.json``. The bundle's
+runs ``run_autograder`` and reads ``/autograder/results/results.json``. The Gradescope bundle's
 ``run_autograder`` calls ``layergrad check --json`` (each function in its own sandboxed process)
-on the submitted module and turns the report into that file with :func:`gradescope_results`:
-one test per function, worth the points of the instructor's table (one each by default), scored
-all or nothing, with the named mistake and the diagnosis as the test's output. A submitted
-module's score is
+on the submitted module and turns the report into that file with :func:`gradescope_results`.
+The Otter bundle (:func:`otter_bundle`) has Otter's layout instead (``otter_config.json``,
+``tests/``, ``run_otter.py``): Otter runs the submission, then one test file per function whose
+test cases call :func:`otter_verdict`, which runs the same sandboxed check on the submitted file.
 
-.. math:: \text{score} = \sum_{f \text{ checked}} \text{points}(f)\,[f \text{ passes}].
+Each function is graded by the parts (:class:`Part`) of the instructor's points table: the
+whole set of checks as one test (one point by default), or a *visible* test and a *hidden*
+test. The visible checks are those a student reproduces in the notebook: the checker's first,
+smallest case of the function (forward against the reference, the gradient check along random
+directions) and the dtype check (:func:`visible_checks`). The hidden test is the full set —
+the corners of the declared domains, the notebooks' and stress inputs, every keep probability
+and both dropout draws, the options of the check (``--strict``: warnings fail) — and fails a
+function that is layergrad's own code (reference-copy). Each test is scored all or nothing:
 
-Every path the bundle uses starts from ``$LAYERGRAD_AUTOGRADER_ROOT`` (default ``/autograder``),
-and the Python that runs it from ``$LAYERGRAD_PYTHON`` (default ``python3``), so that the bundle
-can be run on any machine in a folder laid out as Gradescope lays it out.
+.. math:: \text{score} = \sum_{f} \sum_{t \in \text{parts}(f)} \text{points}(f, t)\,[f \text{ passes the checks of } t].
+
+Every path the bundles use starts from ``$LAYERGRAD_AUTOGRADER_ROOT`` (default ``/autograder``),
+and the Python that runs them from ``$LAYERGRAD_PYTHON`` (default ``python3``), so that a bundle
+can be run on any machine in a folder laid out as the service lays it out.
 """
 
 from __future__ import annotations
@@ -21,10 +30,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shlex
+import subprocess
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +46,71 @@ from numeric.files import write_output
 
 __all__ = [
     "CONFIG",
+    "TIERS",
     "VISIBILITIES",
+    "Part",
+    "grade",
     "gradescope_bundle",
+    "gradescope_files",
     "gradescope_results",
+    "otter_bundle",
+    "otter_files",
+    "otter_verdict",
     "read_points",
-    "write_gradescope_bundle",
+    "visible_checks",
+    "write_bundle",
 ]
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 """Gradescope's visibility settings of a test and of the results."""
 
+TIERS = ("all", "visible", "hidden")
+"""Which checks a test grades: all of them (one test per function), the visible ones, the full hidden set."""
+
 CONFIG = "layergrad-autograder.json"
-"""The bundle's settings: points table, visibility, the submitted file's name."""
+"""The Gradescope bundle's settings: points table, visibility, the submitted file's name."""
+
+HIDDEN_VISIBILITY = "after_due_date"
+"""When students see a hidden test's result unless the points table says otherwise."""
 
 
-def read_points(path: str | Path) -> dict[str, float]:
-    """The points table of ``path``: a JSON object or TOML table (``name = points``), or a CSV
-    with two columns (function, points; a header row is allowed). Points are non-negative."""
+@dataclass(frozen=True)
+class Part:
+    """One test of a function: the checks it grades (``tier``), its points and when students see
+    it (``visibility``; ``None``: the bundle's default for the tier)."""
+
+    tier: str
+    points: float
+    visibility: str | None = None
+
+    def title(self, function: str) -> str:
+        """The test's name: the function's, with the tier unless it grades all checks."""
+        return function if self.tier == "all" else f"{function} ({self.tier} checks)"
+
+    def shown(self, visibility: str) -> str:
+        """The test's visibility, ``visibility`` being the bundle's for tests that set none."""
+        if self.visibility is not None:
+            return self.visibility
+        return HIDDEN_VISIBILITY if self.tier == "hidden" else visibility
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tier": self.tier, "points": self.points, "visibility": self.visibility}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Part:
+        return cls(data["tier"], float(data["points"]), data.get("visibility"))
+
+
+Points = dict[str, tuple[Part, ...]]
+
+
+def read_points(path: str | Path) -> Points:
+    """The points table of ``path``, function → its tests (:class:`Part`).
+
+    JSON or TOML: ``name = points`` (one test of all checks), or a table with ``visible`` and/or
+    ``hidden`` entries, each a number of points or ``{points = 2, visibility = "after_due_date"}``.
+    CSV: ``function,points`` or ``function,visible,hidden`` (a header row is allowed). Points are
+    non-negative; visibilities are Gradescope's."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -64,24 +125,55 @@ def read_points(path: str | Path) -> dict[str, float]:
 
             table = tomllib.loads(text)
         elif suffix == ".csv":
-            rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
-            if rows and not _is_number(rows[0][-1]):
-                rows = rows[1:]  # a header
-            if any(len(row) != 2 for row in rows):
-                raise ValueError("every row must have two cells: function, points")
-            table = {name.strip(): float(points) for name, points in rows}
+            table = _csv_table(text)
         else:
             raise LayergradError(f"cannot read the points table {path}: expected a .json, .toml or .csv file")
     except (ValueError, ImportError) as exc:  # json, tomllib and float errors are ValueErrors
         raise LayergradError(f"cannot read the points table {path}: {exc}") from None
-    if not isinstance(table, dict) or not all(_is_number(v) for v in table.values()):
+    if not isinstance(table, dict):
         raise LayergradError(f"the points table {path} must map function names to numbers of points, "
-                             'such as {"dropout_forward": 2, "dropout_backward": 3}')
-    points = {str(name): float(value) for name, value in table.items()}
-    negative = [name for name, value in points.items() if value < 0]
-    if negative:
-        raise LayergradError(f"the points table {path} gives negative points to {', '.join(negative)}")
-    return points
+                             'such as {"dropout_forward": 2, "dropout_backward": {"visible": 1, "hidden": 2}}')
+    return {str(name): _parts(f"the points table {path}", str(name), value) for name, value in table.items()}
+
+
+def _csv_table(text: str) -> dict[str, Any]:
+    rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+    if rows and not _is_number(rows[0][-1]):
+        rows = rows[1:]  # a header
+    if any(len(row) not in (2, 3) for row in rows):
+        raise ValueError("every row must have two cells (function, points) or three (function, visible, hidden)")
+    return {row[0]: float(row[1]) if len(row) == 2 else {"visible": float(row[1]), "hidden": float(row[2])}
+            for row in rows}
+
+
+def _parts(where: str, name: str, value: Any) -> tuple[Part, ...]:
+    if _is_number(value):
+        return (_part(where, name, "all", value, None),)
+    if not isinstance(value, dict) or not value or set(value) - {"visible", "hidden"}:
+        raise LayergradError(f"{where}: {name} must be a number of points or a table with 'visible' and/or "
+                             f"'hidden' entries, got {value!r}")
+    parts = []
+    for tier, spec in value.items():
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"points", "visibility"}
+            if unknown or "points" not in spec:
+                raise LayergradError(f"{where}: {name}.{tier} must be a number of points or a table "
+                                     f"with 'points' and perhaps 'visibility', got {spec!r}")
+            parts.append(_part(where, name, tier, spec["points"], spec.get("visibility")))
+        else:
+            parts.append(_part(where, name, tier, spec, None))
+    return tuple(sorted(parts, key=lambda p: TIERS.index(p.tier)))
+
+
+def _part(where: str, name: str, tier: str, points: Any, visibility: Any) -> Part:
+    if not _is_number(points):
+        raise LayergradError(f"{where} must give numbers of points: {name} has {points!r}")
+    if float(points) < 0:
+        raise LayergradError(f"{where} gives negative points to {name}")
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise LayergradError(f"{where}: unknown visibility {visibility!r} of {name}; expected one of "
+                             f"{', '.join(VISIBILITIES)}")
+    return Part(tier, float(points), visibility)
 
 
 def _is_number(value: Any) -> bool:
@@ -94,36 +186,102 @@ def _is_number(value: Any) -> bool:
     return True
 
 
-def gradescope_results(check: Mapping[str, Any], points: Mapping[str, float] | None = None,
+def _normalized(points: Mapping[str, Any] | None) -> Points:
+    """A points table given as numbers, :class:`Part` tuples or their dictionaries, as :data:`Points`."""
+    table: Points = {}
+    for name, value in (points or {}).items():
+        if _is_number(value):
+            table[name] = (Part("all", float(value)),)
+        else:
+            table[name] = tuple(p if isinstance(p, Part) else Part.from_dict(p) for p in value)
+    return table
+
+
+_CASE = re.compile(r"\bx \(.*?(?=: [A-Za-z]|$)")
+
+
+def _case(check_name: str) -> str:
+    """The input case a check ran on: ``x (3, 7), train`` in ``batchnorm_forward dgamma on x (3, 7),
+    train: gradient of your forward``; ``p = 0.3`` in ``dropout_forward zero fraction, p = 0.3``."""
+    found = _CASE.search(check_name)
+    if found:
+        return found.group(0)
+    return check_name.rsplit(", ", 1)[-1] if ", " in check_name else check_name.split(" ", 1)[-1]
+
+
+def visible_checks(checks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The checks a student can reproduce: those on the checker's first (smallest) case of the
+    function, and the dtype check."""
+    if not checks:
+        return []
+    first = _case(checks[0]["name"])
+    return [c for c in checks if _case(c["name"]) == first or c.get("method") == "dtype"]
+
+
+def _copied(report: Mapping[str, Any]) -> bool:
+    return any(str(r).startswith("reference-copy") for r in report.get("remarks") or [])
+
+
+def grade(report: Mapping[str, Any], tier: str) -> tuple[bool, str]:
+    """Whether one function's report (from ``layergrad check --json``) passes the checks of
+    ``tier``, and what the student reads: the named mistakes, the diagnosis, what was measured."""
+    from numeric.gradcheck.verdict import Verdict
+
+    if tier not in TIERS:
+        raise LayergradError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+    if report["status"] == "skipped":
+        return False, "not checked" + (f": {report['note']}" if report.get("note") else "")
+    checks = list(report.get("checks") or [])
+    if tier == "visible":
+        checks = visible_checks(checks)
+        passed = bool(checks) and all(c["passed"] for c in checks)
+    else:
+        passed = report["status"] == "pass" and not (tier == "hidden" and _copied(report))
+    if passed:
+        return True, f"passed ({len(checks)} check{'s' * (len(checks) != 1)})"
+    failed = [c for c in checks if not c["passed"]]
+    lines = [f"mistake: {m}" for m in dict.fromkeys(c["mistake"] for c in failed if c.get("mistake"))]
+    if tier != "visible":
+        lines = [f"mistake: {m}" for m in report.get("mistakes") or []] + lines
+        if _copied(report) and report["status"] == "pass":
+            lines.append("mistake: reference-copy (the function is layergrad's own code, not the submission's work)")
+    lines += [c["diagnosis"] for c in failed if c.get("diagnosis")]
+    lines += [Verdict.from_dict(c).line(method=False) for c in failed]
+    if report.get("note") and (tier != "visible" or not checks):
+        lines.append(str(report["note"]))
+    return False, "\n".join(dict.fromkeys(lines)) or "failed"
+
+
+def gradescope_results(check: Mapping[str, Any], points: Mapping[str, Any] | None = None,
                        visibility: str = "visible", default_points: float = 1.0) -> dict[str, Any]:
     """Gradescope's ``results.json`` for one module's ``layergrad check --json`` report ``check``.
 
-    One test per checked function (and per function of ``points`` the module lacks, scored 0),
-    ``max_score`` from ``points`` (``default_points`` for those it does not list), full score when
-    the function passes, 0 otherwise; the output names the mistake. Functions the checker skipped
-    and the table does not list are left out. When the module could not be checked at all, every
-    function of ``points`` scores 0 and the overall output says why."""
+    The tests of each checked function (and of each function of ``points`` the module lacks,
+    scored 0): its parts in ``points``, one test of all checks worth ``default_points`` for
+    those it does not list; full score when the function passes the part's checks, 0 otherwise;
+    the output names the mistake. Functions the checker skipped and the table does not list are
+    left out. When the module could not be checked at all, every test of ``points`` scores 0 and
+    the overall output says why."""
     if visibility not in VISIBILITIES:
         raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
-    points = dict(points or {})
+    table = _normalized(points)
     error = check.get("error")
     functions = {f["name"]: f for f in check.get("functions") or []}
     tests = []
-    for name, report in functions.items():
-        if report["status"] == "skipped" and name not in points:
+    for name in [*functions, *(n for n in table if n not in functions)]:
+        report = functions.get(name)
+        if report is not None and report["status"] == "skipped" and name not in table:
             continue
-        worth = points.get(name, default_points)
-        passed = report["status"] == "pass"
-        tests.append({"name": name, "score": worth if passed else 0.0, "max_score": worth,
-                      "status": "passed" if passed else "failed", "output": _test_output(report),
-                      "visibility": visibility})
-    for name in points:
-        if name not in functions:
-            why = f"not checked: {error}" if error else "not defined in the submitted module"
-            tests.append({"name": name, "score": 0.0, "max_score": points[name], "status": "failed",
-                          "output": why, "visibility": visibility})
+        for part in table.get(name, (Part("all", default_points),)):
+            if report is None:
+                passed, output = False, f"not checked: {error}" if error else "not defined in the submitted module"
+            else:
+                passed, output = grade(report, part.tier)
+            tests.append({"name": part.title(name), "score": part.points if passed else 0.0,
+                          "max_score": part.points, "status": "passed" if passed else "failed", "output": output,
+                          "visibility": part.shown(visibility)})
     passed = sum(t["status"] == "passed" for t in tests)
-    lines = [f"layergrad check: {passed} of {len(tests)} functions passed"]
+    lines = [f"layergrad check: {passed} of {len(tests)} tests passed"]
     if error:
         lines = [f"layergrad could not check the submission: {error}"]
     if check.get("note"):
@@ -131,25 +289,8 @@ def gradescope_results(check: Mapping[str, Any], points: Mapping[str, float] | N
     return {"output": "\n".join(lines), "visibility": visibility, "stdout_visibility": "hidden", "tests": tests}
 
 
-def _test_output(report: Mapping[str, Any]) -> str:
-    """What the student reads: the named mistakes, the diagnosis in plain words, what was measured."""
-    from numeric.gradcheck.verdict import Verdict
-
-    if report["status"] == "pass":
-        count = len(report.get("checks") or [])
-        return f"passed ({count} check{'s' * (count != 1)})"
-    if report["status"] == "skipped":
-        return "not checked" + (f": {report['note']}" if report.get("note") else "")
-    lines = [f"mistake: {m}" for m in report.get("mistakes") or []]
-    lines += list(report.get("diagnoses") or [])
-    lines += [Verdict.from_dict(c).line(method=False) for c in report.get("checks") or [] if not c["passed"]]
-    if report.get("note") and report["note"] not in lines:
-        lines.append(report["note"])
-    return "\n".join(dict.fromkeys(lines)) or "failed"
-
-
 SETUP = """#!/usr/bin/env bash
-# Gradescope runs this once, when it builds the autograder's image: install layergrad and the
+# The service runs this once, when it builds the autograder's image: install {what} and the
 # sandbox layergrad check runs each submitted function in.
 set -euo pipefail
 source_dir="${{LAYERGRAD_AUTOGRADER_ROOT:-/autograder}}/source"
@@ -175,41 +316,35 @@ exec "$python" -m worksheets.autograder "$root/source/{config}" "$root/results/c
 """
 
 
-def gradescope_bundle(points: Mapping[str, float] | None = None, visibility: str = "visible",
-                      submission: str = "layers.py", check_args: Sequence[str] = (),
-                      install: str | None = None, wheel: Path | None = None) -> bytes:
-    """The autograder zip: ``setup.sh`` (installs ``install``, default this layergrad version, or
-    the ``wheel`` shipped in the bundle), ``run_autograder`` and the settings file :data:`CONFIG`."""
-    if visibility not in VISIBILITIES:
-        raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
-    if not submission or "/" in submission or submission.startswith("."):
-        raise LayergradError(f"the submitted file's name must be a plain file name such as layers.py, got "
-                             f"{submission!r}")
+def _install(install: str | None, wheel: Path | None) -> str:
+    """What ``setup.sh`` gives pip: the shipped ``wheel``, ``install``, or this layergrad version."""
     if wheel is not None:
         if not Path(wheel).is_file():
             raise LayergradError(f"no wheel at {wheel}")
-        install = f'"$source_dir"/{shlex.quote(Path(wheel).name)}'
-    elif install is None:
-        from importlib.metadata import PackageNotFoundError, version
+        return f'"$source_dir"/{shlex.quote(Path(wheel).name)}'
+    if install is not None:
+        return shlex.quote(install)
+    from importlib.metadata import PackageNotFoundError, version
 
-        try:
-            install = shlex.quote(f"layergrad=={version('layergrad')}")
-        except PackageNotFoundError:
-            install = "layergrad"
-    else:
-        install = shlex.quote(install)
-    config = {"points": dict(points or {}), "visibility": visibility, "submission": submission}
-    files = {
-        "setup.sh": SETUP.format(install=install),
-        "run_autograder": RUN.format(submission=shlex.quote(submission), config=CONFIG,
-                                     check_args="".join(" " + shlex.quote(a) for a in check_args)),
-        CONFIG: json.dumps(config, indent=2) + "\n",
-    }
+    try:
+        return shlex.quote(f"layergrad=={version('layergrad')}")
+    except PackageNotFoundError:
+        return "layergrad"
+
+
+def _check_submission(submission: str) -> None:
+    if not submission or "/" in submission or submission.startswith("."):
+        raise LayergradError(f"the submitted file's name must be a plain file name such as layers.py, got "
+                             f"{submission!r}")
+
+
+def _zip(files: Mapping[str, str], wheel: Path | None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, text in files.items():
             info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if name != CONFIG else 0o644) << 16
+            executable = name in ("setup.sh", "run_autograder")
+            info.external_attr = (0o755 if executable else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, text)
         if wheel is not None:
@@ -217,10 +352,162 @@ def gradescope_bundle(points: Mapping[str, float] | None = None, visibility: str
     return buffer.getvalue()
 
 
-def write_gradescope_bundle(path: str | Path, force: bool = False, **options: Any) -> Path:
-    """Write :func:`gradescope_bundle` ``(**options)`` to ``path`` (never over a file layergrad did
-    not write, unless ``force``)."""
-    return write_output(path, gradescope_bundle(**options), force)
+def gradescope_files(points: Mapping[str, Any] | None = None, visibility: str = "visible",
+                     submission: str = "layers.py", check_args: Sequence[str] = (),
+                     install: str | None = None, wheel: Path | None = None) -> dict[str, str]:
+    """The Gradescope bundle's files: ``setup.sh`` (installs ``install``, default this layergrad
+    version, or the ``wheel`` shipped in the bundle), ``run_autograder`` and :data:`CONFIG`."""
+    if visibility not in VISIBILITIES:
+        raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
+    _check_submission(submission)
+    table = _normalized(points)
+    config = {"points": {name: [p.to_dict() for p in parts] for name, parts in table.items()},
+              "visibility": visibility, "submission": submission}
+    return {
+        "setup.sh": SETUP.format(what="layergrad", install=_install(install, wheel)),
+        "run_autograder": RUN.format(submission=shlex.quote(submission), config=CONFIG,
+                                     check_args="".join(" " + shlex.quote(a) for a in check_args)),
+        CONFIG: json.dumps(config, indent=2) + "\n",
+    }
+
+
+def gradescope_bundle(wheel: Path | None = None, **options: Any) -> bytes:
+    """The Gradescope autograder zip (:func:`gradescope_files`)."""
+    return _zip(gradescope_files(wheel=wheel, **options), wheel)
+
+
+OTTER_RUN = """#!/usr/bin/env bash
+# Otter-Grader's entry point for every submission: Otter runs the submitted script, then the test
+# files in tests/, whose cases run layergrad check on the submitted file.
+set -euo pipefail
+root="${LAYERGRAD_AUTOGRADER_ROOT:-/autograder}"
+exec "${LAYERGRAD_PYTHON:-python3}" "$root/source/run_otter.py"
+"""
+
+OTTER_MAIN = '''"""Run Otter-Grader's autograder in $LAYERGRAD_AUTOGRADER_ROOT (default /autograder)."""
+
+import os
+
+from otter.run.run_autograder import main
+
+if __name__ == "__main__":
+    main(os.environ.get("LAYERGRAD_AUTOGRADER_ROOT", "/autograder"))
+'''
+
+OTTER_TEST = '''"""layergrad's checks of {name} as an Otter-Grader test file (exception-based format): each case runs
+`layergrad check` (each function in its own sandboxed process) on the submitted file and fails
+with the named mistake."""
+
+from otter.test_files import test_case
+
+from worksheets.autograder import otter_verdict
+
+OK_FORMAT = False
+
+name = {name!r}
+{cases}'''
+
+OTTER_CASE = '''
+
+@test_case(name={title!r}, points={points!r}, hidden={hidden!r})
+def check_{tier}(env):
+    otter_verdict({name!r}, {tier!r}, {submission!r}, {check_args!r})
+'''
+
+
+def otter_files(points: Mapping[str, Any], visibility: str = "visible", submission: str = "layers.py",
+                check_args: Sequence[str] = (), install: str | None = None,
+                wheel: Path | None = None) -> dict[str, str]:
+    """The Otter-Grader bundle's files: ``otter_config.json``, ``requirements.txt``, ``setup.sh``,
+    ``run_autograder``, ``run_otter.py`` and ``tests/{function}.py`` for each function of
+    ``points`` (a test case per part; a part Gradescope would not show at once is an Otter hidden
+    case)."""
+    if visibility not in VISIBILITIES:
+        raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
+    _check_submission(submission)
+    table = _normalized(points)
+    if not table:
+        raise LayergradError("an Otter bundle needs the functions it grades: give --points FILE or --only NAME,NAME")
+    tests = {}
+    for name, parts in table.items():
+        cases = "".join(OTTER_CASE.format(title=p.title(name), points=p.points, hidden=p.shown(visibility) != "visible",
+                                          tier=p.tier, name=name, submission=submission, check_args=list(check_args))
+                        for p in parts)
+        tests[f"tests/{name}.py"] = OTTER_TEST.format(name=name, cases=cases)
+    shown = [p.shown(visibility) for parts in table.values() for p in parts]
+    reveal = any(v in ("after_due_date", "after_published") for v in shown)
+    config = {"lang": "python", "show_hidden": reveal, "show_stdout": False, "pdf": False, "zips": False}
+    install_line = _install(install, wheel)
+    requirement = Path(wheel).name if wheel is not None else shlex.split(install_line)[0]
+    return {
+        "otter_config.json": json.dumps(config, indent=2) + "\n",
+        "requirements.txt": f"{requirement}\notter-grader\n",
+        "setup.sh": SETUP.format(what="layergrad, Otter-Grader", install=f"{install_line} otter-grader"),
+        "run_autograder": OTTER_RUN,
+        "run_otter.py": OTTER_MAIN,
+        **tests,
+    }
+
+
+def otter_bundle(wheel: Path | None = None, **options: Any) -> bytes:
+    """The Otter-Grader autograder zip (:func:`otter_files`)."""
+    return _zip(otter_files(wheel=wheel, **options), wheel)
+
+
+def write_bundle(path: str | Path, service: str = "gradescope", force: bool = False, **options: Any) -> Path:
+    """Write the ``service``'s bundle (``gradescope`` or ``otter``) to ``path``: a zip when ``path``
+    ends in ``.zip``, else (Otter only) the unpacked files in the folder ``path``. Never over a
+    file layergrad did not write, unless ``force``."""
+    path = Path(path)
+    if service not in ("gradescope", "otter"):
+        raise LayergradError(f"unknown service {service!r}; expected gradescope or otter")
+    files = (gradescope_files if service == "gradescope" else otter_files)(**options)
+    if path.suffix.lower() == ".zip":
+        return write_output(path, _zip(files, options.get("wheel")), force)
+    if service == "gradescope":
+        raise LayergradError(f"{path}: Gradescope takes the autograder as a zip; give a name ending in .zip")
+    for name, text in files.items():
+        written = write_output(path / name, text, force)
+        if name in ("setup.sh", "run_autograder"):
+            written.chmod(0o755)
+    if options.get("wheel") is not None:
+        write_output(path / Path(options["wheel"]).name, Path(options["wheel"]).read_bytes(), force)
+    return path
+
+
+@cache
+def _otter_report(submission: str, check_args: tuple[str, ...]) -> dict[str, Any]:
+    """``layergrad check --json`` of the submitted file in the working directory (Otter runs its
+    tests in the submission's folder), once per grading run."""
+    path = Path.cwd() / submission
+    if not path.is_file():
+        others = [p for p in Path.cwd().glob("*.py") if p.name != "__init__.py"]
+        if len(others) != 1:
+            return {"error": f"no {submission} in the submission"}
+        path = others[0]
+    done = subprocess.run([sys.executable, "-m", "layergrad", "check", str(path), "--json", *check_args],
+                          capture_output=True, text=True)
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        last = (done.stderr.strip().splitlines() or ["no report"])[-1]
+        return {"error": f"the checker gave no report on {path.name}: {last}"}
+    if not (report.get("functions") or report.get("error")):
+        report["error"] = f"no course function found in {path.name}"
+    return report
+
+
+def otter_verdict(function: str, tier: str, submission: str = "layers.py", check_args: Sequence[str] = ()) -> None:
+    """An Otter test case: raise ``AssertionError`` naming the mistake unless the submitted
+    ``function`` passes the checks of ``tier``."""
+    report = _otter_report(submission, tuple(check_args))
+    functions = {f["name"]: f for f in report.get("functions") or []}
+    if function not in functions:
+        error = report.get("error")
+        raise AssertionError(f"not checked: {error}" if error else f"{function} is not defined in {submission}")
+    passed, output = grade(functions[function], tier)
+    if not passed:
+        raise AssertionError(output)
 
 
 def _main(argv: Sequence[str]) -> int:

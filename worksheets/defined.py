@@ -52,8 +52,9 @@ class DefinedLayer:
         return derive(self.definition)
 
     def derivation(self) -> list[Derivation]:
-        """The forward pass written out, then every gradient in backward order."""
-        return self.derived.derivations
+        """The forward pass written out, then every gradient in backward order, then the closed
+        forms of normalizing layers."""
+        return self.derived.shown
 
     def code(self) -> str:
         """The generated module's source: ``{name}_forward`` and ``{name}_backward``."""
@@ -137,10 +138,15 @@ def sheet(defn: Definition) -> Sheet:
     for number, name in enumerate(defn.differentiated, start=1):
         g = by_name[name]
         needed = _needed(layer, name)
+        answer = [*(Steps(by_name[n].derivation) for n in needed), Formula(g.derivation.equation, "Answer")]
+        closed = layer.closed_forms.get(name)
+        if closed is not None:
+            answer += [para("The same gradient from the forward pass written out, in closed form:"), Steps(closed),
+                       Formula(closed.equation, "Closed form")]
         blocks += question(
             str(number),
             [para("Derive ", g.derivation.start, f" in terms of {adjoint} and the forward pass's values.")],
-            [*(Steps(by_name[n].derivation) for n in needed), Formula(g.derivation.equation, "Answer")],
+            answer,
         )
     backward = functions(defn)[1]
     blocks += question(

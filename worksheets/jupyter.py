@@ -7,7 +7,11 @@ replaces each region by nbgrader's stub (``# YOUR CODE HERE`` / ``raise NotImple
 in code, ``YOUR ANSWER HERE`` in text). Cells with a region carry nbgrader's solution metadata
 (written answers are also manually graded cells), and the code cell that checks an exercise is an
 nbgrader autograder test, so that ``nbgrader generate_assignment`` releases the solution notebook
-and ``nbgrader autograde`` scores a filled-in one.
+and ``nbgrader autograde`` scores a filled-in one. The checks a student runs are visible asserts;
+a further cell holds hidden tests between nbgrader's ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN
+TESTS`` markers (corners of the declared domains, tolerances to rounding): an autograder test of
+its own, which the student version leaves out as ``nbgrader generate_assignment`` does, and which
+``nbgrader autograde`` restores and runs.
 
 The notebooks show derivations with :func:`show` (rendered from the derivation objects, never
 retyped) and generated code with :func:`show_code`. :func:`execute` runs a notebook top to
@@ -28,7 +32,9 @@ from numeric.files import write_output
 
 __all__ = [
     "BEGIN",
+    "BEGIN_HIDDEN",
     "END",
+    "END_HIDDEN",
     "NOTEBOOKS",
     "NotebookEntry",
     "build",
@@ -40,6 +46,7 @@ __all__ = [
 ]
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 TEXT_STUB = "YOUR ANSWER HERE"
 
@@ -90,6 +97,19 @@ def _student_source(source: str, cell_type: str) -> str:
     return _REGION.sub(stub, source)
 
 
+def _without_hidden_tests(source: str) -> str:
+    """``source`` without its hidden-test regions, markers included (as nbgrader's ClearHiddenTests)."""
+    lines, hidden = [], False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            hidden = True
+        elif END_HIDDEN in line:
+            hidden = False
+        elif not hidden:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def build(name: str, student: bool = False):
     """The notebook ``name`` as an ``nbformat`` notebook, solution or student version."""
     import jupytext
@@ -100,9 +120,20 @@ def build(name: str, student: bool = False):
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
     }
-    count, checks, exercise = 0, 0, False
+    count, checks, hidden, exercise = 0, 0, 0, False
     for cell in notebook.cells:
         cell.metadata.pop("lines_to_next_cell", None)
+        if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
+            if cell.source.count(BEGIN_HIDDEN) != cell.source.count(END_HIDDEN):
+                raise LayergradError(f"notebook {name}: a cell opens '{BEGIN_HIDDEN}' without a matching "
+                                     f"'{END_HIDDEN}'")
+            hidden += 1  # hidden tests: nbgrader's autograder test, one point
+            cell.metadata["nbgrader"] = {"solution": False, "grade": True, "locked": True, "points": 1,
+                                         "grade_id": f"{name}-hidden-{hidden}", "schema_version": 3}
+            if student:
+                cell.source = _without_hidden_tests(cell.source)
+            exercise = False
+            continue
         openings = len(_OPENING.findall(cell.source))
         if not openings:
             if exercise and cell.cell_type == "code" and "assert" in cell.source:

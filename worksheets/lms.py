@@ -1,7 +1,8 @@
-r"""Quiz 8 variants as LMS question banks: Moodle XML and a QTI 1.2 package (Canvas).
+r"""Randomized variants as LMS question banks: Moodle XML and a QTI 1.2 package (Canvas).
 
-Each variant becomes five numerical questions, each self-contained (it shows the variant's
-given data), with the answer computed by the generated code (:mod:`worksheets.variants`):
+Each variant becomes numerical questions, each self-contained (it shows the variant's given
+data), with the answer computed by the generated code (:mod:`worksheets.variants`). A Quiz 8
+variant gives five:
 
 1. an entry of the dropout output :math:`H = Y \odot D / q`;
 2. an entry of :math:`\partial L/\partial Y = \partial L/\partial H \odot D / q`;
@@ -9,10 +10,16 @@ given data), with the answer computed by the generated code (:mod:`worksheets.va
 4. and 5. the height :math:`H'` and width :math:`W'` of the general layer's output,
    :math:`1 + (H + 2P - HH)/S`.
 
+A batch-normalization variant gives four: a feature's batch mean :math:`\mu_j`, its (biased)
+batch variance :math:`\sigma_j^2`, an entry of the output :math:`Y = \gamma Z + \beta` with
+:math:`Z = (X - \mu)/\sqrt{\sigma^2 + \varepsilon}`, and the entry of :math:`\partial L/\partial X`
+the sheet asks for (the closed form); the answer key shows the same numbers rounded to four places.
+
 The asked entry is drawn from the seed among the entries that are not trivially zero. Questions
 of one kind are grouped across variants (a Moodle category, a QTI section that picks one item),
 so that each student draws one variant of each question. Answers are accepted within
-:data:`TOLERANCE` (the answers are exact decimals with at most two places).
+:data:`TOLERANCE`: Quiz 8's answers are exact decimals with at most two places, and the
+batch-normalization questions ask for two decimal places.
 
 The QTI package is written here with the standard library (``imsmanifest.xml`` and one
 assessment in QTI 1.2, the dialect Canvas imports); Moodle XML likewise.
@@ -33,9 +40,22 @@ from derive.dropout import Convention
 from derive.errors import LayergradError
 from numeric.files import write_output
 
-from .variants import QuizVariant
+from .variants import BatchNormVariant, QuizVariant
 
-__all__ = ["KINDS", "LMS_FILES", "TOLERANCE", "LmsQuestion", "lms_questions", "moodle_xml", "qti_package", "write_lms"]
+__all__ = [
+    "BATCHNORM_KINDS",
+    "KINDS",
+    "LMS_FILES",
+    "SHEET_KINDS",
+    "TOLERANCE",
+    "LmsQuestion",
+    "batchnorm_questions",
+    "lms_file",
+    "lms_questions",
+    "moodle_xml",
+    "qti_package",
+    "write_lms",
+]
 
 TOLERANCE = 0.005
 """Absolute tolerance of every numerical answer."""
@@ -47,9 +67,26 @@ KINDS = {
     "general-height": "Output height of a convolutional layer",
     "general-width": "Output width of a convolutional layer",
 }
-"""The question kinds, in order, with their group titles."""
+"""Quiz 8's question kinds, in order, with their group titles."""
 
-LMS_FILES = {"moodle": "quiz8-moodle.xml", "qti": "quiz8-qti.zip"}
+BATCHNORM_KINDS = {
+    "bn-mean": "Batch normalization: batch mean",
+    "bn-variance": "Batch normalization: batch variance",
+    "bn-output": "Batch normalization: output",
+    "bn-gradient": "Batch normalization: gradient of the input",
+}
+"""The batch-normalization sheet's question kinds, in order, with their group titles."""
+
+SHEET_KINDS = {"quiz8": KINDS, "batchnorm": BATCHNORM_KINDS}
+"""The sheets with LMS questions and their kinds."""
+
+LMS_FILES = {"moodle": "{sheet}-moodle.xml", "qti": "{sheet}-qti.zip"}
+"""Each LMS format and its file name."""
+
+
+def lms_file(kind: str, sheet: str = "quiz8") -> str:
+    """The file name of ``sheet``'s questions in the LMS format ``kind``."""
+    return LMS_FILES[kind].format(sheet=sheet)
 
 
 @dataclass(frozen=True)
@@ -61,20 +98,25 @@ class LmsQuestion:
     where: tuple[int, ...]
     html: str
     answer: float
+    sheet: str = "quiz8"
 
     @property
     def name(self) -> str:
         at = "".join(f"[{k}]" for k in self.where)
-        return f"quiz8 seed {self.seed} {self.kind}{at}"
+        return f"{self.sheet} seed {self.seed} {self.kind}{at}"
 
     @property
     def ident(self) -> str:
-        return f"quiz8-s{self.seed}-{self.kind}"
+        return f"{self.sheet}-s{self.seed}-{self.kind}"
 
 
 def _matrix(a: np.ndarray) -> str:
     rows = "".join("<tr>" + "".join(f"<td>{_number(x)}</td>" for x in row) + "</tr>" for row in np.asarray(a))
     return f'<table border="1" style="border-collapse:collapse;text-align:right">{rows}</table>'
+
+
+def _vector(a: np.ndarray) -> str:
+    return "(" + ", ".join(_number(x) for x in np.asarray(a)) + ")"
 
 
 def _number(x: float) -> str:
@@ -122,6 +164,36 @@ def lms_questions(variant: QuizVariant) -> list[LmsQuestion]:
     ]
 
 
+def batchnorm_questions(variant: BatchNormVariant) -> list[LmsQuestion]:
+    """The four numerical questions of a batch-normalization ``variant``, in the order of
+    :data:`BATCHNORM_KINDS`, with the answers the generated code computes."""
+    v, seed = variant, variant.seed
+    given = (f"<p>Batch normalization in training (batch statistics, ε = {v.eps:g}) of the batch</p>"
+             f"<p>X = {_matrix(v.X)}</p><p>(rows are examples, columns features), with γ = {_vector(v.gamma)} "
+             f"and β = {_vector(v.beta)}, one entry per column. The batch variance divides by the number of "
+             "rows.</p>")
+    feature = _pick(seed, 4, np.ones(v.X.shape[1], dtype=bool))[0]
+    spread = _pick(seed, 5, np.ones(v.X.shape[1], dtype=bool))[0]
+    output = _pick(seed, 6, np.round(v.Y, 4) != 0)
+    at = (v.row, v.col)
+
+    return [
+        LmsQuestion(seed, "bn-mean", (feature,),
+                    given + f"<p>Give the batch mean μ of column {feature + 1}, to two decimal places.</p>",
+                    float(v.mu[feature]), "batchnorm"),
+        LmsQuestion(seed, "bn-variance", (spread,),
+                    given + f"<p>Give the batch variance σ² of column {spread + 1}, to two decimal "
+                    "places.</p>",
+                    float(v.var[spread]), "batchnorm"),
+        LmsQuestion(seed, "bn-output", output,
+                    given + f"<p>Give the output Y at {_entry(output)}, to two decimal places.</p>",
+                    float(v.Y[output]), "batchnorm"),
+        LmsQuestion(seed, "bn-gradient", at,
+                    given + f"<p>The upstream gradient is</p><p>∂L/∂Y = {_matrix(v.dY)}</p>"
+                    f"<p>Give ∂L/∂X at {_entry(at)}, to two decimal places.</p>", float(v.dX[at]), "batchnorm"),
+    ]
+
+
 def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attributes)
     ET.SubElement(element, "text").text = text
@@ -133,8 +205,13 @@ def _xml(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
+_TITLES = {kind: title for kinds in SHEET_KINDS.values() for kind, title in kinds.items()}
+
+
 def _by_kind(questions: Sequence[LmsQuestion]) -> dict[str, list[LmsQuestion]]:
-    return {kind: [q for q in questions if q.kind == kind] for kind in KINDS}
+    """The questions grouped by kind, kinds in the order of their sheet's list."""
+    kinds = sorted({q.kind for q in questions}, key=list(_TITLES).index)
+    return {kind: [q for q in questions if q.kind == kind] for kind in kinds}
 
 
 def moodle_xml(questions: Sequence[LmsQuestion], points: float = 1.0) -> bytes:
@@ -143,7 +220,7 @@ def moodle_xml(questions: Sequence[LmsQuestion], points: float = 1.0) -> bytes:
     quiz = ET.Element("quiz")
     for kind, group in _by_kind(questions).items():
         category = ET.SubElement(quiz, "question", type="category")
-        _text(category, "category", f"$course$/top/layergrad quiz8/{KINDS[kind]}")
+        _text(category, "category", f"$course$/top/layergrad {group[0].sheet}/{_TITLES[kind]}")
         for q in group:
             question = ET.SubElement(quiz, "question", type="numerical")
             _text(question, "name", q.name)
@@ -190,17 +267,18 @@ def _qti_item(section: ET.Element, q: LmsQuestion, points: float) -> None:
     ET.SubElement(condition, "setvar", action="Set", varname="SCORE").text = "100"
 
 
-def qti_package(questions: Sequence[LmsQuestion], title: str = "Quiz 8 (layergrad variants)",
-                points: float = 1.0) -> bytes:
+def qti_package(questions: Sequence[LmsQuestion], title: str | None = None, points: float = 1.0) -> bytes:
     """A QTI 1.2 package (zip with ``imsmanifest.xml``): one assessment whose sections, one per
     question kind, each pick one of the variants' numerical questions at random."""
-    ident = "layergrad-quiz8"
+    sheet = questions[0].sheet if questions else "quiz8"
+    title = title or f"{'Quiz 8' if sheet == 'quiz8' else 'Batch normalization'} (layergrad variants)"
+    ident = f"layergrad-{sheet}"
     root = ET.Element("questestinterop", xmlns=QTI_NS)
     assessment = ET.SubElement(root, "assessment", ident=ident, title=title)
     _metadata(assessment, {"cc_maxattempts": "1"})
     top = ET.SubElement(assessment, "section", ident="root_section")
     for kind, group in _by_kind(questions).items():
-        section = ET.SubElement(top, "section", ident=f"group-{kind}", title=KINDS[kind])
+        section = ET.SubElement(top, "section", ident=f"group-{kind}", title=_TITLES[kind])
         selection = ET.SubElement(ET.SubElement(section, "selection_ordering"), "selection")
         ET.SubElement(selection, "selection_number").text = "1"
         ET.SubElement(ET.SubElement(selection, "selection_extension"), "points_per_item").text = f"{points:g}"
@@ -222,12 +300,18 @@ def qti_package(questions: Sequence[LmsQuestion], title: str = "Quiz 8 (layergra
 
 
 def write_lms(kind: str, seeds: Sequence[int], folder: str | Path, force: bool = False,
-              choices: list | None = None) -> Path:
-    """Write the variants of ``seeds`` as ``kind`` (``moodle`` or ``qti``) into ``folder``."""
-    from .variants import make_variant
+              choices: list | None = None, sheet: str = "quiz8") -> Path:
+    """Write the variants of ``sheet`` (``quiz8`` or ``batchnorm``) for ``seeds`` as ``kind``
+    (``moodle`` or ``qti``) into ``folder``."""
+    from .variants import make_batchnorm_variant, make_variant
 
     if kind not in LMS_FILES:
         raise LayergradError(f"unknown LMS format {kind!r}; expected one of {', '.join(LMS_FILES)}")
-    questions = [q for seed in seeds for q in lms_questions(make_variant(seed, choices))]
+    if sheet not in SHEET_KINDS:
+        raise LayergradError(f"sheet {sheet!r} has no LMS questions; these do: {', '.join(SHEET_KINDS)}")
+    if sheet == "batchnorm":
+        questions = [q for seed in seeds for q in batchnorm_questions(make_batchnorm_variant(seed))]
+    else:
+        questions = [q for seed in seeds for q in lms_questions(make_variant(seed, choices))]
     data = moodle_xml(questions) if kind == "moodle" else qti_package(questions)
-    return write_output(Path(folder) / LMS_FILES[kind], data, force)
+    return write_output(Path(folder) / lms_file(kind, sheet), data, force)

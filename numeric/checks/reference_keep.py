@@ -83,7 +83,7 @@ def _dropout_settings(dropout_param):
     p = dropout_param["p"]
     if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)):
         raise LayergradError(f"dropout_param['p'] must be a number, got {p!r}")
-    if not ((p <= 1) and (0 < p)):
+    if not (((p <= 1) & (0 < p))):
         raise LayergradError(
             f"dropout_param['p'] = {p} is outside (0, 1]: "
             "in this module p is the KEEP probability"
@@ -294,12 +294,18 @@ def _scores_and_labels(name, x, y):
         raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
     if y.dtype.kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= x.shape[1]):
+    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
+    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
         raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y
 
 
 def _norm_settings(function, param, running):
+    if type(param) is dict and (not running or "mode" in param):  # the common case, attribute reads only
+        mode, eps, momentum = param.get("mode", "train"), param.get("eps", 1e-5), param.get("momentum", 0.9)
+        if type(eps) is float and type(momentum) is float and eps > 0 and 0 <= momentum <= 1 and (
+                mode == "train" or mode == "test"):
+            return mode, eps, momentum
     if not isinstance(param, dict):
         raise LayergradError(f"{function}: the parameter dict must be a dict, got {type(param).__name__}")
     if running and "mode" not in param:
@@ -319,6 +325,8 @@ def _norm_settings(function, param, running):
 
 
 def _norm_params(function, gamma, beta, shape):
+    if type(gamma) is np.ndarray and type(beta) is np.ndarray and gamma.shape == shape and beta.shape == shape             and gamma.dtype.kind in "fc" and beta.dtype.kind in "fc":
+        return gamma, beta
     gamma, beta = _floating("gamma", gamma), _floating("beta", beta)
     for name, value in (("gamma", gamma), ("beta", beta)):
         if value.shape != shape:
@@ -335,6 +343,9 @@ def _norm_count(function, count, what):
 
 
 def _norm_running(function, param, shape, dtype):
+    mean, var = param.get("running_mean"), param.get("running_var")
+    if type(mean) is np.ndarray and type(var) is np.ndarray and mean.shape == shape and var.shape == shape:
+        return mean, var
     for key in ("running_mean", "running_var"):
         if key not in param:
             param[key] = np.zeros(shape, dtype=dtype)
@@ -350,20 +361,24 @@ def _norm_dtype(x, gamma, beta):
     return x.dtype
 
 
-def _norm_cache(function, cache, keys):
-    if not isinstance(cache, dict) or not set(keys) <= set(cache):
-        raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
-    return [cache[key] for key in keys]
+def _norm_cache(function, cache):
+    if type(cache) is dict:
+        try:
+            return cache["mode"], cache["z"], cache["s"], cache["gamma"], cache["shape"], cache["param_shape"]
+        except KeyError:
+            pass
+    raise LayergradError(f"{function}: cache must be the cache returned by the forward pass")
 
 
 def dropout_forward(x, dropout_param):
     p, mode = _dropout_settings(dropout_param)
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     if "seed" in dropout_param:
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
-        keep = (np.random.rand(*x.shape) < p)
+        keep = np.random.rand(*x.shape) < p
         mask = keep/p
         out = mask*x
     else:
@@ -373,17 +388,16 @@ def dropout_forward(x, dropout_param):
 
 
 def dropout_backward(dout, cache):
-    if not (isinstance(cache, tuple) and len(cache) == 2):
+    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
         raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache
-    _, mode = _dropout_settings(dropout_param)
-    dout = _floating("dout", dout)
-    if mode == "train":
-        if dout.shape != mask.shape:
-            raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
-        dx = dout*mask
-    else:
-        dx = dout
+    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if mask is None or dropout_param.get("mode") != "train":
+        return dout
+    if dout.shape != mask.shape:
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
+    dx = dout*mask
     return dx.astype(dout.dtype, copy=False)
 
 
@@ -522,7 +536,10 @@ def max_pool_backward_fast(dout, cache):
 
 
 def affine_forward(x, w, b):
-    x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"
+            and type(w) is np.ndarray and w.dtype.kind in "fc"
+            and type(b) is np.ndarray and b.dtype.kind in "fc"):
+        x, w, b = _floating("x", x), _floating("w", w), _floating("b", b)
     if x.ndim < 2 or w.ndim != 2 or b.shape != (w.shape[1],):
         raise LayergradError(
             f"affine_forward: expected x of shape (N, ...), w (D, M), b (M,); got x {x.shape}, "
@@ -534,13 +551,15 @@ def affine_forward(x, w, b):
             f"affine_forward: x has {flat.shape[1]} features per example (shape {x.shape}) but w has "
             f"{w.shape[0]} rows; they must be equal"
         )
-    out = flat @ w + b
+    _r0 = flat @ w
+    out = b + _r0
     return out, (x, w, b)
 
 
 def affine_backward(dout, cache):
     x, w, _ = cache
-    dout = _floating("dout", dout)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
     flat = x.reshape(x.shape[0], -1)
     if dout.shape != (flat.shape[0], w.shape[1]):
         raise LayergradError(
@@ -553,17 +572,19 @@ def affine_backward(dout, cache):
 
 
 def relu_forward(x):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     out = np.maximum(0, x)
     return out, x
 
 
 def relu_backward(dout, cache):
     x = cache
-    dout = _floating("dout", dout)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
     if dout.shape != x.shape:
         raise LayergradError(f"relu_backward: dout has shape {dout.shape}, expected x's shape {x.shape}")
-    mask = (x > 0)
+    mask = x > 0
     dx = dout*mask
     return dx
 
@@ -571,12 +592,15 @@ def relu_backward(dout, cache):
 def softmax_loss(x, y):
     x, y = _scores_and_labels("softmax_loss", x, y)
     N, C = x.shape
-    onehot = (np.arange(C)[None, :] == y[:, None])
-    shift = np.max(x, axis=1, keepdims=True)
-    e = np.exp(-shift + x)
-    r0 = np.sum(e, axis=1, keepdims=True)
-    loss = np.sum(np.log(r0) + shift - np.take_along_axis(x, y[:, None], axis=1))/N
-    probs = e/r0
+    onehot = np.arange(C)[None, :] == y[:, None]
+    shift = x.max(axis=1)
+    e = np.exp(x - shift[:, None])
+    _r2 = e.sum(axis=1)
+    _r3 = np.log(_r2)
+    _r4 = x[np.arange(N), y]
+    _r5 = (shift + _r3 - _r4).sum(axis=0)
+    loss = _r5/N
+    probs = e/_r2[:, None]
     dx = (probs - onehot)/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
@@ -584,225 +608,200 @@ def softmax_loss(x, y):
 def svm_loss(x, y):
     x, y = _scores_and_labels("svm_loss", x, y)
     N, C = x.shape
-    onehot = (np.arange(C)[None, :] == y[:, None])
-    margin = x - np.take_along_axis(x, y[:, None], axis=1) + 1
-    positive = (margin > 0)
-    r0 = ~onehot
-    loss = np.sum(r0*np.maximum(0, margin))/N
-    r1 = r0*positive
-    dx = (r1 - onehot*np.sum(r1, axis=1, keepdims=True))/N
+    onehot = np.arange(C)[None, :] == y[:, None]
+    _r0 = x[np.arange(N), y]
+    margin = 1 + x - _r0[:, None]
+    positive = margin > 0
+    _r1 = ~onehot
+    _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))
+    loss = _r2/N
+    _r3 = _r1*positive
+    _r4 = _r3.sum(axis=1)
+    dx = (_r3 - (onehot*_r4[:, None]))/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"batchnorm_forward: x has shape {x.shape}; expected 2 axes")
     n, d = x.shape
     mode, eps, momentum = _norm_settings("batchnorm_forward", bn_param, True)
     gamma, beta = _norm_params("batchnorm_forward", gamma, beta, (d,))
-    gamma, beta = gamma.reshape((1, d)), beta.reshape((1, d))
     if mode == "train":
         _norm_count("batchnorm_forward", n, "examples in the batch")
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
-        r0 = x.sum(axis=0, keepdims=True, dtype=wide).astype(dtype, copy=False)
-        mu = r0/n
+        _r0 = x.sum(axis=0, dtype=wide).astype(dtype, copy=False)
+        mu = _r0/n
         xc = x - mu
-        r1 = np.einsum('kj,kj->j', xc, xc, dtype=wide)
-        r1 = np.expand_dims(r1, 0).astype(dtype, copy=False)
-        var = r1/n
+        _r1 = np.einsum('aj,aj->j', xc, xc, dtype=wide).astype(dtype, copy=False)
+        var = _r1/n
         s = np.sqrt(eps + var)
         z = xc/s
         out = z*gamma + beta
-        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu.reshape((d,))
-        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var.reshape((d,))
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:  # before any training the running statistics are zeros, as in the course code
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
-        running_mean, running_var = running_mean.reshape((1, d)), running_var.reshape((1, d))
         xc = x - running_mean
         s = np.sqrt(eps + running_var)
         z = xc/s
         out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
-    return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
+    return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
 
 
 def batchnorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("batchnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"batchnorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
-    dout = dout.reshape((n, d))
     if mode == "train":
         dz = dout*gamma
-        r0 = np.expand_dims(np.einsum('kj,kj->j', dz, z), 0)
-        dvar = -1/2*r0/s**2
-        r1 = z.sum(axis=0, keepdims=True)
-        r2 = dz.sum(axis=0, keepdims=True)
-        dmu = -2*dvar*r1*s/n - r2/s
-        r3 = dout.sum(axis=0, keepdims=True)
-        dbeta = r3
-        r4 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
-        dgamma = r4
-        c0 = 2*dvar*s/n
-        c1 = dmu/n
-        dx = z*c0 + c1
+        _r0 = np.einsum('aj,aj->j', dz, z)
+        dvar = -1/2*_r0/np.square(s)
+        _r1 = z.sum(axis=0)
+        _r2 = dz.sum(axis=0)
+        _c3 = -2*_r1/n
+        _c4 = -_r2/s
+        dmu = (dvar*s)*_c3 + _c4
+        dbeta = dout.sum(axis=0)
+        dgamma = np.einsum('aj,aj->j', dout, z)
+        _c7 = 2*dvar*s/n
+        _c8 = dmu/n
+        dx = z*_c7 + _c8
         dx += dz/s
     else:
-        r0 = dout.sum(axis=0, keepdims=True)
-        dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
-        dgamma = r1
+        dbeta = dout.sum(axis=0)
+        dgamma = np.einsum('aj,aj->j', dout, z)
         dx = dout*(gamma/s)
     dtype = dout.dtype
-    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
-            dbeta.reshape(param_shape).astype(dtype, copy=False))
+    return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False), dbeta.astype(dtype, copy=False))
 
 
 def batchnorm_backward_alt(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "batchnorm_backward_alt", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("batchnorm_backward_alt", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"batchnorm_backward_alt: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
-    dout = dout.reshape((n, d))
     if mode == "train":
-        r0 = dout.sum(axis=0, keepdims=True)
-        dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
-        dgamma = r1
-        c0 = gamma*r1/(n*s)
-        c1 = -gamma*r0/(n*s)
-        dx = dout*(gamma/s) + c1
-        dx -= z*c0
+        dbeta = dout.sum(axis=0)
+        dgamma = np.einsum('aj,aj->j', dout, z)
+        _c2 = dgamma*gamma/(n*s)
+        _c3 = -dbeta*gamma/(n*s)
+        dx = dout*(gamma/s) + _c3
+        dx -= z*_c2
     else:
-        r0 = dout.sum(axis=0, keepdims=True)
-        dbeta = r0
-        r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
-        dgamma = r1
+        dbeta = dout.sum(axis=0)
+        dgamma = np.einsum('aj,aj->j', dout, z)
         dx = dout*(gamma/s)
     dtype = dout.dtype
-    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
-            dbeta.reshape(param_shape).astype(dtype, copy=False))
+    return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False), dbeta.astype(dtype, copy=False))
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 2:
         raise LayergradError(f"layernorm_forward: x has shape {x.shape}; expected 2 axes")
     n, d = x.shape
     mode, eps, momentum = _norm_settings("layernorm_forward", ln_param, False)
     gamma, beta = _norm_params("layernorm_forward", gamma, beta, (d,))
-    gamma, beta = gamma.reshape((1, d)), beta.reshape((1, d))
     _norm_count("layernorm_forward", d, "features of an example")
-    r0 = x.sum(axis=1, keepdims=True, dtype=wide).astype(dtype, copy=False)
-    mu = r0/d
-    xc = x - mu
-    r1 = np.einsum('ik,ik->i', xc, xc, dtype=wide)
-    r1 = np.expand_dims(r1, 1).astype(dtype, copy=False)
-    var = r1/d
+    _r0 = x.sum(axis=1, dtype=wide).astype(dtype, copy=False)
+    mu = _r0/d
+    xc = x - mu[:, None]
+    _r1 = np.einsum('ia,ia->i', xc, xc, dtype=wide).astype(dtype, copy=False)
+    var = _r1/d
     s = np.sqrt(eps + var)
-    z = xc/s
+    z = xc/s[:, None]
     out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
-    return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
+    return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
 
 
 def layernorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "layernorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("layernorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
-    dout = dout.reshape((n, d))
-    r0 = dout.sum(axis=0, keepdims=True)
-    dbeta = r0
-    r1 = np.expand_dims(np.einsum('kj,kj->j', dout, z), 0)
-    dgamma = r1
-    r2 = np.expand_dims(np.einsum('ik,ik,ik->i', gamma, dout, z), 1)
-    r3 = np.expand_dims(np.einsum('ik,ik->i', gamma, dout), 1)
-    c0 = -r3/(d*s)
-    dx = dout*(gamma/s) + c0
-    dx -= z*(r2/(d*s))
+    dbeta = dout.sum(axis=0)
+    dgamma = np.einsum('aj,aj->j', dout, z)
+    _r2 = np.einsum('a,ia,ia->i', gamma, dout, z)
+    _r3 = dout @ gamma
+    _c4 = (-_r3/(d*s))[:, None]
+    dx = dout*(gamma/s[:, None]) + _c4
+    dx -= z*((_r2/(d*s))[:, None])
     dtype = dout.dtype
-    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
-            dbeta.reshape(param_shape).astype(dtype, copy=False))
+    return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False), dbeta.astype(dtype, copy=False))
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_batchnorm_forward: x has shape {x.shape}; expected 4 axes")
     N, C, H, W = x.shape
     mode, eps, momentum = _norm_settings("spatial_batchnorm_forward", bn_param, True)
     gamma, beta = _norm_params("spatial_batchnorm_forward", gamma, beta, (C,))
-    gamma, beta = gamma.reshape((1, C, 1, 1)), beta.reshape((1, C, 1, 1))
     if mode == "train":
         _norm_count("spatial_batchnorm_forward", N * H * W, "examples times pixels")
         running_mean, running_var = _norm_running("spatial_batchnorm_forward", bn_param, (C,), x.dtype)
-        r0 = x.sum(axis=(0, 2, 3), keepdims=True, dtype=wide).astype(dtype, copy=False)
-        mu = r0/(H*N*W)
-        xc = x - mu
-        r1 = np.einsum('kclm,kclm->c', xc, xc, dtype=wide)
-        r1 = np.expand_dims(r1, (0, 2, 3)).astype(dtype, copy=False)
-        var = r1/(H*N*W)
+        _r0 = x.sum(axis=(0, 2, 3), dtype=wide).astype(dtype, copy=False)
+        mu = _r0/(H*N*W)
+        xc = x - mu[None, :, None, None]
+        _r1 = np.einsum('acbd,acbd->c', xc, xc, dtype=wide).astype(dtype, copy=False)
+        var = _r1/(H*N*W)
         s = np.sqrt(eps + var)
-        z = xc/s
-        out = z*gamma + beta
-        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu.reshape((C,))
-        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var.reshape((C,))
+        z = xc/s[None, :, None, None]
+        out = z*gamma[None, :, None, None] + beta[None, :, None, None]
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:  # before any training the running statistics are zeros, as in the course code
         running_mean, running_var = _norm_running("spatial_batchnorm_forward", bn_param, (C,), x.dtype)
-        running_mean, running_var = running_mean.reshape((1, C, 1, 1)), running_var.reshape((1, C, 1, 1))
-        xc = x - running_mean
+        xc = x - running_mean[None, :, None, None]
         s = np.sqrt(eps + running_var)
-        z = xc/s
-        out = z*gamma + beta
+        z = xc/s[None, :, None, None]
+        out = z*gamma[None, :, None, None] + beta[None, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (C,)}
-    return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
+    return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
 
 
 def spatial_batchnorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "spatial_batchnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("spatial_batchnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"spatial_batchnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, C, H, W = z.shape
-    dout = dout.reshape((N, C, H, W))
     if mode == "train":
-        r0 = dout.sum(axis=(0, 2, 3), keepdims=True)
-        dbeta = r0
-        r1 = np.expand_dims(np.einsum('kclm,kclm->c', dout, z), (0, 2, 3))
-        dgamma = r1
-        c0 = gamma*r1/(H*N*W*s)
-        c1 = -gamma*r0/(H*N*W*s)
-        dx = dout*(gamma/s) + c1
-        dx -= z*c0
+        dbeta = dout.sum(axis=(0, 2, 3))
+        dgamma = np.einsum('acbd,acbd->c', dout, z)
+        _c2 = (dgamma*gamma/(H*N*W*s))[None, :, None, None]
+        _c3 = (-dbeta*gamma/(H*N*W*s))[None, :, None, None]
+        dx = dout*((gamma/s)[None, :, None, None]) + _c3
+        dx -= z*_c2
     else:
-        r0 = dout.sum(axis=(0, 2, 3), keepdims=True)
-        dbeta = r0
-        r1 = np.expand_dims(np.einsum('kclm,kclm->c', dout, z), (0, 2, 3))
-        dgamma = r1
-        dx = dout*(gamma/s)
+        dbeta = dout.sum(axis=(0, 2, 3))
+        dgamma = np.einsum('acbd,acbd->c', dout, z)
+        dx = dout*((gamma/s)[None, :, None, None])
     dtype = dout.dtype
-    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
-            dbeta.reshape(param_shape).astype(dtype, copy=False))
+    return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False), dbeta.astype(dtype, copy=False))
 
 
 def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
-    x = _floating("x", x)
+    if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
+        x = _floating("x", x)
     dtype, wide = x.dtype, np.promote_types(x.dtype, np.float64)  # reductions add up in wide
     if x.ndim != 4:
         raise LayergradError(f"spatial_groupnorm_forward: x has shape {x.shape}; expected 4 axes")
@@ -813,40 +812,35 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         raise LayergradError(f"spatial_groupnorm_forward: G = {G!r} groups must be a positive integer dividing C = {C}")
     K = C // G
     x = x.reshape((N, G, K, H, W))
-    gamma, beta = gamma.reshape((1, G, K, 1, 1)), beta.reshape((1, G, K, 1, 1))
+    gamma, beta = gamma.reshape((G, K)), beta.reshape((G, K))
     _norm_count("spatial_groupnorm_forward", K * H * W, "channels of a group times pixels")
-    r0 = x.sum(axis=(2, 3, 4), keepdims=True, dtype=wide).astype(dtype, copy=False)
-    mu = r0/(H*K*W)
-    xc = x - mu
-    r1 = np.einsum('ngklm,ngklm->ng', xc, xc, dtype=wide)
-    r1 = np.expand_dims(r1, (2, 3, 4)).astype(dtype, copy=False)
-    var = r1/(H*K*W)
+    _r0 = x.sum(axis=(2, 3, 4), dtype=wide).astype(dtype, copy=False)
+    mu = _r0/(H*K*W)
+    xc = x - mu[:, :, None, None, None]
+    _r1 = np.einsum('ngabc,ngabc->ng', xc, xc, dtype=wide).astype(dtype, copy=False)
+    var = _r1/(H*K*W)
     s = np.sqrt(eps + var)
-    z = xc/s
-    out = z*gamma + beta
+    z = xc/s[:, :, None, None, None]
+    out = z*gamma[None, :, :, None, None] + beta[None, :, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": (N, C, H, W), "param_shape": (1, C, 1, 1)}
     return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
 
 
 def spatial_groupnorm_backward(dout, cache):
-    mode, z, s, gamma, shape, param_shape = _norm_cache(
-        "spatial_groupnorm_backward", cache, ("mode", "z", "s", "gamma", "shape", "param_shape")
-    )
-    dout = _floating("dout", dout)
-    if dout.shape != tuple(shape):
-        raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {tuple(shape)}")
+    mode, z, s, gamma, shape, param_shape = _norm_cache("spatial_groupnorm_backward", cache)
+    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
+        dout = _floating("dout", dout)
+    if dout.shape != shape:
+        raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
-    r0 = dout.sum(axis=(0, 3, 4), keepdims=True)
-    dbeta = r0
-    r1 = np.expand_dims(np.einsum('kgclm,kgclm->gc', dout, z), (0, 3, 4))
-    dgamma = r1
-    r2 = np.expand_dims(np.einsum('ngkmp,ngkmp,ngkmp->ng', gamma, dout, z), (2, 3, 4))
-    r3 = np.expand_dims(np.einsum('ngkmp,ngkmp->ng', gamma, dout), (2, 3, 4))
-    c0 = r2/(H*K*W*s)
-    c1 = -r3/(H*K*W*s)
-    dx = dout*(gamma/s) + c1
-    dx -= z*c0
+    dbeta = dout.sum(axis=(0, 3, 4))
+    dgamma = np.einsum('agcbd,agcbd->gc', dout, z)
+    _r2 = np.einsum('ga,ngabc,ngabc->ng', gamma, dout, z)
+    _r3 = np.einsum('ga,ngabc->ng', gamma, dout)
+    _c4 = (_r2/(H*K*W*s))[:, :, None, None, None]
+    _c5 = (-_r3/(H*K*W*s))[:, :, None, None, None]
+    dx = dout*((gamma/s[:, :, None])[:, :, :, None, None]) + _c5
+    dx -= z*_c4
     dtype = dout.dtype
-    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False),
-            dbeta.reshape(param_shape).astype(dtype, copy=False))
+    return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))

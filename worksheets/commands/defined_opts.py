@@ -13,7 +13,25 @@ def add(parser: argparse.ArgumentParser) -> None:
     """Add ``--define FILE`` (repeatable) to a subcommand's parser."""
     parser.add_argument("--define", action="append", type=Path, metavar="FILE",
                         help="a layer defined in a TOML file (see examples/layers) instead of a built-in "
-                        "one; give it several times for several layers")
+                        "one, or a folder (every .toml file in it and its subfolders); give it several times "
+                        "for several layers")
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    """The definition files: each path given, a folder replaced by its ``.toml`` files (sorted,
+    subfolders included)."""
+    from derive.errors import LayergradError
+
+    out = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob("*.toml"))
+            if not found:
+                raise LayergradError(f"--define {path}: the folder holds no .toml definition")
+            out += found
+        else:
+            out.append(path)
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from worksheets.defined import define
 
     command = args.command
-    given = {"derive": ("layer", "dropout_p", "dropout_draw", "example", "audit"), "sheet": ("sheet", "seed", "seeds"),
+    given = {"derive": ("layer", "dropout_p", "dropout_draw", "example", "list"), "sheet": ("sheet", "seed", "seeds"),
              "notebook": ("notebooks",), "export": ("layers", "dropout_p", "dropout_draw", "package", "name"),
              "check": ("dropout_p", "dropout_draw", "only")}
     for option in given.get(command, ()):
@@ -32,10 +50,14 @@ def run(args: argparse.Namespace) -> int:
     if command == "notebook" and args.student and args.execute:
         raise LayergradError("--student with --execute: the student notebook stops at its exercise; "
                              "write it without --execute")
-    layers = [define(path) for path in args.define]
+    layers = [define(path) for path in _files(args.define)]
     if command == "derive":
         from derive.render import render_all
 
+        if args.audit:
+            from .derive_cmd import audit_layers
+
+            return audit_layers([(layer.name, layer.derivation()) for layer in layers])
         for layer in layers:
             print(render_all(layer.derivation(), args.format, title=layer.name), end="")
         return 0

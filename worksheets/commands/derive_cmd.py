@@ -7,7 +7,7 @@ import argparse
 
 from . import defined_opts
 
-__all__ = ["HELP", "NAME", "add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_parser", "audit_layers", "run"]
 
 NAME = "derive"
 HELP = "print a layer's derivations, step by step"
@@ -37,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="audit every derivation of the layer (every layer when none is named): how each "
                         "step is justified, and four mutants of each step (sign, swapped indices, factor 2, "
                         "dropped term), all of which must be refused; exit 1 if a step rests on a bare "
-                        "assumption or a mutant survives")
+                        "assumption or a mutant survives (with --define, the defined layers' derivations)")
     defined_opts.add(parser)
 
 
@@ -97,25 +97,32 @@ def _shipped(entry, args: argparse.Namespace) -> list:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from derive.audit import audit, summary
     from derive.errors import LayergradError
     from derive.registry import LAYERS, layer
 
     if args.example and args.layer != "conv":
         raise LayergradError("--example is for the conv layer only")
     entries = [layer(args.layer)] if args.layer else list(LAYERS.values())
+    return audit_layers([(entry.name, _shipped(entry, args)) for entry in entries])
+
+
+def audit_layers(layers: list[tuple[str, list]]) -> int:
+    """Audit every derivation of every ``(name, derivations)``, print each step's line and the
+    totals; 0 when no step rests on a bare assumption and no mutant survives, else 1."""
+    from derive.audit import audit, summary
+
     every = []
-    for entry in entries:
-        audits = [audit(d) for d in _shipped(entry, args)]
+    for name, derivations in layers:
+        audits = [audit(d) for d in derivations]
         every += audits
-        print(f"{entry.name}\n{'=' * len(entry.name)}")
+        print(f"{name}\n{'=' * len(name)}")
         for a in audits:
             print(f"{a.title}")
             for s in a.steps:
                 print(f"  {s.line()}")
-        print(_totals(entry.name, summary(audits)) + "\n", flush=True)
+        print(_totals(name, summary(audits)) + "\n", flush=True)
     total = summary(every)
-    if len(entries) > 1:
+    if len(layers) > 1:
         print(_totals("all layers", total))
     return 0 if total["bare"] == 0 and total["survived"] == 0 else 1
 

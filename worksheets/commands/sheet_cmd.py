@@ -39,8 +39,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     which.add_argument("--seeds", help="write one variant per seed, such as 1-300, and a CSV of all answer keys")
     parser.add_argument("--jobs", type=int, help="processes for --seeds (default: one per core)")
     parser.add_argument("--lms", type=names, action="extend", metavar="FORMAT,FORMAT",
-                        help="with --seeds: also write the variants' numerical questions for an LMS, among "
-                        "moodle (Moodle XML) and qti (a QTI 1.2 package Canvas imports)")
+                        help="with --seeds (quiz8, batchnorm): also write the variants' numerical questions for "
+                        "an LMS, among moodle (Moodle XML) and qti (a QTI 1.2 package Canvas imports)")
     fixed = parser.add_argument_group("variant sizes (question 3), drawn at random unless fixed here")
     fixed.add_argument("--input", metavar="HxW", help="input size, such as 5x5")
     fixed.add_argument("--filter", metavar="HHxWW", help="filter size, such as 3x3")
@@ -81,13 +81,15 @@ def run(args: argparse.Namespace) -> int:
     if not entry.has_variants:
         raise LayergradError(f"sheet {entry.name!r} has no randomized variants; "
                              f"these do: {', '.join(e.name for e in SHEETS.values() if e.has_variants)}")
-    from worksheets.lms import LMS_FILES, write_lms
+    from worksheets.lms import LMS_FILES, SHEET_KINDS, write_lms
     from worksheets.variants import MAX_SEED, conv_choices, parse_seeds, parse_size, write_variants
 
     unknown = sorted(set(args.lms or ()) - set(LMS_FILES))
     if unknown:
         raise LayergradError(f"unknown --lms format {', '.join(unknown)}; expected among {', '.join(LMS_FILES)}")
 
+    if args.lms and entry.name not in SHEET_KINDS:
+        raise LayergradError(f"sheet {entry.name!r} has no LMS questions; these do: {', '.join(SHEET_KINDS)}")
     if args.jobs is not None and args.jobs < 1:
         raise LayergradError(f"--jobs must be at least 1, got {args.jobs}")
     if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
@@ -96,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     if entry.name != "quiz8":
         refuse({"--input": args.input, "--filter": args.filter, "--stride": args.stride, "--pad": args.pad},
                f"with quiz8's variants: sheet {entry.name!r} has no convolution question")
-        refuse({"--lms": args.lms}, f"with quiz8's variants (sheet {entry.name!r} has no LMS questions yet)")
     choices = conv_choices(parse_size(args.input, "--input"), parse_size(args.filter, "--filter"), args.stride,
                            args.pad)
     key = write_variants(seeds, args.output, formats, versions, args.force, args.jobs, choices=choices,
@@ -104,5 +105,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(seeds)} variant{'s' * (len(seeds) != 1)} of {entry.name} into {args.output}; "
           f"answer keys: {key}")
     for kind in dict.fromkeys(args.lms or ()):
-        print(f"wrote {write_lms(kind, seeds, args.output, args.force, choices)}")
+        print(f"wrote {write_lms(kind, seeds, args.output, args.force, choices, sheet=entry.name)}")
     return 0

@@ -70,6 +70,23 @@ z = (x - x.mean(axis=0)) / s
 assert np.allclose(my_batchnorm_backward_alt(dout, z, gamma, s), dx)
 print("your closed form matches the generated code")
 
+# %%
+# Hidden tests: nbgrader leaves them out of the student's notebook and runs them when grading
+# (the corners N = 2 and D = 1, a tiny and a large variance, agreement to rounding).
+### BEGIN HIDDEN TESTS
+h_rng = np.random.default_rng(7)
+for h_n, h_d, h_scale in [(2, 5, 1.0), (8, 1, 1.0), (16, 4, 1e-2), (3, 6, 50.0)]:
+    h_x = h_rng.standard_normal((h_n, h_d)) * h_scale + 3
+    h_gamma, h_beta = h_rng.standard_normal(h_d), h_rng.standard_normal(h_d)
+    h_out, h_cache = layers.batchnorm_forward(h_x, h_gamma, h_beta, {"mode": "train"})
+    h_dout = h_rng.standard_normal(h_out.shape)
+    h_s = np.sqrt(h_x.var(axis=0) + 1e-5)
+    h_z = (h_x - h_x.mean(axis=0)) / h_s
+    assert np.allclose(my_batchnorm_backward_alt(h_dout, h_z, h_gamma, h_s),
+                       layers.batchnorm_backward_alt(h_dout, h_cache)[0], rtol=1e-9, atol=1e-12), (
+        f"dx differs from the generated code on a batch of {h_n} × {h_d}, scale {h_scale}")
+### END HIDDEN TESTS
+
 # %% [markdown]
 # ## 5. Gradient check
 #

@@ -84,6 +84,25 @@ generated, _ = layers.conv_forward_fast(x[None, None], w[None, None], np.zeros(1
 assert np.allclose(correlate(x, w, stride=2, pad=1), generated[0, 0])
 print("your output size and loops match the formula and the generated code")
 
+# %%
+# Hidden tests: nbgrader leaves them out of the student's notebook and runs them when grading
+# (the corners of the declared sizes: a 1×1 filter, a filter as large as the padded input, a
+# stride as large as the filter, a 1×1 input; agreement to rounding).
+### BEGIN HIDDEN TESTS
+h_rng = np.random.default_rng(7)
+for h_size, h_window, h_stride, h_pad in [(1, 1, 1, 0), (4, 4, 1, 0), (4, 6, 1, 1), (9, 3, 3, 0), (8, 3, 2, 0)]:
+    h_derived = formula.subs({conv.H: h_size, conv.HH: h_window, conv.S: h_stride, conv.P: h_pad})
+    assert output_size(h_size, h_window, h_stride, h_pad) == (int(h_derived) if h_derived.is_integer else None), (
+        f"output_size({h_size}, {h_window}, {h_stride}, {h_pad}) differs from the formula")
+for h_in, h_filter, h_stride, h_pad in [((4, 5), (1, 1), 1, 0), ((3, 3), (5, 5), 1, 1), ((6, 6), (3, 3), 3, 0),
+                                        ((1, 1), (1, 1), 1, 0)]:
+    h_x, h_w = h_rng.standard_normal(h_in), h_rng.standard_normal(h_filter)
+    h_generated, _ = layers.conv_forward_fast(h_x[None, None], h_w[None, None], np.zeros(1),
+                                              {"stride": h_stride, "pad": h_pad})
+    assert np.allclose(correlate(h_x, h_w, h_stride, h_pad), h_generated[0, 0], rtol=1e-12, atol=1e-12), (
+        f"correlate differs on a {h_in} input, {h_filter} filter, stride {h_stride}, pad {h_pad}")
+### END HIDDEN TESTS
+
 # %% [markdown]
 # ## 5. Gradient check
 #

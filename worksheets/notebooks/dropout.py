@@ -80,6 +80,25 @@ assert np.allclose(mine, generated), "forward pass differs from the generated co
 assert np.allclose(my_dropout_backward(dout, mask), layers.dropout_backward(dout, cache))
 print("your dropout matches the generated code")
 
+# %%
+# Hidden tests: nbgrader leaves them out of the student's notebook and runs them when grading
+# (the keep probability's corner p = 1, a batch of one, the mask drawn again from its seed, and
+# agreement to rounding rather than to np.allclose's default tolerance).
+### BEGIN HIDDEN TESTS
+h_rng = np.random.default_rng(7)
+for h_p, h_shape in [(1.0, (1, 1)), (1.0, (4, 3)), (0.25, (1, 7)), (0.9, (300, 200))]:
+    h_x, h_dout = h_rng.standard_normal(h_shape), h_rng.standard_normal(h_shape)
+    h_mine, h_mask = my_dropout_forward(h_x, h_p, seed=11)
+    h_generated, h_cache = layers.dropout_forward(h_x, {"p": h_p, "mode": "train", "seed": 11})
+    assert np.allclose(h_mine, h_generated, rtol=1e-12, atol=0), (
+        f"forward pass differs from the generated code beyond rounding at p = {h_p}, shape {h_shape} "
+        "(a mask or a scale computed in float32?)")
+    assert np.allclose(my_dropout_backward(h_dout, h_mask), layers.dropout_backward(h_dout, h_cache),
+                       rtol=1e-12, atol=0), f"backward pass differs at p = {h_p}, shape {h_shape}"
+assert np.array_equal(my_dropout_forward(h_x, 0.9, seed=11)[1], h_mask), "the same seed must draw the same mask"
+assert not np.array_equal(my_dropout_forward(h_x, 0.9, seed=12)[1], h_mask), "another seed must draw another mask"
+### END HIDDEN TESTS
+
 # %% [markdown]
 # ## 5. Gradient check
 #

@@ -4,7 +4,7 @@ Five exercises, each with exposition shown to students and a solution made of th
 in :mod:`derive.dropout`. The third solution adds a numerical demonstration computed by the
 generated code: the training-time mean of inverted dropout (``dropout_forward`` from
 :func:`numeric.export.generated_module`) against the same mask without the 1/q, printed as a
-function from the vanilla forward derivation (:func:`numeric.codegen.elementwise_function`),
+function from the vanilla forward derivation (:func:`numeric.codegen.printer.elementwise_function`),
 next to what the moment derivations predict.
 """
 
@@ -18,7 +18,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from derive import dropout
 from derive.dropout import Convention, Draw
-from numeric.codegen import elementwise_function
+from numeric.codegen.printer import elementwise_function
 from numeric.export import generated_module
 
 from ..document import Block, Figure, Formula, Heading, Math, Sheet, Steps, Table, para, question

@@ -25,9 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.printing.pycode import PythonCodePrinter
 
 from derive.errors import LayergradError
+
+from .printer import ArrayPrinter
 
 __all__ = [
     "Stored",
@@ -73,7 +74,7 @@ class Stored:
                       self.size_rank)
 
 
-_PRINTER = PythonCodePrinter({"standard": "python3"})
+_PRINTER = ArrayPrinter()
 
 
 def code(expr: sp.Basic, names: Names = {}) -> str:  # noqa: B006 - read only

@@ -1,0 +1,724 @@
+r"""Index expressions to vectorized NumPy: the one lowering of every generated layer.
+
+Every value of the generated code is an array whose axes are index symbols, in a known order;
+:class:`Lowering` prints an index expression (or one entry of a matrix expression, which it
+writes in index form first) as such an array:
+
+* an entry with plain indices is the array itself, axes transposed as needed; an affine index
+  :math:`X_{\ldots, Si + k - P, \ldots}` is a strided view (``_read``); an index fixed at 0 on a
+  row vector (:math:`b_{0j}`) reads the vector as stored, one axis;
+* element-wise operations broadcast (missing axes become ``None``); :math:`1 - B` of a 0/1
+  array stays boolean (``~B``), :math:`H(u)` is ``(u > 0)``;
+* a sum of a product of two matrices over their shared index is a matrix product (``a @ b.T``),
+  of more factors one ``np.einsum``, of one array ``.sum(axis=...)``; a sum against a one-hot
+  array, :math:`\sum_j Y_{ij} f_{ij} = f_{i, y_i}`, reads the labelled entries; every reduction
+  is computed once per function and kept (a hoisted temporary ``_r0``, ``_r1``, …, or the target
+  itself), so the backward pass reuses what the forward pass computed;
+* a Kronecker delta :math:`\delta_{h, Si + k - P}` left by a derivation becomes a scatter-add
+  over the kernel offsets (``_scatter``), the adjoint of ``_read``;
+* stable forms where the standard patterns appear: a sum of exponentials is shifted by its
+  maximum (log-sum-exp, softmax: the shift is found, not written by the user),
+  :math:`\log(1 + e^u)` is ``_softplus(u)``, :math:`\sigma(u)` is computed without overflow.
+
+Normalization layers assign in normal form (:meth:`Lowering.collect`,
+:func:`derive.index.normalize`): every connected group of summed factors is a reduction hoisted
+into a temporary (one ``np.einsum`` for a contraction, a square contracted with itself rather
+than squared), and the remaining terms are grouped by their full-size factors, each group's
+small coefficient computed first, so every full-size array is read once per group
+(``dx = dout*_c0 + _c1`` then ``dx += z*_c2``); with ``accumulate`` their sums add up in a wide
+dtype. Every scalar is printed by :class:`~.printer.ArrayPrinter`, the one printer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from derive.define import Sigmoid, Where
+from derive.errors import LayergradError
+from derive.index import Term, normalize, rename_bound
+from derive.softmax import Maximum
+
+from .printer import ArrayPrinter
+
+__all__ = ["Lowering", "Softplus", "stable"]
+
+Axes = tuple[sp.Symbol, ...]
+
+
+class Softplus(sp.Function):
+    r""":math:`\log(1 + e^u)` (printing only)."""
+
+
+def stable(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with the standard unstable patterns in their stable forms: a log of a sum of
+    exponentials is a log-sum-exp, a ratio of an exponential to a sum of exponentials is shifted
+    by the sum's maximum, :math:`\\log(1 + e^u)` is a softplus, :math:`e^u/(1 + e^u)` a sigmoid."""
+    def exponential(s: sp.Basic) -> bool:
+        if not isinstance(s, sp.Sum):
+            return False
+        exps = [f for f in sp.Mul.make_args(s.function) if isinstance(f, sp.exp)]
+        return len(exps) == 1 and not exps[0].has(Maximum)
+
+    def shifted(s: sp.Sum) -> sp.Expr:
+        (e,) = [f for f in sp.Mul.make_args(s.function) if isinstance(f, sp.exp)]
+        u = e.args[0]
+        bound = {lim[0]: sp.Symbol(f"_m{n}", integer=True) for n, lim in enumerate(s.limits)}
+        m = Maximum(u.xreplace(bound), *((bound[d], lo, hi) for d, lo, hi in s.limits))
+        return sp.exp(m) * sp.Sum(s.function / e * sp.exp(u - m), *s.limits)
+
+    expr = expr.replace(exponential, shifted)
+    expr = sp.powsimp(expr, combine="exp")
+
+    def shifted_log(e: sp.log) -> sp.Expr:  # log(exp(m)·Σ) = m + log Σ: the log-sum-exp
+        (m,) = [f.args[0] for f in sp.Mul.make_args(e.args[0]) if isinstance(f, sp.exp) and f.args[0].has(Maximum)]
+        return m + sp.log(e.args[0] / sp.exp(m))
+
+    expr = expr.replace(lambda e: isinstance(e, sp.log) and sum(
+        isinstance(f, sp.exp) and f.args[0].has(Maximum) for f in sp.Mul.make_args(e.args[0])) == 1, shifted_log)
+    one_plus = sp.Wild("u")
+    expr = expr.replace(sp.log(1 + sp.exp(one_plus)), Softplus(one_plus))
+    return expr.replace(lambda e: isinstance(e, sp.Mul), _sigmoids)
+
+
+def _sigmoids(product: sp.Mul) -> sp.Expr:
+    r""":math:`e^u (1 + e^u)^{-1}` inside a product becomes :math:`\sigma(u)`."""
+    factors = list(product.args)
+    for f in list(factors):
+        if isinstance(f, sp.exp):
+            u = f.args[0]
+            partner = (1 + sp.exp(u)) ** -1
+            if partner in factors and f in factors:
+                factors.remove(f)
+                factors.remove(partner)
+                factors.append(Sigmoid(u))
+    return sp.Mul(*factors)
+
+
+@dataclass
+class Lowering:
+    """Prints index expressions as NumPy statements; reductions are hoisted into temporaries
+    (``_r0``, …) shared by every statement of the function, and of a later function that is
+    given ``known``.
+
+    ``ranges`` gives each index its size, ``names`` each array (indexed base or matrix symbol)
+    and scalar symbol its variable; ``one_hot`` maps a one-hot array :math:`Y_{ij} = [j = y_i]`
+    to its labels' variable (sums against it read the labelled entries) and ``booleans`` lists
+    other 0/1 arrays (stored as booleans)."""
+
+    ranges: dict[sp.Symbol, sp.Expr]
+    names: Mapping[sp.Basic, str]
+    lines: list[str] = field(default_factory=list)
+    known: dict[sp.Basic, tuple[str, Axes]] = field(default_factory=dict)
+    counter: list[int] = field(default_factory=lambda: [0, 0])
+    order: tuple[sp.Symbol, ...] = ()
+    one_hot: Mapping[sp.Basic, str] = field(default_factory=dict)
+    booleans: frozenset = frozenset()
+    views: set[str] = field(default_factory=set)
+    """Variables that hold window views (``_read``), which ``_einsum`` reads faster."""
+    accumulate: tuple[str, str] | None = None
+    r"""``(wide, dtype)``: reductions add up in the dtype named ``wide`` (float64 for float32
+    data: a float32 sum over many rows drifts by :math:`O(n\epsilon)`) and return ``dtype``."""
+
+    def union(self, *groups: Axes) -> Axes:
+        """The axes of several values together: the current target's order first."""
+        out = _union(*groups)
+        rank = {a: n for n, a in enumerate(self.order)}
+        return tuple(sorted(out, key=lambda a: (rank.get(a, len(rank)), out.index(a))))
+
+    # -- printing scalars ----------------------------------------------------------------------
+
+    def scalar(self, expr: sp.Expr) -> str:
+        """A scalar expression (sizes, constants, numbers) as Python source."""
+        table = {s: sp.Symbol(self.names.get(s, s.name)) for s in expr.free_symbols}
+        return ArrayPrinter().doprint(expr.xreplace(table))
+
+    def size(self, index: sp.Symbol) -> str:
+        if index not in self.ranges:
+            raise LayergradError(f"no range known for index {index}")
+        return self.scalar(self.ranges[index])
+
+    # -- arrays --------------------------------------------------------------------------------
+
+    def temporary(self, code: str, axes: Axes, key: tuple | None = None) -> tuple[str, Axes]:
+        name = f"_r{self.counter[0]}"
+        self.counter[0] += 1
+        self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
+        if key is not None:
+            self.known[key[0]] = (name, tuple(key[1][a] for a in axes))
+        return name, axes
+
+    def key(self, expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]]:
+        """A reduction up to the names of its bound and free indices (free indices become
+        placeholders, in the order giving the smallest printed form), and that renaming."""
+        free = sorted((s for s in expr.free_symbols if s in self.ranges and s not in self.names), key=str)
+        best = None
+        for perm in itertools.permutations(free):
+            mapping = {s: _PLACEHOLDERS[n] for n, s in enumerate(perm)}
+            candidate = rename_bound(expr.xreplace(mapping))
+            printed = sp.srepr(candidate)
+            if best is None or printed < best[0]:
+                best = (printed, candidate, mapping)
+            if len(free) > 3:
+                break
+        return best[1], best[2]
+
+    def assign(self, target: str, expr: sp.Expr, axes: Axes) -> None:
+        """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
+        self.order = tuple(axes)
+        code, have = self.lower(_compact(stable(expr)))
+        extra = [a for a in have if a not in axes]
+        if extra:
+            raise LayergradError(f"{target}: index {extra[0]} is neither free nor summed")
+        code = self.expand(code, have, axes)
+        if set(have) != set(axes):
+            shape = ", ".join(self.size(a) for a in axes)
+            code = f"np.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''})).copy()"
+        elif self.lines and self.lines[-1].startswith(f"{code} = ") and code.startswith("_r"):
+            # the value was just computed into a temporary: compute it into the target instead
+            self.lines[-1] = f"{target}{self.lines[-1][len(code):]}"
+            self.known = {k: (target if n == code else n, h) for k, (n, h) in self.known.items()}
+            return
+        if code.startswith("(") and _balanced(code):
+            code = code[1:-1]
+        if "_read(" in code:
+            self.views.add(target)
+        self.lines.append(f"{target} = {code}")
+
+    def source(self, indent: int = 4) -> str:
+        """The statements so far, indented for a function body."""
+        return "\n".join(" " * indent + line for line in self.lines)
+
+    # -- normal form: terms grouped by their full-size factors -----------------------------------
+
+    def collect(self, target: str, expr: sp.Expr, axes: Axes, **normalize_options) -> None:
+        """``target = expr`` from its normal form (:func:`derive.index.normalize`): each connected
+        group of summed factors a hoisted reduction, the other terms grouped by their full-size
+        factors (spanning ``axes``), each group's small coefficient computed first, so every
+        full-size array is read once per group: ``dx = dout*c0 + c1`` then ``dx += z*c2``."""
+        self.order = tuple(axes)
+        groups: dict[tuple, sp.Expr] = {}
+        for t in normalize(expr, **normalize_options):
+            coeff, full = self._hoisted(t, axes)
+            key = tuple(sorted(full, key=sp.default_sort_key))
+            groups[key] = groups.get(key, sp.S.Zero) + coeff
+        if not groups:
+            raise LayergradError(f"{target} is identically zero; nothing to generate")
+        small = groups.pop((), None)
+        if not groups:
+            self.assign(target, small, self._axes_of(small, axes))
+            return
+        ordered = sorted(groups.items(), key=lambda item: sp.factor(item[1]).could_extract_minus_sign())
+        terms = [self._times(key, coeff, axes) for key, coeff in ordered]
+        first = terms[0]
+        if first.startswith("-"):  # fold the sign into the small coefficient: no pass over -array
+            key, coeff = ordered[0]
+            first = f"{self._full(key, axes)}*{self._coefficient(sp.factor(coeff), axes, keep=True)}"
+        if small is not None:
+            small = sp.factor(small)
+            if _simple(-small):
+                first = f"{first} - {self._coefficient(-small, axes)}"
+            else:
+                first = f"{first} + {self._coefficient(small, axes, keep=not _simple(small))}"
+        self.lines.append(f"{target} = {first}")
+        self.lines += [f"{target} -= {t[1:]}" if t.startswith("-") else f"{target} += {t}" for t in terms[1:]]
+
+    def _axes_of(self, expr: sp.Expr, axes: Axes) -> Axes:
+        """The axes of ``axes`` that ``expr`` varies along."""
+        return tuple(a for a in axes if expr.has(a))
+
+    def _hoisted(self, t: Term, axes: Axes) -> tuple[sp.Expr, list[sp.Expr]]:
+        """``t`` with each connected group of summed factors replaced by its reduction (an entry
+        of a hoisted temporary): (small coefficient, full-size factors)."""
+        factors = list(sp.Mul.make_args(t.factor))
+        remaining = list(t.limits)
+        small: list[sp.Expr] = [t.coeff]
+        while remaining:
+            group = [remaining.pop(0)]
+            grew = True
+            while grew:
+                grew = False
+                names = {lim[0] for lim in group}
+                for lim in list(remaining):
+                    if any(f.has(lim[0]) and f.has(*names) for f in factors):
+                        group.append(lim)
+                        remaining.remove(lim)
+                        grew = True
+            names = {lim[0] for lim in group}
+            body = [f for f in factors if f.has(*names)]
+            factors = [f for f in factors if not f.has(*names)]
+            entries = []
+            for f in body:
+                entry, power = f.as_base_exp()
+                if not (isinstance(entry, sp.Indexed) and power.is_Integer and power > 0):
+                    raise LayergradError(f"cannot contract {f}: only products of array entries are summed")
+                entries += [entry] * int(power)  # a square is a contraction of two operands: no squared array
+            whole = [(d, 0, hi - lo) for d, lo, hi in group]  # a sum runs over a whole axis, however numbered
+            code, have = self.lower(sp.Sum(sp.Mul(*entries), *whole))
+            reduction = sp.IndexedBase(code)
+            self.names = {**self.names, reduction: code}
+            small.append(reduction[have] if have else sp.Symbol(code))
+            if not have:
+                self.names[sp.Symbol(code)] = code
+        full = [f for f in factors if set(self._axes_of(f, axes)) == set(axes) and f.as_base_exp()[1] == 1]
+        small += [f for f in factors if f not in full]
+        return sp.Mul(*small), full
+
+    def _full(self, key: tuple, axes: Axes) -> str:
+        code, have = self.lower(sp.Mul(*key))
+        return _atom(self.expand(code, have, axes, operand=True))
+
+    def _coefficient(self, coeff: sp.Expr, axes: Axes, keep: bool = False) -> str:
+        """A small coefficient as a factor: inline when short, else a temporary ``_c0``, …"""
+        code, have = self.lower(coeff)
+        code = self.expand(code, have, axes, operand=True)
+        if keep or sp.count_ops(coeff) > 2:
+            name = f"_c{self.counter[0]}"
+            self.counter[0] += 1
+            self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
+            return name
+        return _atom(code)
+
+    def _times(self, key: tuple, coeff: sp.Expr, axes: Axes) -> str:
+        """The full-size product ``key`` times a small coefficient, the small part evaluated first."""
+        product = self._full(key, axes)
+        coeff = sp.factor(coeff)
+        if coeff == 1:
+            return product
+        if coeff.could_extract_minus_sign():
+            return f"-{self._times(key, -coeff, axes)}"
+        if isinstance(coeff, sp.Pow) and coeff.exp == -1 and _simple(coeff.base):
+            return f"{product}/{self._coefficient(coeff.base, axes)}"
+        return f"{product}*{self._coefficient(coeff, axes)}"
+
+    def expand(self, code: str, have: Axes, want: Sequence[sp.Symbol], operand: bool = False) -> str:
+        """``code`` (axes ``have``) transposed and given new axes to broadcast against ``want``;
+        an ``operand`` of arithmetic needs no new leading axes (NumPy broadcasting adds them)."""
+        if not have:
+            return code
+        order = [a for a in want if a in have]
+        perm = [have.index(a) for a in order]
+        if perm != list(range(len(perm))):
+            code = f"{_atom(code)}.transpose({', '.join(map(str, perm))})"
+        if len(order) == len(want) or (operand and tuple(want[len(want) - len(order):]) == tuple(order)):
+            return code
+        index = ", ".join(":" if a in have else "None" for a in want)
+        return f"{_atom(code)}[{index}]"
+
+    def lower(self, expr: sp.Expr) -> tuple[str, Axes]:
+        """``expr`` as (source, axes)."""
+        expr = sp.sympify(expr)
+        key = None
+        mask = (isinstance(expr, sp.Mul) and all(self.boolean(f) or self.boolean(1 - f) for f in expr.args)) \
+            or (isinstance(expr, sp.Add) and self.boolean(1 - expr))
+        hoisted = _worth_keeping(expr) or mask  # a product of masks is computed once, too
+        if isinstance(expr, (sp.Sum, Maximum)) or hoisted:
+            key, mapping = self.key(expr)
+            if key in self.known:
+                name, axes = self.known[key]
+                back = {p: s for s, p in mapping.items()}
+                return name, tuple(back[a] for a in axes)
+        if expr.is_Number or expr in (sp.pi, sp.E):
+            return self.scalar(expr), ()
+        if isinstance(expr, sp.Symbol):
+            if expr in self.names:
+                return self.names[expr], ()
+            if expr in self.ranges:
+                return f"np.arange({self.size(expr)})", (expr,)
+            raise LayergradError(f"no value known for {expr}")
+        if isinstance(expr, MatrixElement) and not isinstance(expr.parent, sp.MatrixSymbol):
+            return self.lower(_compact(expr.parent._entry(*expr.indices)))  # index form
+        if isinstance(expr, (sp.Indexed, MatrixElement)):
+            return self.entry(expr)
+        if isinstance(expr, sp.Sum):
+            return self.temporary(*self.sum(expr), key=(key, mapping))
+        if isinstance(expr, Maximum):
+            function, summed = self.bind(expr.function, expr.limits)
+            body, have = self.lower(function)
+            axes = tuple(have.index(d) for d in summed)
+            return self.temporary(f"{_atom(body)}.max(axis={_axis(axes)})",
+                                  tuple(a for a in have if a not in summed), key=(key, mapping))
+        if isinstance(expr, sp.Add):
+            code, have = self.combine(expr.args, " + ")
+            return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)
+        if isinstance(expr, sp.Mul):
+            return self.temporary(*self.product(expr), key=(key, mapping)) if hoisted else self.product(expr)
+        if isinstance(expr, sp.Pow):
+            code, have = self.power(expr)
+            return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)
+        if isinstance(expr, sp.KroneckerDelta):
+            (a, ha), (b, hb) = self.lower(expr.args[0]), self.lower(expr.args[1])
+            axes = self.union(ha, hb)
+            return f"({self.expand(a, ha, axes)} == {self.expand(b, hb, axes)})", axes
+        if isinstance(expr, sp.Piecewise):
+            return self.piecewise(expr)
+        if isinstance(expr, Where):
+            return self.piecewise(sp.Piecewise((expr.args[1], expr.args[0]), (expr.args[2], True), evaluate=False))
+        if isinstance(expr, sp.core.relational.Relational):
+            (a, ha), (b, hb) = self.lower(expr.lhs), self.lower(expr.rhs)
+            axes = self.union(ha, hb)
+            return f"({self.expand(a, ha, axes)} {expr.rel_op} {self.expand(b, hb, axes)})", axes
+        if isinstance(expr, (sp.Max, sp.Min)):
+            parts = [self.lower(a) for a in expr.args]
+            axes = self.union(*(h for _, h in parts))
+            code = self.expand(*parts[0], axes)
+            for c, h in parts[1:]:
+                code = f"np.{'maximum' if isinstance(expr, sp.Max) else 'minimum'}({code}, {self.expand(c, h, axes)})"
+            return code, axes
+        if isinstance(expr, sp.Heaviside):
+            arg, have = self.lower(expr.args[0])
+            half = 0.5 if len(expr.args) == 1 else float(expr.args[1])
+            return (f"({arg} > 0)" if half == 0 else f"np.heaviside({arg}, {half})"), have
+        function = _FUNCTIONS.get(type(expr))
+        if function is not None and len(expr.args) == 1:
+            arg, have = self.lower(expr.args[0])
+            arg = arg[1:-1] if arg.startswith("(") and _balanced(arg) else arg
+            code = function.format(arg) if "{}" in function else f"{function}({arg})"
+            return self.temporary(code, have, key=(key, mapping)) if hoisted else (code, have)
+        raise LayergradError(f"cannot generate code for {type(expr).__name__} in {expr}")
+
+    def entry(self, expr: sp.Indexed | MatrixElement) -> tuple[str, Axes]:
+        base = expr.parent if isinstance(expr, MatrixElement) else expr.base
+        name = self.names.get(base)
+        if name is None:
+            raise LayergradError(f"no array name given for {base}")
+        code, axes = name, []
+        position = 0
+        for n, index in enumerate(expr.indices):
+            if isinstance(index, sp.Symbol) and index in self.ranges:
+                axes.append(index)
+                position += 1
+                continue
+            if index == 0 and isinstance(base, sp.MatrixSymbol) and base.shape[n] == 1:
+                continue  # a row or column vector is stored with one axis
+            symbols = sorted((s for s in index.free_symbols if s in self.ranges and s not in self.names),
+                             key=str)
+            poly = sp.Poly(index, *symbols) if symbols else None
+            start = index.subs({s: 0 for s in symbols})
+            steps = [(poly.coeff_monomial(s) if poly is not None else 0, s) for s in symbols]
+            if not steps:
+                raise LayergradError(f"{expr}: an index without any index symbol is not supported")
+            listed = ", ".join(f"({self.scalar(c)}, {self.size(s)})" for c, s in steps)
+            code = f"_read({code}, {position}, {self.scalar(start)}, [{listed}])"
+            axes += [s for _, s in steps]
+            position += len(steps)
+        if len(set(axes)) != len(axes):
+            raise LayergradError(f"{expr}: an index occurs twice in one entry")
+        return code, tuple(axes)
+
+    def combine(self, args: Sequence[sp.Expr], op: str) -> tuple[str, Axes]:
+        negated = [a for a in args if a.could_extract_minus_sign() and self.boolean(-a)]
+        if op == " + " and sp.S.One in args and len(args) == 2 and negated:
+            code, have = self.lower(-negated[0])  # 1 - B of a 0/1 array B is its negation, still boolean
+            return f"~{_atom(code)}", have
+        # subtracted terms last and printed as subtractions (no negated arrays, nor booleans)
+        signs = [op == " + " and a.could_extract_minus_sign() for a in args]
+        order = sorted(range(len(args)), key=lambda n: signs[n])
+        parts = [self.lower(-args[n] if signs[n] else args[n]) for n in order]
+        axes = self.union(*(h for _, h in parts))
+        pieces = [self.expand(code, have, axes, operand=True) for code, have in parts]
+        code = ""
+        for n, piece in zip(order, pieces):
+            if signs[n]:
+                code = f"{code} - {_atom(piece)}" if code else f"-{_atom(piece)}"
+            else:
+                code = f"{code}{op}{piece}" if code else piece
+        return f"({code})", axes
+
+    def product(self, expr: sp.Mul) -> tuple[str, Axes]:
+        coeff, factors = expr.as_coeff_mul()
+        numerator = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0)]
+        denominator = [1 / f for f in factors if f not in numerator]
+        parts = [self.lower(f) for f in numerator]
+        below = [self.lower(f) for f in denominator]
+        axes = self.union(*(h for _, h in parts + below))
+        top = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in parts) or "1"
+        if coeff == -1 and parts:
+            top = f"-{top}"
+        elif coeff != 1:
+            top = f"{self.scalar(coeff)}*{top}" if parts else self.scalar(coeff)
+        if below:
+            bottom = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in below)
+            return f"({top}/{bottom if len(below) == 1 else '(' + bottom + ')'})", axes
+        return f"({top})", axes
+
+    def power(self, expr: sp.Pow) -> tuple[str, Axes]:
+        base, have = self.lower(expr.base)
+        e = expr.exp
+        if e.free_symbols:
+            exponent, eh = self.lower(e)
+            if eh:
+                raise LayergradError(f"an exponent that varies with an index is not supported: {expr}")
+            return f"{_atom(base)}**{_atom(exponent)}", have
+        bare = base[1:-1] if base.startswith("(") and _balanced(base) else base
+        if e == sp.Rational(1, 2):
+            return f"np.sqrt({bare})", have
+        if e == -sp.Rational(1, 2):
+            return f"(1/np.sqrt({bare}))", have
+        if e == -1:
+            return f"(1/{_atom(base)})", have
+        if e == 2:
+            return f"np.square({base})", have
+        if e.is_Integer and 2 < e <= 4:
+            return "(" + "*".join([_atom(base)] * int(e)) + ")", have
+        return f"{_atom(base)}**{_atom(self.scalar(e))}", have
+
+    def piecewise(self, expr: sp.Piecewise) -> tuple[str, Axes]:
+        (value, cond), *rest = expr.args
+        if not rest:
+            return self.lower(value)
+        other = sp.Piecewise(*rest) if rest[0][1] != sp.true else rest[0][0]
+        parts = [self.lower(cond), self.lower(value), self.lower(other)]
+        axes = self.union(*(h for _, h in parts))
+        c, a, b = (self.expand(code, h, axes) for code, h in parts)
+        return f"np.where({c}, {a}, {b})", axes
+
+    # -- reductions ----------------------------------------------------------------------------
+
+    def bind(self, body: sp.Expr, limits: Sequence[tuple]) -> tuple[sp.Expr, list[sp.Symbol]]:
+        """``body`` with the bound indices of ``limits`` renamed apart, each given its range (an
+        index that takes a single value is that value)."""
+        fresh = {}
+        for d, lo, hi in limits:
+            if lo == hi:
+                body = body.xreplace({d: lo})
+                continue
+            if lo != 0:
+                raise LayergradError(f"a reduction must start at 0, got {d} from {lo}")
+            self.counter[1] += 1
+            fresh[d] = sp.Symbol(f"{d.name}_{self.counter[1]}", integer=True)
+            self.ranges[fresh[d]] = hi + 1
+        return body.xreplace(fresh), list(fresh.values())
+
+    def sum(self, expr: sp.Sum) -> tuple[str, Axes]:
+        function, summed = self.bind(expr.function, expr.limits)
+        factors = list(sp.Mul.make_args(function))
+        scatters = [f for f in factors if isinstance(f, sp.KroneckerDelta) and self._scatter_form(f, summed)]
+        factors = [f for f in factors if f not in scatters]
+        kept_for_scatter = {s for f in scatters for s in self._scatter_form(f, summed)[1]}
+        scalars = [f for f in factors if not (f.free_symbols & set(self.ranges))
+                   and not f.atoms(sp.Indexed, MatrixElement)]
+        if not scatters and (gathered := self.gather(factors, summed)):
+            return gathered
+        coeff = sp.Mul(*scalars)
+        arrays = []
+        for f in factors:
+            if f in scalars:
+                continue
+            base, power = f.as_base_exp()  # a power of an entry is a contraction: no array of powers
+            square = isinstance(base, sp.Indexed) and power.is_Integer and 1 < power <= 4
+            arrays += [base] * int(power) if square else [f]
+        if len(arrays) > 1 and all(self.boolean(f) or self.boolean(1 - f) for f in arrays):
+            arrays = [sp.Mul(*arrays)]  # booleans multiply as booleans; their sum counts (einsum would OR)
+        operands = [self.lower(f) for f in arrays]
+        reduce_over = [d for d in summed if d not in kept_for_scatter]
+        forms = [self._scatter_form(f, summed) for f in scatters]
+        if forms and operands and not any(h in a for h, *_ in forms for _, a in operands) \
+                and len({h for h, *_ in forms}) == len(forms):
+            code, axes = self.scatter_sum(operands, summed, forms)
+            if coeff != 1:
+                c, _ = self.lower(coeff)
+                code = f"{_atom(c)}*{_atom(code)}"
+            return code, axes
+        code, axes = self.contract(operands, reduce_over)
+        if coeff != 1:
+            c, _ = self.lower(coeff)
+            code = f"{_atom(c)}*{_atom(code)}"
+        for delta in scatters:
+            target, dummies, start, steps = self._scatter_form(delta, summed)
+            code = self.expand(code, axes, [*(a for a in axes if a not in dummies), *dummies])
+            axes = (*(a for a in axes if a not in dummies), *dummies)
+            listed = ", ".join(f"({self.scalar(c)}, {self.size(s)})" for c, s in steps)
+            code = f"_scatter({code}, {self.scalar(start)}, [{listed}], {self.size(target)})"
+            axes = (*axes[:len(axes) - len(dummies)], target)
+        return code, axes
+
+    def gather(self, factors: Sequence[sp.Expr], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
+        r""":math:`\sum_j Y_{ij} f_{ij} = f_{i, y_i}` for one-hot :math:`Y_{ij} = [j = y_i]`: the
+        labelled entry of each row (``f[np.arange(N), y]``) instead of a product and a sum."""
+        hot = [f for f in factors if isinstance(f, sp.Indexed) and f.base in self.one_hot]
+        if len(summed) != 1 or len(hot) != 1 or tuple(hot[0].indices[1:]) != tuple(summed):
+            return None
+        row, column = hot[0].indices[0], summed[0]
+        code, have = self.lower(sp.Mul(*(f for f in factors if f is not hot[0])))
+        if set(have) != {row, column}:
+            return None
+        code = self.expand(code, have, (row, column))
+        return f"{_atom(code)}[np.arange({self.size(row)}), {self.one_hot[hot[0].base]}]", (row,)
+
+    def boolean(self, expr: sp.Basic) -> bool:
+        """Is ``expr`` a 0/1 array stored as booleans?"""
+        if isinstance(expr, sp.Indexed):
+            return expr.base in self.booleans or expr.base in self.one_hot
+        return isinstance(expr, (sp.Heaviside, sp.KroneckerDelta, sp.core.relational.Relational))
+
+    def scatter_sum(self, operands, summed, forms) -> tuple[str, Axes]:
+        r""":math:`\sum` of a product with deltas :math:`h = s + \sum c\,d` on summed indices:
+        one ``_scatter_sum`` (a loop over the kernel offsets, one einsum and a strided add each)."""
+        axes_in = _union(*(h for _, h in operands))
+        targets = tuple(h for h, *_ in forms)
+        out = tuple(a for a in axes_in if a not in summed) + targets
+        spare = tuple(d for _, _, _, steps in forms for _, d in steps if d not in axes_in)
+        letters = {a: chr(ord("a") + n) for n, a in enumerate(axes_in + spare + targets)}
+        spec = ",".join("".join(letters[a] for a in h) for _, h in operands) + "->" + "".join(letters[a] for a in out)
+        deltas = []
+        for h, _, start, steps in forms:
+            listed = ", ".join(f"({self.scalar(c)}, {letters[d]!r}, {self.size(d)})" for c, d in steps)
+            deltas.append(f"({letters[h]!r}, {self.scalar(start)}, [{listed}], {self.size(h)})")
+        args = ", ".join(c for c, _ in operands)
+        return f"_scatter_sum('{spec}', [{args}], [{', '.join(deltas)}])", out
+
+    def _scatter_form(self, delta: sp.KroneckerDelta, summed: Sequence[sp.Symbol]):
+        """``δ(h, start + Σ c·d)`` with ``h`` a free index and ``d`` summed: the parts, else None."""
+        for h, e in (delta.args, delta.args[::-1]):
+            if isinstance(h, sp.Symbol) and h in self.ranges and h not in summed and not e.has(h):
+                dummies = [d for d in summed if e.has(d)]
+                if not dummies or any(s in self.ranges and s not in summed for s in e.free_symbols):
+                    continue
+                poly = sp.Poly(e, *dummies)
+                if poly.total_degree() != 1:
+                    continue
+                start = e.subs({d: 0 for d in dummies})
+                steps = [(poly.coeff_monomial(d), d) for d in dummies]
+                return h, dummies, start, steps
+        return None
+
+    def contract(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes]:
+        """The product of ``operands`` summed over ``summed``: one ``np.einsum``."""
+        axes_in = self.union(*(h for _, h in operands))
+        out = tuple(a for a in axes_in if a not in summed)
+        if not summed:
+            if len(operands) == 1:
+                return operands[0]
+            return "*".join(_atom(self.expand(c, h, axes_in)) for c, h in operands), axes_in
+        if len(operands) == 1:
+            code, have = operands[0]
+            axes = tuple(sorted(have.index(d) for d in summed if d in have))
+            if self.accumulate:
+                wide, dtype = self.accumulate
+                return (f"{_atom(code)}.sum(axis={_axis(axes)}, dtype={wide}).astype({dtype}, copy=False)",
+                        tuple(a for a in have if a not in summed))
+            return f"{_atom(code)}.sum(axis={_axis(axes)})", tuple(a for a in have if a not in summed)
+        if (product := self.matmul(operands, summed)) is not None:
+            return product
+        if (product := self.matvec(operands, summed)) is not None:
+            return product
+        letters = _letters(axes_in)
+        spec = ",".join("".join(letters[a] for a in h) for _, h in operands) + "->" + "".join(letters[a] for a in out)
+        args = ", ".join(c for c, _ in operands)
+        blas = any(set(h1) & set(h2) & set(summed) and set(h1) - set(h2) and set(h2) - set(h1)
+                   for n, (_, h1) in enumerate(operands) for _, h2 in operands[n + 1:])
+        if any("_read(" in c or c in self.views for c, _ in operands):  # over window views
+            return f"_einsum('{spec}', {args}{', blas=True' if blas else ''})", out
+        if self.accumulate:
+            wide, dtype = self.accumulate
+            return f"np.einsum('{spec}', {args}, dtype={wide}).astype({dtype}, copy=False)", out
+        return f"np.einsum('{spec}', {args}{', optimize=True' if blas else ''})", out
+
+
+    def matvec(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
+        r""":math:`\sum_k A_{\ldots k} v_k` with :math:`v` a vector over the summed index, which
+        :math:`A` holds last: ``a @ v``, a matrix-vector product through BLAS (``einsum`` runs it
+        several times slower). With more factors than one beside :math:`v` the product would be
+        an array of its own, an extra pass that costs more than ``einsum`` saves at large sizes."""
+        if len(summed) != 1 or self.accumulate or any("_read(" in c or c in self.views for c, _ in operands):
+            return None
+        k = summed[0]
+        vectors = [op for op in operands if op[1] == (k,)]
+        rest = [op for op in operands if op[1] != (k,)]
+        if len(vectors) != 1 or len(rest) != 1 or rest[0][1][-1:] != (k,):
+            return None
+        return f"{_atom(rest[0][0])} @ {vectors[0][0]}", rest[0][1][:-1]
+
+    def matmul(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
+        r""":math:`\sum_k A_{ik} B_{kj}` of two matrices (either stored transposed) as ``a @ b``,
+        in the current target's order of :math:`i, j`."""
+        if len(operands) != 2 or len(summed) != 1 or any(len(h) != 2 or summed[0] not in h for _, h in operands):
+            return None
+        k = summed[0]
+        (a, ha), (b, hb) = operands
+        (i,), (j,) = [x for x in ha if x != k], [x for x in hb if x != k]
+        if i == j:
+            return None
+        if self.union((i,), (j,)) != (i, j):
+            (a, ha), (b, hb), (i, j) = (b, hb), (a, ha), (j, i)
+        left = a if ha == (i, k) else f"{_atom(a)}.T"
+        right = b if hb == (k, j) else f"{_atom(b)}.T"
+        return f"{left} @ {right}", (i, j)
+
+
+_FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.abs", sp.sign: "np.sign",
+              sp.erf: "_erf", Sigmoid: "_sigmoid", Softplus: "_softplus", sp.cosh: "np.cosh",
+              sp.sinh: "np.sinh"}
+
+
+def _compact(expr: sp.Expr) -> sp.Expr:
+    """Fewer operations for NumPy: common factors out (factored fully when there is no sum and
+    that is shorter), each function's argument expanded so equal values look equal."""
+    candidates = [sp.factor_terms(expr)]
+    if not expr.has(sp.Sum, Maximum) and sp.count_ops(expr) < 300:
+        candidates.append(sp.factor(expr))
+    best = min(candidates, key=sp.count_ops)
+    return best.replace(lambda e: type(e) in _FUNCTIONS and len(e.args) == 1,
+                        lambda e: e.func(sp.expand(e.args[0])))
+
+
+def _worth_keeping(expr: sp.Basic) -> bool:
+    """A transcendental function or a root of arrays: computed once, kept for the backward pass."""
+    if isinstance(expr, sp.Pow):
+        return not expr.exp.is_Integer and bool(expr.base.atoms(sp.Indexed))
+    return type(expr) in _FUNCTIONS and bool(expr.atoms(sp.Indexed))
+
+
+_PLACEHOLDERS = [sp.Symbol(f"_f{n}", integer=True) for n in range(16)]
+
+
+def _atom(code: str) -> str:
+    """``code`` safe to use as a factor: wrapped in parentheses unless it is one (a name, a
+    parenthesized expression, a call or subscript of a name)."""
+    head = code.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
+    if code.isidentifier() or (head and head[0] in "([" and head[-1] in ")]" and _balanced(head)):
+        return code
+    return f"({code})"
+
+
+def _balanced(code: str) -> bool:
+    """Does the bracket opening ``code`` close at its end?"""
+    depth = 0
+    for pos, ch in enumerate(code):
+        depth += ch in "(["
+        depth -= ch in ")]"
+        if depth == 0 and pos < len(code) - 1:
+            return False
+    return True
+
+
+def _axis(axes: Sequence[int]) -> str:
+    return str(axes[0]) if len(axes) == 1 else str(tuple(axes))
+
+
+def _union(*groups: Axes) -> Axes:
+    out: list[sp.Symbol] = []
+    for g in groups:
+        out += [a for a in g if a not in out]
+    return tuple(out)
+
+
+def _letters(axes: Axes) -> dict[sp.Symbol, str]:
+    """An ``einsum`` letter for each index: its own initial where that is free (``k_3 → k``)."""
+    letters: dict[sp.Symbol, str] = {}
+    for a in axes:
+        initial = a.name[0]
+        spare = [c for c in initial + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                 if c.isascii() and c.isalpha() and c not in letters.values()]
+        letters[a] = spare[0]
+    return letters
+
+
+def _simple(expr: sp.Expr) -> bool:
+    """A single array, symbol or number: nothing to compute before using it."""
+    return bool(expr.is_Symbol or expr.is_Number or isinstance(expr, sp.Indexed))
