@@ -168,14 +168,32 @@ def _first_max_mask(v, count):
 
 
 def _sigmoid(u):
-    """1/(1 + exp(-u)) without overflow: (1 or e)/(1 + e) with e = exp(-|u|)."""
-    e = np.exp(-np.abs(u))
-    return np.where(u >= 0, 1.0, e) / (1 + e)
+    """1/(1 + exp(-u)) without overflow, in one array: (1 + tanh(u/2))/2, and exp(u)/(1 + exp(u))
+    on the entries below -3 only, where the first form would lose the tail's relative precision."""
+    if np.ndim(u) == 0:
+        e = np.exp(-abs(u))
+        return (1 if u >= 0 else e) / (1 + e)
+    s = np.multiply(u, 0.5)
+    np.tanh(s, out=s)
+    s *= 0.5
+    s += 0.5
+    tail = u < -3
+    if tail.any():
+        e = np.exp(u[tail])
+        s[tail] = e / (1 + e)
+    return s
 
 
 def _softplus(u):
-    """log(1 + exp(u)) without overflow."""
-    return np.maximum(u, 0) + np.log1p(np.exp(-np.abs(u)))
+    """log(1 + exp(u)) without overflow, in one array: log1p(exp(-|u|)) + max(u, 0)."""
+    if np.ndim(u) == 0:
+        return max(u, 0) + np.log1p(np.exp(-abs(u)))
+    s = np.abs(u)
+    np.negative(s, out=s)
+    np.exp(s, out=s)
+    np.log1p(s, out=s)
+    np.add(s, u, out=s, where=u > 0)
+    return s
 
 
 def _erf(u):

@@ -40,3 +40,15 @@ def test_sigmoid_and_softplus_keep_their_tails_and_do_not_overflow():
     expected = [math.log1p(math.exp(-40)), math.log1p(math.exp(-1)), math.log(2), 40, 800]
     np.testing.assert_allclose(softplus[1:], expected, rtol=1e-15)
     assert HELPER["_sigmoid"](np.float64(2.0)) == pytest.approx(1 / (1 + math.exp(-2)), rel=1e-15)
+
+
+def test_sigmoid_and_softplus_to_a_few_ulps_on_every_range():
+    u = np.linspace(-60, 60, 48_001)
+    sigmoid = np.array([1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v)) for v in u])
+    softplus = np.array([max(v, 0) + math.log1p(math.exp(-abs(v))) for v in u])
+    np.testing.assert_allclose(HELPER["_sigmoid"](u), sigmoid, rtol=4e-15, atol=0)
+    np.testing.assert_allclose(HELPER["_softplus"](u), softplus, rtol=4e-15, atol=0)
+    for f in ("_sigmoid", "_softplus"):
+        special = HELPER[f](np.array([np.nan, np.inf, -np.inf]))
+        assert np.isnan(special[0]) and special[2] == 0.0 and special[1] == (1.0 if f == "_sigmoid" else np.inf)
+        assert HELPER[f](np.ones((2, 3), dtype=np.float32)).dtype == np.float32
