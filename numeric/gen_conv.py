@@ -1,6 +1,6 @@
 r"""Generate the convolution layer (course API) from its derivations.
 
-Every array operation is printed from a derived index expression by :mod:`numeric.lowering`:
+Every array operation is printed from a derived index expression by :mod:`numeric.codegen.windows`:
 
 * the output size and its checks from :func:`derive.conv.output_size`
   (:math:`H' = 1 + (H + 2P - d(HH-1) - 1)/S`, a whole number or an error);
