@@ -116,3 +116,40 @@ def test_a_small_literal_size_is_kept_and_checked():
     out, _ = module.t_forward(np.ones((4, 2)))
     assert out.shape == (4, 2)
     assert all(v.passed for v in check(module, defn))
+
+
+# -- what the generated code cannot know, refused when it is generated -----------------------------
+
+def test_a_diagonal_through_an_affine_index_is_refused_naming_the_statement():
+    from numeric.defined_code import module_source
+
+    table = _table(["Y[n, i] = sum(X[n, i + k, i + k], k)"], {"X": ["N", "H", "H"]}, ranges={"k": "K", "i": "I"},
+                   outputs={"Y": ["N", "I"]}, sizes={"I": "H - K + 1"}, constants={"K": 2})
+    with pytest.raises(LayergradError) as info:
+        module_source([define(table)])
+    message = str(info.value)
+    assert message.startswith("t, statement 1 ('Y[n, i] = sum(X[n, i + k, i + k], k)'):")
+    assert "shifted or strided on two axes" in message and "\n" not in message
+    # the way out the message names: the diagonal read plainly, then shifted
+    table["forward"] = ["G[n, j] = X[n, j, j]", "Y[n, i] = sum(G[n, i + k], k)"]
+    defn = define(table)
+    module = generated(defn)
+    X = np.random.default_rng(5).standard_normal((2, 4, 4))
+    out, _ = module.t_forward(X)
+    diagonal = np.einsum("nii->ni", X)
+    assert np.allclose(out, diagonal[:, :-1] + diagonal[:, 1:])
+    assert all(v.passed for v in check(module, defn))
+
+
+def test_a_size_the_code_cannot_know_is_refused_and_works_once_given():
+    from numeric.defined_code import module_source
+
+    table = _table(["Y[n, i] = X[n, 2*i]**2"], {"X": ["N", "H"]}, ranges={"i": "I"}, outputs={"Y": ["N", "I"]})
+    with pytest.raises(LayergradError, match=r"the size I \(axis 1 of Y\) is neither an input's size nor given in "
+                                             r"sizes"):
+        module_source([define(table)])
+    defn = define({**table, "sizes": {"I": "H/2"}})
+    module = generated(defn)
+    X = np.arange(12.0).reshape(2, 6)
+    assert np.array_equal(module.t_forward(X)[0], X[:, ::2] ** 2)
+    assert all(v.passed for v in check(module, defn))

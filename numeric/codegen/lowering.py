@@ -390,6 +390,7 @@ class Lowering:
             raise LayergradError(f"no array name given for {base}")
         code, axes = name, []
         position = 0
+        shifted: set[sp.Symbol] = set()
         for n, index in enumerate(expr.indices):
             if isinstance(index, sp.Symbol) and index in self.ranges:
                 axes.append(index)
@@ -402,6 +403,12 @@ class Lowering:
             poly = sp.Poly(index, *symbols) if symbols else None
             start = index.subs({s: 0 for s in symbols})
             steps = [(poly.coeff_monomial(s) if poly is not None else 0, s) for s in symbols]
+            twice = [s for c, s in steps if c != 0 and s in shifted]
+            if twice:
+                raise LayergradError(f"{expr}: the index {twice[0]} is shifted or strided on two axes (a diagonal "
+                                     "through an affine index) and that is not supported; read the diagonal in a "
+                                     f"statement of its own, G[j] = {base}[j, j], then shift G")
+            shifted.update(s for c, s in steps if c != 0)
             listed = ", ".join(f"({self.scalar(c)}, {self.size(s)})" for c, s in steps)
             code = f"_read({code}, {position}, {self.scalar(start)}, [{listed}])"
             axes += [s for _, s in steps]
