@@ -109,3 +109,10 @@ def test_the_front_door_defines():
 
     layer = lg.define(RMSNORM)
     assert layer.name == "rmsnorm" and "define" in lg.__all__
+
+
+def test_a_defined_layers_derivations_show_as_math_in_jupyter():
+    layer = define(EXAMPLES / "silu.toml")
+    shown = layer.derivation()
+    assert "<math" in shown._repr_html_() and "$" in shown._repr_markdown_()
+    assert str(shown).startswith(layer.name) or layer.name in str(shown).splitlines()[0]

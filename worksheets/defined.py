@@ -28,9 +28,8 @@ import sympy as sp
 from derive.define import Definition
 from derive.define import define as read_definition
 from derive.defined import Layer, derive
-from derive.derivation import Derivation
 from derive.errors import LayergradError
-from derive.render import render_all
+from derive.render import Derivations, render_all
 
 from .document import Code, Formula, Heading, Sheet, Steps, para, question
 
@@ -51,10 +50,10 @@ class DefinedLayer:
     def derived(self) -> Layer:
         return derive(self.definition)
 
-    def derivation(self) -> list[Derivation]:
+    def derivation(self) -> Derivations:
         """The forward pass written out, then every gradient in backward order, then the closed
-        forms of normalizing layers."""
-        return self.derived.shown
+        forms of normalizing layers (a tuple that prints as text and shows as math in Jupyter)."""
+        return Derivations(self.derived.shown, title=self.name)
 
     def code(self) -> str:
         """The generated module's source: ``{name}_forward`` and ``{name}_backward``."""
@@ -93,16 +92,16 @@ class DefinedLayer:
         return write_notebook(self.definition, Path(folder), student=student, run=run, force=force)
 
     def __str__(self) -> str:
-        return render_all(self.derivation(), "text", title=self.name)
+        return str(self.derivation())
 
     def __repr__(self) -> str:
         return f"<defined layer {self.name}: {len(self.definition.statements)} statements>"
 
     def _repr_markdown_(self) -> str:
-        return render_all(self.derivation(), "markdown", title=self.name)
+        return self.derivation()._repr_markdown_()
 
     def _repr_html_(self) -> str:
-        return render_all(self.derivation(), "html", title=self.name)
+        return self.derivation()._repr_html_()
 
     def _repr_latex_(self) -> str:
         return render_all(self.derivation(), "latex", title=self.name)
