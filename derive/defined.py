@@ -161,7 +161,7 @@ def _entry_indices(defn: Definition, name: str, ranges: dict[sp.Symbol, sp.Expr]
                 if entry.base != array:
                     continue
                 for pos, index in enumerate(entry.indices):
-                    if chosen[pos] is not None or not isinstance(index, sp.Symbol) or index in chosen:
+                    if chosen[pos] is not None or index not in ranges or index in chosen:
                         continue
                     if prefer_free and index not in s.indices:
                         continue

@@ -1,7 +1,8 @@
 r"""Check an implementation of a defined layer against its definition.
 
 For ``{name}_forward`` / ``{name}_backward`` written by someone (or generated), at a random
-point in float64 with small sizes that make every derived size whole:
+point in float64 with small sizes that make every derived size whole (sizes written as
+numbers are kept; an array of more than :data:`MAX_ENTRIES` entries is refused):
 
 * the forward pass equals the definition's generated forward pass;
 * each gradient the backward pass returns equals the finite-difference gradient of the
@@ -17,6 +18,7 @@ calls in plain data, and every verdict is computed by the checker.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import types
 from collections.abc import Mapping, Sequence
@@ -31,7 +33,10 @@ from derive.errors import LayergradError
 from .defined_code import module_source
 from .gradcheck import Verdict, check_vjp, rel_error
 
-__all__ = ["check", "check_file", "generated", "sample", "sizes_for"]
+__all__ = ["MAX_ENTRIES", "check", "check_file", "generated", "sample", "sizes_for"]
+
+MAX_ENTRIES = 10**7
+"""The most entries of one array the checker samples (80 MB in float64)."""
 
 
 def generated(defn: Definition) -> types.ModuleType:
@@ -66,9 +71,21 @@ def _shape(defn: Definition, name: str, sizes: Mapping[str, int]) -> tuple[int, 
     return tuple(int(sp.sympify(s).xreplace(table)) for s in defn.shapes[name])
 
 
+def _small_enough(defn: Definition, sizes: Mapping[str, int]) -> None:
+    """Refuse a definition whose arrays at ``sizes`` (its literal sizes as written) would hold more
+    than :data:`MAX_ENTRIES` entries each: too large to sample and to check by finite differences."""
+    for name in defn.shapes:
+        shape = _shape(defn, name, sizes)
+        if math.prod(shape) > MAX_ENTRIES:
+            raise LayergradError(f"{defn.name}: {name} has shape {shape}, {math.prod(shape):,} entries, too many to "
+                                 f"check (at most {MAX_ENTRIES:,} per array); give its sizes as names, such as D, "
+                                 "and the checker picks small ones")
+
+
 def sample(defn: Definition, sizes: Mapping[str, int] | None = None, seed: int = 0) -> list[np.ndarray]:
     """Random float64 arguments: standard normal inputs and params, data uniform in [0, 1)."""
     sizes = sizes_for(defn, sizes)
+    _small_enough(defn, sizes)
     rng = np.random.default_rng(seed)
     out = []
     for name in defn.arguments:
@@ -145,6 +162,8 @@ def check_file(path: str | Path, definitions: Sequence[Definition], *, timeout: 
     path = Path(path)
     if not path.is_file():
         raise LayergradError(f"{path} is not a file; expected a Python module such as layers.py")
+    for d in definitions:  # before the submission runs: a definition the checker cannot sample is refused
+        _small_enough(d, sizes_for(d))
     session = Session(path.read_bytes(), Sandbox.detect(), Limits(timeout=timeout))
     verdicts: list[Verdict] = []
     try:

@@ -38,7 +38,7 @@ HELPERS = r'''def _read(a, axis, start, steps):
         pad = [(0, 0)] * a.ndim
         pad[axis] = (before, after)
         a = np.pad(a, pad)
-    at = a[(slice(None),) * axis + (start + before,)]
+    at = a[(slice(None),) * axis + (slice(start + before, None),)]  # a view even of a 1-D array
     shape = a.shape[:axis] + tuple(m for _, m in steps) + a.shape[axis + 1:]
     strides = a.strides[:axis] + tuple(c * a.strides[axis] for c, _ in steps) + a.strides[axis + 1:]
     return np.lib.stride_tricks.as_strided(at, shape, strides, writeable=False)
@@ -295,13 +295,32 @@ def _used(source: str, names: Sequence[str]) -> list[str]:
     return [n for n in names if re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", source)]
 
 
+def _sizes_known(defn: Definition, layer: Layer) -> None:
+    """Refuse a size the generated code could not know: one not read off an argument's shape,
+    not derived in ``sizes`` and not a constant (such as the output size of a strided read)."""
+    known = {*defn.base_sizes, *defn.derived_sizes, *defn.constants}
+    places = [(f"axis {axis} of {name}", size)
+              for name, shape in defn.shapes.items() for axis, size in enumerate(shape)]
+    places += [(f"the range of {index}", size) for index, size in layer.ranges.items()]
+    for place, size in places:
+        for symbol in sorted(sp.sympify(size).free_symbols, key=str):
+            if symbol.name not in known:
+                raise LayergradError(f"{defn.name}: the size {symbol} ({place}) is neither an input's size nor given "
+                                     f"in sizes; give it as a formula of the input sizes, e.g. sizes = "
+                                     f"{{ {symbol} = \"...\" }}")
+
+
 def functions(defn: Definition) -> list[GeneratedFunction]:
     """``{name}_forward`` and ``{name}_backward`` for ``defn``, from its derivations."""
     layer = derive(defn)
+    _sizes_known(defn, layer)
     names = _names(defn, layer)
     forward = Lowering(dict(layer.ranges), names)
     for s in defn.statements:
-        forward.assign(s.target, s.rhs, s.indices)
+        try:
+            forward.assign(s.target, s.rhs, s.indices)
+        except LayergradError as exc:
+            raise LayergradError(f"{defn.name}, statement {s.number} ({s.text.strip()!r}): {exc}") from None
     for name, (mask, maximum) in layer.masks.items():
         body, have = forward.lower(maximum.function)
         want = tuple(mask.indices)

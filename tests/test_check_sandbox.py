@@ -220,12 +220,13 @@ def test_summary_targets_are_checked_before_any_module_runs(tmp_path: Path) -> N
 def test_messages_are_plain_data_checked_on_the_way_in() -> None:
     read, write = os.pipe()
     buffers: list = []
-    value = encode((np.arange(6.0).reshape(2, 3), {"mode": "train"}, 3, "x", None, 1.5 + 2j), buffers)
+    value = encode((np.arange(6.0).reshape(2, 3), {"mode": "train"}, 3, "x", None, 1.5 + 2j, np.array(2.5)), buffers)
     write_frame(write, {"value": value}, buffers)
     header, received = Reader(read).read(time.monotonic() + 5)
     back = decode(header["value"], received)
-    assert np.array_equal(back[0], np.arange(6.0).reshape(2, 3)) and back[1:] == ({"mode": "train"}, 3, "x", None,
-                                                                                    1.5 + 2j)
+    assert np.array_equal(back[0], np.arange(6.0).reshape(2, 3)) and back[1:6] == ({"mode": "train"}, 3, "x", None,
+                                                                                     1.5 + 2j)
+    assert isinstance(back[6], np.ndarray) and back[6].shape == () and back[6] == 2.5  # a 0-d array stays 0-d
     for bad in ({"$": "nd", "b": 0, "d": "|O", "s": [1], "w": True}, {"$": "nd", "b": 0, "d": "<f8", "s": [9], "w": 1},
                 {"$": "pickle", "v": "gASV"}, {"$": "ref"}, [1, 2]):
         with pytest.raises(WireError):

@@ -125,7 +125,7 @@ def encode(value: Any, buffers: list, keep: dict[int, Any] | None = None, _depth
     if isinstance(value, complex):
         return {"$": "c", "v": [value.real, value.imag]}
     if isinstance(value, np.ndarray | np.generic) and value.dtype.kind in DTYPE_KINDS and value.dtype.itemsize <= 32:
-        array = np.ascontiguousarray(value)
+        array = np.ascontiguousarray(value).reshape(np.shape(value))  # a 0-d array keeps its shape ()
         buffers.append(memoryview(array).cast("B") if array.size else b"")
         tag = "nd" if isinstance(value, np.ndarray) else "np"
         writeable = bool(value.flags.writeable) if isinstance(value, np.ndarray) else True

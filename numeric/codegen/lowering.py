@@ -5,8 +5,10 @@ Every value of the generated code is an array whose axes are index symbols, in a
 writes in index form first) as such an array:
 
 * an entry with plain indices is the array itself, axes transposed as needed; an affine index
-  :math:`X_{\ldots, Si + k - P, \ldots}` is a strided view (``_read``); an index fixed at 0 on a
-  row vector (:math:`b_{0j}`) reads the vector as stored, one axis;
+  :math:`X_{\ldots, Si + k - P, \ldots}` is a strided view (``_read``), a constant index
+  :math:`X_{n, 1}` drops the axis (zero outside the array, as every index); an index fixed at 0 on a
+  row vector (:math:`b_{0j}`) reads the vector as stored, one axis; a diagonal :math:`X_{ii}` is
+  ``np.einsum('aa->a', X)``, a view (its adjoint is the Kronecker delta the derivation leaves);
 * element-wise operations broadcast (missing axes become ``None``); :math:`1 - B` of a 0/1
   array stays boolean (``~B``), :math:`H(u)` is ``(u > 0)``;
 * a sum of a product of two matrices over their shared index is a matrix product (``a @ b.T``),
@@ -388,6 +390,7 @@ class Lowering:
             raise LayergradError(f"no array name given for {base}")
         code, axes = name, []
         position = 0
+        shifted: set[sp.Symbol] = set()
         for n, index in enumerate(expr.indices):
             if isinstance(index, sp.Symbol) and index in self.ranges:
                 axes.append(index)
@@ -400,14 +403,21 @@ class Lowering:
             poly = sp.Poly(index, *symbols) if symbols else None
             start = index.subs({s: 0 for s in symbols})
             steps = [(poly.coeff_monomial(s) if poly is not None else 0, s) for s in symbols]
-            if not steps:
-                raise LayergradError(f"{expr}: an index without any index symbol is not supported")
+            twice = [s for c, s in steps if c != 0 and s in shifted]
+            if twice:
+                raise LayergradError(f"{expr}: the index {twice[0]} is shifted or strided on two axes (a diagonal "
+                                     "through an affine index) and that is not supported; read the diagonal in a "
+                                     f"statement of its own, G[j] = {base}[j, j], then shift G")
+            shifted.update(s for c, s in steps if c != 0)
             listed = ", ".join(f"({self.scalar(c)}, {self.size(s)})" for c, s in steps)
             code = f"_read({code}, {position}, {self.scalar(start)}, [{listed}])"
             axes += [s for _, s in steps]
             position += len(steps)
-        if len(set(axes)) != len(axes):
-            raise LayergradError(f"{expr}: an index occurs twice in one entry")
+        if len(set(axes)) != len(axes):  # a diagonal, X[i, i]: one axis per distinct index (a view)
+            distinct = list(dict.fromkeys(axes))
+            letters = {s: chr(ord("a") + n) for n, s in enumerate(distinct)}
+            spec = "".join(letters[s] for s in axes) + "->" + "".join(letters[s] for s in distinct)
+            code, axes = f"np.einsum('{spec}', {code})", distinct
         return code, tuple(axes)
 
     def combine(self, args: Sequence[sp.Expr], op: str) -> tuple[str, Axes]:
