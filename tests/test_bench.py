@@ -354,3 +354,24 @@ def test_pytorch_rows_compute_what_the_generated_layer_computes(layer):
         tolerance = 1e-3 if dtype == "float32" else 1e-9
         assert np.asarray(ours).dtype == dtype or layer == "softmax"  # the loss is a Python float
         assert np.allclose(ours, theirs.numpy(), rtol=tolerance, atol=tolerance)
+
+
+def test_course_size_baselines_do_what_the_course_functions_do():
+    """The hand-written contenders at the course's sizes compute what the generated functions
+    compute, running averages and test mode included."""
+    from numeric.bench.common import exported
+    from numeric.bench.course import hand_batchnorm_forward, hand_dropout_backward
+
+    m, rng = exported("keep"), np.random.default_rng(3)
+    x, gamma, beta = rng.standard_normal((4, 5)), rng.standard_normal(5), rng.standard_normal(5)
+    ours, theirs = {"mode": "train", "momentum": 0.8}, {"mode": "train", "momentum": 0.8}
+    for _ in range(3):
+        out, _ = m.batchnorm_forward(x, gamma, beta, ours)
+        hand, _ = hand_batchnorm_forward(x, gamma, beta, theirs)
+        np.testing.assert_allclose(hand, out, rtol=1e-12)
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(theirs[key], ours[key], rtol=1e-12)
+    dout = rng.standard_normal((4, 5))
+    for mode in ("train", "test"):
+        _, cache = m.dropout_forward(x, {"mode": mode, "p": 0.5, "seed": 1})
+        np.testing.assert_array_equal(hand_dropout_backward(dout, cache), m.dropout_backward(dout, cache))
