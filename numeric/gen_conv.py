@@ -69,17 +69,6 @@ COLS = Stored("cols", (c, i, j, k, l), (c, k, l, i, j), size_rank=3)
 DXPAD = Stored("dxpad", (n, c, a, b_))
 
 
-def _example(array: Stored) -> Stored:
-    """``array[n]``: one example of a batched array, inside the loop over ``n``."""
-    return Stored(f"{array.name}[{n}]", tuple(s_ for s_ in array.logical if s_ != n),
-                  tuple(s_ for s_ in array.layout if s_ != n), array.size_rank)
-
-
-def _example_indexed(indexed: sp.Indexed) -> sp.Indexed:
-    """``win[n, c, i, j, k, l]`` → ``win[c, i, j, k, l]``: the factor at one example."""
-    return indexed.base[tuple(s_ for s_ in indexed.indices if s_ != n)]
-
-
 def _eq(lhs: sp.Expr, rhs: sp.Expr) -> str:
     return f"{text(lhs)} = {text(rhs)}"
 
@@ -207,15 +196,6 @@ def _indent(lines: list[str] | str, spaces: int = 4) -> str:
     if isinstance(lines, str):
         lines = lines.splitlines()
     return "\n".join(" " * spaces + line for line in lines)
-
-
-def _operand(arrays: dict[sp.IndexedBase, Stored], indexed: sp.Indexed) -> Stored:
-    """The stored array behind a factor of a derived term, its axes named by the factor; a
-    per-example array (no ``n`` axis) is read at the loop's example."""
-    array = arrays[indexed.base]
-    if len(indexed.indices) > len(array.logical):
-        indexed = _example_indexed(indexed)
-    return array.relabel(indexed)
 
 
 def _windows() -> tuple[list[str], str]:
