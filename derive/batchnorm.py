@@ -201,10 +201,6 @@ def family(name: str) -> Family:
 
 # The forward pass ---------------------------------------------------------------------------
 
-def _at(f: Family, array: sp.IndexedBase, indices: tuple[sp.Symbol, ...]) -> sp.Indexed:
-    return array[indices]
-
-
 def _entries(f: Family) -> dict[str, sp.Expr]:
     x, z, y = X[f.layout], Z[f.layout], Y[f.layout]
     mu, var, s = MU[f.kept], VAR[f.kept], S[f.kept]

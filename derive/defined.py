@@ -520,8 +520,3 @@ def _engine(shapes):
 
 def _plain_delta(delta: sp.KroneckerDelta) -> bool:
     return all(isinstance(a, sp.Symbol) for a in delta.args)
-
-
-def terms_of(expr: sp.Expr) -> tuple[Term, ...]:
-    """The index normal form of ``expr`` (for callers that lower it to code)."""
-    return collect(sum_constants(contract_deltas(multiply_out(expr))))
