@@ -236,7 +236,7 @@ def _einsum(spec, *operands, blas=False):
     inputs, output = spec.split("->")
     terms = inputs.split(",")
     sizes = _sizes(terms, operands)
-    views = sorted((a.size, n) for n, a in enumerate(operands) if not a.flags.writeable and not a.flags.contiguous)
+    views = sorted((a.size, n) for n, a in enumerate(operands) if not a.flags.writeable)  # _read's
     if blas or not views or any(len(set(t)) < len(t) for t in terms + [output]):
         return np.einsum(spec, *operands, optimize=blas)
     window, term = operands[views[-1][1]], terms[views[-1][1]]
@@ -290,6 +290,9 @@ def _scatter_sum(spec, operands, deltas):
         at, tuple(sizes[c] for c in letters),
         tuple(out.strides[output.index(c)] for c in letters if c not in strides) + tuple(strides.values()))
     loop = "".join(letters[x] for x in _offsets(target))
+    if not loop:  # windows side by side: still a loop over all but each delta's longest step
+        loop = "".join(dict.fromkeys(d for _, _, steps, _ in deltas
+                                     for _, d, _ in sorted(steps, key=lambda step: sizes[step[1]])[:-1]))
     plan = _fold_plan(*_fix(target, letters, dict.fromkeys(loop, 0)), terms, operands, sizes, "")
     if plan is not None:
         p, q, m, folded = plan
