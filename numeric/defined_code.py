@@ -3,9 +3,18 @@ r"""Vectorized NumPy for a defined layer (:mod:`derive.define`, :mod:`derive.def
 The layer's statements and the derived gradients are printed by the one lowering of every
 generated layer (:class:`numeric.codegen.lowering.Lowering`: arrays whose axes are index
 symbols, hoisted reductions, window views, scatters, stable forms); this module adds the runtime
-helpers the printed code calls (:data:`HELPERS`: ``_read``, a zero-padded strided view for an
-affine index, ``_scatter``, its adjoint, ``_einsum`` and ``_scatter_sum`` over window views,
-stable ``_sigmoid``/``_softplus``) and the plumbing of the generated API.
+helpers the printed code calls (:data:`HELPERS`: ``_read``, a zero-padded strided view for the
+affine indices of an entry, ``_scatter``, its adjoint, stable ``_sigmoid``/``_softplus``) and the
+plumbing of the generated API.
+
+A sum over a window view, :math:`\sum_{k,l} W_{ckl} X_{n,c,Si+k-P,Sj+l-P}`, and its adjoint
+scatter run as ``_einsum`` and ``_scatter_sum``: a short loop over the kernel offsets
+:math:`(k, l)` — the axes of the view that read an entry again, found from its strides
+(``_offsets``) — each offset one whole-array product written or added in place; the rows of a
+padded image read as one axis of stride 1 (its padding between rows computed and dropped, or
+multiplied by zeros), so every offset is a few long contiguous passes; a scatter with unit
+strides is the gather :math:`\sum_k G_{h-k}` of a padded copy, the same loop. NumPy's einsum
+(with BLAS) stays where the kernel is contracted with channels, as in a full convolution.
 
 :func:`functions` returns ``{name}_forward(*inputs, *params, *data, **constants) -> (out,
 cache)`` and ``{name}_backward(dout, cache)`` for a definition; :func:`module_source` puts one
@@ -261,14 +270,42 @@ def _einsum(spec, *operands, blas=False):
     return out
 
 
+def _gather(terms, output, operands, deltas):
+    """A scatter whose every delta's longest step d0 has coefficient 1 (a unit stride) read as a
+    gather: h = start + d0 + c1*d1 + ... is d0 = h - start - c1*d1 - ..., so each operand holding
+    d0 is read (_read, zero outside) at that index, with axes h, d1, ... in place of d0, and the
+    sum is an _einsum over window views. None when it is not of that form, or when it sums more
+    than the offsets."""
+    terms, operands = list(terms), list(operands)
+    steps_of = [d for _, _, steps, _ in deltas for _, d, _ in steps]
+    for h, start, steps, n in deltas:
+        c0, d0, m0 = max(steps, key=lambda step: (step[2], step[0] == 1))
+        rest = [(c, d, m) for c, d, m in steps if d != d0]
+        holders = [k for k, t in enumerate(terms) if d0 in t]
+        if c0 != 1 or steps_of.count(d0) > 1 or not holders:
+            return None
+        for k in holders:
+            t, x = terms[k], terms[k].index(d0)
+            if operands[k].shape[x] != m0 or any(d in t for _, d, _ in rest) or t.count(d0) > 1:
+                return None
+            operands[k] = _read(operands[k], (x, -start, [(1, n)] + [(-c, m) for c, _, m in rest]))
+            terms[k] = t[:x] + h + "".join(d for _, d, _ in rest) + t[x + 1:]
+    if any(c not in output and c not in steps_of for t in terms for c in t):
+        return None  # a contraction besides the offsets (a full convolution's channels)
+    return ",".join(terms) + "->" + output, operands
+
+
 def _scatter_sum(spec, operands, deltas):
     """einsum(spec) where each delta (h, start, [(c, d, m), ...], n) puts the summed letters d onto
-    the output letter h = start + c1*d1 + c2*d2 + ... (zero outside range(n)): the output as one
-    strided view with an axis per d, a loop over its kernel offsets (_offsets: the axes that
-    write an entry again; none when the windows do not overlap) adding whole-array products in
-    place, the rows of a padded image read as one axis where that is a view."""
+    the output letter h = start + c1*d1 + c2*d2 + ... (zero outside range(n)). With unit strides
+    a gather (_gather); else the output as one strided view with an axis per d, a loop over its
+    kernel offsets (_offsets: the axes that write an entry again; else all but each delta's
+    longest step) adding whole-array products in place."""
     inputs, output = spec.split("->")
     terms = inputs.split(",")
+    gathered = _gather(terms, output, operands, deltas)
+    if gathered is not None:
+        return _einsum(gathered[0], *gathered[1])
     sizes = _sizes(terms, operands)
     pads, starts, strides = {}, {}, {}
     for h, start, steps, n in deltas:
@@ -290,14 +327,9 @@ def _scatter_sum(spec, operands, deltas):
         at, tuple(sizes[c] for c in letters),
         tuple(out.strides[output.index(c)] for c in letters if c not in strides) + tuple(strides.values()))
     loop = "".join(letters[x] for x in _offsets(target))
-    if not loop:  # windows side by side: still a loop over all but each delta's longest step
+    if not loop:  # windows side by side: still a loop
         loop = "".join(dict.fromkeys(d for _, _, steps, _ in deltas
                                      for _, d, _ in sorted(steps, key=lambda step: sizes[step[1]])[:-1]))
-    plan = _fold_plan(*_fix(target, letters, dict.fromkeys(loop, 0)), terms, operands, sizes, "")
-    if plan is not None:
-        p, q, m, folded = plan
-        target, letters = _folded(target, letters, p, q, m, sizes)
-        terms, operands = [t for _, t in folded], [a for a, _ in folded]
     _over_offsets(target, letters, terms, operands, loop, sizes)
     return out[tuple(slice(pads[c][0], pads[c][0] + pads[c][2]) if c in pads else slice(None) for c in output)]
 
