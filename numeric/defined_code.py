@@ -276,7 +276,7 @@ def _gather(terms, output, operands, deltas):
     d0 is read (_read, zero outside) at that index, with axes h, d1, ... in place of d0, and the
     sum is an _einsum over window views. None when it is not of that form, or when it sums more
     than the offsets."""
-    terms, operands = list(terms), list(operands)
+    reads, renamed = [[] for _ in terms], [dict() for _ in terms]
     steps_of = [d for _, _, steps, _ in deltas for _, d, _ in steps]
     for h, start, steps, n in deltas:
         c0, d0, m0 = max(steps, key=lambda step: (step[2], step[0] == 1))
@@ -288,11 +288,12 @@ def _gather(terms, output, operands, deltas):
             t, x = terms[k], terms[k].index(d0)
             if operands[k].shape[x] != m0 or any(d in t for _, d, _ in rest) or t.count(d0) > 1:
                 return None
-            operands[k] = _read(operands[k], (x, -start, [(1, n)] + [(-c, m) for c, _, m in rest]))
-            terms[k] = t[:x] + h + "".join(d for _, d, _ in rest) + t[x + 1:]
+            reads[k].append((x, -start, [(1, n)] + [(-c, m) for c, _, m in rest]))
+            renamed[k][d0] = h + "".join(d for _, d, _ in rest)
+    terms = ["".join(names.get(c, c) for c in t) for t, names in zip(terms, renamed)]
     if any(c not in output and c not in steps_of for t in terms for c in t):
         return None  # a contraction besides the offsets (a full convolution's channels)
-    return ",".join(terms) + "->" + output, operands
+    return ",".join(terms) + "->" + output, [_read(a, *r) if r else a for a, r in zip(operands, reads)]
 
 
 def _scatter_sum(spec, operands, deltas):
