@@ -193,3 +193,15 @@ def test_a_read_pads_once_for_every_axis(helpers):
     rows = (np.arange(3)[:, None] + 2 * np.arange(2)[None, :])  # into the padded copy
     assert view.shape == (3, 2, 4) and not view.flags.writeable
     assert np.array_equal(view, want[rows][:, :, ::-1])
+
+
+def test_a_unit_stride_scatter_is_read_as_one_gather_over_the_kernel_offsets(helpers):
+    # dX of a depthwise convolution: dX[n, c, h, w] = sum W[c, k, l] dY[n, c, h + 1 - k, w + 1 - l]
+    gather, offsets = helpers["_gather"], helpers["_offsets"]
+    w, dy = np.ones((3, 3, 2)), np.ones((2, 3, 6, 5))
+    deltas = [("g", -1, [(1, "e", 6), (1, "b", 3)], 6), ("h", -1, [(1, "f", 5), (1, "c", 2)], 5)]
+    spec, (same_w, view) = gather(["abc", "daef"], "dagh", [w, dy], deltas)
+    assert spec == "abc,dagbhc->dagh" and same_w is w
+    assert view.shape == (2, 3, 6, 3, 5, 2) and sorted(offsets(view)) == [3, 5]  # one padded copy, read once
+    assert gather(["abcd", "befg"], "aehi", [np.ones((2, 4, 6, 5)), np.ones((4, 3, 3, 2))],
+                  [("h", -1, [(1, "c", 6), (1, "f", 3)], 6), ("i", -1, [(1, "d", 5), (1, "g", 2)], 5)]) is None
