@@ -34,6 +34,7 @@ dtype. Every scalar is printed by :class:`~.printer.ArrayPrinter`, the one print
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ from derive.errors import LayergradError
 from derive.index import Term, normalize, rename_bound
 from derive.softmax import Maximum
 
+from .inplace import FLOAT_FUNCTIONS, chain
 from .printer import ArrayPrinter
 
 __all__ = ["Lowering", "Softplus", "stable"]
@@ -122,6 +124,12 @@ class Lowering:
     booleans: frozenset = frozenset()
     views: set[str] = field(default_factory=set)
     """Variables that hold window views (``_read``), which ``_einsum`` reads faster."""
+    elementwise: bool = False
+    """Element-wise statements evaluated in one buffer (:func:`.inplace.chain`)."""
+    floats: dict[str, int] = field(default_factory=dict)
+    """Floating-point arrays (variable → number of axes): the full-size operands of a chain."""
+    stored: tuple[str, int] = ("", 0)
+    """The last variable stored and the line where its statements start."""
     accumulate: tuple[str, str] | None = None
     r"""``(wide, dtype)``: reductions add up in the dtype named ``wide`` (float64 for float32
     data: a float32 sum over many rows drifts by :math:`O(n\epsilon)`) and return ``dtype``."""
@@ -149,10 +157,26 @@ class Lowering:
     def temporary(self, code: str, axes: Axes, key: tuple | None = None) -> tuple[str, Axes]:
         name = f"_r{self.counter[0]}"
         self.counter[0] += 1
-        self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
+        self.store(name, code, axes)
         if key is not None:
             self.known[key[0]] = (name, tuple(key[1][a] for a in axes))
         return name, axes
+
+    def store(self, name: str, code: str, axes: Axes) -> None:
+        """``name = code``; with ``elementwise``, an element-wise value in one buffer."""
+        code = code[1:-1] if code.startswith("(") and _balanced(code) else code
+        lines = None
+        if self.elementwise and axes:
+            full = {n for n, count in self.floats.items() if count == len(axes)}
+            lines = chain(name, code, full, self.scratch)
+            if lines is not None or code.startswith(FLOAT_FUNCTIONS):
+                self.floats[name] = len(axes)
+        self.stored = (name, len(self.lines))
+        self.lines += lines or [f"{name} = {code}"]
+
+    def scratch(self) -> str:
+        self.counter[0] += 1
+        return f"_s{self.counter[0] - 1}"
 
     def key(self, expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]]:
         """A reduction up to the names of its bound and free indices (free indices become
@@ -180,16 +204,21 @@ class Lowering:
         if set(have) != set(axes):
             shape = ", ".join(self.size(a) for a in axes)
             code = f"np.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''})).copy()"
+        elif self.elementwise and self.stored[0] == code and code.startswith("_r"):
+            start = self.stored[1]  # a temporary's chain just computed the value: rename it the target
+            self.lines[start:] = [re.sub(rf"(?<![\w.]){code}(?!\w)", target, line) for line in self.lines[start:]]
+            self.known = {k: (target if n == code else n, h) for k, (n, h) in self.known.items()}
+            if code in self.floats:
+                self.floats[target] = self.floats.pop(code)
+            return
         elif self.lines and self.lines[-1].startswith(f"{code} = ") and code.startswith("_r"):
             # the value was just computed into a temporary: compute it into the target instead
             self.lines[-1] = f"{target}{self.lines[-1][len(code):]}"
             self.known = {k: (target if n == code else n, h) for k, (n, h) in self.known.items()}
             return
-        if code.startswith("(") and _balanced(code):
-            code = code[1:-1]
         if "_read(" in code:
             self.views.add(target)
-        self.lines.append(f"{target} = {code}")
+        self.store(target, code, axes)
 
     def source(self, indent: int = 4) -> str:
         """The statements so far, indented for a function body."""
