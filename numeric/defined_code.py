@@ -25,7 +25,7 @@ from derive.errors import LayergradError
 from .codegen.lowering import Lowering
 from .codegen.module import ERROR_IMPORT, FLOATING_HELPER, GeneratedFunction, Module
 
-__all__ = ["HELPERS", "functions", "module_source"]
+__all__ = ["HELPERS", "functions", "module_source", "used_helpers"]
 
 HELPERS = r'''def _read(a, axis, start, steps):
     """a read along `axis` at start + c1*i1 + c2*i2 + ... for each (c, m) in steps and i in range(m),
@@ -359,6 +359,7 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
     pad = "    "
     summary = _doc(defn.summary) or f"the layer {defn.name}"
     forward_lines = _prologue(defn) + forward.lines
+    forward_lines += _copies(forward.lines, defn.arguments, [output.target])
     cache = "{" + ", ".join(f"{n!r}: {n}" for n in stored) + "}"
     doc = "\n".join(f"{pad}{line}" for line in [
         f'"""{summary[0].upper() + summary[1:]}: forward pass.', "",
@@ -370,16 +371,57 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
                       + "\n".join(pad + line for line in forward_lines)
                       + f"\n{pad}cache = {cache}\n{pad}return {output.target}, cache\n")
     default = "=1.0" if defn.scalar_output else ""
+    notes = "".join(f"\n\n{pad}{note}" for note in dict.fromkeys(backward.notes))
     back_doc = (f'{pad}"""Backward pass of {defn.name}: the gradients with respect to '
-                f'{", ".join(defn.differentiated)}, from the derivations (chain rule through the statements).\n'
-                f'{pad}"""')
+                f'{", ".join(defn.differentiated)}, from the derivations (chain rule through the statements).'
+                f'{notes}\n{pad}"""')
     swap = ["if cache is None:  # called as backward(cache): dout = 1", "    dout, cache = 1.0, dout"]
     backward_source = (f"def {defn.name}_backward(dout{default}, cache{'=None' if default else ''}):\n{back_doc}\n"
-                       + "\n".join(pad + line for line in (swap if default else []) + unpack + check + backward.lines)
+                       + "\n".join(pad + line for line in (swap if default else []) + unpack + check + backward.lines
+                                    + _copies(backward.lines, [upstream, *stored], grads))
                        + f"\n{pad}return {', '.join(grads)}\n")
     titles = tuple(d.title for d in layer.derivations)
     return [GeneratedFunction(f"{defn.name}_forward", forward_source, titles[:1]),
             GeneratedFunction(f"{defn.name}_backward", backward_source, titles[1:])]
+
+
+def _copies(lines: Sequence[str], borrowed: Sequence[str], results: Sequence[str]) -> list[str]:
+    """``R = R.copy()`` for each result in ``results`` that the statements ``lines`` make a view
+    of a borrowed array (an argument, the upstream gradient, the cache): a plain read ``Y = X``,
+    a transpose, a diagonal (``np.einsum('abb->ab', X)``), a strided read. Writing into a result
+    must not change what the caller passed in."""
+    import ast
+
+    views = set(borrowed)
+    for line in lines:
+        target, sep, code = line.partition(" = ")
+        if sep and target.isidentifier():
+            views.discard(target)
+            if _view_of(ast.parse(code, mode="eval").body, views):
+                views.add(target)
+    return [f"{r} = {r}.copy()  # not a view of what was passed in" for r in results if r in views]
+
+
+def _view_of(node, names: set[str]) -> bool:
+    """Is ``node`` a view of one of ``names`` (no arithmetic, no copy)?"""
+    import ast
+
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        return _view_of(node.value, names)
+    if isinstance(node, ast.Subscript):
+        return _view_of(node.value, names)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("transpose", "reshape", "swapaxes"):
+            return _view_of(func.value, names)
+        called = ast.unparse(func)
+        if called in ("_read", "np.asarray", "np.broadcast_to") and node.args:
+            return _view_of(node.args[0], names)
+        if called == "np.einsum" and len(node.args) == 2:
+            return _view_of(node.args[1], names)
+    return False
 
 
 def _doc(text: str) -> str:
@@ -402,11 +444,35 @@ def module_source(definitions: Sequence[Definition], command: str = "") -> str:
              f"({', '.join(d.name for d in definitions)}).\n\n"
              + (f"Regenerate with: {command}\n" if command else "")),
         imports=["import numpy as np", ERROR_IMPORT],
-        preamble=[FLOATING_HELPER, HELPERS],
     )
     for defn in definitions:
         if defn.name in seen:
             raise LayergradError(f"two definitions are called {defn.name!r}")
         seen.add(defn.name)
         module.functions += functions(defn)
+    module.preamble = used_helpers("\n".join(f.source for f in module.functions))
     return module.source()
+
+
+def _helper_sources() -> dict[str, str]:
+    """Each runtime helper's name → its source (with the statements that follow its function)."""
+    parts = [FLOATING_HELPER, *HELPERS.split("\n\n\ndef ")]
+    parts = [parts[0], parts[1], *(f"def {part}" for part in parts[2:])]
+    return {part.split("(", 1)[0].removeprefix("def "): part for part in parts}
+
+
+def used_helpers(source: str) -> list[str]:
+    """The sources of the helpers that ``source`` calls, and of the helpers those call, in the
+    order of :data:`HELPERS`: a generated module carries only what its functions use."""
+    import re
+
+    helpers = _helper_sources()
+    wanted: set[str] = set()
+    pending = [source]
+    while pending:
+        text = pending.pop()
+        for name, body in helpers.items():
+            if name not in wanted and re.search(rf"(?<![\w.]){name}\(", text):
+                wanted.add(name)
+                pending.append(body)
+    return [body for name, body in helpers.items() if name in wanted]

@@ -49,9 +49,13 @@ from derive.softmax import Maximum
 from .inplace import FLOAT_FUNCTIONS, chain
 from .printer import ArrayPrinter
 
-__all__ = ["Lowering", "Softplus", "stable"]
+__all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "stable"]
 
 Axes = tuple[sp.Symbol, ...]
+
+KINK_ALONE = "At a kink θ(u) = 0 for u = 0, as (u > 0) and the course code take it (maximum(u, 0) has slope 0 there)."
+KINK_PAIR = ("Where maximum(a, b) ties, θ(a - b) = θ(b - a) = 1/2 (SymPy's θ(0)): the mean of the two one-sided "
+             "derivatives.")
 
 
 class Softplus(sp.Function):
@@ -128,6 +132,8 @@ class Lowering:
     """Element-wise statements evaluated in one buffer (:func:`.inplace.chain`)."""
     floats: dict[str, int] = field(default_factory=dict)
     """Floating-point arrays (variable → number of axes): the full-size operands of a chain."""
+    notes: list[str] = field(default_factory=list)
+    """Conventions of the generated code that the derivation does not show (:meth:`kinks`)."""
     stored: tuple[str, int] = ("", 0)
     """The last variable stored and the line where its statements start."""
     accumulate: tuple[str, str] | None = None
@@ -196,6 +202,8 @@ class Lowering:
     def assign(self, target: str, expr: sp.Expr, axes: Axes) -> None:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
         self.order = tuple(axes)
+        if self.elementwise:
+            expr = self.kinks(expr)
         code, have = self.lower(_compact(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
@@ -219,6 +227,21 @@ class Lowering:
         if "_read(" in code:
             self.views.add(target)
         self.store(target, code, axes)
+
+    def kinks(self, expr: sp.Expr) -> sp.Expr:
+        r"""The value at the kink, a convention of the generated code (the derivation keeps
+        SymPy's :math:`\theta(0) = 1/2`): a step :math:`\theta(u)` alone, as
+        :math:`\partial \max(u, 0)` leaves it, is 0 at :math:`u = 0` (``(u > 0)``, as the course
+        code); a pair :math:`\theta(u), \theta(-u)`, as :math:`\max(a, b)` of two varying
+        branches leaves it, stays 1/2 each at a tie (the mean of the one-sided derivatives, a
+        subgradient where 0 would not be). Each convention used is noted in :attr:`notes`."""
+        steps = [h for h in expr.atoms(sp.Heaviside) if len(h.args) == 1 or h.args[1] == sp.S.Half]
+        paired = {h for h in steps if any(sp.expand(h.args[0] + g.args[0]) == 0 for g in steps)}
+        if paired:
+            self.notes.append(KINK_PAIR)
+        if len(paired) < len(steps):
+            self.notes.append(KINK_ALONE)
+        return expr.xreplace({h: sp.Heaviside(h.args[0], 0) for h in steps if h not in paired})
 
     def source(self, indent: int = 4) -> str:
         """The statements so far, indented for a function body."""
@@ -353,6 +376,8 @@ class Lowering:
                 name, axes = self.known[key]
                 back = {p: s for s, p in mapping.items()}
                 return name, tuple(back[a] for a in axes)
+        if self.elementwise and expr.is_number and expr.is_real and not expr.is_Rational:
+            return repr(float(expr)), ()  # a Python float: np.sqrt(2) is a float64 that makes float32 data float64
         if expr.is_Number or expr in (sp.pi, sp.E):
             return self.scalar(expr), ()
         if isinstance(expr, sp.Symbol):
@@ -403,7 +428,11 @@ class Lowering:
         if isinstance(expr, sp.Heaviside):
             arg, have = self.lower(expr.args[0])
             half = 0.5 if len(expr.args) == 1 else float(expr.args[1])
-            return (f"({arg} > 0)" if half == 0 else f"np.heaviside({arg}, {half})"), have
+            if half == 0:
+                return f"({arg} > 0)", have
+            if self.elementwise and half == 0.5:  # branch-free: np.heaviside tests each entry
+                return f"(0.5*np.sign({arg}) + 0.5)", have
+            return f"np.heaviside({arg}, {half})", have
         function = _FUNCTIONS.get(type(expr))
         if function is not None and len(expr.args) == 1:
             arg, have = self.lower(expr.args[0])
@@ -470,6 +499,9 @@ class Lowering:
 
     def product(self, expr: sp.Mul) -> tuple[str, Axes]:
         coeff, factors = expr.as_coeff_mul()
+        if self.elementwise and any(f.is_number for f in factors):  # one number, not a pass per √2 or √π
+            coeff = sp.Float(float(coeff * sp.Mul(*(f for f in factors if f.is_number))), 17)
+            factors = tuple(f for f in factors if not f.is_number)
         numerator = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0)]
         denominator = [1 / f for f in factors if f not in numerator]
         parts = [self.lower(f) for f in numerator]
@@ -479,7 +511,8 @@ class Lowering:
         if coeff == -1 and parts:
             top = f"-{top}"
         elif coeff != 1:
-            top = f"{self.scalar(coeff)}*{top}" if parts else self.scalar(coeff)
+            number = repr(float(coeff)) if isinstance(coeff, sp.Float) else self.scalar(coeff)
+            top = f"{number}*{top}" if parts else number
         if below:
             bottom = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in below)
             return f"({top}/{bottom if len(below) == 1 else '(' + bottom + ')'})", axes
@@ -514,6 +547,8 @@ class Lowering:
         parts = [self.lower(cond), self.lower(value), self.lower(other)]
         axes = self.union(*(h for _, h in parts))
         c, a, b = (self.expand(code, h, axes) for code, h in parts)
+        if self.elementwise and (value, other) == (1, 0):  # the condition itself: a boolean (no int64 array)
+            return c, axes
         return f"np.where({c}, {a}, {b})", axes
 
     # -- reductions ----------------------------------------------------------------------------
