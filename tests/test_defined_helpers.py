@@ -52,3 +52,49 @@ def test_sigmoid_and_softplus_to_a_few_ulps_on_every_range():
         special = HELPER[f](np.array([np.nan, np.inf, -np.inf]))
         assert np.isnan(special[0]) and special[2] == 0.0 and special[1] == (1.0 if f == "_sigmoid" else np.inf)
         assert HELPER[f](np.ones((2, 3), dtype=np.float32)).dtype == np.float32
+
+
+mpmath = pytest.importorskip("mpmath")  # SymPy's own dependency: an independent high-precision reference
+mpmath.mp.dps = 40
+
+
+def _sigmoid_exact(v):
+    return 1 / (1 + mpmath.exp(-mpmath.mpf(float(v))))
+
+
+def test_sigmoid_to_a_few_ulps_in_both_far_tails_and_zero_only_below_the_smallest_normal():
+    u = np.concatenate([-np.geomspace(1e-300, 745, 2000), np.geomspace(1e-300, 745, 2000), [0.0]])
+    got = HELPER["_sigmoid"](u)
+    exact = np.array([float(_sigmoid_exact(v)) for v in u])
+    normal = exact >= np.finfo(np.float64).tiny
+    assert np.all(np.abs(got[normal] - exact[normal]) <= 4e-16 * exact[normal])
+    assert np.all(got[~normal] <= exact[~normal]) and np.any(~normal)  # below the smallest normal: 0
+
+
+def test_sigmoid_and_softplus_in_float32_stay_float32_and_within_a_few_of_its_ulps():
+    u = np.concatenate([-np.geomspace(1e-30, 87, 500), np.geomspace(1e-30, 87, 500)]).astype(np.float32)
+    s, p = HELPER["_sigmoid"](u), HELPER["_softplus"](u)
+    assert s.dtype == p.dtype == np.float32
+    exact_s = np.array([float(_sigmoid_exact(v)) for v in u])
+    exact_p = np.array([float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(v))))) for v in u])
+    assert np.all(np.abs(s - exact_s) <= 4 * 6e-8 * exact_s)
+    assert np.all(np.abs(p - exact_p) <= 4 * 6e-8 * exact_p)
+
+
+def test_softplus_to_a_few_ulps_in_both_far_tails():
+    u = np.concatenate([-np.geomspace(1e-12, 740, 1500), np.geomspace(1e-12, 1e6, 1500)])
+    got = HELPER["_softplus"](u)
+    exact = np.array([float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(v))))) for v in u])
+    assert np.all(np.abs(got - exact) <= 4e-16 * exact)
+
+
+def test_erf_in_blocks_matches_erf_in_one_piece_on_any_shape():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 40_000)) * 3  # more than one block of 16384 entries
+    got = HELPER["_erf"](x)
+    assert got.shape == x.shape
+    assert np.array_equal(got[:, ::997], HELPER["_erf"](np.ascontiguousarray(x[:, ::997])))
+    strided = HELPER["_erf"](x.T)  # a transposed view: read in its own order
+    assert np.array_equal(strided, got.T)
+    exact = np.array([float(mpmath.erf(v)) for v in x.ravel()[:3000]])
+    assert np.all(np.abs(got.ravel()[:3000] - exact) <= 8e-15 * np.abs(exact))
