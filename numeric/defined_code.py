@@ -338,9 +338,13 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
     backward = Lowering(dict(layer.ranges), names, known=dict(forward.known), counter=forward.counter,
                         views=set(forward.views), elementwise=True,
                         floats={**forward.floats, f"d{output.target}": len(output.indices)})
+    # a product the forward pass computed as a statement's value is read, not computed again
+    # (SiLU's X·σ(X) is Y); an exact substitution of equals, made only where the indices match
+    computed = {s.rhs: defn.arrays[s.target][s.indices] for s in defn.statements
+                if s.indices and isinstance(s.rhs, sp.Mul) and not s.rhs.has(sp.Sum)}
     for g in layer.gradients:
         indices = tuple(g.entry.indices) if isinstance(g.entry, sp.Indexed) else ()
-        backward.assign(f"d{g.name}", g.code, indices)
+        backward.assign(f"d{g.name}", g.code.subs(computed) if computed else g.code, indices)
     grads = [f"d{name}" for name in defn.differentiated]
     body = "\n".join(backward.lines)
     stored = [*defn.arguments, *defn.constants, *defn.base_sizes, *defn.derived_sizes,
