@@ -210,8 +210,8 @@ def _erf(u):
         return _erf(u.reshape(1))[0]
     flat = u.reshape(-1)
     out = np.empty_like(flat)
-    # Horner's rule in blocks of 16384 entries: u² and the partial sums stay small (in cache, and
-    # no fresh pages per call), one block for small arrays
+    # in blocks of 16384 entries: u² and the partial sums stay small (in cache, and no fresh pages
+    # per call); one block for a small array
     with np.errstate(over="ignore", invalid="ignore"):  # entries with u² ≥ 4 (inf, too) are replaced below
         for start in range(0, flat.size, 16384):
             v, p = flat[start:start + 16384], out[start:start + 16384]
@@ -222,11 +222,11 @@ def _erf(u):
                 p *= t
             p += _erf.core[0]
             p *= v
-    far = np.abs(flat) >= 2  # NaN is not: it stays NaN
-    if far.any():
-        v = flat[far]
-        at = np.minimum(np.abs(v), 6.0)
-        out[far] = np.copysign(1 - np.exp(-at * at) * _erf.tail(at), v)
+            far = t >= 4  # NaN is not: it stays NaN
+            if far.any():
+                w = v[far]
+                at = np.minimum(np.abs(w), 6.0)
+                p[far] = np.copysign(1 - np.exp(-at * at) * _erf.tail(at), w)
     return out.reshape(u.shape)
 
 
