@@ -98,3 +98,17 @@ def test_erf_in_blocks_matches_erf_in_one_piece_on_any_shape():
     assert np.array_equal(strided, got.T)
     exact = np.array([float(mpmath.erf(v)) for v in x.ravel()[:3000]])
     assert np.all(np.abs(got.ravel()[:3000] - exact) <= 8e-15 * np.abs(exact))
+
+
+def test_where_picks_exactly_what_np_where_picks():
+    rng = np.random.default_rng(9)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 5e-324, -1.5])
+    a = np.concatenate([special, rng.standard_normal(200)])
+    b = np.concatenate([special[::-1], rng.standard_normal(200)])
+    c = rng.random(a.size) < 0.5
+    for x, y in [(a, b), (a, 0), (0.5, b), (a.astype(np.float32), b.astype(np.float32)), (a[:, None], b[None, :5])]:
+        cond = c if np.ndim(x) < 2 else c[:, None]
+        got, expected = HELPER["_where"](cond, x, y), np.where(cond, x, y)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert np.array_equal(got.view(f"i{got.itemsize}"), expected.view(f"i{got.itemsize}"))  # bit for bit
+    assert HELPER["_where"](c, 1, 0).dtype == np.where(c, 1, 0).dtype  # not floating: np.where itself

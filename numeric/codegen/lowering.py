@@ -549,7 +549,7 @@ class Lowering:
         c, a, b = (self.expand(code, h, axes) for code, h in parts)
         if self.elementwise and (value, other) == (1, 0):  # the condition itself: a boolean (no int64 array)
             return c, axes
-        return f"np.where({c}, {a}, {b})", axes
+        return f"{'_where' if self.elementwise else 'np.where'}({c}, {a}, {b})", axes
 
     # -- reductions ----------------------------------------------------------------------------
 
