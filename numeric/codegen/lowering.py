@@ -53,7 +53,7 @@ __all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "stable"]
 
 Axes = tuple[sp.Symbol, ...]
 
-KINK_ALONE = "At a kink θ(u) = 0 for u = 0, as (u > 0) and the course code take it (maximum(u, 0) has slope 0 there)."
+KINK_ALONE = "At a kink the step θ(u) is 0 for u = 0, as (u > 0) and the course code take it (maximum(u, 0): slope 0)."
 KINK_PAIR = ("Where maximum(a, b) ties, θ(a - b) = θ(b - a) = 1/2 (SymPy's θ(0)): the mean of the two one-sided "
              "derivatives.")
 
@@ -499,9 +499,9 @@ class Lowering:
 
     def product(self, expr: sp.Mul) -> tuple[str, Axes]:
         coeff, factors = expr.as_coeff_mul()
-        if self.elementwise and any(f.is_number for f in factors):  # one number, not a pass per √2 or √π
-            coeff = sp.Float(float(coeff * sp.Mul(*(f for f in factors if f.is_number))), 17)
-            factors = tuple(f for f in factors if not f.is_number)
+        if self.elementwise and any(f.is_number and f.is_real for f in factors):  # one number, not a pass per √2
+            coeff = sp.Float(float(coeff * sp.Mul(*(f for f in factors if f.is_number and f.is_real))), 17)
+            factors = tuple(f for f in factors if not (f.is_number and f.is_real))
         numerator = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0)]
         denominator = [1 / f for f in factors if f not in numerator]
         parts = [self.lower(f) for f in numerator]
@@ -511,7 +511,7 @@ class Lowering:
         if coeff == -1 and parts:
             top = f"-{top}"
         elif coeff != 1:
-            number = repr(float(coeff)) if isinstance(coeff, sp.Float) else self.scalar(coeff)
+            number = repr(float(coeff)) if self.elementwise and isinstance(coeff, sp.Float) else self.scalar(coeff)
             top = f"{number}*{top}" if parts else number
         if below:
             bottom = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in below)
