@@ -173,11 +173,12 @@ def _where(c, a, b):
     picked bit by bit, b ^ ((a ^ b) & -c), exact for every value (NaN, inf, -0.0)."""
     kind = np.result_type(a, b)
     shape = np.broadcast_shapes(np.shape(c), np.shape(a), np.shape(b))
-    if kind.kind != "f" or not shape:
+    if kind.kind != "f" or np.prod(shape) < 4096:  # a small array: np.where's branches cost nothing
         return np.where(c, a, b)
     bits = np.dtype(f"i{kind.itemsize}")
     a, b = (np.asarray(x, dtype=kind).view(bits) for x in (a, b))
-    out = np.broadcast_to(c, shape).astype(bits)
+    out = np.empty(shape, dtype=bits)
+    np.copyto(out, c)
     np.negative(out, out=out)  # all ones where c
     out &= np.bitwise_xor(a, b)
     out ^= b

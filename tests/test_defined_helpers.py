@@ -103,8 +103,8 @@ def test_erf_in_blocks_matches_erf_in_one_piece_on_any_shape():
 def test_where_picks_exactly_what_np_where_picks():
     rng = np.random.default_rng(9)
     special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 5e-324, -1.5])
-    a = np.concatenate([special, rng.standard_normal(200)])
-    b = np.concatenate([special[::-1], rng.standard_normal(200)])
+    a = np.concatenate([special, rng.standard_normal(5000)])  # above the size where it picks bits
+    b = np.concatenate([special[::-1], rng.standard_normal(5000)])
     c = rng.random(a.size) < 0.5
     for x, y in [(a, b), (a, 0), (0.5, b), (a.astype(np.float32), b.astype(np.float32)), (a[:, None], b[None, :5])]:
         cond = c if np.ndim(x) < 2 else c[:, None]
@@ -112,3 +112,5 @@ def test_where_picks_exactly_what_np_where_picks():
         assert got.dtype == expected.dtype and got.shape == expected.shape
         assert np.array_equal(got.view(f"i{got.itemsize}"), expected.view(f"i{got.itemsize}"))  # bit for bit
     assert HELPER["_where"](c, 1, 0).dtype == np.where(c, 1, 0).dtype  # not floating: np.where itself
+    small = HELPER["_where"](c[:20], a[:20], b[:20])  # a small array: np.where itself
+    assert np.array_equal(small, np.where(c[:20], a[:20], b[:20]), equal_nan=True)
