@@ -171,10 +171,12 @@ def _where(c, a, b):
     """np.where(c, a, b) without a branch per entry (np.where on a condition in random order
     mispredicts one per entry and runs ten times slower than arithmetic): a floating result is
     picked bit by bit, b ^ ((a ^ b) & -c), exact for every value (NaN, inf, -0.0)."""
-    kind = np.result_type(a, b)
-    shape = np.broadcast_shapes(np.shape(c), np.shape(a), np.shape(b))
-    if kind.kind != "f" or np.prod(shape) < 4096:  # a small array: np.where's branches cost nothing
+    if max(np.size(c), np.size(a), np.size(b)) < 4096:  # small: np.where's branches cost nothing
         return np.where(c, a, b)
+    kind = np.result_type(a, b)
+    if kind.kind != "f":
+        return np.where(c, a, b)
+    shape = np.broadcast_shapes(np.shape(c), np.shape(a), np.shape(b))
     bits = np.dtype(f"i{kind.itemsize}")
     a, b = (np.asarray(x, dtype=kind).view(bits) for x in (a, b))
     out = np.empty(shape, dtype=bits)
