@@ -151,8 +151,13 @@ def _fresh(symbol: sp.Symbol) -> sp.Dummy:
     return sp.Dummy(symbol.name.lstrip("_") or "k", integer=True)
 
 
-def _fresh_inner_sums(expr: sp.Expr) -> sp.Expr:
-    """Rename the bound variables of every ``Sum`` inside ``expr`` to fresh dummies."""
+def _fresh_inner_sums(expr: sp.Expr, canonical: bool = False) -> sp.Expr:
+    """Rename the bound variables of every ``Sum`` inside ``expr`` to fresh dummies, or with
+    ``canonical=True`` to the canonical names of :func:`rename_bound` (which no user symbol
+    and no dummy of a term can take, so nothing is captured either; an atom met again keeps
+    its names and is not rebuilt)."""
+    if canonical:
+        return rename_bound(expr)
 
     def renamed(s: sp.Sum) -> sp.Sum:
         mapping = {limit[0]: _fresh(limit[0]) for limit in s.limits}
@@ -161,23 +166,31 @@ def _fresh_inner_sums(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), renamed)
 
 
-def multiply_out(expr: sp.Expr, *, defined: Sequence[Assumption] = ()) -> tuple[Term, ...]:
+def multiply_out(
+    expr: sp.Expr, *, defined: Sequence[Assumption] = (), canonical: bool = False
+) -> tuple[Term, ...]:
     r"""Terms of ``expr``: sums become limits, products and positive integer powers of sums
     are multiplied out into multi-sums, derivatives are taken (:func:`differentiate`, through
-    the ``defined`` entries)."""
+    the ``defined`` entries). Sums left inside a factor get fresh bound variables, or with
+    ``canonical=True`` canonical ones (:func:`rename_bound`, what :func:`normalize` uses with
+    ``nested_sums=True``)."""
     expr = sp.sympify(expr)
+
+    def again(e: sp.Expr) -> tuple[Term, ...]:
+        return multiply_out(e, defined=defined, canonical=canonical)
+
     if isinstance(expr, sp.Add):
-        return tuple(t for arg in expr.args for t in multiply_out(arg, defined=defined))
+        return tuple(t for arg in expr.args for t in again(arg))
     if isinstance(expr, sp.Mul):
         # one product per resulting term (building it factor by factor is quadratic in SymPy)
-        parts = [multiply_out(arg, defined=defined) for arg in expr.args]
+        parts = [again(arg) for arg in expr.args]
         return tuple(
             Term(sp.Mul(*(t.coeff for t in pick)), sp.Mul(*(t.factor for t in pick)),
                  tuple(lim for t in pick for lim in t.limits))
             for pick in itertools.product(*parts)
         )
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1 and _expandable(expr.base):
-        return multiply_out(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False), defined=defined)
+        return again(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False))
     if isinstance(expr, sp.Sum):
         mapping = {limit[0]: _fresh(limit[0]) for limit in expr.limits}
         limits = tuple(
@@ -185,19 +198,19 @@ def multiply_out(expr: sp.Expr, *, defined: Sequence[Assumption] = ()) -> tuple[
             for d, lo, hi in expr.limits
         )
         body = expr.function.xreplace(mapping)
-        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in multiply_out(body, defined=defined))
+        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in again(body))
     if isinstance(expr, sp.Derivative):
-        result = multiply_out(expr.expr, defined=defined)
+        result = again(expr.expr)
         for variable, count in expr.variable_count:
             for _ in range(count):
-                result = differentiate(result, variable, defined=defined)
+                result = differentiate(result, variable, defined=defined, canonical=canonical)
         return result
     if isinstance(expr, Mean):
         mask, p = expr.args[1], expr.args[2]
-        return bernoulli_mean(multiply_out(expr.expr, defined=defined), mask, p)
+        return bernoulli_mean(again(expr.expr), mask, p)
     if expr.is_number:
         return (Term(expr, sp.S.One),)
-    return (Term(sp.S.One, _fresh_inner_sums(expr)),)
+    return (Term(sp.S.One, _fresh_inner_sums(expr, canonical)),)
 
 
 def _expandable(expr: sp.Expr) -> bool:
@@ -205,12 +218,14 @@ def _expandable(expr: sp.Expr) -> bool:
 
 
 def differentiate(
-    terms: Iterable[Term], wrt: sp.Expr, *, defined: Sequence[Assumption] = ()
+    terms: Iterable[Term], wrt: sp.Expr, *, defined: Sequence[Assumption] = (), canonical: bool = False
 ) -> tuple[Term, ...]:
     r""":math:`\partial/\partial\,\text{wrt}` of every term.
 
-    The dummies are SymPy ``Dummy`` symbols and every inner sum is renamed apart first, so
-    ``wrt = x[k]`` with a user index ``k`` can never be captured by a sum over ``k``.
+    The dummies are SymPy ``Dummy`` symbols and every inner sum is renamed apart first (to
+    fresh dummies, or with ``canonical=True`` to the canonical names of :func:`rename_bound`,
+    which no user index can take), so ``wrt = x[k]`` with a user index ``k`` can never be
+    captured by a sum over ``k``.
 
     ``defined`` lists definitions :math:`v_j = f_j(x)` (such as :math:`\sigma^2_j` as a sum
     over :math:`x`) whose entries stay *named* in the terms but depend on ``wrt``: the total
@@ -223,20 +238,21 @@ def differentiate(
     out: list[Term] = []
     for t in terms:
         expr = t.coeff * t.factor
-        for piece in multiply_out(sp.diff(expr, wrt), defined=defined):
+        for piece in multiply_out(sp.diff(expr, wrt), defined=defined, canonical=canonical):
             out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
-        for piece in _through_definitions(expr, wrt, table, defined):
+        for piece in _through_definitions(expr, wrt, table, defined, canonical):
             out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
     return tuple(out)
 
 
 @functools.lru_cache(maxsize=256)
 def _definition_derivative(
-    statement: sp.Equality, entry: sp.Expr, wrt: sp.Expr, defined: tuple[Assumption, ...]
+    statement: sp.Equality, entry: sp.Expr, wrt: sp.Expr, defined: tuple[Assumption, ...], canonical: bool
 ) -> tuple[Term, ...]:
     r"""The terms of :math:`\partial\,\text{entry}/\partial\,\text{wrt}` through its definition."""
     body = instantiate(statement, entry.indices) if isinstance(entry, sp.Indexed) else statement.rhs
-    return differentiate(multiply_out(body, defined=defined), wrt, defined=defined)
+    return differentiate(multiply_out(body, defined=defined, canonical=canonical), wrt, defined=defined,
+                         canonical=canonical)
 
 
 def _definition_table(defined: Sequence[Assumption]) -> dict[sp.Basic, sp.Equality]:
@@ -251,7 +267,8 @@ def _definition_table(defined: Sequence[Assumption]) -> dict[sp.Basic, sp.Equali
 
 
 def _through_definitions(
-    expr: sp.Expr, wrt: sp.Expr, table: dict[sp.Basic, sp.Equality], defined: Sequence[Assumption]
+    expr: sp.Expr, wrt: sp.Expr, table: dict[sp.Basic, sp.Equality], defined: Sequence[Assumption],
+    canonical: bool = False,
 ) -> tuple[Term, ...]:
     """The chain-rule terms of ``expr`` through every occurrence of a defined entry."""
     if not table:
@@ -267,8 +284,8 @@ def _through_definitions(
         if outer == 0:
             continue
         statement = table[e.base if isinstance(e, sp.Indexed) else e]
-        inner = _definition_derivative(statement, e, wrt, tuple(defined))
-        for a in multiply_out(outer, defined=defined):
+        inner = _definition_derivative(statement, e, wrt, tuple(defined), canonical)
+        for a in multiply_out(outer, defined=defined, canonical=canonical):
             for b in inner:
                 out.append(a.times(b))
     return tuple(out)
@@ -555,23 +572,25 @@ def rename_bound(expr: sp.Basic) -> sp.Basic:
     return _rename_bound(expr, 0)
 
 
-def _rename_bound(expr: sp.Basic, depth: int) -> sp.Basic:
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol)):
-        return expr
-    if not expr.has(sp.Sum):
+def _rename_bound(expr: sp.Basic, depth: int, names: Mapping[sp.Symbol, sp.Symbol] | None = None) -> sp.Basic:
+    """``expr`` (at sum depth ``depth``) with the bound variables of its sums renamed, and the
+    variables bound by enclosing sums replaced by their new ``names``; each sub-expression is
+    rebuilt once, and only where something in it changes."""
+    names = names or {}
+    if isinstance(expr, sp.Symbol):
+        return names.get(expr, expr)
+    if not expr.args or not (expr.has(sp.Sum) or (names and expr.has(*names))):
         return expr
     if isinstance(expr, sp.Sum):
-        mapping = {
-            lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)
-        }
-        body = _rename_bound(expr.function.xreplace(mapping), depth + 1)
-        limits = [
-            (mapping[d], _rename_bound(sp.sympify(lo).xreplace(mapping), depth + 1),
-             _rename_bound(sp.sympify(hi).xreplace(mapping), depth + 1))
-            for d, lo, hi in expr.limits
-        ]
-        return sp.Sum(body, *limits)
-    return expr.func(*(_rename_bound(a, depth) for a in expr.args))
+        inner = dict(names)
+        inner.update({lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)})
+
+        def renamed(e: sp.Basic) -> sp.Basic:
+            return _rename_bound(sp.sympify(e), depth + 1, inner)
+
+        return sp.Sum(renamed(expr.function), *[(inner[d], renamed(lo), renamed(hi)) for d, lo, hi in expr.limits])
+    args = tuple(_rename_bound(a, depth, names) for a in expr.args)
+    return expr if all(a is b for a, b in zip(args, expr.args)) else expr.func(*args)
 
 
 def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
@@ -579,7 +598,7 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
     becomes no terms at all. Coefficients that simplify to zero are dropped."""
     table: dict[tuple, Term] = {}
     for t in terms:
-        t = _canonical(_split_scalar(t))
+        t = _canonical_term(t)
         if t.coeff == 0 or t.factor == 0:
             continue
         key = _shape(t.factor, t.limits)
@@ -589,11 +608,24 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
         else:
             table[key] = t
     out = []
-    for t in sorted(table.values(), key=lambda t: str(_shape(t.factor, t.limits))):
+    for t in sorted(table.values(), key=lambda t: _order(t.factor, t.limits)):
         coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_term(t: Term) -> Term:
+    """:func:`_canonical` of :func:`_split_scalar`, remembered: the normal forms of a
+    derivation's steps share most of their terms."""
+    return _canonical(_split_scalar(t))
+
+
+@functools.lru_cache(maxsize=4096)
+def _order(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
+    """The printed shape of a term, by which :func:`collect` orders its output (remembered)."""
+    return str(_shape(factor, limits))
 
 
 def tidy(coeff: sp.Expr) -> sp.Expr:
@@ -809,7 +841,7 @@ def normalize(
     constants, apply identities, collect. Two expressions are equal when their difference
     normalizes to ``()``. With ``nested_sums=True``, sums nested inside factors are renamed
     canonically first (:func:`canonical_nested_sums`)."""
-    terms = multiply_out(expr, defined=tuple(defined))
+    terms = multiply_out(expr, defined=tuple(defined), canonical=nested_sums)
     terms = contract_deltas(terms, zero_outside=zero_outside)
     terms = sum_constants(terms)
     terms = apply_zero_sums(terms, zero_sums)
@@ -950,7 +982,11 @@ def _equal_normal_forms(before: sp.Expr, after: sp.Expr, options: tuple) -> bool
     """Does ``before - after`` normalize to nothing? Each side's normal form is remembered
     (in a derivation, one step's ``after`` is the next step's ``before``), so usually only
     the new side is normalized; the full difference is normalized when that shortcut fails."""
+    if rename_bound(before) == rename_bound(after):
+        return True  # the same up to the names of bound variables
     b, a = _normal_form(before, options), _normal_form(after, options)
+    if b == a:  # the same terms: their difference collects to nothing
+        return True
     if collect(b + tuple(Term(-t.coeff, t.factor, t.limits) for t in a)) == ():
         return True
     return _normal_form(before - after, options) == ()
