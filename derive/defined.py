@@ -451,6 +451,7 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
     term's indices) replaced by that intermediate's entry, as far as that shortens them."""
     used: list[str] = []
     out = []
+    instances: dict[tuple, sp.Expr] = {}  # each intermediate at each index tuple, written out once
     for t in terms:
         factor = rename_bound(t.factor)
         symbols = sorted(factor.free_symbols & {s for e in factor.atoms(sp.Indexed) for i in e.indices
@@ -462,9 +463,13 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
                 if not isinstance(lhs, sp.Indexed) or not rhs.has(sp.Sum):
                     continue
                 for combo in itertools.product(symbols, repeat=len(lhs.indices)):
-                    inst = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    if (target, combo) not in instances:
+                        instances[target, combo] = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    inst = instances[target, combo]
+                    if not _divides(inst, factor):
+                        continue
                     rest = factor / inst
-                    if sp.count_ops(rest) < sp.count_ops(factor) and _divides(inst, factor):
+                    if sp.count_ops(rest) < sp.count_ops(factor):
                         factor = rest * lhs.base[combo]
                         used += [target] if target not in used else []
                         changed = True

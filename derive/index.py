@@ -451,7 +451,13 @@ def _split_scalar(t: Term) -> Term:
 def _shape(factor: sp.Expr, limits: tuple[Limit, ...]) -> tuple:
     """A term's factor and limits, limits in name order (then by range, so that limits whose
     names are the same placeholder still sort the same way): equal shapes are equal terms."""
-    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, str(lim[1]), str(lim[2])))))
+    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, _printed(lim[1]), _printed(lim[2])))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _printed(bound: sp.Expr) -> str:
+    """A limit's bound as text (remembered: a few bounds such as ``N - 1`` recur everywhere)."""
+    return str(bound)
 
 
 def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
@@ -539,6 +545,7 @@ def _fingerprints(t: Term) -> dict[sp.Symbol, tuple]:
 _ANY = sp.Symbol("_any", integer=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def rename_bound(expr: sp.Basic) -> sp.Basic:
     r"""Give the bound variable of every ``Sum`` inside ``expr`` a canonical name.
 
