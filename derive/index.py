@@ -390,30 +390,68 @@ def contract_deltas(terms: Iterable[Term], zero_outside: Shapes | None = None) -
     the value leaves that range. Otherwise the delta stays, an indicator that the value lies in
     the range. No ``Piecewise`` guard is ever produced."""
     shapes = _shapes_of(zero_outside)
-    out: list[Term] = []
-    for t in terms:
-        t = Term(t.coeff, t.factor, t.limits)
-        changed = True
-        while changed:
-            changed = False
-            for delta in sorted(t.factor.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
-                solved = _solve_delta(delta, t.limits)
-                if solved is None:
-                    continue
-                pos, value = solved
-                dummy, lo, hi = t.limits[pos]
-                others = t.limits[:pos] + t.limits[pos + 1 :]
-                bound = {limit[0]: limit for limit in others}
-                same = value in bound and bound[value][1:] == (lo, hi)
-                free_index = value.is_Symbol and value not in bound
-                witness = shapes is not None and witnessed(t, t.limits[pos], shapes)
-                if not (same or free_index or witness or always_in_range(value, lo, hi, others)):
-                    continue
-                t = Term(t.coeff, t.factor, others).rename({dummy: value})
-                changed = True
-                break
-        out.append(t)
-    return tuple(out)
+    return tuple(_contract(t, shapes) for t in terms)
+
+
+def _contract(t: Term, shapes: Shapes | None) -> Term:
+    """The deltas of one term contracted (see :func:`contract_deltas`). The renamings are
+    composed and the factor rebuilt once at the end; where a witness must read the factor as
+    it is, or a delta is decided otherwise than 1 on the way, one renaming at a time."""
+    if shapes is not None:
+        return _contract_stepwise(t, shapes)
+    deltas = t.factor.atoms(sp.KroneckerDelta)
+    limits, renaming = t.limits, {}
+    changed = True
+    while changed:
+        changed = False
+        current = {delta.xreplace(renaming) for delta in deltas}
+        if any(not isinstance(delta, sp.KroneckerDelta) and delta != 1 for delta in current):
+            return _contract_stepwise(t, shapes)
+        for delta in sorted((d for d in current if isinstance(d, sp.KroneckerDelta)), key=sp.default_sort_key):
+            found = _contraction(delta, limits, None, shapes)
+            if found is None:
+                continue
+            dummy, value, others = found
+            limits = Term(sp.S.One, sp.S.One, others).rename({dummy: value}).limits
+            renaming = {key: old.xreplace({dummy: value}) for key, old in renaming.items()}
+            renaming[dummy] = value
+            changed = True
+            break
+    return Term(t.coeff, t.factor.xreplace(renaming), limits) if renaming else t
+
+
+def _contract_stepwise(t: Term, shapes: Shapes | None) -> Term:
+    changed = True
+    while changed:
+        changed = False
+        for delta in sorted(t.factor.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
+            found = _contraction(delta, t.limits, t, shapes)
+            if found is None:
+                continue
+            dummy, value, others = found
+            t = Term(t.coeff, t.factor, others).rename({dummy: value})
+            changed = True
+            break
+    return t
+
+
+def _contraction(delta: sp.KroneckerDelta, limits: tuple[Limit, ...], t: Term | None,
+                 shapes: Shapes | None) -> tuple[sp.Symbol, sp.Expr, tuple[Limit, ...]] | None:
+    """The dummy ``delta`` fixes, its value and the other limits, where the contraction holds
+    (``t``, the whole term, is read only for a witness under zero outside the arrays)."""
+    solved = _solve_delta(delta, limits)
+    if solved is None:
+        return None
+    pos, value = solved
+    dummy, lo, hi = limits[pos]
+    others = limits[:pos] + limits[pos + 1 :]
+    bound = {limit[0]: limit for limit in others}
+    same = value in bound and bound[value][1:] == (lo, hi)
+    free_index = value.is_Symbol and value not in bound
+    witness = shapes is not None and witnessed(t, limits[pos], shapes)
+    if not (same or free_index or witness or always_in_range(value, lo, hi, others)):
+        return None
+    return dummy, value, others
 
 
 def sum_constants(terms: Iterable[Term]) -> tuple[Term, ...]:
