@@ -508,7 +508,7 @@ def _shapes(defn: Definition, terms: Sequence[Term]):
     what "zero outside the array" refers to."""
     out = {}
     for t in terms:
-        for e in t.factor.atoms(sp.Indexed):
+        for e in sorted(t.factor.atoms(sp.Indexed), key=sp.default_sort_key):  # the same order in every run
             label = str(e.base.label)
             if label in defn.shapes:
                 out[e.base] = tuple((sp.S.Zero, size - 1) for size in defn.shapes[label])

@@ -934,10 +934,28 @@ def to_expr(
             continue
         pool = [sp.Symbol(n, integer=True) for n in order if n not in taken]
         pool += [s for s in _display_names(taken | set(order), len(t.limits)) if s not in pool]
-        t = t.rename(dict(zip(t.dummies, pool)))
-        t = _name_inner_sums(t, taken | {d.name for d in t.dummies})
+        t = _display(t, dict(zip(t.dummies, pool)), taken)
         parts.append(t.coeff * (_split(t) if split else _whole(t)))
     return sp.Add(*parts)
+
+
+def _display(t: Term, outer: dict[sp.Symbol, sp.Symbol], taken: set[str]) -> Term:
+    """``t`` with its dummies renamed by ``outer``, then the sums inside its atoms named
+    (:func:`_name_inner_sums`): in one rebuild of the factor where the two renamings touch
+    different symbols, as they do unless an inner sum is bound by a dummy or a display name."""
+    inner = _inner_bound(t)
+    if inner & (set(outer) | set(outer.values())):
+        t = t.rename(outer)
+        return _name_inner_sums(t, taken | {d.name for d in t.dummies})
+    limits = tuple((outer.get(d, d), lo.xreplace(outer), hi.xreplace(outer)) for d, lo, hi in t.limits)
+    names = dict(zip(sorted(inner, key=sp.default_sort_key),
+                     _display_names(taken | {v.name for v in outer.values()}, len(inner))))
+    return Term(t.coeff.xreplace(names), t.factor.xreplace({**outer, **names}), limits)
+
+
+def _inner_bound(t: Term) -> set[sp.Symbol]:
+    """The bound variables of the sums inside the atoms of ``t``."""
+    return {lim[0] for e in (t.coeff, t.factor) for s in e.atoms(sp.Sum) for lim in s.limits}
 
 
 def _own_nested_names(t: Term) -> Term:
@@ -962,12 +980,7 @@ def _own_nested_names(t: Term) -> Term:
 
 def _name_inner_sums(t: Term, taken: set[str]) -> Term:
     """Short display names for the bound variables of sums inside atoms of ``t``."""
-    inner = {
-        lim[0]
-        for e in (t.coeff, t.factor)
-        for s in e.atoms(sp.Sum)
-        for lim in s.limits
-    }
+    inner = _inner_bound(t)
     if not inner:
         return t
     mapping = dict(zip(sorted(inner, key=sp.default_sort_key), _display_names(taken, len(inner))))
