@@ -695,12 +695,21 @@ class ZeroSum:
 
     Several axes summed together: ``axis``, ``lo`` and ``hi`` are tuples, one entry per summed
     axis, e.g. :math:`\sum_{n,h,w} z_{nchw} = 0` is ``ZeroSum(z, (0, 2, 3), (1, 1, 1), (N, H, W))``
-    (which does not imply that a sum over fewer of those axes vanishes)."""
+    (which does not imply that a sum over fewer of those axes vanishes).
+
+    ``name`` is the assumption that declares the identity (``Σ z = 0`` for ``z`` unless given):
+    a prover that applies it relies on it, and a derivation that uses the prover declares it."""
 
     base: sp.IndexedBase
     axis: int | tuple[int, ...]
     lo: sp.Expr | tuple[sp.Expr, ...]
     hi: sp.Expr | tuple[sp.Expr, ...]
+    name: str = ""
+
+    @property
+    def declared_as(self) -> str:
+        """The name of the assumption that declares the identity."""
+        return self.name or f"Σ {self.base} = 0"
 
     @property
     def ranges(self) -> tuple[tuple[int, sp.Expr, sp.Expr], ...]:
@@ -1061,13 +1070,14 @@ def index_prover(
 
     Derivations using it must declare its side conditions (:attr:`Prover.uses`):
     :data:`IN_RANGE`, with ``zero_outside`` (the arrays' shapes) also :data:`ZERO_OUTSIDE` and
-    the shapes (``array shapes``), and each definition in ``defined`` (the entries that
-    derivatives go through without being unfolded); and each identity in ``zero_sums``.
+    the shapes (``array shapes``), each definition in ``defined`` (the entries that
+    derivatives go through without being unfolded) and each identity in ``zero_sums``
+    (:attr:`ZeroSum.declared_as`).
     ``nested_sums=True`` lets it recognise equal sums nested inside factors
     (:func:`canonical_nested_sums`)."""
     shapes = _shapes_of(zero_outside)
-    defined = tuple(defined)
-    options = (tuple(zero_sums), freeze(shapes), nested_sums, defined)
+    defined, zero_sums = tuple(defined), tuple(zero_sums)
+    options = (zero_sums, freeze(shapes), nested_sums, defined)
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         before, after = unfold(before), unfold(after)
@@ -1087,6 +1097,7 @@ def index_prover(
         uses += [ZERO_OUTSIDE.name, SHAPES]
     if zero_sums:
         name += " (with zero-sum identities)"
+        uses += [z.declared_as for z in zero_sums]
     if nested_sums:
         name += " (nested sums renamed)"
     return Prover(name, decide, tuple(uses))

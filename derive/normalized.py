@@ -112,7 +112,7 @@ class Normalization:
     @property
     def zero_sum(self) -> ZeroSum:
         return ZeroSum(self.hat.base, self.reduced, tuple(sp.S.Zero for _ in self.reduced),
-                       tuple(size - 1 for size in self.sizes))
+                       tuple(size - 1 for size in self.sizes), "Σ x̂ = 0")
 
 
 def _fresh(preferred: Sequence[str], taken: set[str]) -> str:

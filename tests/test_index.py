@@ -333,3 +333,18 @@ def test_canonical_inner_names_give_the_same_normal_form():
     plain = collect(canonical_nested_sums(sum_constants(contract_deltas(multiply_out(expr)))))
     assert normalize(expr, nested_sums=True) == plain
     assert normalize(expr - to_expr(plain), nested_sums=True) == ()
+
+
+def test_a_zero_sum_identity_is_a_side_condition_the_derivation_declares():
+    z = sp.IndexedBase("z")
+    k = sp.Symbol("k", integer=True)
+    identity = ZeroSum(z, 0, sp.S.Zero, N - 1)
+    prover = index_prover(zero_sums=[identity])
+    assert prover.uses == (IN_RANGE.name, "Σ z = 0")
+    declared = identity.assumption("Σ z = 0", "z is centred")
+    d = Derivation("uses the identity", 3 + sp.Sum(z[k], (k, 0, N - 1)), [IN_RANGE, declared])
+    d.step(sp.Integer(3), "apply Σ z = 0", "the sum vanishes", by=prover)
+    assert d.justification(1) == ("prover", prover.name, (IN_RANGE.name, "Σ z = 0"))
+    bare = Derivation("does not declare it", 3 + sp.Sum(z[k], (k, 0, N - 1)), [IN_RANGE])
+    with pytest.raises(LayergradError, match="Σ z = 0"):
+        bare.step(sp.Integer(3), "apply Σ z = 0", "the sum vanishes", by=prover)
