@@ -91,6 +91,22 @@ def _dropout_settings(dropout_param):
     return p, mode
 
 
+def _dropout_backward_arguments(dout, cache):
+    try:
+        dropout_param, mask = cache
+        mode = dropout_param["mode"]
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise LayergradError(
+            "dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward"
+        ) from None
+    dout = _floating("dout", dout)
+    if mode != "train" or mask is None:  # the mask is None when the forward pass ran in test mode
+        return dout, None, False
+    if dout.shape != np.shape(mask):
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {np.shape(mask)} (x's)")
+    return dout, mask, True
+
+
 def _floating(name, a):
     if type(a) is not np.ndarray:
         a = np.asarray(a)
@@ -379,26 +395,28 @@ def dropout_forward(x, dropout_param):
     mask = None
     if mode == "train":
         keep = np.random.rand(*x.shape) < p
-        mask = keep/p
+        p_x = x.dtype.type(p)  # p in x's dtype: the mask and the output stay in it
+        mask = keep/p_x
         out = mask*x
     else:
         out = x
-    out = out.astype(x.dtype, copy=False)
     return out, (dropout_param, mask)
 
 
 def dropout_backward(dout, cache):
-    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
-        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
-    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
-        dout = _floating("dout", dout)
-    if mask is None or dropout_param.get("mode") != "train":
+    try:  # the common case: the course's unpacking and one shape comparison (dout of a type or dtype
+        # that does not multiply, e.g. a list or strings, raises and takes the slow path, which refuses it)
+        dropout_param, mask = cache
+        if dropout_param["mode"] == "train" and dout.shape == mask.shape:
+            dx = dout*mask
+            return dx
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        pass  # anything unusual takes the slow path, which says what is wrong
+    dout, mask, train = _dropout_backward_arguments(dout, cache)
+    if not train:
         return dout
-    if dout.shape != mask.shape:
-        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
     dx = dout*mask
-    return dx.astype(dout.dtype, copy=False)
+    return dx
 
 
 def conv_forward_naive(x, w, b, conv_param):

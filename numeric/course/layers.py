@@ -92,6 +92,23 @@ def _dropout_settings(dropout_param):
     return p, mode
 
 
+def _dropout_backward_arguments(dout, cache):
+    """(dout, mask, train) from dropout_backward's arguments, each checked (the slow path)."""
+    try:
+        dropout_param, mask = cache
+        mode = dropout_param["mode"]
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise LayergradError(
+            "dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward"
+        ) from None
+    dout = _floating("dout", dout)
+    if mode != "train" or mask is None:  # the mask is None when the forward pass ran in test mode
+        return dout, None, False
+    if dout.shape != np.shape(mask):
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {np.shape(mask)} (x's)")
+    return dout, mask, True
+
+
 def _floating(name, a):
     """a as a floating-point NumPy array: integers and booleans become float64, as NumPy's
     arithmetic with a float would make them (the course code accepts them); anything else that
@@ -411,7 +428,7 @@ def dropout_forward(x, dropout_param):
       with 'seed', NumPy's global random state is seeded with it first, as in the notebooks.
 
     Returns (out, cache): out has x's shape and dtype; cache = (dropout_param, mask), where
-    mask = D/q in training and None at test time.
+    mask = D/q (in x's dtype) in training and None at test time.
     """
     p, mode = _dropout_settings(dropout_param)
     if not (type(x) is np.ndarray and x.dtype.kind in "fc"):
@@ -421,31 +438,34 @@ def dropout_forward(x, dropout_param):
     mask = None
     if mode == "train":
         keep = np.random.rand(*x.shape) < p
-        mask = keep/p
+        p_x = x.dtype.type(p)  # p in x's dtype: the mask and the output stay in it
+        mask = keep/p_x
         out = mask*x
     else:
         out = x
-    out = out.astype(x.dtype, copy=False)
     return out, (dropout_param, mask)
 
 
 def dropout_backward(dout, cache):
     """Inverted dropout, backward pass: ∂L/∂Y[i, j] = (∂L/∂H ⊙ M)[i, j] (train), ∂L/∂Y = ∂L/∂H (test).
 
-    Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
-    Returns dx = ∂L/∂Y, with dout's shape and dtype.
+    Inputs: dout, the upstream gradient ∂L/∂H; cache = (dropout_param, mask) from dropout_forward
+    (the mode is read again here, as the course's code reads it).
+    Returns dx = ∂L/∂Y with dout's shape, in NumPy's dtype for dout·M (dout's own when it has x's).
     """
-    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
-        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
-    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
-        dout = _floating("dout", dout)
-    if mask is None or dropout_param.get("mode") != "train":
+    try:  # the common case: the course's unpacking and one shape comparison (dout of a type or dtype
+        # that does not multiply, e.g. a list or strings, raises and takes the slow path, which refuses it)
+        dropout_param, mask = cache
+        if dropout_param["mode"] == "train" and dout.shape == mask.shape:
+            dx = dout*mask
+            return dx
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        pass  # anything unusual takes the slow path, which says what is wrong
+    dout, mask, train = _dropout_backward_arguments(dout, cache)
+    if not train:
         return dout
-    if dout.shape != mask.shape:
-        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
     dx = dout*mask
-    return dx.astype(dout.dtype, copy=False)
+    return dx
 
 
 def conv_forward_naive(x, w, b, conv_param):
@@ -1090,4 +1110,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 055c285356496715fe6e1091ec8f93d66dc75cbcad46f15e641beafe1f4c220e
+# layergrad-sha256: 0298904e596a97db3f8f08de7644bcc32ee7dc8f8bcdea83fe789f81a85ac353
