@@ -628,7 +628,8 @@ def svm_loss(x, y):
     N, C = x.shape
     onehot = np.arange(C)[None, :] == y[:, None]
     _r0 = x[np.arange(N), y]
-    margin = 1 + x - _r0[:, None]
+    threshold = _r0 - 1
+    margin = x - threshold[:, None]
     positive = margin > 0
     _r1 = ~onehot
     _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))

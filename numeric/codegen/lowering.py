@@ -691,7 +691,8 @@ def _atom(code: str) -> str:
     """``code`` safe to use as a factor: wrapped in parentheses unless it is one (a name, a
     parenthesized expression, a call or subscript of a name)."""
     head = code.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
-    if code.isidentifier() or (head and head[0] in "([" and head[-1] in ")]" and _balanced(head)):
+    if code.isidentifier() or code.replace(".", "", 1).isdigit() or (
+            head and head[0] in "([" and head[-1] in ")]" and _balanced(head)):
         return code
     return f"({code})"
 

@@ -768,7 +768,8 @@ def svm_loss(x, y):
     N, C = x.shape
     onehot = np.arange(C)[None, :] == y[:, None]
     _r0 = x[np.arange(N), y]
-    margin = 1 + x - _r0[:, None]
+    threshold = _r0 - 1
+    margin = x - threshold[:, None]
     positive = margin > 0
     _r1 = ~onehot
     _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))
@@ -1110,4 +1111,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 0298904e596a97db3f8f08de7644bcc32ee7dc8f8bcdea83fe789f81a85ac353
+# layergrad-sha256: 42be04f53dbae2d0865208fc639021ede66b2731bb56dae46e5bd74c09e22d28
