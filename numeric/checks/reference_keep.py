@@ -658,7 +658,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         _r1 = np.einsum('aj,aj->j', xc, xc, dtype=wide).astype(dtype, copy=False)
         var = _r1/n
         s = np.sqrt(eps + var)
-        z = xc/s
+        z = np.divide(xc, s, out=xc)
         out = z*gamma + beta
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -666,7 +666,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
         xc = x - running_mean
         s = np.sqrt(eps + running_var)
-        z = xc/s
+        z = np.divide(xc, s, out=xc)
         out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -737,10 +737,10 @@ def layernorm_forward(x, gamma, beta, ln_param):
     _r0 = x.sum(axis=1, dtype=wide).astype(dtype, copy=False)
     mu = _r0/d
     xc = x - mu[:, None]
-    _r1 = np.einsum('ia,ia->i', xc, xc, dtype=wide).astype(dtype, copy=False)
+    _r1 = np.vecdot(xc.conj(), xc, dtype=wide).astype(dtype, copy=False)
     var = _r1/d
     s = np.sqrt(eps + var)
-    z = xc/s[:, None]
+    z = np.divide(xc, s[:, None], out=xc)
     out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -753,12 +753,14 @@ def layernorm_backward(dout, cache):
     if dout.shape != shape:
         raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
+    g = dout*gamma
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum('aj,aj->j', dout, z)
-    _r2 = np.einsum('a,ia,ia->i', gamma, dout, z)
-    _r3 = dout @ gamma
+    _r2 = np.vecdot(g.conj(), z)
+    _r3 = g.sum(axis=1)
     _c4 = (-_r3/(d*s))[:, None]
-    dx = dout*(gamma/s[:, None]) + _c4
+    dx = np.divide(g, s[:, None], out=g)
+    dx += _c4
     dx -= z*((_r2/(d*s))[:, None])
     dtype = dout.dtype
     return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False), dbeta.astype(dtype, copy=False))
@@ -782,7 +784,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         _r1 = np.einsum('acbd,acbd->c', xc, xc, dtype=wide).astype(dtype, copy=False)
         var = _r1/(H*N*W)
         s = np.sqrt(eps + var)
-        z = xc/s[None, :, None, None]
+        z = np.divide(xc, s[None, :, None, None], out=xc)
         out = z*gamma[None, :, None, None] + beta[None, :, None, None]
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -790,7 +792,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         running_mean, running_var = _norm_running("spatial_batchnorm_forward", bn_param, (C,), x.dtype)
         xc = x - running_mean[None, :, None, None]
         s = np.sqrt(eps + running_var)
-        z = xc/s[None, :, None, None]
+        z = np.divide(xc, s[None, :, None, None], out=xc)
         out = z*gamma[None, :, None, None] + beta[None, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (C,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -839,7 +841,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     _r1 = np.einsum('ngabc,ngabc->ng', xc, xc, dtype=wide).astype(dtype, copy=False)
     var = _r1/(H*K*W)
     s = np.sqrt(eps + var)
-    z = xc/s[:, :, None, None, None]
+    z = np.divide(xc, s[:, :, None, None, None], out=xc)
     out = z*gamma[None, :, :, None, None] + beta[None, :, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": (N, C, H, W), "param_shape": (1, C, 1, 1)}
     return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -853,13 +855,15 @@ def spatial_groupnorm_backward(dout, cache):
         raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
+    g = dout*gamma[None, :, :, None, None]
     dbeta = dout.sum(axis=(0, 3, 4))
     dgamma = np.einsum('agcbd,agcbd->gc', dout, z)
-    _r2 = np.einsum('ga,ngabc,ngabc->ng', gamma, dout, z)
-    _r3 = np.einsum('ga,ngabc->ng', gamma, dout)
+    _r2 = np.einsum('ngabc,ngabc->ng', g, z)
+    _r3 = g.sum(axis=(2, 3, 4))
     _c4 = (_r2/(H*K*W*s))[:, :, None, None, None]
     _c5 = (-_r3/(H*K*W*s))[:, :, None, None, None]
-    dx = dout*((gamma/s[:, :, None])[:, :, :, None, None]) + _c5
+    dx = np.divide(g, s[:, :, None, None, None], out=g)
+    dx += _c5
     dx -= z*_c4
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
