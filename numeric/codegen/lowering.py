@@ -232,9 +232,10 @@ class Lowering:
 
     def reuse(self, target: str, buffer: str) -> None:
         """Compute ``target`` in the memory of ``buffer``, an array of its shape that the caller
-        never reads again: the statement assigning it, ``target = buffer*f`` or ``buffer/f``
-        (``+ c`` or ``- c`` after it), becomes ``np.multiply(buffer, f, out=buffer)`` (then
-        ``target += c``), one array of the input's size fewer. Any other form is left as it is."""
+        never reads again: the statement assigning it, ``target = buffer*f`` or ``buffer/f`` with
+        ``f`` a variable (broadcast by ``[:, None]`` and the like; ``+ c`` or ``- c`` after it),
+        becomes ``np.multiply(buffer, f, out=buffer)`` (then ``target += c``) where ``f`` has the
+        buffer's dtype, one array of the input's size fewer. Any other form is left as it is."""
         at = max((n for n, line in enumerate(self.lines) if line.startswith(f"{target} = ")), default=None)
         line = self.lines[at] if at is not None else ""
         head = f"{target} = {buffer}"
@@ -247,10 +248,13 @@ class Lowering:
             if candidate in rest:
                 factor, constant = rest.split(candidate, 1)
                 sign = candidate.strip()
-        if _atom(factor) != factor or (constant and _atom(constant) != constant):
+        name = re.match(r"[A-Za-z_]\w*", factor)
+        if name is None or factor[name.end():] not in ("", *(f"[{i}]" for i in _broadcasts(factor[name.end():]))) \
+                or (constant and _atom(constant) != constant):
             return
         function = "np.multiply" if op == "*" else "np.divide"
-        self.lines[at:at + 1] = [f"{target} = {function}({buffer}, {factor}, out={buffer})"] + (
+        into = f"{buffer} if {buffer}.dtype == {name.group()}.dtype else None"  # else a new array of the promoted type
+        self.lines[at:at + 1] = [f"{target} = {function}({buffer}, {factor}, out={into})"] + (
             [f"{target} {sign}= {constant}"] if constant else [])
 
     def _axes_of(self, expr: sp.Expr, axes: Axes) -> Axes:
@@ -747,6 +751,14 @@ def _balanced(code: str) -> bool:
         if depth == 0 and pos < len(code) - 1:
             return False
     return True
+
+
+def _broadcasts(suffix: str) -> list[str]:
+    """``suffix`` as a list of one subscript of slices and new axes (``[:, None]``), else empty."""
+    inner = suffix[1:-1] if suffix.startswith("[") and suffix.endswith("]") else None
+    if inner is None or any(part.strip() not in (":", "None") for part in inner.split(",")):
+        return []
+    return [inner]
 
 
 def _axis(axes: Sequence[int]) -> str:

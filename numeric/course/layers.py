@@ -813,7 +813,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         _r1 = np.einsum('aj,aj->j', xc, xc, dtype=wide).astype(dtype, copy=False)
         var = _r1/n
         s = np.sqrt(eps + var)
-        z = np.divide(xc, s, out=xc)
+        z = np.divide(xc, s, out=xc if xc.dtype == s.dtype else None)
         out = z*gamma + beta
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -821,7 +821,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
         xc = x - running_mean
         s = np.sqrt(eps + running_var)
-        z = np.divide(xc, s, out=xc)
+        z = np.divide(xc, s, out=xc if xc.dtype == s.dtype else None)
         out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -930,7 +930,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     _r1 = np.vecdot(xc.conj(), xc, dtype=wide).astype(dtype, copy=False)
     var = _r1/d
     s = np.sqrt(eps + var)
-    z = np.divide(xc, s[:, None], out=xc)
+    z = np.divide(xc, s[:, None], out=xc if xc.dtype == s.dtype else None)
     out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -958,7 +958,7 @@ def layernorm_backward(dout, cache):
     _r2 = np.vecdot(g.conj(), z)
     _r3 = g.sum(axis=1)
     _c4 = (-_r3/(d*s))[:, None]
-    dx = np.divide(g, s[:, None], out=g)
+    dx = np.divide(g, s[:, None], out=g if g.dtype == s.dtype else None)
     dx += _c4
     dx -= z*((_r2/(d*s))[:, None])
     dtype = dout.dtype
@@ -998,7 +998,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         _r1 = np.einsum('acbd,acbd->c', xc, xc, dtype=wide).astype(dtype, copy=False)
         var = _r1/(H*N*W)
         s = np.sqrt(eps + var)
-        z = np.divide(xc, s[None, :, None, None], out=xc)
+        z = np.divide(xc, s[None, :, None, None], out=xc if xc.dtype == s.dtype else None)
         out = z*gamma[None, :, None, None] + beta[None, :, None, None]
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -1006,7 +1006,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         running_mean, running_var = _norm_running("spatial_batchnorm_forward", bn_param, (C,), x.dtype)
         xc = x - running_mean[None, :, None, None]
         s = np.sqrt(eps + running_var)
-        z = np.divide(xc, s[None, :, None, None], out=xc)
+        z = np.divide(xc, s[None, :, None, None], out=xc if xc.dtype == s.dtype else None)
         out = z*gamma[None, :, None, None] + beta[None, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (C,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -1078,7 +1078,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     _r1 = np.einsum('ngabc,ngabc->ng', xc, xc, dtype=wide).astype(dtype, copy=False)
     var = _r1/(H*K*W)
     s = np.sqrt(eps + var)
-    z = np.divide(xc, s[:, :, None, None, None], out=xc)
+    z = np.divide(xc, s[:, :, None, None, None], out=xc if xc.dtype == s.dtype else None)
     out = z*gamma[None, :, :, None, None] + beta[None, :, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": (N, C, H, W), "param_shape": (1, C, 1, 1)}
     return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -1109,10 +1109,10 @@ def spatial_groupnorm_backward(dout, cache):
     _r3 = g.sum(axis=(2, 3, 4))
     _c4 = (_r2/(H*K*W*s))[:, :, None, None, None]
     _c5 = (-_r3/(H*K*W*s))[:, :, None, None, None]
-    dx = np.divide(g, s[:, :, None, None, None], out=g)
+    dx = np.divide(g, s[:, :, None, None, None], out=g if g.dtype == s.dtype else None)
     dx += _c5
     dx -= z*_c4
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 3d9191bf4c0d8f2ac465efd98455dbb7d324110374bd64cea633fd655bee6d63
+# layergrad-sha256: 2b67fdd7d88a7ba1875514741b85951727750cd3da63e05c22b273aaa69e6f31
