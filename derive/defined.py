@@ -438,9 +438,11 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                    "each remaining delta fixes a summation index to an affine expression; where that falls "
                    "outside the array's shape the entry is zero", by=outside)
     if d.result.has(sp.Heaviside):
-        d.note("θ is SymPy's step function, θ(0) = 1/2: where maximum(a, b) has a tie the gradient is split "
-               "evenly between a and b (the mean of the one-sided derivatives, a subgradient); the built-in relu "
-               "takes 0 at 0, as dout * (x > 0) does, so the two differ only at exact ties.")
+        d.note("θ is SymPy's step function, θ(0) = 1/2. The generated code takes the value at a kink by a "
+               "convention it states in its docstring: a step θ(u) alone, as maximum(u, 0) leaves it, is 0 at "
+               "u = 0, as dout * (x > 0) in the built-in relu and the course code; where maximum(a, b) of two "
+               "varying branches ties, θ(a - b) and θ(b - a) stay 1/2 each, the gradient split evenly between "
+               "a and b (the mean of the one-sided derivatives, a subgradient).")
     if found is not None and not closed_form_steps(d, terms, found):
         d.assumptions = tuple(a for a in d.assumptions if a not in found.definitions)
     return Gradient(name, entry, d, code)
@@ -451,6 +453,7 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
     term's indices) replaced by that intermediate's entry, as far as that shortens them."""
     used: list[str] = []
     out = []
+    instances: dict[tuple, sp.Expr] = {}  # each intermediate at each index tuple, written out once
     for t in terms:
         factor = rename_bound(t.factor)
         symbols = sorted(factor.free_symbols & {s for e in factor.atoms(sp.Indexed) for i in e.indices
@@ -462,9 +465,13 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
                 if not isinstance(lhs, sp.Indexed) or not rhs.has(sp.Sum):
                     continue
                 for combo in itertools.product(symbols, repeat=len(lhs.indices)):
-                    inst = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    if (target, combo) not in instances:
+                        instances[target, combo] = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    inst = instances[target, combo]
+                    if not _divides(inst, factor):
+                        continue
                     rest = factor / inst
-                    if sp.count_ops(rest) < sp.count_ops(factor) and _divides(inst, factor):
+                    if sp.count_ops(rest) < sp.count_ops(factor):
                         factor = rest * lhs.base[combo]
                         used += [target] if target not in used else []
                         changed = True
@@ -503,7 +510,7 @@ def _shapes(defn: Definition, terms: Sequence[Term]):
     what "zero outside the array" refers to."""
     out = {}
     for t in terms:
-        for e in t.factor.atoms(sp.Indexed):
+        for e in sorted(t.factor.atoms(sp.Indexed), key=sp.default_sort_key):  # the same order in every run
             label = str(e.base.label)
             if label in defn.shapes:
                 out[e.base] = tuple((sp.S.Zero, size - 1) for size in defn.shapes[label])
