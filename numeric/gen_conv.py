@@ -207,6 +207,10 @@ def _indent(lines: list[str] | str, spaces: int = 4) -> str:
     return "\n".join(" " * spaces + line for line in lines)
 
 
+def _sizes(layout: tuple[sp.Symbol, ...]) -> list[str]:
+    return [SIZES[index] for index in layout]
+
+
 def _windows() -> tuple[list[str], str]:
     """The window view of the padded input, the block sizes, and the lines that start a loop over
     the blocks and copy a block's windows into ``cols`` (im2col)."""
@@ -227,7 +231,7 @@ def _windows() -> tuple[list[str], str]:
             "    m = min(B, N - n)",
             "    for row in range(0, H_out, R):",
             "        r = min(R, H_out - row)",
-            f"        cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, {', '.join(SIZES[s_] for s_ in COLS.layout[:-2])}, r, W_out)",
+            f"        cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, {', '.join(_sizes(COLS.layout[:-2]))}, r, W_out)",
             f"        cols[...] = {transposed(chunk, (n, *COLS.layout))}",
             "        cols3 = cols.reshape(m, C*HH*WW, r*W_out)"]
     return lines, "\n".join(loop)
@@ -265,8 +269,9 @@ def _backward_body() -> tuple[list[str], tuple[str, ...]]:
               "w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)",
               "dout3 = dout.reshape(N, F, H_out*W_out)",
               "dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply",
-              "plan = None if R < H_out else _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation,",
-              "                                           dout.dtype)",
+              "plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows",
+              "if R == H_out:",
+              "    plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)",
               f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)",
               *loop.splitlines(),
               "        dout_block = dout3[n:n + m, :, row*W_out:(row + r)*W_out]",
@@ -325,7 +330,7 @@ def conv_forward_fast(x, w, b, conv_param):
 '''
     backward_source = f'''
 def conv_backward_fast(dout, cache):
-    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies per band of rows, a scatter over kernel offsets)")}"""
+    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies per band of rows, a scatter per kernel offset)")}"""
     x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)

@@ -468,8 +468,9 @@ def conv_backward_fast(dout, cache):
     w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)
     dout3 = dout.reshape(N, F, H_out*W_out)
     dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply
-    plan = None if R < H_out else _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation,
-                                               dout.dtype)
+    plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows
+    if R == H_out:
+        plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
     dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
     for n in range(0, N, B):
         m = min(B, N - n)

@@ -517,7 +517,7 @@ def conv_forward_fast(x, w, b, conv_param):
 
 
 def conv_backward_fast(dout, cache):
-    """Convolution backward pass (vectorized: matrix multiplies per band of rows, a scatter over kernel offsets).
+    """Convolution backward pass (vectorized: matrix multiplies per band of rows, a scatter per kernel offset).
 
     Inputs: dout, the upstream gradient ∂L/∂out of shape (N, F, H', W'); cache from the forward.
     Returns (dx, dw, db) with the shapes of x, w and b:
@@ -543,8 +543,9 @@ def conv_backward_fast(dout, cache):
     w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)
     dout3 = dout.reshape(N, F, H_out*W_out)
     dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply
-    plan = None if R < H_out else _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation,
-                                               dout.dtype)
+    plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows
+    if R == H_out:
+        plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
     dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
     for n in range(0, N, B):
         m = min(B, N - n)
@@ -1117,4 +1118,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 6915d13768385b314a21d3fbc5698ee0d6064a5795499502574f2eea1a578cc5
+# layergrad-sha256: 60db3d0924c914bcfae4dcccc9f59a2867bf6e883df845c25415e0f1085916d8
