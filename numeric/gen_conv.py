@@ -249,8 +249,10 @@ def _forward_body() -> tuple[list[str], tuple[str, ...]]:
               "out3, w_rows = out.reshape(N, F, H_out*W_out), w.reshape(F, C*HH*WW)",
               f"# {_eq(forward.start, forward.result)}",
               *loop.splitlines(),
-              "        np.matmul(w_rows, cols3, out=out3[n:n + m, :, row*W_out:(row + r)*W_out])",
-              f"out += {expand(B_.relabel(bias), (n, f, i, j))}"]
+              "        block = out3[n:n + m, :, row*W_out:(row + r)*W_out]",
+              "        np.matmul(w_rows, cols3, out=block)",
+              "        # the bias while the block is in cache (its positions (i, j) flattened into one axis)",
+              f"        block += {expand(B_.relabel(bias), (n, f, i))}"]
     return lines, (forward.title,)
 
 

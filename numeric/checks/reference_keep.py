@@ -445,8 +445,10 @@ def conv_forward_fast(x, w, b, conv_param):
             cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, C, HH, WW, r, W_out)
             cols[...] = win[n:n + m, :, row:row + r].transpose(0, 1, 4, 5, 2, 3)
             cols3 = cols.reshape(m, C*HH*WW, r*W_out)
-            np.matmul(w_rows, cols3, out=out3[n:n + m, :, row*W_out:(row + r)*W_out])
-    out += b[None, :, None, None]
+            block = out3[n:n + m, :, row*W_out:(row + r)*W_out]
+            np.matmul(w_rows, cols3, out=block)
+            # the bias while the block is in cache (its positions (i, j) flattened into one axis)
+            block += b[None, :, None]
     return out, (x, w, b, conv_param, xpad)
 
 

@@ -511,8 +511,10 @@ def conv_forward_fast(x, w, b, conv_param):
             cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, C, HH, WW, r, W_out)
             cols[...] = win[n:n + m, :, row:row + r].transpose(0, 1, 4, 5, 2, 3)
             cols3 = cols.reshape(m, C*HH*WW, r*W_out)
-            np.matmul(w_rows, cols3, out=out3[n:n + m, :, row*W_out:(row + r)*W_out])
-    out += b[None, :, None, None]
+            block = out3[n:n + m, :, row*W_out:(row + r)*W_out]
+            np.matmul(w_rows, cols3, out=block)
+            # the bias while the block is in cache (its positions (i, j) flattened into one axis)
+            block += b[None, :, None]
     return out, (x, w, b, conv_param, xpad)
 
 
@@ -1118,4 +1120,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 60db3d0924c914bcfae4dcccc9f59a2867bf6e883df845c25415e0f1085916d8
+# layergrad-sha256: 5b67746e599099739c66bebe605fdfccdf1ead9115766be3648714fc93e2a4f7
