@@ -627,10 +627,10 @@ def max_pool_backward_fast(dout, cache):
     dout = _pool_upstream(dout, (N, C, H_out, W_out), x.dtype)
     # ∂L/∂x[n, c, u, v] = Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
     # the masked product, factor by factor: dout to the row M selects (pick_k), then along that
-    # row to the entry it selects (pick_l); where the windows tile an axis (stride =
-    # window, no entry left over) that is one product reshaped, elsewhere strided slices added per
-    # offset. Tiny inputs: one broadcast product per pass (fewer calls); larger: one product per
-    # offset (no broadcasting, so NumPy runs long inner loops)
+    # row to the entry it selects (pick_l); where the windows tile an axis (stride = window, no
+    # entry left over) that is one product reshaped, elsewhere strided slices added per offset.
+    # Tiny inputs: one product per pass, broadcast over the offsets (fewer calls); larger: one
+    # product per offset (no broadcasting, so NumPy runs long inner loops)
     tiny = dout.size <= 1024
     if stride == HH and H == stride*H_out:
         d_rows = np.empty((N, C, H_out, HH, W_out), dtype=x.dtype)
@@ -1120,4 +1120,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: 5b67746e599099739c66bebe605fdfccdf1ead9115766be3648714fc93e2a4f7
+# layergrad-sha256: ef53f7421dbbbbcbfe1c655eb6efb5d1a6ad9020885f9828744f532c4c412e70
