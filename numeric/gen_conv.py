@@ -8,11 +8,11 @@ Every array operation is printed from a derived index expression by :mod:`numeri
   the backward pass);
 * the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied
   (im2col) a block at a time into one buffer that is reused: the whole batch when its windows
-  are small (the course's sizes: one batched matrix multiply instead of one per example), else
-  one example's band of output rows :math:`i` whose windows fit in 512 kB, so the copy is still
-  in cache when the matrix multiplies read it and nothing of the size of one example's windows
-  is ever stored (one example's windows, e.g. :math:`32 \cdot 9 \times 64 \cdot 64` in float32,
-  are 4.7 MB);
+  are small (the course's sizes: one batched matrix multiply instead of one per example), one
+  example when its windows fit in 1.5 MB, else one example's band of output rows :math:`i` whose
+  windows fit in 512 kB: the copy is still in cache when the matrix multiplies read it, and a
+  large example's windows (e.g. :math:`32 \cdot 9 \times 64 \cdot 64` in float32, 4.7 MB) are
+  never stored whole;
 * ``out`` from the forward pass as one matrix multiply per block, written straight into its
   rows of ``out``; ``dw`` (as :math:`dw^\top`, the faster order) summed over the blocks, in the
   input's dtype (float32 stays float32), ``db`` as a sum;
@@ -163,10 +163,13 @@ def _conv_setup(x, w, b, conv_param):
 def _conv_blocks(N, H_out, row_bytes):
     """(examples, output rows) per im2col block, row_bytes the size of one output row's windows:
     the whole batch when all its windows fit in 64 kB (the course's sizes: one batched multiply
-    instead of N small ones), else one example and a band of output rows whose windows fit in
+    instead of N small ones); one whole example when its windows fit in 1.5 MB (longer multiplies
+    beat a smaller copy there); else a band of one example's output rows whose windows fit in
     512 kB (the band stays in cache from the copy to the multiplies that read it)."""
     if N*H_out*row_bytes <= 65536:
         return N, H_out
+    if H_out*row_bytes <= 1572864:
+        return 1, H_out
     return 1, max(1, min(H_out, 524288 // row_bytes))
 
 

@@ -167,6 +167,7 @@ def test_blocks_are_the_batch_when_small_else_bands_of_one_example(fast):
     row = 32 * 9 * 64 * 4  # one output row's windows of the (32, 64, 64) float32 example: 72 kB
     examples, rows = fast._conv_blocks(16, 64, row)
     assert examples == 1 and 1 <= rows < 64 and rows * row <= 524288 < (rows + 1) * row
+    assert fast._conv_blocks(16, 33, 32 * 9 * 33 * 4) == (1, 33)  # stride 2: one example's 1.25 MB, whole
     assert fast._conv_blocks(8, 17, 10**7) == (1, 1)  # a row larger than the budget: one row at a time
 
 

@@ -177,6 +177,8 @@ def _conv_setup(x, w, b, conv_param):
 def _conv_blocks(N, H_out, row_bytes):
     if N*H_out*row_bytes <= 65536:
         return N, H_out
+    if H_out*row_bytes <= 1572864:
+        return 1, H_out
     return 1, max(1, min(H_out, 524288 // row_bytes))
 
 

@@ -186,10 +186,13 @@ def _conv_setup(x, w, b, conv_param):
 def _conv_blocks(N, H_out, row_bytes):
     """(examples, output rows) per im2col block, row_bytes the size of one output row's windows:
     the whole batch when all its windows fit in 64 kB (the course's sizes: one batched multiply
-    instead of N small ones), else one example and a band of output rows whose windows fit in
+    instead of N small ones); one whole example when its windows fit in 1.5 MB (longer multiplies
+    beat a smaller copy there); else a band of one example's output rows whose windows fit in
     512 kB (the band stays in cache from the copy to the multiplies that read it)."""
     if N*H_out*row_bytes <= 65536:
         return N, H_out
+    if H_out*row_bytes <= 1572864:
+        return 1, H_out
     return 1, max(1, min(H_out, 524288 // row_bytes))
 
 
@@ -1120,4 +1123,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: ef53f7421dbbbbcbfe1c655eb6efb5d1a6ad9020885f9828744f532c4c412e70
+# layergrad-sha256: 9733ecbe8971ded48231885c2b83239f560b06d16a4a8ffd4ac6a5f1552376ea
