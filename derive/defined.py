@@ -438,9 +438,11 @@ def _gradient(defn: Definition, name: str, entry: sp.Expr, consumers, loss: sp.S
                    "each remaining delta fixes a summation index to an affine expression; where that falls "
                    "outside the array's shape the entry is zero", by=outside)
     if d.result.has(sp.Heaviside):
-        d.note("θ is SymPy's step function, θ(0) = 1/2: where maximum(a, b) has a tie the gradient is split "
-               "evenly between a and b (the mean of the one-sided derivatives, a subgradient); the built-in relu "
-               "takes 0 at 0, as dout * (x > 0) does, so the two differ only at exact ties.")
+        d.note("θ is SymPy's step function, θ(0) = 1/2. The generated code takes the value at a kink by a "
+               "convention it states in its docstring: a step θ(u) alone, as maximum(u, 0) leaves it, is 0 at "
+               "u = 0, as dout * (x > 0) in the built-in relu and the course code; where maximum(a, b) of two "
+               "varying branches ties, θ(a - b) and θ(b - a) stay 1/2 each, the gradient split evenly between "
+               "a and b (the mean of the one-sided derivatives, a subgradient).")
     if found is not None and not closed_form_steps(d, terms, found):
         d.assumptions = tuple(a for a in d.assumptions if a not in found.definitions)
     return Gradient(name, entry, d, code)

@@ -25,7 +25,7 @@ from derive.errors import LayergradError
 from .codegen.lowering import Lowering
 from .codegen.module import ERROR_IMPORT, FLOATING_HELPER, GeneratedFunction, Module
 
-__all__ = ["HELPERS", "functions", "module_source"]
+__all__ = ["HELPERS", "functions", "module_source", "used_helpers"]
 
 HELPERS = r'''def _read(a, axis, start, steps):
     """a read along `axis` at start + c1*i1 + c2*i2 + ... for each (c, m) in steps and i in range(m),
@@ -167,21 +167,38 @@ def _first_max_mask(v, count):
     return mask.reshape(v.shape)
 
 
+def _where(c, a, b):
+    """np.where(c, a, b) without a branch per entry (np.where on a condition in random order
+    mispredicts one per entry and runs ten times slower than arithmetic): a floating result is
+    picked bit by bit, b ^ ((a ^ b) & -c), exact for every value (NaN, inf, -0.0)."""
+    if max(np.size(c), np.size(a), np.size(b)) < 4096:  # small: np.where's branches cost nothing
+        return np.where(c, a, b)
+    kind = np.result_type(a, b)
+    if kind.kind != "f":
+        return np.where(c, a, b)
+    shape = np.broadcast_shapes(np.shape(c), np.shape(a), np.shape(b))
+    bits = np.dtype(f"i{kind.itemsize}")
+    a, b = (np.asarray(x, dtype=kind).view(bits) for x in (a, b))
+    out = np.empty(shape, dtype=bits)
+    np.copyto(out, c)
+    np.negative(out, out=out)  # all ones where c
+    out &= np.bitwise_xor(a, b)
+    out ^= b
+    return out.view(kind)
+
+
 def _sigmoid(u):
-    """1/(1 + exp(-u)) without overflow, in one array: (1 + tanh(u/2))/2, and exp(u)/(1 + exp(u))
-    on the entries below -3 only, where the first form would lose the tail's relative precision."""
-    if np.ndim(u) == 0:
-        e = np.exp(-abs(u))
-        return (1 if u >= 0 else e) / (1 + e)
-    s = np.multiply(u, 0.5)
-    np.tanh(s, out=s)
-    s *= 0.5
-    s += 0.5
-    tail = u < -3
-    if tail.any():
-        e = np.exp(u[tail])
-        s[tail] = e / (1 + e)
-    return s
+    """1/(1 + exp(-u)), element-wise, in one array: 1 + exp(-u) ≥ 1 never cancels, so both tails
+    keep their relative precision; exp(-u) overflows to inf where σ(u) is below the smallest
+    normal number (u < -708 in float64), and σ is 0 there. No branch per entry (np.where on
+    signs in random order runs ten times slower than arithmetic)."""
+    with np.errstate(over="ignore"):
+        if np.ndim(u) == 0:
+            return 1 / (1 + np.exp(-u))
+        s = np.negative(u)
+        np.exp(s, out=s)
+        s += 1
+        return np.divide(1, s, out=s)
 
 
 def _softplus(u):
@@ -192,35 +209,51 @@ def _softplus(u):
     np.negative(s, out=s)
     np.exp(s, out=s)
     np.log1p(s, out=s)
-    np.add(s, u, out=s, where=u > 0)
+    s += np.maximum(u, 0)
     return s
 
 
 def _erf(u):
     """The error function, element-wise, to a few units in the last place of float64:
-    erf(u) = u·p(u²) for |u| < 2, p interpolating erf(√t)/√t at 19 Chebyshev points of [0, 4];
-    ±(1 − exp(−u²)·g(|u|)) for |u| ≥ 2, g = erfc·exp(u²) interpolated at 21 points of [2, 6]
-    (held at 6 beyond, where erfc < 3e-17). The coefficients come from math.erf/erfc once."""
+    erf(u) = u·p(u²) for |u| < 1.5, p of degree 13 fitting erf(√t)/√t on [0, 2.25] (13 steps of
+    Horner's rule); ±(1 − exp(−u²)·g(|u|)) for |u| ≥ 1.5, g of degree 24 fitting erfc·exp(u²) on
+    [1.5, 6] (held at 6 beyond, where erfc < 3e-17). The coefficients come from math.erf/erfc
+    once, least squares at 2000 Chebyshev points each."""
     if _erf.core is None:
         import math
         from numpy.polynomial import Chebyshev, Polynomial
         def ratio(t):
             return math.erf(math.sqrt(t)) / math.sqrt(t) if t > 0 else 2 / math.sqrt(math.pi)
-        _erf.core = Chebyshev.interpolate(np.vectorize(ratio), 18, domain=[0, 4]).convert(kind=Polynomial).coef
-        _erf.tail = Chebyshev.interpolate(np.vectorize(lambda x: math.erfc(x) * math.exp(x * x)), 20, domain=[2, 6])
+        def nodes(low, high):  # 2000 Chebyshev points: a least-squares fit averages the samples' roundings
+            return low + (high - low) * (1 - np.cos(np.pi * (np.arange(2000) + 0.5) / 2000)) / 2
+
+        t = nodes(0, 2.25)
+        _erf.core = Chebyshev.fit(t, [ratio(v) for v in t], 13, domain=[0, 2.25]).convert(kind=Polynomial).coef.tolist()
+        x = nodes(1.5, 6)
+        _erf.tail = Chebyshev.fit(x, [math.erfc(v) * math.exp(v * v) for v in x], 24, domain=[1.5, 6])
     u = np.asarray(u)
-    a = np.abs(u)
-    t = np.minimum(a * a, 4.0)
-    p = np.full_like(t, _erf.core[-1])
-    for c in _erf.core[-2::-1]:
-        p *= t
-        p += c
-    p *= u
-    far = a >= 2
-    if far.any():
-        at = np.minimum(a[far], 6.0)
-        p[far] = np.copysign(1 - np.exp(-at * at) * _erf.tail(at), u[far])
-    return p
+    if u.ndim == 0:
+        return _erf(u.reshape(1))[0]
+    flat = u.reshape(-1)
+    out = np.empty_like(flat)
+    # in blocks of 65536 entries (512 kB in float64): u² stays in cache and needs no fresh pages per
+    # call, and a block is long enough that the calls cost little; one block for a small array
+    with np.errstate(over="ignore", invalid="ignore"):  # entries with u² ≥ 2.25 (inf, too) are replaced below
+        for start in range(0, flat.size, 65536):
+            v, p = flat[start:start + 65536], out[start:start + 65536]
+            t = np.square(v)
+            np.multiply(t, _erf.core[-1], out=p)
+            for c in _erf.core[-2:0:-1]:
+                p += c
+                p *= t
+            p += _erf.core[0]
+            p *= v
+            far = t >= 2.25  # NaN is not: it stays NaN
+            if far.any():
+                w = v[far]
+                at = np.minimum(np.abs(w), 6.0)
+                p[far] = np.copysign(1 - np.exp(-at * at) * _erf.tail(at), w)
+    return out.reshape(u.shape)
 
 
 _erf.core = _erf.tail = None
@@ -315,7 +348,8 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
     layer = derive(defn)
     _sizes_known(defn, layer)
     names = _names(defn, layer)
-    forward = Lowering(dict(layer.ranges), names)
+    floats = {name: len(defn.shapes[name]) for name in defn.arguments}  # made floating by _floating
+    forward = Lowering(dict(layer.ranges), names, elementwise=True, floats=floats)
     for s in defn.statements:
         try:
             forward.assign(s.target, s.rhs, s.indices)
@@ -326,12 +360,17 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
         want = tuple(mask.indices)
         forward.lines.append(f"{name} = _first_max_mask({forward.expand(body, have, want)}, "
                              f"{len(maximum.limits)})")
-    backward = Lowering(dict(layer.ranges), names, known=dict(forward.known), counter=forward.counter,
-                        views=set(forward.views))
     output = defn.statements[-1]
+    backward = Lowering(dict(layer.ranges), names, known=dict(forward.known), counter=forward.counter,
+                        views=set(forward.views), elementwise=True,
+                        floats={**forward.floats, f"d{output.target}": len(output.indices)})
+    # a product the forward pass computed as a statement's value is read, not computed again
+    # (SiLU's X·σ(X) is Y); an exact substitution of equals, made only where the indices match
+    computed = {s.rhs: defn.arrays[s.target][s.indices] for s in defn.statements
+                if s.indices and isinstance(s.rhs, sp.Mul) and not s.rhs.has(sp.Sum)}
     for g in layer.gradients:
         indices = tuple(g.entry.indices) if isinstance(g.entry, sp.Indexed) else ()
-        backward.assign(f"d{g.name}", g.code, indices)
+        backward.assign(f"d{g.name}", g.code.subs(computed) if computed else g.code, indices)
     grads = [f"d{name}" for name in defn.differentiated]
     body = "\n".join(backward.lines)
     stored = [*defn.arguments, *defn.constants, *defn.base_sizes, *defn.derived_sizes,
@@ -350,6 +389,7 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
     pad = "    "
     summary = _doc(defn.summary) or f"the layer {defn.name}"
     forward_lines = _prologue(defn) + forward.lines
+    forward_lines += _copies(forward.lines, defn.arguments, [output.target])
     cache = "{" + ", ".join(f"{n!r}: {n}" for n in stored) + "}"
     doc = "\n".join(f"{pad}{line}" for line in [
         f'"""{summary[0].upper() + summary[1:]}: forward pass.', "",
@@ -361,16 +401,57 @@ def functions(defn: Definition) -> list[GeneratedFunction]:
                       + "\n".join(pad + line for line in forward_lines)
                       + f"\n{pad}cache = {cache}\n{pad}return {output.target}, cache\n")
     default = "=1.0" if defn.scalar_output else ""
+    notes = "".join(f"\n\n{pad}{note}" for note in dict.fromkeys(backward.notes))
     back_doc = (f'{pad}"""Backward pass of {defn.name}: the gradients with respect to '
-                f'{", ".join(defn.differentiated)}, from the derivations (chain rule through the statements).\n'
-                f'{pad}"""')
+                f'{", ".join(defn.differentiated)}, from the derivations (chain rule through the statements).'
+                f'{notes}\n{pad}"""')
     swap = ["if cache is None:  # called as backward(cache): dout = 1", "    dout, cache = 1.0, dout"]
     backward_source = (f"def {defn.name}_backward(dout{default}, cache{'=None' if default else ''}):\n{back_doc}\n"
-                       + "\n".join(pad + line for line in (swap if default else []) + unpack + check + backward.lines)
+                       + "\n".join(pad + line for line in (swap if default else []) + unpack + check + backward.lines
+                                    + _copies(backward.lines, [upstream, *stored], grads))
                        + f"\n{pad}return {', '.join(grads)}\n")
     titles = tuple(d.title for d in layer.derivations)
     return [GeneratedFunction(f"{defn.name}_forward", forward_source, titles[:1]),
             GeneratedFunction(f"{defn.name}_backward", backward_source, titles[1:])]
+
+
+def _copies(lines: Sequence[str], borrowed: Sequence[str], results: Sequence[str]) -> list[str]:
+    """``R = R.copy()`` for each result in ``results`` that the statements ``lines`` make a view
+    of a borrowed array (an argument, the upstream gradient, the cache): a plain read ``Y = X``,
+    a transpose, a diagonal (``np.einsum('abb->ab', X)``), a strided read. Writing into a result
+    must not change what the caller passed in."""
+    import ast
+
+    views = set(borrowed)
+    for line in lines:
+        target, sep, code = line.partition(" = ")
+        if sep and target.isidentifier():
+            views.discard(target)
+            if _view_of(ast.parse(code, mode="eval").body, views):
+                views.add(target)
+    return [f"{r} = {r}.copy()  # not a view of what was passed in" for r in results if r in views]
+
+
+def _view_of(node, names: set[str]) -> bool:
+    """Is ``node`` a view of one of ``names`` (no arithmetic, no copy)?"""
+    import ast
+
+    if isinstance(node, ast.Name):
+        return node.id in names
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        return _view_of(node.value, names)
+    if isinstance(node, ast.Subscript):
+        return _view_of(node.value, names)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("transpose", "reshape", "swapaxes"):
+            return _view_of(func.value, names)
+        called = ast.unparse(func)
+        if called in ("_read", "np.asarray", "np.broadcast_to") and node.args:
+            return _view_of(node.args[0], names)
+        if called == "np.einsum" and len(node.args) == 2:
+            return _view_of(node.args[1], names)
+    return False
 
 
 def _doc(text: str) -> str:
@@ -393,11 +474,35 @@ def module_source(definitions: Sequence[Definition], command: str = "") -> str:
              f"({', '.join(d.name for d in definitions)}).\n\n"
              + (f"Regenerate with: {command}\n" if command else "")),
         imports=["import numpy as np", ERROR_IMPORT],
-        preamble=[FLOATING_HELPER, HELPERS],
     )
     for defn in definitions:
         if defn.name in seen:
             raise LayergradError(f"two definitions are called {defn.name!r}")
         seen.add(defn.name)
         module.functions += functions(defn)
+    module.preamble = used_helpers("\n".join(f.source for f in module.functions))
     return module.source()
+
+
+def _helper_sources() -> dict[str, str]:
+    """Each runtime helper's name → its source (with the statements that follow its function)."""
+    parts = [FLOATING_HELPER, *HELPERS.split("\n\n\ndef ")]
+    parts = [parts[0], parts[1], *(f"def {part}" for part in parts[2:])]
+    return {part.split("(", 1)[0].removeprefix("def "): part for part in parts}
+
+
+def used_helpers(source: str) -> list[str]:
+    """The sources of the helpers that ``source`` calls, and of the helpers those call, in the
+    order of :data:`HELPERS`: a generated module carries only what its functions use."""
+    import re
+
+    helpers = _helper_sources()
+    wanted: set[str] = set()
+    pending = [source]
+    while pending:
+        text = pending.pop()
+        for name, body in helpers.items():
+            if name not in wanted and re.search(rf"(?<![\w.]){name}\(", text):
+                wanted.add(name)
+                pending.append(body)
+    return [body for name, body in helpers.items() if name in wanted]

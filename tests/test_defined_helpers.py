@@ -17,7 +17,7 @@ def test_erf_matches_math_erf_to_a_few_ulps_everywhere():
     reference = np.array([math.erf(v) for v in x])
     got = HELPER["_erf"](x)
     assert got.dtype == np.float64
-    assert np.all(np.abs(got - reference) <= 8e-15 * np.maximum(np.abs(reference), 1e-300))
+    assert np.all(np.abs(got - reference) <= 2e-15 * np.maximum(np.abs(reference), 1e-300))
 
 
 def test_erf_special_values_and_dtypes():
@@ -52,3 +52,65 @@ def test_sigmoid_and_softplus_to_a_few_ulps_on_every_range():
         special = HELPER[f](np.array([np.nan, np.inf, -np.inf]))
         assert np.isnan(special[0]) and special[2] == 0.0 and special[1] == (1.0 if f == "_sigmoid" else np.inf)
         assert HELPER[f](np.ones((2, 3), dtype=np.float32)).dtype == np.float32
+
+
+mpmath = pytest.importorskip("mpmath")  # SymPy's own dependency: an independent high-precision reference
+mpmath.mp.dps = 40
+
+
+def _sigmoid_exact(v):
+    return 1 / (1 + mpmath.exp(-mpmath.mpf(float(v))))
+
+
+def test_sigmoid_to_a_few_ulps_in_both_far_tails_and_zero_only_below_the_smallest_normal():
+    u = np.concatenate([-np.geomspace(1e-300, 745, 2000), np.geomspace(1e-300, 745, 2000), [0.0]])
+    got = HELPER["_sigmoid"](u)
+    exact = np.array([float(_sigmoid_exact(v)) for v in u])
+    normal = exact >= np.finfo(np.float64).tiny
+    assert np.all(np.abs(got[normal] - exact[normal]) <= 4e-16 * exact[normal])
+    assert np.all(got[~normal] <= exact[~normal]) and np.any(~normal)  # below the smallest normal: 0
+
+
+def test_sigmoid_and_softplus_in_float32_stay_float32_and_within_a_few_of_its_ulps():
+    u = np.concatenate([-np.geomspace(1e-30, 87, 500), np.geomspace(1e-30, 87, 500)]).astype(np.float32)
+    s, p = HELPER["_sigmoid"](u), HELPER["_softplus"](u)
+    assert s.dtype == p.dtype == np.float32
+    exact_s = np.array([float(_sigmoid_exact(v)) for v in u])
+    exact_p = np.array([float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(v))))) for v in u])
+    assert np.all(np.abs(s - exact_s) <= 4 * 6e-8 * exact_s)
+    assert np.all(np.abs(p - exact_p) <= 4 * 6e-8 * exact_p)
+
+
+def test_softplus_to_a_few_ulps_in_both_far_tails():
+    u = np.concatenate([-np.geomspace(1e-12, 740, 1500), np.geomspace(1e-12, 1e6, 1500)])
+    got = HELPER["_softplus"](u)
+    exact = np.array([float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(v))))) for v in u])
+    assert np.all(np.abs(got - exact) <= 4e-16 * exact)
+
+
+def test_erf_in_blocks_matches_erf_in_one_piece_on_any_shape():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 40_000)) * 3  # more than one block of 65536 entries
+    got = HELPER["_erf"](x)
+    assert got.shape == x.shape
+    assert np.array_equal(got[:, ::997], HELPER["_erf"](np.ascontiguousarray(x[:, ::997])))
+    strided = HELPER["_erf"](x.T)  # a transposed view: read in its own order
+    assert np.array_equal(strided, got.T)
+    exact = np.array([float(mpmath.erf(v)) for v in x.ravel()[:3000]])
+    assert np.all(np.abs(got.ravel()[:3000] - exact) <= 2e-15 * np.abs(exact))
+
+
+def test_where_picks_exactly_what_np_where_picks():
+    rng = np.random.default_rng(9)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 5e-324, -1.5])
+    a = np.concatenate([special, rng.standard_normal(5000)])  # above the size where it picks bits
+    b = np.concatenate([special[::-1], rng.standard_normal(5000)])
+    c = rng.random(a.size) < 0.5
+    for x, y in [(a, b), (a, 0), (0.5, b), (a.astype(np.float32), b.astype(np.float32)), (a[:, None], b[None, :5])]:
+        cond = c if np.ndim(x) < 2 else c[:, None]
+        got, expected = HELPER["_where"](cond, x, y), np.where(cond, x, y)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert np.array_equal(got.view(f"i{got.itemsize}"), expected.view(f"i{got.itemsize}"))  # bit for bit
+    assert HELPER["_where"](c, 1, 0).dtype == np.where(c, 1, 0).dtype  # not floating: np.where itself
+    small = HELPER["_where"](c[:20], a[:20], b[:20])  # a small array: np.where itself
+    assert np.array_equal(small, np.where(c[:20], a[:20], b[:20]), equal_nan=True)

@@ -38,6 +38,10 @@ def _torch_layers(torch):
         "gelu_erf": lambda X: f.gelu(X),
         "silu": lambda X: f.silu(X),
         "softplus": lambda X: f.softplus(X),
+        "elu": lambda X: f.elu(X, alpha=1.0),
+        "leaky_relu": lambda X: f.leaky_relu(X, negative_slope=0.01),
+        "huber": lambda X, T: f.huber_loss(X, T, reduction="mean", delta=1.0),
+        "bce_logits": lambda X, T: f.binary_cross_entropy_with_logits(X, T, reduction="mean"),
         "l2norm": lambda X: X / torch.sqrt((X * X).sum(dim=1, keepdim=True) + 1e-12),
         "attention": lambda Q, K, V: torch.softmax(Q @ K.T / math.sqrt(Q.shape[1]), dim=1) @ V,
         "depthwise_conv": lambda X, W, b: f.conv2d(X, W[:, None], b, padding=1, groups=X.shape[1]),
@@ -53,12 +57,19 @@ _SHAPES = {
     "gelu_erf": [(256, 1024)],
     "silu": [(256, 1024)],
     "softplus": [(256, 1024)],
+    "elu": [(256, 1024)],
+    "leaky_relu": [(256, 1024)],
+    "huber": [(256, 1024), (256, 1024)],
+    "bce_logits": [(256, 1024), (256, 1024)],
     "l2norm": [(256, 1024)],
     "attention": [(128, 64), (128, 64), (128, 64)],
     "depthwise_conv": [(8, 16, 32, 32), (16, 3, 3), (16,)],
     "instancenorm": [(8, 16, 32, 32), (16,), (16,)],
 }
 
+
+_DATA = {"huber": 1, "bce_logits": 1}
+"""Layers whose last arguments are data (targets): no gradient, in PyTorch either."""
 
 _QUICK = {
     "rmsnorm": [(64, 256), (256,)],
@@ -72,6 +83,9 @@ def _setup(name: str, quick: bool) -> dict:
     rng = np.random.default_rng(0)
     shapes = (_QUICK if quick else _SHAPES)[name]
     args = [rng.standard_normal(s) for s in shapes]
+    data = _DATA.get(name, 0)
+    if name == "bce_logits":
+        args[1] = rng.uniform(size=shapes[1])  # targets are probabilities
     module = _module(name)
     forward, backward = getattr(module, f"{name}_forward"), getattr(module, f"{name}_backward")
     out, _ = forward(*args)
@@ -87,14 +101,14 @@ def _setup(name: str, quick: bool) -> dict:
         contenders["PyTorch"] = torch
         return contenders
     layer = _torch_layers(torch)[name]
-    tensors = [torch.tensor(a, requires_grad=True) for a in args]
+    tensors = [torch.tensor(a, requires_grad=n < len(args) - data) for n, a in enumerate(args)]
     upstream = torch.tensor(dout)
 
     def autograd():
         for t in tensors:
             t.grad = None
         layer(*tensors).backward(upstream)
-        return [t.grad for t in tensors]
+        return [t.grad for t in tensors if t.requires_grad]
 
     contenders["PyTorch"] = autograd
     return contenders

@@ -34,6 +34,7 @@ dtype. Every scalar is printed by :class:`~.printer.ArrayPrinter`, the one print
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -45,11 +46,16 @@ from derive.errors import LayergradError
 from derive.index import Term, normalize, rename_bound
 from derive.softmax import Maximum
 
+from .inplace import FLOAT_FUNCTIONS, chain
 from .printer import ArrayPrinter
 
-__all__ = ["Lowering", "Softplus", "stable"]
+__all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "stable"]
 
 Axes = tuple[sp.Symbol, ...]
+
+KINK_ALONE = "At a kink the step θ(u) is 0 for u = 0, as (u > 0) and the course code take it (maximum(u, 0): slope 0)."
+KINK_PAIR = ("Where maximum(a, b) ties, θ(a - b) = θ(b - a) = 1/2 (SymPy's θ(0)): the mean of the two one-sided "
+             "derivatives.")
 
 
 class Softplus(sp.Function):
@@ -122,6 +128,14 @@ class Lowering:
     booleans: frozenset = frozenset()
     views: set[str] = field(default_factory=set)
     """Variables that hold window views (``_read``), which ``_einsum`` reads faster."""
+    elementwise: bool = False
+    """Element-wise statements evaluated in one buffer (:func:`.inplace.chain`)."""
+    floats: dict[str, int] = field(default_factory=dict)
+    """Floating-point arrays (variable → number of axes): the full-size operands of a chain."""
+    notes: list[str] = field(default_factory=list)
+    """Conventions of the generated code that the derivation does not show (:meth:`kinks`)."""
+    stored: tuple[str, int] = ("", 0)
+    """The last variable stored and the line where its statements start."""
     accumulate: tuple[str, str] | None = None
     r"""``(wide, dtype)``: reductions add up in the dtype named ``wide`` (float64 for float32
     data: a float32 sum over many rows drifts by :math:`O(n\epsilon)`) and return ``dtype``."""
@@ -149,10 +163,26 @@ class Lowering:
     def temporary(self, code: str, axes: Axes, key: tuple | None = None) -> tuple[str, Axes]:
         name = f"_r{self.counter[0]}"
         self.counter[0] += 1
-        self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
+        self.store(name, code, axes)
         if key is not None:
             self.known[key[0]] = (name, tuple(key[1][a] for a in axes))
         return name, axes
+
+    def store(self, name: str, code: str, axes: Axes) -> None:
+        """``name = code``; with ``elementwise``, an element-wise value in one buffer."""
+        code = code[1:-1] if code.startswith("(") and _balanced(code) else code
+        lines = None
+        if self.elementwise and axes:
+            full = {n for n, count in self.floats.items() if count == len(axes)}
+            lines = chain(name, code, full, self.scratch)
+            if lines is not None or code.startswith(FLOAT_FUNCTIONS):
+                self.floats[name] = len(axes)
+        self.stored = (name, len(self.lines))
+        self.lines += lines or [f"{name} = {code}"]
+
+    def scratch(self) -> str:
+        self.counter[0] += 1
+        return f"_s{self.counter[0] - 1}"
 
     def key(self, expr: sp.Basic) -> tuple[sp.Basic, dict[sp.Symbol, sp.Symbol]]:
         """A reduction up to the names of its bound and free indices (free indices become
@@ -172,6 +202,8 @@ class Lowering:
     def assign(self, target: str, expr: sp.Expr, axes: Axes) -> None:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
         self.order = tuple(axes)
+        if self.elementwise:
+            expr = self.kinks(expr)
         code, have = self.lower(_compact(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
@@ -180,16 +212,36 @@ class Lowering:
         if set(have) != set(axes):
             shape = ", ".join(self.size(a) for a in axes)
             code = f"np.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''})).copy()"
+        elif self.elementwise and self.stored[0] == code and code.startswith("_r"):
+            start = self.stored[1]  # a temporary's chain just computed the value: rename it the target
+            self.lines[start:] = [re.sub(rf"(?<![\w.]){code}(?!\w)", target, line) for line in self.lines[start:]]
+            self.known = {k: (target if n == code else n, h) for k, (n, h) in self.known.items()}
+            if code in self.floats:
+                self.floats[target] = self.floats.pop(code)
+            return
         elif self.lines and self.lines[-1].startswith(f"{code} = ") and code.startswith("_r"):
             # the value was just computed into a temporary: compute it into the target instead
             self.lines[-1] = f"{target}{self.lines[-1][len(code):]}"
             self.known = {k: (target if n == code else n, h) for k, (n, h) in self.known.items()}
             return
-        if code.startswith("(") and _balanced(code):
-            code = code[1:-1]
         if "_read(" in code:
             self.views.add(target)
-        self.lines.append(f"{target} = {code}")
+        self.store(target, code, axes)
+
+    def kinks(self, expr: sp.Expr) -> sp.Expr:
+        r"""The value at the kink, a convention of the generated code (the derivation keeps
+        SymPy's :math:`\theta(0) = 1/2`): a step :math:`\theta(u)` alone, as
+        :math:`\partial \max(u, 0)` leaves it, is 0 at :math:`u = 0` (``(u > 0)``, as the course
+        code); a pair :math:`\theta(u), \theta(-u)`, as :math:`\max(a, b)` of two varying
+        branches leaves it, stays 1/2 each at a tie (the mean of the one-sided derivatives, a
+        subgradient where 0 would not be). Each convention used is noted in :attr:`notes`."""
+        steps = [h for h in expr.atoms(sp.Heaviside) if len(h.args) == 1 or h.args[1] == sp.S.Half]
+        paired = {h for h in steps if any(sp.expand(h.args[0] + g.args[0]) == 0 for g in steps)}
+        if paired:
+            self.notes.append(KINK_PAIR)
+        if len(paired) < len(steps):
+            self.notes.append(KINK_ALONE)
+        return expr.xreplace({h: sp.Heaviside(h.args[0], 0) for h in steps if h not in paired})
 
     def source(self, indent: int = 4) -> str:
         """The statements so far, indented for a function body."""
@@ -324,6 +376,8 @@ class Lowering:
                 name, axes = self.known[key]
                 back = {p: s for s, p in mapping.items()}
                 return name, tuple(back[a] for a in axes)
+        if self.elementwise and expr.is_number and expr.is_real and not expr.is_Rational:
+            return repr(float(expr)), ()  # a Python float: np.sqrt(2) is a float64 that makes float32 data float64
         if expr.is_Number or expr in (sp.pi, sp.E):
             return self.scalar(expr), ()
         if isinstance(expr, sp.Symbol):
@@ -374,7 +428,11 @@ class Lowering:
         if isinstance(expr, sp.Heaviside):
             arg, have = self.lower(expr.args[0])
             half = 0.5 if len(expr.args) == 1 else float(expr.args[1])
-            return (f"({arg} > 0)" if half == 0 else f"np.heaviside({arg}, {half})"), have
+            if half == 0:
+                return f"({arg} > 0)", have
+            if self.elementwise and half == 0.5:  # branch-free: np.heaviside tests each entry
+                return f"(0.5*np.sign({arg}) + 0.5)", have
+            return f"np.heaviside({arg}, {half})", have
         function = _FUNCTIONS.get(type(expr))
         if function is not None and len(expr.args) == 1:
             arg, have = self.lower(expr.args[0])
@@ -441,6 +499,9 @@ class Lowering:
 
     def product(self, expr: sp.Mul) -> tuple[str, Axes]:
         coeff, factors = expr.as_coeff_mul()
+        if self.elementwise and any(f.is_number and f.is_real for f in factors):  # one number, not a pass per √2
+            coeff = sp.Float(float(coeff * sp.Mul(*(f for f in factors if f.is_number and f.is_real))), 17)
+            factors = tuple(f for f in factors if not (f.is_number and f.is_real))
         numerator = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0)]
         denominator = [1 / f for f in factors if f not in numerator]
         parts = [self.lower(f) for f in numerator]
@@ -450,7 +511,8 @@ class Lowering:
         if coeff == -1 and parts:
             top = f"-{top}"
         elif coeff != 1:
-            top = f"{self.scalar(coeff)}*{top}" if parts else self.scalar(coeff)
+            number = repr(float(coeff)) if self.elementwise and isinstance(coeff, sp.Float) else self.scalar(coeff)
+            top = f"{number}*{top}" if parts else number
         if below:
             bottom = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in below)
             return f"({top}/{bottom if len(below) == 1 else '(' + bottom + ')'})", axes
@@ -485,7 +547,9 @@ class Lowering:
         parts = [self.lower(cond), self.lower(value), self.lower(other)]
         axes = self.union(*(h for _, h in parts))
         c, a, b = (self.expand(code, h, axes) for code, h in parts)
-        return f"np.where({c}, {a}, {b})", axes
+        if self.elementwise and (value, other) == (1, 0):  # the condition itself: a boolean (no int64 array)
+            return c, axes
+        return f"{'_where' if self.elementwise else 'np.where'}({c}, {a}, {b})", axes
 
     # -- reductions ----------------------------------------------------------------------------
 
