@@ -7,16 +7,21 @@ Every array operation is printed from a derived index expression by :mod:`numeri
 * the zero padding from the definition :math:`\text{xpad}_{ncab} = x_{n,c,a-P,b-P}` (kept for
   the backward pass);
 * the window view from :math:`\text{win}_{ncijkl} = \text{xpad}_{n,c,Si+dk,Sj+dl}`, copied
-  (im2col) a chunk of examples at a time into one buffer that is reused: one example when its
-  windows fill the cache (the copy stays in cache, and nothing of the size of all the windows
-  is ever stored), the whole batch when they are small (the course's sizes: one batched matrix
-  multiply instead of one per example);
-* ``out`` and ``dw`` from the forward pass and the gradient as one matrix multiply per chunk, in
-  the input's dtype (float32 stays float32), ``db`` as a sum;
-* ``dxpad`` from the scatter form :math:`\sum \delta_{a,Si+dk}\delta_{b,Sj+dl}\,\text{dout}\,w`:
-  the sum over the filters as one matrix multiply with :math:`w^\top` (copied once, in the
-  layout the multiply reads), then the deltas: for small inputs one multiply by their 0/1 matrix
-  (cached per shape), otherwise an add into strided slices per kernel offset; ``dx`` by cropping.
+  (im2col) a block at a time into one buffer that is reused: the whole batch when its windows
+  are small (the course's sizes: one batched matrix multiply instead of one per example), one
+  example when its windows fit in 1.5 MB, else one example's band of output rows :math:`i` whose
+  windows fit in 512 kB: the copy is still in cache when the matrix multiplies read it, and a
+  large example's windows (e.g. :math:`32 \cdot 9 \times 64 \cdot 64` in float32, 4.7 MB) are
+  never stored whole;
+* ``out`` from the forward pass as one matrix multiply per block, written straight into its
+  rows of ``out``; ``dw`` (as :math:`dw^\top`, the faster order) summed over the blocks, in the
+  input's dtype (float32 stays float32), ``db`` as a sum;
+* ``dxpad`` from the scatter form :math:`\sum \delta_{a,Si+dk}\delta_{b,Sj+dl}\,\text{dout}\,w`,
+  block by block: the sum over the filters as one matrix multiply with :math:`w^\top` (copied
+  once, in the layout the multiply reads), then the deltas: for small inputs one multiply by
+  their 0/1 matrix (cached per shape), otherwise an add into strided slices of the band's rows
+  :math:`a = S\,\text{row} + \ldots` per kernel offset (neighbouring bands overlap by the
+  kernel's height and add up); ``dx`` by cropping.
 
 :func:`loop_functions` prints the same derivations as literal loops, for reading.
 """
@@ -155,10 +160,17 @@ def _conv_setup(x, w, b, conv_param):
     return x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out)
 
 
-def _conv_chunk(N, nbytes):
-    """Examples per im2col chunk: the whole batch when all its windows fit in 64 kB (one batched
-    multiply instead of N small ones), else one example (the buffer stays one example's size)."""
-    return N if N*nbytes <= 65536 else 1
+def _conv_blocks(N, H_out, row_bytes):
+    """(examples, output rows) per im2col block, row_bytes the size of one output row's windows:
+    the whole batch when all its windows fit in 64 kB (the course's sizes: one batched multiply
+    instead of N small ones); one whole example when its windows fit in 1.5 MB (longer multiplies
+    beat a smaller copy there); else a band of one example's output rows whose windows fit in
+    512 kB (the band stays in cache from the copy to the multiplies that read it)."""
+    if N*H_out*row_bytes <= 65536:
+        return N, H_out
+    if H_out*row_bytes <= 1572864:
+        return 1, H_out
+    return 1, max(1, min(H_out, 524288 // row_bytes))
 
 
 _COL2IM_PLANS = {}
@@ -198,19 +210,34 @@ def _indent(lines: list[str] | str, spaces: int = 4) -> str:
     return "\n".join(" " * spaces + line for line in lines)
 
 
+def _sizes(layout: tuple[sp.Symbol, ...]) -> list[str]:
+    return [SIZES[index] for index in layout]
+
+
 def _windows() -> tuple[list[str], str]:
-    """The window view of the padded input, the chunk size and the line that copies a chunk's windows."""
+    """The window view of the padded input, the block sizes, and the lines that start a loop over
+    the blocks and copy a block's windows into ``cols`` (im2col)."""
     window = conv.forward(True).assumption("window view")
     view, win = window_view("win", window.statement, XPAD, (k, l), SIZES, NAMES)
-    chunk = Stored(f"{win.name}[n:n + m]", win.logical, win.layout)
+    block = {n: "n:n + m", i: "row:row + r"}
+    slices = [block.get(s_, ":") for s_ in win.layout]
+    while slices[-1] == ":":
+        slices.pop()
+    chunk = Stored(f"{win.name}[{', '.join(slices)}]", win.logical, win.layout)
     lines = [f"# {_eq(window.statement.lhs, window.statement.rhs)}: a view, axes {win.layout}", view,
-             "# im2col for a chunk of examples at a time, into one buffer that is reused: one example when its",
-             "# windows fill the cache (the copy stays in cache), the whole batch when they are small (one",
-             "# batched matrix multiply instead of one per example)",
-             "B = _conv_chunk(N, C*HH*WW*H_out*W_out*xpad.itemsize)",
-             f"cols = np.empty((B, {', '.join(SIZES[s_] for s_ in COLS.layout)}), dtype=xpad.dtype)",
-             "cols3 = cols.reshape(B, C*HH*WW, H_out*W_out)"]
-    return lines, f"cols[:m] = {transposed(chunk, (n, *COLS.layout))}"
+             "# im2col a block at a time into one buffer that is reused: the whole batch when its windows",
+             "# are small (one batched matrix multiply instead of one per example), else one example's band",
+             "# of output rows whose windows stay in cache from the copy to the multiply that reads them",
+             "B, R = _conv_blocks(N, H_out, C*HH*WW*W_out*xpad.itemsize)",
+             "buffer = np.empty(B*C*HH*WW*R*W_out, dtype=xpad.dtype)"]
+    loop = ["for n in range(0, N, B):",
+            "    m = min(B, N - n)",
+            "    for row in range(0, H_out, R):",
+            "        r = min(R, H_out - row)",
+            f"        cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, {', '.join(_sizes(COLS.layout[:-2]))}, r, W_out)",
+            f"        cols[...] = {transposed(chunk, (n, *COLS.layout))}",
+            "        cols3 = cols.reshape(m, C*HH*WW, r*W_out)"]
+    return lines, "\n".join(loop)
 
 
 def _forward_body() -> tuple[list[str], tuple[str, ...]]:
@@ -218,17 +245,17 @@ def _forward_body() -> tuple[list[str], tuple[str, ...]]:
     padding = forward.assumption("zero padding")
     lines = [f"# {_eq(padding.statement.lhs, padding.statement.rhs)} (zero outside x)"]
     lines += embed(XPAD, padding.statement, X, SIZES, NAMES)
-    windows, copy = _windows()
+    windows, loop = _windows()
     bias = next(term for term in forward.result.args if isinstance(term, sp.Indexed))
     lines += [*windows,
               "out = np.empty((N, F, H_out, W_out), dtype=x.dtype)",
               "out3, w_rows = out.reshape(N, F, H_out*W_out), w.reshape(F, C*HH*WW)",
               f"# {_eq(forward.start, forward.result)}",
-              "for n in range(0, N, B):",
-              "    m = min(B, N - n)",
-              f"    {copy}",
-              "    np.matmul(w_rows, cols3[:m], out=out3[n:n + m])",
-              f"out += {expand(B_.relabel(bias), (n, f, i, j))}"]
+              *loop.splitlines(),
+              "        block = out3[n:n + m, :, row*W_out:(row + r)*W_out]",
+              "        np.matmul(w_rows, cols3, out=block)",
+              "        # the bias while the block is in cache (its positions (i, j) flattened into one axis)",
+              f"        block += {expand(B_.relabel(bias), (n, f, i))}"]
     return lines, (forward.title,)
 
 
@@ -236,36 +263,38 @@ def _backward_body() -> tuple[list[str], tuple[str, ...]]:
     dw_d, db_d, dxpad_d, dx_d = conv.backward_w(True), conv.backward_b(), conv.backward_xpad(True), conv.backward_x()
     lines = [f"# db: {_eq(db_d.start, db_d.result)}",
              f"db = {reduce_sum(DOUT, [lim[0] for lim in db_d.result.limits], (f,))}"]
-    windows, copy = _windows()
+    windows, loop = _windows()
     _, deltas, _ = factors(dxpad_d.result.function)
-    dcols = Stored("dcols[:m]", (n, c, k, l, i, j))
-    col2im = scatter_add(Stored("dxpad[n:n + m]", DXPAD.logical), deltas, dcols, (k, l), SIZES, NAMES)
+    dcols = Stored("dcols", (n, c, k, l, i, j))
+    band = Stored("dxpad[n:n + m, :, stride*row:]", DXPAD.logical)  # the band's rows start at S·row
+    col2im = scatter_add(band, deltas, dcols, (k, l), {**SIZES, i: "r"}, NAMES)
     lines += [*windows,
-              "dcols = np.empty_like(cols)",
-              "dcols3 = dcols.reshape(B, C*HH*WW, H_out*W_out)",
+              "d_buffer = np.empty_like(buffer)",
               "# wᵀ copied once into the layout the matrix multiply reads",
               "w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)",
               "dout3 = dout.reshape(N, F, H_out*W_out)",
-              "dw = np.zeros((F, C*HH*WW), dtype=dout.dtype)",
-              "plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)",
+              "dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply",
+              "plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows",
+              "if R == H_out:",
+              "    plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)",
               f"dxpad = np.zeros(({', '.join(SIZES[s_] for s_ in DXPAD.layout)}), dtype=dout.dtype)",
-              "for n in range(0, N, B):",
-              "    m = min(B, N - n)",
-              f"    {copy}",
-              f"    # dw: {_eq(dw_d.start, dw_d.result)}",
-              "    dw += np.matmul(dout3[n:n + m], cols3[:m].transpose(0, 2, 1)).sum(axis=0)",
-              f"    # dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
-              "    # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas",
-              "    # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset",
-              "    # an add into a strided slice",
-              "    np.matmul(w_cols, dout3[n:n + m], out=dcols3[:m])",
-              "    if plan is not None:",
-              "        np.matmul(dcols[:m].reshape(m*C, HH*WW*H_out*W_out), plan, out=dxpad[n:n + m].reshape(m*C, -1))",
-              "        continue",
-              *_indent(col2im).splitlines(),
+              *loop.splitlines(),
+              "        dout_block = dout3[n:n + m, :, row*W_out:(row + r)*W_out]",
+              f"        # dw: {_eq(dw_d.start, dw_d.result)}, summed block by block",
+              "        dw_cols += np.matmul(cols3, dout_block.transpose(0, 2, 1)).sum(axis=0)",
+              f"        # dxpad: {_eq(dxpad_d.start, dxpad_d.result)}",
+              "        # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas",
+              "        # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset",
+              "        # an add into a strided slice of the band's rows",
+              "        dcols = d_buffer[:cols.size].reshape(cols.shape)",
+              "        np.matmul(w_cols, dout_block, out=dcols.reshape(cols3.shape))",
+              "        if plan is not None:",
+              "            np.matmul(dcols.reshape(m*C, HH*WW*H_out*W_out), plan, out=dxpad[n:n + m].reshape(m*C, -1))",
+              "            continue",
+              *_indent(col2im, 8).splitlines(),
               f"# dx: {_eq(dx_d.start, dx_d.result)}: the padding cropped",
               f"dx = {crop(X, dx_d.result, DXPAD, SIZES, NAMES)}",
-              "dw = dw.reshape(F, C, HH, WW)"]
+              "dw = np.ascontiguousarray(dw_cols.T).reshape(F, C, HH, WW)"]
     return lines, (dw_d.title, db_d.title, dxpad_d.title, dx_d.title)
 
 
@@ -299,14 +328,14 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
     backward, backward_from = _backward_body()
     forward_source = f'''
 def conv_forward_fast(x, w, b, conv_param):
-    """{_FORWARD_DOC.format(what=" (vectorized: window view, im2col and one matrix multiply per example)")}"""
+    """{_FORWARD_DOC.format(what=" (vectorized: window view, im2col and one matrix multiply per band of rows)")}"""
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
 {_indent(forward)}
     return out, (x, w, b, conv_param, xpad)
 '''
     backward_source = f'''
 def conv_backward_fast(dout, cache):
-    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies per example, a scatter over kernel offsets)")}"""
+    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies per band of rows, a scatter per kernel offset)")}"""
     x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)

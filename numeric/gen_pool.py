@@ -69,32 +69,45 @@ def _pool_output_size(what, size, window, stride):
 
 
 _POOL_KEYS = ("pool_height", "pool_width", "stride")
+_POOL_PLANS = {{}}
 
 
 def _pool_setup(x, pool_param):
-    """Checked x, (pool_height, pool_width, stride) and sizes (N, C, H, W, H_out, W_out)."""
-    if not isinstance(pool_param, dict):
-        raise LayergradError(f"pool_param must be a dict, got {{type(pool_param).__name__}}")
-    settings = tuple(map(pool_param.get, _POOL_KEYS))
-    if not all(type(value) is int and value >= 1 for value in settings):  # attribute reads; details below
-        settings = []
-        for key in _POOL_KEYS:
-            if key not in pool_param:
-                raise LayergradError(
-                    f"pool_param[{{key!r}}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
-            settings.append(_pool_whole(f"pool_param[{{key!r}}]", pool_param[key]))
+    """Checked x, (pool_height, pool_width, stride) and sizes (N, C, H, W, H_out, W_out). The sizes
+    are cached per (shape, dtype, settings): a repeated call costs a few reads and one lookup."""
     if type(x) is not np.ndarray:
         x = np.asarray(x)
+    if type(pool_param) is dict:
+        settings = (pool_param.get("pool_height"), pool_param.get("pool_width"), pool_param.get("stride"))
+        if type(settings[0]) is int and type(settings[1]) is int and type(settings[2]) is int:  # not bool
+            sizes = _POOL_PLANS.get((x.shape, x.dtype.char, settings))
+            if sizes is not None:
+                return x, settings, sizes
+    return _pool_checked(x, pool_param)
+
+
+def _pool_checked(x, pool_param):
+    """_pool_setup the first time: every check, with an error naming what was wrong."""
+    if not isinstance(pool_param, dict):
+        raise LayergradError(f"pool_param must be a dict, got {{type(pool_param).__name__}}")
+    settings = []
+    for key in _POOL_KEYS:
+        if key not in pool_param:
+            raise LayergradError(f"pool_param[{{key!r}}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
+        settings.append(_pool_whole(f"pool_param[{{key!r}}]", pool_param[key]))
     if x.dtype.kind in "biu":  # the course code takes integers: computed in float64
         x = x.astype(np.float64)
     if x.dtype.kind != "f":
         raise LayergradError(f"x must be a floating-point array, got dtype {{x.dtype}}")
     if x.ndim != 4:
         raise LayergradError(f"x must have shape (N, C, H, W), got shape {{x.shape}}")
-    HH, WW, stride = settings
+    HH, WW, stride = settings = tuple(settings)
     N, C, H, W = x.shape
     sizes = (N, C, H, W, _pool_output_size("height", H, HH, stride), _pool_output_size("width", W, WW, stride))
-    return x, (HH, WW, stride), sizes
+    if len(_POOL_PLANS) >= 64:
+        _POOL_PLANS.clear()
+    _POOL_PLANS[x.shape, x.dtype.char, settings] = sizes
+    return x, settings, sizes
 
 
 def _pool_upstream(dout, shape, dtype):
@@ -103,6 +116,8 @@ def _pool_upstream(dout, shape, dtype):
         dout = np.asarray(dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {{dout.shape}}; expected the forward output's shape {{shape}}")
+    if dout.dtype == dtype:
+        return dout
     if dout.dtype.kind in "biu":
         dout = dout.astype(np.float64)
     if dout.dtype.kind != "f":
@@ -116,27 +131,27 @@ def _pool_whole(name, value):
     return int(value)
 
 
-def _first_max(parts, axis):
+def _first_max(parts):
     """The entrywise maximum of equally shaped parts, and which part holds it first as a one-hot
-    bool along a new axis at position axis (a later equal entry does not replace an earlier
-    one: the tie rule). np.maximum propagates NaN; the choice follows `>`, false for NaN."""
-    count, shape = len(parts), parts[0].shape
-    best = np.maximum(parts[0], parts[1]) if count > 1 else parts[0].copy()
-    pick = np.empty((*shape[:axis], count, *shape[axis:]), dtype=bool)
+    bool along a new first axis (a later equal entry does not replace an earlier one: the tie
+    rule). np.maximum propagates NaN; the choice follows `>`, false for NaN. The offset axis comes
+    first so that each offset's indicator is one contiguous block (cheap to write and to read)."""
+    count = len(parts)
+    pick = np.empty((count, *parts[0].shape), dtype=bool)
     if count == 1:
         pick.fill(True)
-    elif count == 2:
-        chosen = pick[(slice(None),) * axis + (1,)]
-        np.greater(parts[1], parts[0], out=chosen)
-        np.logical_not(chosen, out=pick[(slice(None),) * axis + (0,)])
-    else:
-        first = np.greater(parts[1], parts[0]).astype(np.uint8)
-        for k in range(2, count):
-            larger = np.greater(parts[k], best)
-            np.maximum(best, parts[k], out=best)
-            np.copyto(first, k, where=larger)
-        offsets = np.arange(count, dtype=np.uint8).reshape((count,) + (1,) * (len(shape) - axis))
-        np.equal(first.reshape((*shape[:axis], 1, *shape[axis:])), offsets, out=pick)
+        return parts[0].copy(), pick
+    best = np.maximum(parts[0], parts[1])
+    if count == 2:
+        np.greater(parts[1], parts[0], out=pick[1])
+        np.logical_not(pick[1], out=pick[0])
+        return best, pick
+    first = np.greater(parts[1], parts[0]).astype(np.uint8 if count <= 256 else np.intp)
+    for k in range(2, count):
+        larger = np.greater(parts[k], best)
+        np.maximum(best, parts[k], out=best)
+        np.copyto(first, k, where=larger)
+    np.equal(first, np.arange(count, dtype=first.dtype).reshape(count, 1, 1, 1, 1), out=pick)
     return best, pick
 ''']
 
@@ -175,8 +190,8 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
         "# M selects the first largest entry in row-major order (the tie rule): the first largest l of",
         "# each window row, then the first largest k among those rows; so the maximum is taken in two",
         "# passes, each over one axis's offsets and each reading its input once",
-        f"rows, pick_l = _first_max([{along_l} for l in range(WW)], 3)",
-        f"out, pick_k = _first_max([{along_k} for k in range(HH)], 3)",
+        f"rows, pick_l = _first_max([{along_l} for l in range(WW)])",
+        f"out, pick_k = _first_max([{along_k} for k in range(HH)])",
         f"# {_eq(forward.start, forward.result)}: the entry M selects",
     ]
     scatter = backward.steps[3].after
@@ -184,34 +199,34 @@ def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
         f"# {_eq(backward.start, scatter)}",
         "# the masked product, factor by factor: dout to the row M selects (pick_k), then along that",
         "# row to the entry it selects (pick_l); where the windows tile an axis (stride = window, no",
-        "# entry left over) that is one product reshaped, elsewhere strided slices added per offset",
-        "# tiny inputs: one broadcast product per pass (fewer calls); larger: one product per offset",
-        "# (no broadcasting, so NumPy runs long inner loops)",
+        "# entry left over) that is one product reshaped, elsewhere strided slices added per offset.",
+        "# Tiny inputs: one product per pass, broadcast over the offsets (fewer calls); larger: one",
+        "# product per offset (no broadcasting, so NumPy runs long inner loops)",
         "tiny = dout.size <= 1024",
         "if stride == HH and H == stride*H_out:",
         "    d_rows = np.empty((N, C, H_out, HH, W_out), dtype=x.dtype)",
         "    if tiny:",
-        "        np.multiply(dout[:, :, :, None], pick_k, out=d_rows)",
+        "        np.multiply(dout, pick_k, out=d_rows.transpose(3, 0, 1, 2, 4))",
         "    else:",
         "        for k in range(HH):",
-        "            np.multiply(dout, pick_k[:, :, :, k], out=d_rows[:, :, :, k])",
+        "            np.multiply(dout, pick_k[k], out=d_rows[:, :, :, k])",
         "    d_rows = d_rows.reshape(N, C, H, W_out)",
         "else:",
         "    d_rows = np.zeros((N, C, H, W_out), dtype=x.dtype)",
         "    for k in range(HH):",
-        "        d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]",
+        "        d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[k]",
         "if stride == WW and W == stride*W_out:",
         "    dx = np.empty((N, C, H, W), dtype=x.dtype)",
         "    tiles = dx.reshape(N, C, H, W_out, WW)",
         "    if tiny:",
-        "        np.multiply(d_rows[:, :, :, None], pick_l, out=tiles.transpose(0, 1, 2, 4, 3))",
+        "        np.multiply(d_rows, pick_l, out=tiles.transpose(4, 0, 1, 2, 3))",
         "    else:",
         "        for l in range(WW):",
-        "            np.multiply(d_rows, pick_l[:, :, :, l], out=tiles[:, :, :, :, l])",
+        "            np.multiply(d_rows, pick_l[l], out=tiles[:, :, :, :, l])",
         "else:",
         "    dx = np.zeros((N, C, H, W), dtype=x.dtype)",
         "    for l in range(WW):",
-        "        dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[:, :, :, l]",
+        "        dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[l]",
     ]
     derived = (forward.title, pool.output_size().title)
     return [
@@ -229,8 +244,8 @@ def max_pool_backward_naive(dout, cache):
         GeneratedFunction("max_pool_forward_fast", f'''
 def max_pool_forward_fast(x, pool_param):
     """{_FORWARD_DOC.format(what=" (vectorized: two passes, over the offsets along each axis)")}
-    The cache holds M factored: pick_k[n, c, i, k, j] = [k is the row M selects] and
-    pick_l[n, c, S·i + k, l, j] = [l is the entry M selects in that row], M = pick_k·pick_l.
+    The cache holds M factored: pick_k[k, n, c, i, j] = [k is the row M selects] and
+    pick_l[l, n, c, S·i + k, j] = [l is the entry M selects in that row], M = pick_k·pick_l.
     NaN: a window holding a NaN outputs NaN (np.maximum propagates it, as PyTorch does); its
     gradient still goes to exactly one entry of the window, the one the comparisons `>` (false
     for NaN) select, which need not be the NaN."""

@@ -136,13 +136,14 @@ def test_dtypes_are_kept(fast):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_every_chunking_and_scatter_path_agrees_with_the_loops(fast, loops, dtype):
-    """Chunks of several examples or one, the scatter as a 0/1 matrix (small inputs) or as strided
-    adds: the same gradients as the literal loops, in the input's dtype (float32 all the way)."""
+def test_every_block_and_scatter_path_agrees_with_the_loops(fast, loops, dtype):
+    """Blocks of the whole batch or one example's band of rows, the scatter as a 0/1 matrix (small
+    inputs) or as strided adds: the same gradients as the literal loops (float64), in the input's
+    dtype (float32 all the way)."""
     rng = np.random.default_rng(5)
-    cases = [((2, 3, 4, 4), (3, 3, 4, 4), {"stride": 2, "pad": 1}),  # the course's size: 0/1 matrix, one chunk
+    cases = [((2, 3, 4, 4), (3, 3, 4, 4), {"stride": 2, "pad": 1}),  # the course's size: 0/1 matrix, one block
              ((3, 2, 6, 7), (2, 2, 2, 3), {"stride": 1, "pad": 2, "dilation": 2}),
-             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1})]  # large: one example per chunk, strided adds
+             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1})]  # one example per block, strided adds
     tolerance = 1e-4 if dtype == np.float32 else 1e-11
     plans = []
     for x_shape, w_shape, param in cases:
@@ -151,15 +152,53 @@ def test_every_chunking_and_scatter_path_agrees_with_the_loops(fast, loops, dtyp
         dout = rng.standard_normal(out.shape).astype(dtype)
         grads = fast.conv_backward_fast(dout, cache)
         assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
-        _, loop_cache = loops.conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), param)
+        expected, loop_cache = loops.conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), param)
+        np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
         for got, want in zip(grads, loops.conv_backward_naive(dout.astype(np.float64), loop_cache)):
             np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
         hp, wp = x_shape[2] + 2 * param["pad"], x_shape[3] + 2 * param["pad"]
         plans.append(fast._col2im_plan(*w_shape[2:], *out.shape[2:], hp, wp, param["stride"],
                                        param.get("dilation", 1), dtype) is not None)
     assert plans == [True, True, False]  # both scatter paths ran
-    assert fast._conv_chunk(2, 3 * 16 * 4 * 8) == 2 and fast._conv_chunk(2, 4 * 9 * 1600 * 8) == 1
-    assert fast._conv_chunk(8, 27 * 17 * 17 * 8) == 1  # one example's buffer: peak memory stays near im2col's
+
+
+def test_blocks_are_the_batch_when_small_else_bands_of_one_example(fast):
+    assert fast._conv_blocks(2, 4, 3 * 16 * 4 * 8) == (2, 4)  # 6 kB in all: one batched block
+    row = 32 * 9 * 64 * 4  # one output row's windows of the (32, 64, 64) float32 example: 72 kB
+    examples, rows = fast._conv_blocks(16, 64, row)
+    assert examples == 1 and 1 <= rows < 64 and rows * row <= 524288 < (rows + 1) * row
+    assert fast._conv_blocks(16, 33, 32 * 9 * 33 * 4) == (1, 33)  # stride 2: one example's 1.25 MB, whole
+    assert fast._conv_blocks(8, 17, 10**7) == (1, 1)  # a row larger than the budget: one row at a time
+
+
+BANDS = [  # (x, w, conv_param): heights the bands do not divide, strides, paddings, one output row
+    ((2, 3, 11, 9), (4, 3, 3, 3), {"stride": 1, "pad": 1}),
+    ((2, 3, 13, 9), (4, 3, 3, 3), {"stride": 2, "pad": 1}),  # windows overlap across band boundaries
+    ((1, 2, 10, 8), (3, 2, 3, 2), {"stride": 1, "pad": 0}),
+    ((1, 2, 7, 7), (3, 2, 3, 3), {"stride": 2, "pad": 2}),
+    ((2, 2, 3, 7), (2, 2, 3, 3), {"stride": 1, "pad": 0}),  # one output row
+    ((1, 2, 10, 10), (2, 2, 2, 2), {"stride": 3, "pad": 1, "dilation": 2}),
+]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_shape, w_shape, param", BANDS)
+def test_bands_of_rows_agree_with_the_loops(fast, loops, monkeypatch, x_shape, w_shape, param, rows, dtype):
+    """Forced into bands of 1, 2 or 3 output rows (the last band shorter when the rows do not divide
+    the height), forward and backward equal the literal loops evaluated in float64."""
+    monkeypatch.setattr(fast, "_conv_blocks", lambda N, H_out, row_bytes: (1, min(rows, H_out)))
+    rng = np.random.default_rng(rows)
+    x, w, b = _arrays(rng, x_shape, w_shape, dtype)
+    out, cache = fast.conv_forward_fast(x, w, b, param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    grads = fast.conv_backward_fast(dout, cache)
+    assert out.dtype == dtype and all(g.dtype == dtype for g in grads)
+    expected, loop_cache = loops.conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), param)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
+    for got, want in zip(grads, loops.conv_backward_naive(dout.astype(np.float64), loop_cache)):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
 
 
 def test_matches_pytorch_when_installed(fast):

@@ -54,14 +54,14 @@ def test_forward_takes_the_window_maximum(fast):
 
 
 def fast_mask(cache, param):
-    """M from the fast cache: M[n, c, i, j, k, l] = pick_k[n, c, i, k, j]·pick_l[n, c, S·i + k, l, j]."""
+    """M from the fast cache: M[n, c, i, j, k, l] = pick_k[k, n, c, i, j]·pick_l[l, n, c, S·i + k, j]."""
     _, _, (pick_k, pick_l) = cache
     s = param["stride"]
-    n, c, ho, hh, wo = pick_k.shape
-    mask = np.zeros((n, c, ho, wo, hh, pick_l.shape[3]), dtype=bool)
+    hh, n, c, ho, wo = pick_k.shape
+    mask = np.zeros((n, c, ho, wo, hh, pick_l.shape[0]), dtype=bool)
     for a, b, i, j in np.ndindex(n, c, ho, wo):
         for k in range(hh):
-            mask[a, b, i, j, k] = pick_k[a, b, i, k, j] & pick_l[a, b, s * i + k, :, j]
+            mask[a, b, i, j, k] = pick_k[k, a, b, i, j] & pick_l[:, a, b, s * i + k, j]
     return mask
 
 
@@ -148,3 +148,25 @@ def test_a_nan_makes_its_window_nan_and_its_gradient_goes_to_one_entry(fast, par
         assert np.isnan(out[0, 0, i, j]) == holds_nan
     assert not np.isnan(dx).any()
     assert dx.sum() == out.size  # every window's gradient once
+
+
+def test_the_per_shape_plan_never_skips_a_check(fast):
+    """The sizes are cached per (shape, dtype, settings); a cached shape still rejects bad settings
+    (True equals 1 as a dict key, so the cache must not accept it) and keys on the dtype."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 8, 8))
+    good = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    assert fast.max_pool_forward_fast(x, good)[0].shape == (2, 3, 4, 4)
+    assert fast.max_pool_forward_fast(x, {"pool_height": 4, "pool_width": 4, "stride": 4})[0].shape == (2, 3, 2, 2)
+    with pytest.raises(LayergradError, match=r"pool_param\['pool_height'\] must be a positive integer, got True"):
+        fast.max_pool_forward_fast(x, {"pool_height": True, "pool_width": 2, "stride": 2})
+    fast.max_pool_forward_fast(x, {"pool_height": 1, "pool_width": 1, "stride": 1})
+    with pytest.raises(LayergradError, match=r"pool_param\['stride'\] must be a positive integer, got True"):
+        fast.max_pool_forward_fast(x, {"pool_height": 1, "pool_width": 1, "stride": True})
+    with pytest.raises(LayergradError, match=r"pool_param\['stride'\] is missing"):
+        fast.max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2})
+    with pytest.raises(LayergradError, match="pool_param must be a dict"):
+        fast.max_pool_forward_fast(x, [2, 2, 2])
+    assert fast.max_pool_forward_fast(x.astype(np.float32), good)[0].dtype == np.float32
+    assert fast.max_pool_forward_fast(np.arange(384).reshape(2, 3, 8, 8), good)[0].dtype == np.float64
+    with pytest.raises(LayergradError, match="x must be a floating-point array, got dtype complex128"):
+        fast.max_pool_forward_fast(x.astype(complex), good)

@@ -190,8 +190,12 @@ def _conv_setup(x, w, b, conv_param):
     return x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out)
 
 
-def _conv_chunk(N, nbytes):
-    return N if N*nbytes <= 65536 else 1
+def _conv_blocks(N, H_out, row_bytes):
+    if N*H_out*row_bytes <= 65536:
+        return N, H_out
+    if H_out*row_bytes <= 1572864:
+        return 1, H_out
+    return 1, max(1, min(H_out, 524288 // row_bytes))
 
 
 _COL2IM_PLANS = {}
@@ -234,31 +238,42 @@ def _pool_output_size(what, size, window, stride):
 
 
 _POOL_KEYS = ("pool_height", "pool_width", "stride")
+_POOL_PLANS = {}
 
 
 def _pool_setup(x, pool_param):
-    if not isinstance(pool_param, dict):
-        raise LayergradError(f"pool_param must be a dict, got {type(pool_param).__name__}")
-    settings = tuple(map(pool_param.get, _POOL_KEYS))
-    if not all(type(value) is int and value >= 1 for value in settings):  # attribute reads; details below
-        settings = []
-        for key in _POOL_KEYS:
-            if key not in pool_param:
-                raise LayergradError(
-                    f"pool_param[{key!r}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
-            settings.append(_pool_whole(f"pool_param[{key!r}]", pool_param[key]))
     if type(x) is not np.ndarray:
         x = np.asarray(x)
+    if type(pool_param) is dict:
+        settings = (pool_param.get("pool_height"), pool_param.get("pool_width"), pool_param.get("stride"))
+        if type(settings[0]) is int and type(settings[1]) is int and type(settings[2]) is int:  # not bool
+            sizes = _POOL_PLANS.get((x.shape, x.dtype.char, settings))
+            if sizes is not None:
+                return x, settings, sizes
+    return _pool_checked(x, pool_param)
+
+
+def _pool_checked(x, pool_param):
+    if not isinstance(pool_param, dict):
+        raise LayergradError(f"pool_param must be a dict, got {type(pool_param).__name__}")
+    settings = []
+    for key in _POOL_KEYS:
+        if key not in pool_param:
+            raise LayergradError(f"pool_param[{key!r}] is missing; expected 'pool_height', 'pool_width' and 'stride'")
+        settings.append(_pool_whole(f"pool_param[{key!r}]", pool_param[key]))
     if x.dtype.kind in "biu":  # the course code takes integers: computed in float64
         x = x.astype(np.float64)
     if x.dtype.kind != "f":
         raise LayergradError(f"x must be a floating-point array, got dtype {x.dtype}")
     if x.ndim != 4:
         raise LayergradError(f"x must have shape (N, C, H, W), got shape {x.shape}")
-    HH, WW, stride = settings
+    HH, WW, stride = settings = tuple(settings)
     N, C, H, W = x.shape
     sizes = (N, C, H, W, _pool_output_size("height", H, HH, stride), _pool_output_size("width", W, WW, stride))
-    return x, (HH, WW, stride), sizes
+    if len(_POOL_PLANS) >= 64:
+        _POOL_PLANS.clear()
+    _POOL_PLANS[x.shape, x.dtype.char, settings] = sizes
+    return x, settings, sizes
 
 
 def _pool_upstream(dout, shape, dtype):
@@ -266,6 +281,8 @@ def _pool_upstream(dout, shape, dtype):
         dout = np.asarray(dout)
     if dout.shape != shape:
         raise LayergradError(f"dout has shape {dout.shape}; expected the forward output's shape {shape}")
+    if dout.dtype == dtype:
+        return dout
     if dout.dtype.kind in "biu":
         dout = dout.astype(np.float64)
     if dout.dtype.kind != "f":
@@ -279,24 +296,23 @@ def _pool_whole(name, value):
     return int(value)
 
 
-def _first_max(parts, axis):
-    count, shape = len(parts), parts[0].shape
-    best = np.maximum(parts[0], parts[1]) if count > 1 else parts[0].copy()
-    pick = np.empty((*shape[:axis], count, *shape[axis:]), dtype=bool)
+def _first_max(parts):
+    count = len(parts)
+    pick = np.empty((count, *parts[0].shape), dtype=bool)
     if count == 1:
         pick.fill(True)
-    elif count == 2:
-        chosen = pick[(slice(None),) * axis + (1,)]
-        np.greater(parts[1], parts[0], out=chosen)
-        np.logical_not(chosen, out=pick[(slice(None),) * axis + (0,)])
-    else:
-        first = np.greater(parts[1], parts[0]).astype(np.uint8)
-        for k in range(2, count):
-            larger = np.greater(parts[k], best)
-            np.maximum(best, parts[k], out=best)
-            np.copyto(first, k, where=larger)
-        offsets = np.arange(count, dtype=np.uint8).reshape((count,) + (1,) * (len(shape) - axis))
-        np.equal(first.reshape((*shape[:axis], 1, *shape[axis:])), offsets, out=pick)
+        return parts[0].copy(), pick
+    best = np.maximum(parts[0], parts[1])
+    if count == 2:
+        np.greater(parts[1], parts[0], out=pick[1])
+        np.logical_not(pick[1], out=pick[0])
+        return best, pick
+    first = np.greater(parts[1], parts[0]).astype(np.uint8 if count <= 256 else np.intp)
+    for k in range(2, count):
+        larger = np.greater(parts[k], best)
+        np.maximum(best, parts[k], out=best)
+        np.copyto(first, k, where=larger)
+    np.equal(first, np.arange(count, dtype=first.dtype).reshape(count, 1, 1, 1, 1), out=pick)
     return best, pick
 
 
@@ -434,20 +450,25 @@ def conv_forward_fast(x, w, b, conv_param):
     xpad[:, :, pad:pad + H, pad:pad + W] = x
     # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
     win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
-    # im2col for a chunk of examples at a time, into one buffer that is reused: one example when its
-    # windows fill the cache (the copy stays in cache), the whole batch when they are small (one
-    # batched matrix multiply instead of one per example)
-    B = _conv_chunk(N, C*HH*WW*H_out*W_out*xpad.itemsize)
-    cols = np.empty((B, C, HH, WW, H_out, W_out), dtype=xpad.dtype)
-    cols3 = cols.reshape(B, C*HH*WW, H_out*W_out)
+    # im2col a block at a time into one buffer that is reused: the whole batch when its windows
+    # are small (one batched matrix multiply instead of one per example), else one example's band
+    # of output rows whose windows stay in cache from the copy to the multiply that reads them
+    B, R = _conv_blocks(N, H_out, C*HH*WW*W_out*xpad.itemsize)
+    buffer = np.empty(B*C*HH*WW*R*W_out, dtype=xpad.dtype)
     out = np.empty((N, F, H_out, W_out), dtype=x.dtype)
     out3, w_rows = out.reshape(N, F, H_out*W_out), w.reshape(F, C*HH*WW)
     # out[n, f, i, j] = b[f] + Σ_{c=0}^{C - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (w[f, c, k, l]·win[n, c, i, j, k, l])
     for n in range(0, N, B):
         m = min(B, N - n)
-        cols[:m] = win[n:n + m].transpose(0, 1, 4, 5, 2, 3)
-        np.matmul(w_rows, cols3[:m], out=out3[n:n + m])
-    out += b[None, :, None, None]
+        for row in range(0, H_out, R):
+            r = min(R, H_out - row)
+            cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, C, HH, WW, r, W_out)
+            cols[...] = win[n:n + m, :, row:row + r].transpose(0, 1, 4, 5, 2, 3)
+            cols3 = cols.reshape(m, C*HH*WW, r*W_out)
+            block = out3[n:n + m, :, row*W_out:(row + r)*W_out]
+            np.matmul(w_rows, cols3, out=block)
+            # the bias while the block is in cache (its positions (i, j) flattened into one axis)
+            block += b[None, :, None]
     return out, (x, w, b, conv_param, xpad)
 
 
@@ -459,39 +480,45 @@ def conv_backward_fast(dout, cache):
     db = dout.sum(axis=(0, 2, 3))
     # win[n, c, i, j, k, l] = xpad[n, c, i·S + k·d, j·S + l·d]: a view, axes (n, c, i, j, k, l)
     win = sliding_window_view(xpad, (dilation*(HH - 1) + 1, dilation*(WW - 1) + 1), axis=(2, 3))[:, :, ::stride, ::stride, ::dilation, ::dilation]
-    # im2col for a chunk of examples at a time, into one buffer that is reused: one example when its
-    # windows fill the cache (the copy stays in cache), the whole batch when they are small (one
-    # batched matrix multiply instead of one per example)
-    B = _conv_chunk(N, C*HH*WW*H_out*W_out*xpad.itemsize)
-    cols = np.empty((B, C, HH, WW, H_out, W_out), dtype=xpad.dtype)
-    cols3 = cols.reshape(B, C*HH*WW, H_out*W_out)
-    dcols = np.empty_like(cols)
-    dcols3 = dcols.reshape(B, C*HH*WW, H_out*W_out)
+    # im2col a block at a time into one buffer that is reused: the whole batch when its windows
+    # are small (one batched matrix multiply instead of one per example), else one example's band
+    # of output rows whose windows stay in cache from the copy to the multiply that reads them
+    B, R = _conv_blocks(N, H_out, C*HH*WW*W_out*xpad.itemsize)
+    buffer = np.empty(B*C*HH*WW*R*W_out, dtype=xpad.dtype)
+    d_buffer = np.empty_like(buffer)
     # wᵀ copied once into the layout the matrix multiply reads
     w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)
     dout3 = dout.reshape(N, F, H_out*W_out)
-    dw = np.zeros((F, C*HH*WW), dtype=dout.dtype)
-    plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
+    dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply
+    plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows
+    if R == H_out:
+        plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
     dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
     for n in range(0, N, B):
         m = min(B, N - n)
-        cols[:m] = win[n:n + m].transpose(0, 1, 4, 5, 2, 3)
-        # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l])
-        dw += np.matmul(dout3[n:n + m], cols3[:m].transpose(0, 2, 1)).sum(axis=0)
-        # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
-        # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas
-        # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset
-        # an add into a strided slice
-        np.matmul(w_cols, dout3[n:n + m], out=dcols3[:m])
-        if plan is not None:
-            np.matmul(dcols[:m].reshape(m*C, HH*WW*H_out*W_out), plan, out=dxpad[n:n + m].reshape(m*C, -1))
-            continue
-        for k in range(HH):
-            for l in range(WW):
-                dxpad[n:n + m][:, :, dilation*k:dilation*k + stride*(H_out - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride] += dcols[:m][:, :, k, l, :, :]
+        for row in range(0, H_out, R):
+            r = min(R, H_out - row)
+            cols = buffer[:m*C*HH*WW*r*W_out].reshape(m, C, HH, WW, r, W_out)
+            cols[...] = win[n:n + m, :, row:row + r].transpose(0, 1, 4, 5, 2, 3)
+            cols3 = cols.reshape(m, C*HH*WW, r*W_out)
+            dout_block = dout3[n:n + m, :, row*W_out:(row + r)*W_out]
+            # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l]), summed block by block
+            dw_cols += np.matmul(cols3, dout_block.transpose(0, 2, 1)).sum(axis=0)
+            # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
+            # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas
+            # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset
+            # an add into a strided slice of the band's rows
+            dcols = d_buffer[:cols.size].reshape(cols.shape)
+            np.matmul(w_cols, dout_block, out=dcols.reshape(cols3.shape))
+            if plan is not None:
+                np.matmul(dcols.reshape(m*C, HH*WW*H_out*W_out), plan, out=dxpad[n:n + m].reshape(m*C, -1))
+                continue
+            for k in range(HH):
+                for l in range(WW):
+                    dxpad[n:n + m, :, stride*row:][:, :, dilation*k:dilation*k + stride*(r - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride] += dcols[:, :, k, l, :, :]
     # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P]: the padding cropped
     dx = np.ascontiguousarray(dxpad[:, :, pad:pad + H, pad:pad + W])
-    dw = dw.reshape(F, C, HH, WW)
+    dw = np.ascontiguousarray(dw_cols.T).reshape(F, C, HH, WW)
     return dx, dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
 
 
@@ -509,8 +536,8 @@ def max_pool_forward_fast(x, pool_param):
     # M selects the first largest entry in row-major order (the tie rule): the first largest l of
     # each window row, then the first largest k among those rows; so the maximum is taken in two
     # passes, each over one axis's offsets and each reading its input once
-    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)], 3)
-    out, pick_k = _first_max([rows[:, :, k:k + stride*(H_out - 1) + 1:stride] for k in range(HH)], 3)
+    rows, pick_l = _first_max([x[:, :, :, l:l + stride*(W_out - 1) + 1:stride] for l in range(WW)])
+    out, pick_k = _first_max([rows[:, :, k:k + stride*(H_out - 1) + 1:stride] for k in range(HH)])
     # out[n, c, i, j] = Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (M[n, c, i, j, k, l]·win[n, c, i, j, k, l]): the entry M selects
     return out, (x, pool_param, (pick_k, pick_l))
 
@@ -522,34 +549,34 @@ def max_pool_backward_fast(dout, cache):
     # ∂L/∂x[n, c, u, v] = Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, c, i, j]·M[n, c, i, j, k, l]·δ(u, k + i·S)·δ(v, l + j·S))
     # the masked product, factor by factor: dout to the row M selects (pick_k), then along that
     # row to the entry it selects (pick_l); where the windows tile an axis (stride = window, no
-    # entry left over) that is one product reshaped, elsewhere strided slices added per offset
-    # tiny inputs: one broadcast product per pass (fewer calls); larger: one product per offset
-    # (no broadcasting, so NumPy runs long inner loops)
+    # entry left over) that is one product reshaped, elsewhere strided slices added per offset.
+    # Tiny inputs: one product per pass, broadcast over the offsets (fewer calls); larger: one
+    # product per offset (no broadcasting, so NumPy runs long inner loops)
     tiny = dout.size <= 1024
     if stride == HH and H == stride*H_out:
         d_rows = np.empty((N, C, H_out, HH, W_out), dtype=x.dtype)
         if tiny:
-            np.multiply(dout[:, :, :, None], pick_k, out=d_rows)
+            np.multiply(dout, pick_k, out=d_rows.transpose(3, 0, 1, 2, 4))
         else:
             for k in range(HH):
-                np.multiply(dout, pick_k[:, :, :, k], out=d_rows[:, :, :, k])
+                np.multiply(dout, pick_k[k], out=d_rows[:, :, :, k])
         d_rows = d_rows.reshape(N, C, H, W_out)
     else:
         d_rows = np.zeros((N, C, H, W_out), dtype=x.dtype)
         for k in range(HH):
-            d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[:, :, :, k]
+            d_rows[:, :, k:k + stride*(H_out - 1) + 1:stride] += dout*pick_k[k]
     if stride == WW and W == stride*W_out:
         dx = np.empty((N, C, H, W), dtype=x.dtype)
         tiles = dx.reshape(N, C, H, W_out, WW)
         if tiny:
-            np.multiply(d_rows[:, :, :, None], pick_l, out=tiles.transpose(0, 1, 2, 4, 3))
+            np.multiply(d_rows, pick_l, out=tiles.transpose(4, 0, 1, 2, 3))
         else:
             for l in range(WW):
-                np.multiply(d_rows, pick_l[:, :, :, l], out=tiles[:, :, :, :, l])
+                np.multiply(d_rows, pick_l[l], out=tiles[:, :, :, :, l])
     else:
         dx = np.zeros((N, C, H, W), dtype=x.dtype)
         for l in range(WW):
-            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[:, :, :, l]
+            dx[:, :, :, l:l + stride*(W_out - 1) + 1:stride] += d_rows*pick_l[l]
     return dx
 
 
