@@ -1,6 +1,6 @@
 r"""Defined layers (``examples/layers/*.toml``): the generated forward + backward against PyTorch's
 CPU autograd of the same layer (one thread, float64), and against NumPy written by hand where
-that is short.
+that is short (:mod:`.defined_hand`, information: how far NumPy itself gets).
 
 Element-wise and normalization layers run at 256×1024, the windowed and attention layers at the
 course's sizes. The goal stated for defined layers is generated ≤ 1.5 × PyTorch.
@@ -16,6 +16,7 @@ import numpy as np
 
 from .common import torch_or_reason
 from .core import Goal, Row, Unavailable
+from .defined_hand import HAND
 
 __all__ = ["rows"]
 
@@ -96,6 +97,8 @@ def _setup(name: str, quick: bool) -> dict:
         return backward(dout, c)
 
     contenders = {"generated": generated}
+    if name in HAND:
+        contenders["hand-written"] = lambda: HAND[name](*args, dout)
     torch = torch_or_reason()
     if isinstance(torch, Unavailable):
         contenders["PyTorch"] = torch
@@ -120,7 +123,8 @@ def rows(quick: bool) -> list[Row]:
     for name in names:
         size = "×".join(map(str, (_QUICK if quick else _SHAPES)[name][0]))
         out.append(Row(name=f"{name} forward+backward (defined)", group="defined", size=size, dtype="float64",
-                       contenders=("generated", "PyTorch"), reference="PyTorch",
+                       contenders=("generated", "hand-written", "PyTorch") if name in HAND
+                       else ("generated", "PyTorch"), reference="PyTorch",
                        setup=lambda n=name, q=quick: _setup(n, q),
                        goals=(Goal("generated/PyTorch", max=1.5),), memory=False))
     return out
