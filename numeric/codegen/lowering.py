@@ -47,6 +47,7 @@ from derive.index import Term, normalize, rename_bound
 from derive.softmax import Maximum
 
 from .inplace import FLOAT_FUNCTIONS, chain
+from .passes import fewer_passes
 from .printer import ArrayPrinter
 
 __all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "stable"]
@@ -203,7 +204,7 @@ class Lowering:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
         self.order = tuple(axes)
         if self.elementwise:
-            expr = self.kinks(expr)
+            expr = fewer_passes(self.kinks(expr))
         code, have = self.lower(_compact(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
@@ -510,7 +511,7 @@ class Lowering:
         top = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in parts) or "1"
         if coeff == -1 and parts:
             top = f"-{top}"
-        elif coeff != 1:
+        elif coeff != 1 and not (self.elementwise and coeff.is_Float and float(coeff) == 1.0):  # 1.0*x is x
             number = repr(float(coeff)) if self.elementwise and isinstance(coeff, sp.Float) else self.scalar(coeff)
             top = f"{number}*{top}" if parts else number
         if below:
