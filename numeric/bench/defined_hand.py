@@ -1,21 +1,22 @@
 r"""Hand-written NumPy for the element-wise defined layers: forward then backward, each the short
-code a careful person writes (one ``np.where`` per kink, the forward's values reused), so the
+code a careful person writes (the forward's values reused, no power where a product does), so the
 defined rows show how much of a ratio to PyTorch is NumPy's own floor.
 
 Each function takes the layer's arguments and the upstream gradient :math:`\bar Y` (for a loss,
 the scalar :math:`\bar L`) and returns the forward's value and the gradients of the
 differentiated arguments:
 
-* leaky ReLU: :math:`Y = \mathrm{where}(X > 0, X, \alpha X)`,
-  :math:`\bar X = \bar Y \, \mathrm{where}(X > 0, 1, \alpha)`;
+* leaky ReLU: :math:`Y = \max(X, \alpha X)`, :math:`\bar X = \bar Y (\alpha + (1 - \alpha)[X > 0])`
+  (no ``np.where``: on signs in random order it mispredicts a branch per entry);
 * ELU: :math:`Y = \mathrm{where}(X > 0, X, \alpha(e^X - 1))`,
   :math:`\bar X = \bar Y \, \mathrm{where}(X > 0, 1, Y + \alpha)`;
-* softplus: :math:`Y = \log(1 + e^X)`, :math:`\bar X = \bar Y \sigma(X)`;
+* softplus: :math:`Y = \max(X, 0) + \log(1 + e^{-|X|})`, :math:`\bar X = \bar Y \sigma(X)`;
 * SiLU: :math:`Y = X\sigma(X)`, :math:`\bar X = \bar Y (\sigma + Y(1 - \sigma))`;
 * GELU (tanh): :math:`Y = \tfrac12 X(1 + t)`, :math:`t = \tanh(c(X + kX^3))`,
   :math:`\bar X = \bar Y\,(\tfrac12(1 + t) + \tfrac12 X(1 - t^2)\,c\,(1 + 3kX^2))`;
-* Huber: :math:`R = X - T`, :math:`L = \mathrm{mean}(\mathrm{where}(|R| \le \delta, R^2/2,
-  \delta(|R| - \delta/2)))`, :math:`\bar X = \bar L\,\mathrm{clip}(R, -\delta, \delta)/(ND)`;
+* Huber: :math:`R = X - T`, :math:`m = \min(|R|, \delta)`, :math:`L = \mathrm{mean}(m(|R| - m/2))`
+  (:math:`R^2/2` where :math:`|R| \le \delta`, :math:`\delta(|R| - \delta/2)` beyond),
+  :math:`\bar X = \bar L\,\mathrm{clip}(R, -\delta, \delta)/(ND)`;
 * binary cross-entropy with logits: :math:`L = \mathrm{mean}(\max(X, 0) - TX + \log(1 + e^{-|X|}))`,
   :math:`\bar X = \bar L(\sigma(X) - T)/(ND)`.
 
@@ -39,9 +40,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def leaky_relu(x: np.ndarray, dout: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, list[np.ndarray]]:
-    positive = x > 0
-    y = np.where(positive, x, alpha * x)
-    return y, [dout * np.where(positive, 1.0, alpha)]
+    y = np.maximum(x, alpha * x)
+    return y, [dout * (alpha + (1 - alpha) * (x > 0))]
 
 
 def elu(x: np.ndarray, dout: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -51,7 +51,7 @@ def elu(x: np.ndarray, dout: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray
 
 
 def softplus(x: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    y = np.logaddexp(0.0, x)
+    y = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
     return y, [dout * _sigmoid(x)]
 
 
@@ -62,7 +62,7 @@ def silu(x: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]
 
 
 def gelu_tanh(x: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    t = np.tanh(_C * (x + _K * x**3))
+    t = np.tanh(_C * (x + _K * x * x * x))
     y = 0.5 * x * (1 + t)
     return y, [dout * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _C * (1 + 3 * _K * x * x))]
 
@@ -70,7 +70,8 @@ def gelu_tanh(x: np.ndarray, dout: np.ndarray) -> tuple[np.ndarray, list[np.ndar
 def huber(x: np.ndarray, t: np.ndarray, dout: float, delta: float = 1.0) -> tuple[np.ndarray, list[np.ndarray]]:
     r = x - t
     a = np.abs(r)
-    y = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)).mean()
+    m = np.minimum(a, delta)
+    y = (m * (a - 0.5 * m)).mean()  # R²/2 where |R| ≤ δ, δ(|R| - δ/2) beyond
     return y, [np.clip(r, -delta, delta) * (dout / r.size)]
 
 

@@ -505,7 +505,15 @@ class Lowering:
             factors = tuple(f for f in factors if not (f.is_number and f.is_real))
         numerator = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0)]
         denominator = [1 / f for f in factors if f not in numerator]
-        parts = [self.lower(f) for f in numerator]
+        constant = [f for f in numerator if not f.atoms(sp.Indexed)]
+        if self.elementwise and constant and len(constant) < len(numerator) \
+                and not any(f.atoms(sp.Indexed) for f in denominator) and len(constant) + len(denominator) > 1:
+            # the constant factors into one number first: one pass over the arrays, not one each
+            small = self.lower(sp.Mul(*constant) / sp.Mul(*denominator))
+            numerator, denominator = [f for f in numerator if f not in constant], []
+            parts = [small] + [self.lower(f) for f in numerator]
+        else:
+            parts = [self.lower(f) for f in numerator]
         below = [self.lower(f) for f in denominator]
         axes = self.union(*(h for _, h in parts + below))
         top = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in parts) or "1"
