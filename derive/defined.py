@@ -453,6 +453,7 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
     term's indices) replaced by that intermediate's entry, as far as that shortens them."""
     used: list[str] = []
     out = []
+    instances: dict[tuple, sp.Expr] = {}  # each intermediate at each index tuple, written out once
     for t in terms:
         factor = rename_bound(t.factor)
         symbols = sorted(factor.free_symbols & {s for e in factor.atoms(sp.Indexed) for i in e.indices
@@ -464,9 +465,13 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
                 if not isinstance(lhs, sp.Indexed) or not rhs.has(sp.Sum):
                     continue
                 for combo in itertools.product(symbols, repeat=len(lhs.indices)):
-                    inst = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    if (target, combo) not in instances:
+                        instances[target, combo] = rename_bound(instantiate(_eq(lhs, rhs), combo))
+                    inst = instances[target, combo]
+                    if not _divides(inst, factor):
+                        continue
                     rest = factor / inst
-                    if sp.count_ops(rest) < sp.count_ops(factor) and _divides(inst, factor):
+                    if sp.count_ops(rest) < sp.count_ops(factor):
                         factor = rest * lhs.base[combo]
                         used += [target] if target not in used else []
                         changed = True
@@ -505,7 +510,7 @@ def _shapes(defn: Definition, terms: Sequence[Term]):
     what "zero outside the array" refers to."""
     out = {}
     for t in terms:
-        for e in t.factor.atoms(sp.Indexed):
+        for e in sorted(t.factor.atoms(sp.Indexed), key=sp.default_sort_key):  # the same order in every run
             label = str(e.base.label)
             if label in defn.shapes:
                 out[e.base] = tuple((sp.S.Zero, size - 1) for size in defn.shapes[label])

@@ -133,8 +133,11 @@ def unfold(expr: sp.Basic, definitions: Iterable[Assumption]) -> sp.Basic:
 def _unfold(expr: sp.Basic, defs: tuple[sp.Equality, ...]) -> sp.Basic:
     for _ in range(len(defs) + 1):
         previous = expr
+        present = expr.atoms(sp.IndexedBase, sp.Symbol)
         for d in defs:
             lhs, rhs = d.lhs, d.rhs
+            if isinstance(lhs, (sp.Indexed, sp.Symbol)) and getattr(lhs, "base", lhs) not in present:
+                continue  # nothing to unfold: no entry of its array (or not the symbol)
             if isinstance(lhs, sp.Indexed) and all(i.is_Symbol for i in lhs.indices):
 
                 def at(e: sp.Indexed, d=d) -> sp.Basic:

@@ -151,8 +151,13 @@ def _fresh(symbol: sp.Symbol) -> sp.Dummy:
     return sp.Dummy(symbol.name.lstrip("_") or "k", integer=True)
 
 
-def _fresh_inner_sums(expr: sp.Expr) -> sp.Expr:
-    """Rename the bound variables of every ``Sum`` inside ``expr`` to fresh dummies."""
+def _fresh_inner_sums(expr: sp.Expr, canonical: bool = False) -> sp.Expr:
+    """Rename the bound variables of every ``Sum`` inside ``expr`` to fresh dummies, or with
+    ``canonical=True`` to the canonical names of :func:`rename_bound` (which no user symbol
+    and no dummy of a term can take, so nothing is captured either; an atom met again keeps
+    its names and is not rebuilt)."""
+    if canonical:
+        return rename_bound(expr)
 
     def renamed(s: sp.Sum) -> sp.Sum:
         mapping = {limit[0]: _fresh(limit[0]) for limit in s.limits}
@@ -161,23 +166,31 @@ def _fresh_inner_sums(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Sum), renamed)
 
 
-def multiply_out(expr: sp.Expr, *, defined: Sequence[Assumption] = ()) -> tuple[Term, ...]:
+def multiply_out(
+    expr: sp.Expr, *, defined: Sequence[Assumption] = (), canonical: bool = False
+) -> tuple[Term, ...]:
     r"""Terms of ``expr``: sums become limits, products and positive integer powers of sums
     are multiplied out into multi-sums, derivatives are taken (:func:`differentiate`, through
-    the ``defined`` entries)."""
+    the ``defined`` entries). Sums left inside a factor get fresh bound variables, or with
+    ``canonical=True`` canonical ones (:func:`rename_bound`, what :func:`normalize` uses with
+    ``nested_sums=True``)."""
     expr = sp.sympify(expr)
+
+    def again(e: sp.Expr) -> tuple[Term, ...]:
+        return multiply_out(e, defined=defined, canonical=canonical)
+
     if isinstance(expr, sp.Add):
-        return tuple(t for arg in expr.args for t in multiply_out(arg, defined=defined))
+        return tuple(t for arg in expr.args for t in again(arg))
     if isinstance(expr, sp.Mul):
         # one product per resulting term (building it factor by factor is quadratic in SymPy)
-        parts = [multiply_out(arg, defined=defined) for arg in expr.args]
+        parts = [again(arg) for arg in expr.args]
         return tuple(
             Term(sp.Mul(*(t.coeff for t in pick)), sp.Mul(*(t.factor for t in pick)),
                  tuple(lim for t in pick for lim in t.limits))
             for pick in itertools.product(*parts)
         )
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1 and _expandable(expr.base):
-        return multiply_out(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False), defined=defined)
+        return again(sp.Mul(*([expr.base] * int(expr.exp)), evaluate=False))
     if isinstance(expr, sp.Sum):
         mapping = {limit[0]: _fresh(limit[0]) for limit in expr.limits}
         limits = tuple(
@@ -185,19 +198,19 @@ def multiply_out(expr: sp.Expr, *, defined: Sequence[Assumption] = ()) -> tuple[
             for d, lo, hi in expr.limits
         )
         body = expr.function.xreplace(mapping)
-        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in multiply_out(body, defined=defined))
+        return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in again(body))
     if isinstance(expr, sp.Derivative):
-        result = multiply_out(expr.expr, defined=defined)
+        result = again(expr.expr)
         for variable, count in expr.variable_count:
             for _ in range(count):
-                result = differentiate(result, variable, defined=defined)
+                result = differentiate(result, variable, defined=defined, canonical=canonical)
         return result
     if isinstance(expr, Mean):
         mask, p = expr.args[1], expr.args[2]
-        return bernoulli_mean(multiply_out(expr.expr, defined=defined), mask, p)
+        return bernoulli_mean(again(expr.expr), mask, p)
     if expr.is_number:
         return (Term(expr, sp.S.One),)
-    return (Term(sp.S.One, _fresh_inner_sums(expr)),)
+    return (Term(sp.S.One, _fresh_inner_sums(expr, canonical)),)
 
 
 def _expandable(expr: sp.Expr) -> bool:
@@ -205,12 +218,14 @@ def _expandable(expr: sp.Expr) -> bool:
 
 
 def differentiate(
-    terms: Iterable[Term], wrt: sp.Expr, *, defined: Sequence[Assumption] = ()
+    terms: Iterable[Term], wrt: sp.Expr, *, defined: Sequence[Assumption] = (), canonical: bool = False
 ) -> tuple[Term, ...]:
     r""":math:`\partial/\partial\,\text{wrt}` of every term.
 
-    The dummies are SymPy ``Dummy`` symbols and every inner sum is renamed apart first, so
-    ``wrt = x[k]`` with a user index ``k`` can never be captured by a sum over ``k``.
+    The dummies are SymPy ``Dummy`` symbols and every inner sum is renamed apart first (to
+    fresh dummies, or with ``canonical=True`` to the canonical names of :func:`rename_bound`,
+    which no user index can take), so ``wrt = x[k]`` with a user index ``k`` can never be
+    captured by a sum over ``k``.
 
     ``defined`` lists definitions :math:`v_j = f_j(x)` (such as :math:`\sigma^2_j` as a sum
     over :math:`x`) whose entries stay *named* in the terms but depend on ``wrt``: the total
@@ -223,20 +238,21 @@ def differentiate(
     out: list[Term] = []
     for t in terms:
         expr = t.coeff * t.factor
-        for piece in multiply_out(sp.diff(expr, wrt), defined=defined):
+        for piece in multiply_out(sp.diff(expr, wrt), defined=defined, canonical=canonical):
             out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
-        for piece in _through_definitions(expr, wrt, table, defined):
+        for piece in _through_definitions(expr, wrt, table, defined, canonical):
             out.append(Term(piece.coeff, piece.factor, piece.limits + t.limits))
     return tuple(out)
 
 
 @functools.lru_cache(maxsize=256)
 def _definition_derivative(
-    statement: sp.Equality, entry: sp.Expr, wrt: sp.Expr, defined: tuple[Assumption, ...]
+    statement: sp.Equality, entry: sp.Expr, wrt: sp.Expr, defined: tuple[Assumption, ...], canonical: bool
 ) -> tuple[Term, ...]:
     r"""The terms of :math:`\partial\,\text{entry}/\partial\,\text{wrt}` through its definition."""
     body = instantiate(statement, entry.indices) if isinstance(entry, sp.Indexed) else statement.rhs
-    return differentiate(multiply_out(body, defined=defined), wrt, defined=defined)
+    return differentiate(multiply_out(body, defined=defined, canonical=canonical), wrt, defined=defined,
+                         canonical=canonical)
 
 
 def _definition_table(defined: Sequence[Assumption]) -> dict[sp.Basic, sp.Equality]:
@@ -251,7 +267,8 @@ def _definition_table(defined: Sequence[Assumption]) -> dict[sp.Basic, sp.Equali
 
 
 def _through_definitions(
-    expr: sp.Expr, wrt: sp.Expr, table: dict[sp.Basic, sp.Equality], defined: Sequence[Assumption]
+    expr: sp.Expr, wrt: sp.Expr, table: dict[sp.Basic, sp.Equality], defined: Sequence[Assumption],
+    canonical: bool = False,
 ) -> tuple[Term, ...]:
     """The chain-rule terms of ``expr`` through every occurrence of a defined entry."""
     if not table:
@@ -267,8 +284,8 @@ def _through_definitions(
         if outer == 0:
             continue
         statement = table[e.base if isinstance(e, sp.Indexed) else e]
-        inner = _definition_derivative(statement, e, wrt, tuple(defined))
-        for a in multiply_out(outer, defined=defined):
+        inner = _definition_derivative(statement, e, wrt, tuple(defined), canonical)
+        for a in multiply_out(outer, defined=defined, canonical=canonical):
             for b in inner:
                 out.append(a.times(b))
     return tuple(out)
@@ -373,30 +390,68 @@ def contract_deltas(terms: Iterable[Term], zero_outside: Shapes | None = None) -
     the value leaves that range. Otherwise the delta stays, an indicator that the value lies in
     the range. No ``Piecewise`` guard is ever produced."""
     shapes = _shapes_of(zero_outside)
-    out: list[Term] = []
-    for t in terms:
-        t = Term(t.coeff, t.factor, t.limits)
-        changed = True
-        while changed:
-            changed = False
-            for delta in sorted(t.factor.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
-                solved = _solve_delta(delta, t.limits)
-                if solved is None:
-                    continue
-                pos, value = solved
-                dummy, lo, hi = t.limits[pos]
-                others = t.limits[:pos] + t.limits[pos + 1 :]
-                bound = {limit[0]: limit for limit in others}
-                same = value in bound and bound[value][1:] == (lo, hi)
-                free_index = value.is_Symbol and value not in bound
-                witness = shapes is not None and witnessed(t, t.limits[pos], shapes)
-                if not (same or free_index or witness or always_in_range(value, lo, hi, others)):
-                    continue
-                t = Term(t.coeff, t.factor, others).rename({dummy: value})
-                changed = True
-                break
-        out.append(t)
-    return tuple(out)
+    return tuple(_contract(t, shapes) for t in terms)
+
+
+def _contract(t: Term, shapes: Shapes | None) -> Term:
+    """The deltas of one term contracted (see :func:`contract_deltas`). The renamings are
+    composed and the factor rebuilt once at the end; where a witness must read the factor as
+    it is, or a delta is decided otherwise than 1 on the way, one renaming at a time."""
+    if shapes is not None:
+        return _contract_stepwise(t, shapes)
+    deltas = t.factor.atoms(sp.KroneckerDelta)
+    limits, renaming = t.limits, {}
+    changed = True
+    while changed:
+        changed = False
+        current = {delta.xreplace(renaming) for delta in deltas}
+        if any(not isinstance(delta, sp.KroneckerDelta) and delta != 1 for delta in current):
+            return _contract_stepwise(t, shapes)
+        for delta in sorted((d for d in current if isinstance(d, sp.KroneckerDelta)), key=sp.default_sort_key):
+            found = _contraction(delta, limits, None, shapes)
+            if found is None:
+                continue
+            dummy, value, others = found
+            limits = Term(sp.S.One, sp.S.One, others).rename({dummy: value}).limits
+            renaming = {key: old.xreplace({dummy: value}) for key, old in renaming.items()}
+            renaming[dummy] = value
+            changed = True
+            break
+    return Term(t.coeff, t.factor.xreplace(renaming), limits) if renaming else t
+
+
+def _contract_stepwise(t: Term, shapes: Shapes | None) -> Term:
+    changed = True
+    while changed:
+        changed = False
+        for delta in sorted(t.factor.atoms(sp.KroneckerDelta), key=sp.default_sort_key):
+            found = _contraction(delta, t.limits, t, shapes)
+            if found is None:
+                continue
+            dummy, value, others = found
+            t = Term(t.coeff, t.factor, others).rename({dummy: value})
+            changed = True
+            break
+    return t
+
+
+def _contraction(delta: sp.KroneckerDelta, limits: tuple[Limit, ...], t: Term | None,
+                 shapes: Shapes | None) -> tuple[sp.Symbol, sp.Expr, tuple[Limit, ...]] | None:
+    """The dummy ``delta`` fixes, its value and the other limits, where the contraction holds
+    (``t``, the whole term, is read only for a witness under zero outside the arrays)."""
+    solved = _solve_delta(delta, limits)
+    if solved is None:
+        return None
+    pos, value = solved
+    dummy, lo, hi = limits[pos]
+    others = limits[:pos] + limits[pos + 1 :]
+    bound = {limit[0]: limit for limit in others}
+    same = value in bound and bound[value][1:] == (lo, hi)
+    free_index = value.is_Symbol and value not in bound
+    witness = shapes is not None and witnessed(t, limits[pos], shapes)
+    if not (same or free_index or witness or always_in_range(value, lo, hi, others)):
+        return None
+    return dummy, value, others
 
 
 def sum_constants(terms: Iterable[Term]) -> tuple[Term, ...]:
@@ -434,7 +489,13 @@ def _split_scalar(t: Term) -> Term:
 def _shape(factor: sp.Expr, limits: tuple[Limit, ...]) -> tuple:
     """A term's factor and limits, limits in name order (then by range, so that limits whose
     names are the same placeholder still sort the same way): equal shapes are equal terms."""
-    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, str(lim[1]), str(lim[2])))))
+    return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, _printed(lim[1]), _printed(lim[2])))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _printed(bound: sp.Expr) -> str:
+    """A limit's bound as text (remembered: a few bounds such as ``N - 1`` recur everywhere)."""
+    return str(bound)
 
 
 def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
@@ -522,6 +583,7 @@ def _fingerprints(t: Term) -> dict[sp.Symbol, tuple]:
 _ANY = sp.Symbol("_any", integer=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def rename_bound(expr: sp.Basic) -> sp.Basic:
     r"""Give the bound variable of every ``Sum`` inside ``expr`` a canonical name.
 
@@ -555,23 +617,25 @@ def rename_bound(expr: sp.Basic) -> sp.Basic:
     return _rename_bound(expr, 0)
 
 
-def _rename_bound(expr: sp.Basic, depth: int) -> sp.Basic:
-    if not expr.args or isinstance(expr, (sp.Indexed, sp.IndexedBase, sp.Symbol)):
-        return expr
-    if not expr.has(sp.Sum):
+def _rename_bound(expr: sp.Basic, depth: int, names: Mapping[sp.Symbol, sp.Symbol] | None = None) -> sp.Basic:
+    """``expr`` (at sum depth ``depth``) with the bound variables of its sums renamed, and the
+    variables bound by enclosing sums replaced by their new ``names``; each sub-expression is
+    rebuilt once, and only where something in it changes."""
+    names = names or {}
+    if isinstance(expr, sp.Symbol):
+        return names.get(expr, expr)
+    if not expr.args or not (expr.has(sp.Sum) or (names and expr.has(*names))):
         return expr
     if isinstance(expr, sp.Sum):
-        mapping = {
-            lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)
-        }
-        body = _rename_bound(expr.function.xreplace(mapping), depth + 1)
-        limits = [
-            (mapping[d], _rename_bound(sp.sympify(lo).xreplace(mapping), depth + 1),
-             _rename_bound(sp.sympify(hi).xreplace(mapping), depth + 1))
-            for d, lo, hi in expr.limits
-        ]
-        return sp.Sum(body, *limits)
-    return expr.func(*(_rename_bound(a, depth) for a in expr.args))
+        inner = dict(names)
+        inner.update({lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)})
+
+        def renamed(e: sp.Basic) -> sp.Basic:
+            return _rename_bound(sp.sympify(e), depth + 1, inner)
+
+        return sp.Sum(renamed(expr.function), *[(inner[d], renamed(lo), renamed(hi)) for d, lo, hi in expr.limits])
+    args = tuple(_rename_bound(a, depth, names) for a in expr.args)
+    return expr if all(a is b for a, b in zip(args, expr.args)) else expr.func(*args)
 
 
 def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
@@ -579,7 +643,7 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
     becomes no terms at all. Coefficients that simplify to zero are dropped."""
     table: dict[tuple, Term] = {}
     for t in terms:
-        t = _canonical(_split_scalar(t))
+        t = _canonical_term(t)
         if t.coeff == 0 or t.factor == 0:
             continue
         key = _shape(t.factor, t.limits)
@@ -589,11 +653,24 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
         else:
             table[key] = t
     out = []
-    for t in sorted(table.values(), key=lambda t: str(_shape(t.factor, t.limits))):
+    for t in sorted(table.values(), key=lambda t: _order(t.factor, t.limits)):
         coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_term(t: Term) -> Term:
+    """:func:`_canonical` of :func:`_split_scalar`, remembered: the normal forms of a
+    derivation's steps share most of their terms."""
+    return _canonical(_split_scalar(t))
+
+
+@functools.lru_cache(maxsize=4096)
+def _order(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
+    """The printed shape of a term, by which :func:`collect` orders its output (remembered)."""
+    return str(_shape(factor, limits))
 
 
 def tidy(coeff: sp.Expr) -> sp.Expr:
@@ -618,12 +695,21 @@ class ZeroSum:
 
     Several axes summed together: ``axis``, ``lo`` and ``hi`` are tuples, one entry per summed
     axis, e.g. :math:`\sum_{n,h,w} z_{nchw} = 0` is ``ZeroSum(z, (0, 2, 3), (1, 1, 1), (N, H, W))``
-    (which does not imply that a sum over fewer of those axes vanishes)."""
+    (which does not imply that a sum over fewer of those axes vanishes).
+
+    ``name`` is the assumption that declares the identity (``Σ z = 0`` for ``z`` unless given):
+    a prover that applies it relies on it, and a derivation that uses the prover declares it."""
 
     base: sp.IndexedBase
     axis: int | tuple[int, ...]
     lo: sp.Expr | tuple[sp.Expr, ...]
     hi: sp.Expr | tuple[sp.Expr, ...]
+    name: str = ""
+
+    @property
+    def declared_as(self) -> str:
+        """The name of the assumption that declares the identity."""
+        return self.name or f"Σ {self.base} = 0"
 
     @property
     def ranges(self) -> tuple[tuple[int, sp.Expr, sp.Expr], ...]:
@@ -809,7 +895,7 @@ def normalize(
     constants, apply identities, collect. Two expressions are equal when their difference
     normalizes to ``()``. With ``nested_sums=True``, sums nested inside factors are renamed
     canonically first (:func:`canonical_nested_sums`)."""
-    terms = multiply_out(expr, defined=tuple(defined))
+    terms = multiply_out(expr, defined=tuple(defined), canonical=nested_sums)
     terms = contract_deltas(terms, zero_outside=zero_outside)
     terms = sum_constants(terms)
     terms = apply_zero_sums(terms, zero_sums)
@@ -857,10 +943,28 @@ def to_expr(
             continue
         pool = [sp.Symbol(n, integer=True) for n in order if n not in taken]
         pool += [s for s in _display_names(taken | set(order), len(t.limits)) if s not in pool]
-        t = t.rename(dict(zip(t.dummies, pool)))
-        t = _name_inner_sums(t, taken | {d.name for d in t.dummies})
+        t = _display(t, dict(zip(t.dummies, pool)), taken)
         parts.append(t.coeff * (_split(t) if split else _whole(t)))
     return sp.Add(*parts)
+
+
+def _display(t: Term, outer: dict[sp.Symbol, sp.Symbol], taken: set[str]) -> Term:
+    """``t`` with its dummies renamed by ``outer``, then the sums inside its atoms named
+    (:func:`_name_inner_sums`): in one rebuild of the factor where the two renamings touch
+    different symbols, as they do unless an inner sum is bound by a dummy or a display name."""
+    inner = _inner_bound(t)
+    if inner & (set(outer) | set(outer.values())):
+        t = t.rename(outer)
+        return _name_inner_sums(t, taken | {d.name for d in t.dummies})
+    limits = tuple((outer.get(d, d), lo.xreplace(outer), hi.xreplace(outer)) for d, lo, hi in t.limits)
+    names = dict(zip(sorted(inner, key=sp.default_sort_key),
+                     _display_names(taken | {v.name for v in outer.values()}, len(inner))))
+    return Term(t.coeff.xreplace(names), t.factor.xreplace({**outer, **names}), limits)
+
+
+def _inner_bound(t: Term) -> set[sp.Symbol]:
+    """The bound variables of the sums inside the atoms of ``t``."""
+    return {lim[0] for e in (t.coeff, t.factor) for s in e.atoms(sp.Sum) for lim in s.limits}
 
 
 def _own_nested_names(t: Term) -> Term:
@@ -885,12 +989,7 @@ def _own_nested_names(t: Term) -> Term:
 
 def _name_inner_sums(t: Term, taken: set[str]) -> Term:
     """Short display names for the bound variables of sums inside atoms of ``t``."""
-    inner = {
-        lim[0]
-        for e in (t.coeff, t.factor)
-        for s in e.atoms(sp.Sum)
-        for lim in s.limits
-    }
+    inner = _inner_bound(t)
     if not inner:
         return t
     mapping = dict(zip(sorted(inner, key=sp.default_sort_key), _display_names(taken, len(inner))))
@@ -950,7 +1049,11 @@ def _equal_normal_forms(before: sp.Expr, after: sp.Expr, options: tuple) -> bool
     """Does ``before - after`` normalize to nothing? Each side's normal form is remembered
     (in a derivation, one step's ``after`` is the next step's ``before``), so usually only
     the new side is normalized; the full difference is normalized when that shortcut fails."""
+    if rename_bound(before) == rename_bound(after):
+        return True  # the same up to the names of bound variables
     b, a = _normal_form(before, options), _normal_form(after, options)
+    if b == a:  # the same terms: their difference collects to nothing
+        return True
     if collect(b + tuple(Term(-t.coeff, t.factor, t.limits) for t in a)) == ():
         return True
     return _normal_form(before - after, options) == ()
@@ -967,13 +1070,14 @@ def index_prover(
 
     Derivations using it must declare its side conditions (:attr:`Prover.uses`):
     :data:`IN_RANGE`, with ``zero_outside`` (the arrays' shapes) also :data:`ZERO_OUTSIDE` and
-    the shapes (``array shapes``), and each definition in ``defined`` (the entries that
-    derivatives go through without being unfolded); and each identity in ``zero_sums``.
+    the shapes (``array shapes``), each definition in ``defined`` (the entries that
+    derivatives go through without being unfolded) and each identity in ``zero_sums``
+    (:attr:`ZeroSum.declared_as`).
     ``nested_sums=True`` lets it recognise equal sums nested inside factors
     (:func:`canonical_nested_sums`)."""
     shapes = _shapes_of(zero_outside)
-    defined = tuple(defined)
-    options = (tuple(zero_sums), freeze(shapes), nested_sums, defined)
+    defined, zero_sums = tuple(defined), tuple(zero_sums)
+    options = (zero_sums, freeze(shapes), nested_sums, defined)
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         before, after = unfold(before), unfold(after)
@@ -993,6 +1097,7 @@ def index_prover(
         uses += [ZERO_OUTSIDE.name, SHAPES]
     if zero_sums:
         name += " (with zero-sum identities)"
+        uses += [z.declared_as for z in zero_sums]
     if nested_sums:
         name += " (nested sums renamed)"
     return Prover(name, decide, tuple(uses))

@@ -112,7 +112,7 @@ class Normalization:
     @property
     def zero_sum(self) -> ZeroSum:
         return ZeroSum(self.hat.base, self.reduced, tuple(sp.S.Zero for _ in self.reduced),
-                       tuple(size - 1 for size in self.sizes))
+                       tuple(size - 1 for size in self.sizes), "Σ x̂ = 0")
 
 
 def _fresh(preferred: Sequence[str], taken: set[str]) -> str:
@@ -145,7 +145,8 @@ def recognize(terms: Sequence[Term], entry: sp.Indexed, ranges: Mapping[sp.Symbo
 
 
 def _match(base: sp.Expr, entry: sp.Indexed, ranges, taken: set[str]) -> Normalization | None:
-    """``base`` as :math:`c \\sum_\\rho u^2 + b` (see the module docstring), or ``None``."""
+    """``base`` as :math:`c \\sum_\\rho u^2 + b` (see the module docstring; a constant weight
+    inside the sum, as in ``mean(2*(X[n, k] - mu[n])**2, k)``, counts towards :math:`c`), or ``None``."""
     array = entry.base
     inner = [a for a in sp.Add.make_args(base) if a.has(array)]
     if len(inner) != 1:
@@ -155,8 +156,8 @@ def _match(base: sp.Expr, entry: sp.Indexed, ranges, taken: set[str]) -> Normali
         return None
     total = sums[0]
     dummies = [lim[0] for lim in total.limits]
-    body = total.function
-    if not (isinstance(body, sp.Pow) and body.exp == 2):
+    weight, body = total.function.as_independent(array, *dummies, as_Add=False)  # c·u², c a constant
+    if weight.has(sp.Sum) or not (isinstance(body, sp.Pow) and body.exp == 2):
         return None
     u = body.base
     reads = [e for e in u.atoms(sp.Indexed) if e.base == array]

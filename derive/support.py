@@ -114,9 +114,10 @@ def support_prover(shapes: Shapes, *, zero_sums: Iterable[ZeroSum] = ()) -> Prov
     """A prover that decides ``before == after`` by :func:`normalize_on_support`.
 
     Derivations using it must declare :data:`~derive.index.IN_RANGE`,
-    :data:`~derive.index.ZERO_OUTSIDE` and the shapes (:func:`shapes_assumption`)."""
+    :data:`~derive.index.ZERO_OUTSIDE`, the shapes (:func:`shapes_assumption`) and each
+    identity in ``zero_sums``."""
     zero_sums = tuple(zero_sums)
-    side_conditions = index_prover(zero_outside=shapes).uses
+    side_conditions = index_prover(zero_outside=shapes, zero_sums=zero_sums).uses
 
     def decide(before: sp.Basic, after: sp.Basic, unfold) -> bool:
         before, after = unfold(before), unfold(after)

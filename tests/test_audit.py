@@ -75,3 +75,54 @@ def test_the_command_prints_the_audit_and_fails_on_a_survivor(capsys, monkeypatc
     monkeypatch.setattr(audit_module.Derivation, "accepts", lambda self, number, after: True)
     assert main(["derive", "relu", "--audit"]) == 1
     assert "SURVIVED" in capsys.readouterr().out
+
+
+# -- the closed form of a defined normalizing layer, where the prover takes its shortcuts ---------
+
+def _closed_form(path: str) -> Derivation:
+    from pathlib import Path
+
+    from derive.define import define
+    from derive.defined import derive
+
+    layers = Path(__file__).resolve().parent.parent / "examples" / "layers"
+    return derive(define(layers / path)).closed_forms["X"]
+
+
+def test_every_mutant_of_a_defined_closed_form_is_refused():
+    d = _closed_form("builtin/batchnorm.toml")
+    report = audit(d)
+    assert [s.rule for s in d.steps][-4:] == ["name the square root", "substitute the centered input",
+                                              "apply Σ x̂ = 0", "factor"]
+    totals = summary([report])
+    assert report.passed and totals["bare"] == 0 and totals["mutants"] >= 3 * totals["steps"]
+
+
+def test_a_closed_form_step_equal_only_up_to_a_free_index_is_refused():
+    # the steps equal to the one before up to the names of bound variables ("forward pass",
+    # "name the square root") are accepted without normalizing: a renamed free index is not bound
+    d = _closed_form("builtin/batchnorm.toml")
+    for number, rule in enumerate((s.rule for s in d.steps), start=1):
+        if rule not in ("forward pass", "name the square root"):
+            continue
+        after = d.steps[number - 1].after
+        assert d.accepts(number, after)
+        n, k = sp.Symbol("n", integer=True), sp.Symbol("k", integer=True)
+        assert not d.accepts(number, after.xreplace({n: k}))  # a free index renamed: another entry
+        outer = next(s for s in sp.preorder_traversal(after) if isinstance(s, sp.Sum))
+        bound = outer.limits[0][0]
+        renamed = after.xreplace({outer: outer.xreplace({bound: sp.Symbol("q", integer=True)})})
+        assert renamed != after and d.accepts(number, renamed)  # a bound variable's name changes nothing
+        free = after.xreplace({outer: sp.Sum(outer.function.xreplace({bound: n}), *outer.limits)})
+        assert not d.accepts(number, free)  # the summand reads the free n: N times one entry
+
+
+def test_a_wrong_closed_form_result_does_not_build():
+    from derive.errors import LayergradError as Error
+
+    d = _closed_form("builtin/layernorm.toml")
+    wrong = Derivation(d.title, d.start, d.assumptions, list(d.steps[:-1]))
+    with pytest.raises(Error, match="not proven"):
+        wrong.step(2 * d.result, "factor", "take out the common factor", by=d.steps[-1].prover)
+    wrong.step(d.result, "factor", "take out the common factor", by=d.steps[-1].prover)
+    assert wrong.result == d.result and not wrong.verify()

@@ -272,9 +272,12 @@ def test_full_runs_time_the_symbolic_side_in_fresh_processes():
     from numeric.bench.core import fresh_process
 
     names = [row.name for row in bench.all_rows(quick=False) if row.group == "symbolic"]
-    assert names == [f"derive {name}" for name in LAYERS] + ["batchnorm closed form", "export module",
+    defined = [f"derive --define {name}" for name in ("instancenorm", "layernorm", "batchnorm")]
+    assert names == [f"derive {name}" for name in LAYERS] + ["batchnorm closed form", *defined, "export module",
                                                              "validate exported", "start-up", "check a class",
                                                              "quiz8 sheets"]
+    goals = {row.name: row.goals for row in bench.all_rows(quick=False) if row.name in defined}
+    assert all(g[0].max == 2.0 for g in goals.values()) and len(goals) == 3
     assert fresh_process("import math", "x = math.fsum(range(10))").seconds >= 0
     with pytest.raises(LayergradError, match="ZeroDivisionError"):
         fresh_process("", "1 / 0")

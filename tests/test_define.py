@@ -247,3 +247,28 @@ def test_sizes_are_distinct_so_that_a_transposed_gradient_fails():
     module.silu_backward = lambda dout, cache: right(dout.T.T, cache).T.reshape(right(dout, cache).shape)
     defn = define(EXAMPLES[[p.stem for p in EXAMPLES].index("silu")])
     assert not all(v.passed for v in check(module, defn))
+
+
+def test_a_weighted_variance_is_recognised_and_its_weight_kept():
+    import sympy as sp
+
+    from derive.index import normalize
+
+    layer = derive(define({"name": "wnorm", "inputs": {"X": ["N", "D"]}, "constants": {"eps": 1e-5}, "forward": [
+        "mu[n] = mean(X[n, k], k)", "v[n] = mean(2*(X[n, k] - mu[n])**2, k)",
+        "Y[n, d] = (X[n, d] - mu[n]) / sqrt(v[n] + eps)"]}))
+    closed = layer.closed_forms["X"]
+    assert [s.rule for s in closed.steps][-3:] == ["substitute the centered input", "apply Σ x̂ = 0", "factor"]
+    named = {str(e.base): e.base for e in closed.result.atoms(sp.Indexed)}
+    dY, xhat, s = named["dY"], named["xhat"], named["s"]
+    n, d = closed.start.variables[0].indices
+    k, D = sp.Symbol("k", integer=True), layer.definition.symbols["D"]
+
+    def expected(weight):
+        return (D * dY[n, d] - sp.Sum(dY[n, k], (k, 0, D - 1))
+                - weight * xhat[n, d] * sp.Sum(dY[n, k] * xhat[n, k], (k, 0, D - 1))) / (D * s[n])
+
+    assert normalize(closed.result - expected(2)) == ()  # the 2 of the variance in front of Σ dY·x̂
+    assert normalize(closed.result - expected(1)) != ()
+    # the generated code (from the staged derivation) agrees with finite differences
+    assert all(v.passed for v in check(generated(layer.definition), layer.definition, seed=0))

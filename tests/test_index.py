@@ -302,3 +302,49 @@ def test_the_prover_uses_declared_zero_sums_only_when_given():
     before, after = y[i] + sp.Sum(z[k, j], (k, 1, n)), y[i]
     assert not index_prover()(before, after)
     assert index_prover(zero_sums=[identity])(before, after)
+
+
+def test_rename_bound_tells_a_bound_variable_from_the_same_name_free():
+    x, y = sp.IndexedBase("x"), sp.IndexedBase("y")
+    k, m = sp.symbols("k m", integer=True)
+    s0, s1 = sp.Symbol("_s0_0", integer=True), sp.Symbol("_s1_0", integer=True)
+    assert rename_bound(x[k] + sp.Sum(x[k], (k, 0, N - 1))) == x[k] + sp.Sum(x[s0], (s0, 0, N - 1))
+    nested = sp.Sum(x[k] * sp.Sum(y[k] * x[m], (k, 0, N - 1)), (k, 0, N - 1))  # the inner sum rebinds k
+    assert rename_bound(nested) == sp.Sum(x[s0] * sp.Sum(y[s1] * x[m], (s1, 0, N - 1)), (s0, 0, N - 1))
+
+
+def test_chained_deltas_contract_as_one_renaming_at_a_time_would():
+    f = sp.IndexedBase("f")
+    a, b, c = (sp.Dummy(name, integer=True) for name in "abc")
+    i = sp.Symbol("i", integer=True)
+    term = Term(sp.S.One, sp.KroneckerDelta(a, i) * sp.KroneckerDelta(b, a) * sp.KroneckerDelta(c, b) * f[a, b, c],
+                ((a, sp.S.Zero, N - 1), (b, sp.S.Zero, N - 1), (c, sp.S.Zero, N - 1)))
+    assert contract_deltas([term]) == (Term(sp.S.One, f[i, i, i], ()),)
+    # a delta decided 0 on the way (two different numbers): the term as one renaming at a time leaves it
+    zero = Term(sp.S.One, sp.KroneckerDelta(a, 0) * sp.KroneckerDelta(a, 1) * f[a, b, c], ((a, sp.S.Zero, N - 1),))
+    assert contract_deltas([zero]) == (Term(sp.S.One, sp.S.Zero, ()),)
+
+
+def test_canonical_inner_names_give_the_same_normal_form():
+    x = sp.IndexedBase("x")
+    k, j = sp.symbols("k j", integer=True)
+    root = sp.sqrt(sp.Sum(x[k] ** 2, (k, 0, N - 1)))
+    expr = sp.Derivative(sp.Sum(x[j] / root, (j, 0, N - 1)), x[n])
+    plain = collect(canonical_nested_sums(sum_constants(contract_deltas(multiply_out(expr)))))
+    assert normalize(expr, nested_sums=True) == plain
+    assert normalize(expr - to_expr(plain), nested_sums=True) == ()
+
+
+def test_a_zero_sum_identity_is_a_side_condition_the_derivation_declares():
+    z = sp.IndexedBase("z")
+    k = sp.Symbol("k", integer=True)
+    identity = ZeroSum(z, 0, sp.S.Zero, N - 1)
+    prover = index_prover(zero_sums=[identity])
+    assert prover.uses == (IN_RANGE.name, "Σ z = 0")
+    declared = identity.assumption("Σ z = 0", "z is centred")
+    d = Derivation("uses the identity", 3 + sp.Sum(z[k], (k, 0, N - 1)), [IN_RANGE, declared])
+    d.step(sp.Integer(3), "apply Σ z = 0", "the sum vanishes", by=prover)
+    assert d.justification(1) == ("prover", prover.name, (IN_RANGE.name, "Σ z = 0"))
+    bare = Derivation("does not declare it", 3 + sp.Sum(z[k], (k, 0, N - 1)), [IN_RANGE])
+    with pytest.raises(LayergradError, match="Σ z = 0"):
+        bare.step(sp.Integer(3), "apply Σ z = 0", "the sum vanishes", by=prover)

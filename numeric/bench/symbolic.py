@@ -16,6 +16,9 @@ r"""The symbolic side: deriving, exporting, validating.
   teaching layer.
 * ``layergrad --help``: the command's start, interpreter included, against the interpreter
   starting and doing nothing (``python -c pass``).
+* ``derive --define NAME``: ``layergrad derive --define FILE`` end to end for the slowest shipped
+  definitions (:data:`DEFINED`, the normalizing ones with a closed form), interpreter start
+  included: every derivation built with every step proved, then printed.
 
 ``--quick`` keeps only ``validate exported`` and ``layergrad --help``: the others take what they
 take at any size.
@@ -36,12 +39,33 @@ from derive.registry import LAYERS
 from .common import exported, exported_source
 from .core import Goal, Row, fresh_process
 
-__all__ = ["FOCUSED", "rows"]
+__all__ = ["DEFINED", "FOCUSED", "rows"]
 
 FOCUSED: tuple[tuple[str, str, str, float], ...] = (
     ("batchnorm closed form", "from derive.batchnorm import BATCHNORM, closed_form", "closed_form(BATCHNORM)", 1.0),
 )
 """Derivations with a goal in seconds: (row name, imports, the timed call, goal)."""
+
+
+DEFINED: tuple[tuple[str, str, float], ...] = (
+    ("instancenorm", "examples/layers/instancenorm.toml", 2.0),
+    ("layernorm", "examples/layers/builtin/layernorm.toml", 2.0),
+    ("batchnorm", "examples/layers/builtin/batchnorm.toml", 2.0),
+)
+"""Defined layers whose ``layergrad derive --define`` has a goal in seconds: (name, file, goal)."""
+
+
+def _define(path: str) -> dict:
+    """``layergrad derive --define PATH`` as a contender (its output discarded)."""
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "layergrad.cli", "derive", "--define", str(root / path)]
+
+    def call() -> None:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise LayergradError(f"layergrad derive --define {path} failed: {done.stderr.strip()}")
+
+    return {"layergrad derive": call}
 
 
 def _derive(name: str) -> dict:
@@ -134,6 +158,13 @@ def rows(quick: bool) -> list[Row]:
             goals=(Goal("seconds", max=goal),), memory=False, rounds=3, warmup=False,
             note=f"{name}: {timed} alone (recovered by the engine with symbolic n and proved)")
         for name, prepare, timed, goal in FOCUSED
+    ]
+    derive += [
+        Row(name=f"derive --define {name}", group="symbolic", size="symbolic", dtype="—",
+            contenders=("layergrad derive",), setup=lambda path=path: _define(path),
+            goals=(Goal("seconds", max=goal),), memory=False, rounds=3, warmup=False,
+            note=f"derive --define {name}: layergrad derive --define {path} end to end, interpreter start included")
+        for name, path, goal in DEFINED
     ]
     return [
         *derive,
