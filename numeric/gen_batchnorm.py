@@ -30,6 +30,7 @@ import sympy as sp
 
 from derive import batchnorm as bn
 from derive.derivation import Assumption
+from derive.errors import LayergradError
 from derive.index import abbreviate, multiply_out, substitute, to_expr
 from derive.printing import text
 
@@ -41,6 +42,12 @@ __all__ = ["NORM_HELPERS", "functions", "preamble"]
 A = bn.arrays()
 CENTERED = sp.IndexedBase("C", real=True)
 """The centered input :math:`C = X - \\mu` (``xc``), introduced for the code only."""
+SCALED = sp.IndexedBase("G", real=True)
+"""The scaled upstream gradient :math:`G = \\gamma \\odot dY` (``g``), introduced for the code only
+where :math:`\\gamma` varies along the reduced indices (layer and group normalization): the closed
+form's sums :math:`\\sum \\gamma\\,dY` and :math:`\\sum \\gamma\\,dY \\odot Z` become sums over one
+array, and :math:`\\partial L/\\partial X` a multiple of it, with no outer product of
+:math:`\\gamma` and :math:`1/s` of the input's size."""
 
 NORM_HELPERS = '''def _norm_settings(function, param, running):
     """(mode, eps, momentum) from a bn_param / ln_param / gn_param dict, each checked."""
@@ -164,7 +171,7 @@ _NAMES = {"X": "x", "Z": "z", "dY": "dout", "dZ": "dz", "mu": "mu", "var": "var"
 
 def _lowering(f: bn.Family, accumulate: tuple[str, str] | None = None) -> Lowering:
     """The lowering over the member's axes, with the code's names of its arrays and sizes."""
-    names = {A[key]: name for key, name in _NAMES.items()} | {CENTERED: "xc", bn.EPS: "eps"}
+    names = {A[key]: name for key, name in _NAMES.items()} | {CENTERED: "xc", SCALED: "g", bn.EPS: "eps"}
     names |= {a.size: a.size.name for a in f.axes}
     return Lowering({a.index: a.size for a in f.axes}, names, accumulate=accumulate)
 
@@ -176,6 +183,31 @@ def _centered(f: bn.Family, expr: sp.Expr, mean: sp.IndexedBase, variance: sp.In
     terms = substitute(multiply_out(expr), [written])
     terms = abbreviate(terms, A["s"][f.kept], sp.sqrt(variance[f.kept] + bn.EPS))
     return to_expr(terms)
+
+
+def _scaled(f: bn.Family, expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every product :math:`\\gamma_{\\ldots} dY_{\\ldots}` at matching parameter
+    indices written :math:`G_{\\ldots}` (checked: substituting G's definition back gives ``expr``)."""
+    positions = [f.layout.index(p) for p in f.param_indices]
+
+    def fold(product: sp.Mul) -> sp.Expr:
+        factors = list(product.args)
+        for gamma in [e for e in factors if isinstance(e, sp.Indexed) and e.base == A["gamma"]]:
+            for dout in [e for e in factors if isinstance(e, sp.Indexed) and e.base == A["dY"]]:
+                if gamma in factors and dout in factors and \
+                        tuple(dout.indices[n] for n in positions) == tuple(gamma.indices):
+                    factors.remove(gamma)
+                    factors.remove(dout)
+                    factors.append(SCALED[dout.indices])
+        return sp.Mul(*factors)
+
+    expr = sp.expand(expr)
+    folded = expr.replace(lambda e: isinstance(e, sp.Mul), fold)
+    back = folded.replace(lambda e: isinstance(e, sp.Indexed) and e.base == SCALED,
+                          lambda e: A["gamma"][tuple(e.indices[n] for n in positions)] * A["dY"][e.indices])
+    if sp.expand(back - expr) != 0:
+        raise LayergradError(f"writing γ·dY as G changed {expr}")
+    return folded
 
 
 def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
@@ -194,6 +226,7 @@ def _forward_statements(f: bn.Family, mode: str, indent: int = 8) -> str:
         program.collect("s", defs["scale"].statement.rhs.xreplace({A["var"]: variance}), f.kept)
     z = defs["normalize"].statement.rhs.xreplace({A["mu"]: mean, A["var"]: variance})
     program.collect("z", _centered(f, z, mean, variance), f.layout)
+    program.reuse("z", "xc")  # the centered input is read for the last time
     program.collect("out", defs["affine"].statement.rhs, f.layout)
     return program.source(indent)
 
@@ -210,12 +243,16 @@ def _backward_statements(f: bn.Family, how: str) -> str:
         dx = bn.stage(f, "X").result
     elif how == "closed":
         dx = bn.closed_form(f).result
+        if set(f.param_indices) & set(f.reduced_indices):
+            program.collect("g", A["gamma"][f.param_indices] * A["dY"][f.layout], f.layout)
+            dx = _scaled(f, dx)
     else:
         test = bn.test_mode(f).result
         dx = _centered(f, test, A["running_mean"], A["running_var"])
     program.collect("dbeta", beta.result, f.param_indices)
     program.collect("dgamma", gamma.result, f.param_indices)
     program.collect("dx", dx, f.layout)
+    program.reuse("dx", "g")  # G, where there is one, is read for the last time
     return program.source(8)
 
 

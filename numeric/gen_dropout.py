@@ -70,6 +70,22 @@ def _dropout_settings(dropout_param):
             "in this module p is the {word}"
         )
     return p, mode''',
+        '''
+def _dropout_backward_arguments(dout, cache):
+    """(dout, mask, train) from dropout_backward's arguments, each checked (the slow path)."""
+    try:
+        dropout_param, mask = cache
+        mode = dropout_param["mode"]
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise LayergradError(
+            "dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward"
+        ) from None
+    dout = _floating("dout", dout)
+    if mode != "train" or mask is None:  # the mask is None when the forward pass ran in test mode
+        return dout, None, False
+    if dout.shape != np.shape(mask):
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {np.shape(mask)} (x's)")
+    return dout, mask, True''',
         FLOATING_HELPER,
     ]
 
@@ -88,9 +104,13 @@ def functions(convention: Convention | str, draw: Draw | str | None = None) -> l
 
     names = {dropout.U: "np.random.rand(*x.shape)", s["D"]: "keep", s["Mm"]: "mask", s["Ym"]: "x", s["p"]: "p",
              s["dL_dH"]: "dout", sp.Symbol("Y_ij", real=True): "x", **probability}
+    # the draw compares with the API's p itself (the notebooks' masks, entry for entry); the scaled
+    # mask divides by it in x's dtype, so that the mask, the output and the gradient stay in x's dtype
+    in_dtype = {**names, **{symbol: "p_x" for symbol in probability}}
     axes = (s["i"], s["j"])
-    train, test, grad = (Lowering(dict.fromkeys(axes, sp.Symbol("n")), names) for _ in range(3))
-    train.assign("keep", dropout.mask_draw(convention, draw), ())
+    draw_program, train, test, grad = (Lowering(dict.fromkeys(axes, sp.Symbol("n")), table)
+                                       for table in (names, in_dtype, names, names))
+    draw_program.assign("keep", dropout.mask_draw(convention, draw), ())
     train.assign("mask", scaled_mask, axes)
     train.assign("out", forward.result, axes)
     test.assign("out", mean.result, ())
@@ -111,7 +131,7 @@ def dropout_forward(x, dropout_param):
       with 'seed', NumPy's global random state is seeded with it first, as in the notebooks.
 
     Returns (out, cache): out has x's shape and dtype; cache = (dropout_param, mask), where
-    mask = D/q in training and None at test time.
+    mask = D/q (in x's dtype) in training and None at test time.
     """
     p, mode = _dropout_settings(dropout_param)
     {floating("x")}
@@ -119,29 +139,34 @@ def dropout_forward(x, dropout_param):
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
+{draw_program.source(8)}
+        p_x = x.dtype.type(p)  # p in x's dtype: the mask and the output stay in it
 {train.source(8)}
     else:
 {test.source(8)}
-    out = out.astype(x.dtype, copy=False)
     return out, (dropout_param, mask)
 '''
     backward_source = f'''
 def dropout_backward(dout, cache):
     """Inverted dropout, backward pass: {_eq(backward)} (train), ∂L/∂Y = ∂L/∂H (test).
 
-    Inputs: dout, the upstream gradient ∂L/∂H; cache from dropout_forward.
-    Returns dx = ∂L/∂Y, with dout's shape and dtype.
+    Inputs: dout, the upstream gradient ∂L/∂H; cache = (dropout_param, mask) from dropout_forward
+    (the mode is read again here, as the course's code reads it).
+    Returns dx = ∂L/∂Y with dout's shape, in NumPy's dtype for dout·M (dout's own when it has x's).
     """
-    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
-        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
-    {floating("dout")}
-    if mask is None or dropout_param.get("mode") != "train":
+    try:  # the common case: the course's unpacking and one shape comparison (dout of a type or dtype
+        # that does not multiply, e.g. a list or strings, raises and takes the slow path, which refuses it)
+        dropout_param, mask = cache
+        if dropout_param["mode"] == "train" and dout.shape == mask.shape:
+{grad.source(12)}
+            return dx
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        pass  # anything unusual takes the slow path, which says what is wrong
+    dout, mask, train = _dropout_backward_arguments(dout, cache)
+    if not train:
         return dout
-    if dout.shape != mask.shape:
-        raise LayergradError(f"dropout_backward: dout has shape {{dout.shape}}, expected {{mask.shape}} (x's)")
 {grad.source(4)}
-    return dx.astype(dout.dtype, copy=False)
+    return dx
 '''
     return [
         GeneratedFunction("dropout_forward", forward_source, (forward.title, mean.title)),

@@ -31,9 +31,9 @@ def test_the_module_is_marked_hashed_and_documents_its_convention(layers):
 
 def test_the_arithmetic_lines_come_from_the_derivations():
     keep, drop = module_source("cs231n", "keep"), module_source("cs231n", "drop")
-    assert "keep = np.random.rand(*x.shape) < p" in keep and "mask = keep/p" in keep and "out = mask*x" in keep
+    assert "keep = np.random.rand(*x.shape) < p" in keep and "mask = keep/p_x" in keep and "out = mask*x" in keep
     # the drop rate's default draw is CS231n 2017's and CS182's rand >= p; cs6353's rand < 1 - p on request
-    assert "keep = np.random.rand(*x.shape) >= p" in drop and "mask = keep/(1 - p)" in drop
+    assert "keep = np.random.rand(*x.shape) >= p" in drop and "mask = keep/(1 - p_x)" in drop
     assert 'DROPOUT_DRAW = "rand >= p"' in drop and 'DROPOUT_DRAW = "rand < p"' in keep
     lt = module_source("cs231n", "drop", draw="lt")
     assert "keep = np.random.rand(*x.shape) < (1 - p)" in lt and 'DROPOUT_DRAW = "rand < 1 - p"' in lt
@@ -159,3 +159,41 @@ def test_non_numeric_input_is_refused(layers):
 def test_unknown_api_is_refused():
     with pytest.raises(LayergradError, match="unknown API"):
         module_source("pytorch", "keep")
+
+
+def test_dropout_backward_fast_path_keeps_its_refusals_and_leniency(layers):
+    x = np.random.default_rng(2).standard_normal((3, 4))
+    _, cache = layers.dropout_forward(x, {"p": 0.5, "mode": "train", "seed": 1})
+    mask = cache[1]
+    dout = np.arange(12.0).reshape(3, 4)
+    assert np.array_equal(layers.dropout_backward(dout.tolist(), cache), dout * mask)  # a list is an array
+    ints = layers.dropout_backward(np.arange(12).reshape(3, 4), cache)
+    assert ints.dtype == np.float64 and np.array_equal(ints, dout * mask)
+    view = np.arange(24.0).reshape(3, 8)[:, ::2]  # non-contiguous
+    assert np.array_equal(layers.dropout_backward(view, cache), view * mask)
+    for bad in (np.full((3, 4), "a"), np.full((3, 4), None)):
+        with pytest.raises(LayergradError, match="floating-point"):
+            layers.dropout_backward(bad, cache)
+    for broadcastable in (np.ones((1, 4)), np.ones(4), np.ones((1, 3, 4))):  # NumPy would broadcast these
+        with pytest.raises(LayergradError, match=r"dout has shape .*, expected \(3, 4\)"):
+            layers.dropout_backward(broadcastable, cache)
+    for foreign in ((cache[0],), ({"p": 0.5}, mask), ("train", mask), None):
+        with pytest.raises(LayergradError, match="cache must be the"):
+            layers.dropout_backward(dout, foreign)
+    cache[0]["mode"] = "test"  # the mode is read again, as the course's code reads it
+    assert layers.dropout_backward(dout, cache) is dout
+    _, test_cache = layers.dropout_forward(x, {"p": 0.5, "mode": "test"})
+    test_cache[0]["mode"] = "train"  # no mask was drawn: the forward pass was the identity
+    assert layers.dropout_backward(dout, test_cache) is dout
+
+
+def test_float32_dropout_stays_float32_and_draws_the_float64_mask(layers):
+    x64 = np.random.default_rng(3).standard_normal((50, 40))
+    param = {"p": 0.3, "mode": "train", "seed": 5}
+    out64, (_, mask64) = layers.dropout_forward(x64, dict(param))
+    out32, (_, mask32) = layers.dropout_forward(x64.astype(np.float32), dict(param))
+    assert out32.dtype == mask32.dtype == np.float32
+    assert np.array_equal(mask32 != 0, mask64 != 0)  # the same draw, compared with p itself
+    np.testing.assert_allclose(out32, out64, rtol=3e-7, atol=0)
+    dx = layers.dropout_backward(np.ones((50, 40), np.float32), (param, mask32))
+    assert dx.dtype == np.float32 and np.array_equal(dx, mask32)

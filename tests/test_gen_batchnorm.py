@@ -292,3 +292,89 @@ def test_the_course_leniencies_integers_and_test_mode_before_training():
     assert conv.dtype == np.float64
     with pytest.raises(LayergradError, match="x must be a floating-point array"):
         layers.affine_forward(np.array([["a", "b"]]), np.ones((2, 2)), np.zeros(2))
+
+
+def _inputs(kind, layout, dtype, rng):
+    """x, dout in the given memory layout ("C", "F" or a strided view), with γ and β."""
+    shape = {"batchnorm": (6, 5), "layernorm": (6, 5), "spatial_batchnorm": (3, 4, 2, 3),
+             "groupnorm": (3, 4, 2, 3)}[kind]
+    big = (3 * rng.standard_normal((2 * shape[0], *shape[1:])) + 2).astype(dtype)
+    x = big[::2] if layout == "strided" else np.asarray(big[: shape[0]], order=layout)
+    dout = rng.standard_normal(shape).astype(dtype)
+    dout = np.asfortranarray(dout) if layout == "F" else dout
+    param_shape = (1, shape[1], 1, 1) if kind == "groupnorm" else (shape[1],)
+    return x, dout, rng.standard_normal(param_shape).astype(dtype), rng.standard_normal(param_shape).astype(dtype)
+
+
+def _passes(m, kind):
+    return {"batchnorm": (lambda x, g, b: m.batchnorm_forward(x, g, b, {"mode": "train"}), m.batchnorm_backward_alt),
+            "layernorm": (lambda x, g, b: m.layernorm_forward(x, g, b, {}), m.layernorm_backward),
+            "spatial_batchnorm": (lambda x, g, b: m.spatial_batchnorm_forward(x, g, b, {"mode": "train"}),
+                                  m.spatial_batchnorm_backward),
+            "groupnorm": (lambda x, g, b: m.spatial_groupnorm_forward(x, g, b, 2, {}), m.spatial_groupnorm_backward),
+            }[kind]
+
+
+@pytest.mark.parametrize("kind", ["batchnorm", "layernorm", "spatial_batchnorm", "groupnorm"])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_buffers_reused_in_place_are_the_code_s_own(layers, kind, layout, dtype):
+    """Z is computed in the centered input's memory and ∂L/∂X in G's: the caller's x, dout and
+    the cache are never written, whatever their layout, and a second backward call agrees."""
+    rng = np.random.default_rng(11)
+    x, dout, gamma, beta = _inputs(kind, layout, dtype, rng)
+    forward, backward = _passes(layers, kind)
+    saved = [a.copy() for a in (x, dout, gamma, beta)]
+    out, cache = forward(x, gamma, beta)
+    z_before = cache["z"].copy()
+    first = backward(dout, cache)
+    second = backward(dout, cache)
+    for a, b in zip((x, dout, gamma, beta), saved):
+        assert np.array_equal(a, b)
+    assert np.array_equal(cache["z"], z_before) and not np.shares_memory(cache["z"], x)
+    assert out.dtype == dtype and all(g.dtype == dtype for g in first)
+    for a, b in zip(first, second):
+        assert np.array_equal(a, b)
+    ref_out, ref_cache = forward(x.astype(np.float64, order="C"), gamma.astype(np.float64), beta.astype(np.float64))
+    ref = backward(dout.astype(np.float64, order="C"), ref_cache)
+    tolerance = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(out, ref_out, rtol=tolerance, atol=tolerance)
+    for got, want in zip(first, ref):
+        np.testing.assert_allclose(got, want, rtol=tolerance * 10, atol=tolerance * 10 * np.abs(want).max())
+
+
+def test_layer_norm_matches_the_hand_written_closed_form_and_complex_data_is_not_conjugated(layers):
+    """Against the bench's hand-written NumPy (float64), and for complex data against the same
+    formulas with plain (unconjugated) squares and products: np.vecdot conjugates its first
+    argument, which the generated code must undo."""
+    from numeric.bench.batchnorm import hand_backward, hand_forward
+
+    rng = np.random.default_rng(12)
+    x, dout = 3 * rng.standard_normal((7, 9)) + 1, rng.standard_normal((7, 9))
+    gamma, beta = rng.standard_normal(9), rng.standard_normal(9)
+    out, cache = layers.layernorm_forward(x, gamma, beta, {"eps": 1e-5})
+    ref_out, ref_cache = hand_forward(x, gamma, beta, (1,))
+    np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-12)
+    for got, want in zip(layers.layernorm_backward(dout, cache), hand_backward(dout, ref_cache)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11)
+    xz = x + 1j * rng.standard_normal(x.shape)
+    mu = xz.mean(axis=1, keepdims=True)
+    z = (xz - mu) / np.sqrt(((xz - mu) * (xz - mu)).mean(axis=1, keepdims=True) + 1e-5)
+    out, cache = layers.layernorm_forward(xz, gamma, beta, {"eps": 1e-5})
+    np.testing.assert_allclose(out, gamma * z + beta, rtol=1e-12, atol=1e-12)
+    dz = dout + 1j * rng.standard_normal(x.shape)
+    g, d = dz * gamma, x.shape[1]
+    s = np.sqrt(((xz - mu) * (xz - mu)).mean(axis=1, keepdims=True) + 1e-5)
+    dx = (d * g - g.sum(axis=1, keepdims=True) - z * (g * z).sum(axis=1, keepdims=True)) / (d * s)
+    np.testing.assert_allclose(layers.layernorm_backward(dz, cache)[0], dx, rtol=1e-11, atol=1e-11)
+
+
+def test_the_closed_forms_are_one_pass_per_term():
+    source = module_source("cs231n", "keep", layers=("layernorm", "batchnorm"))
+    ln = source[source.index("def layernorm_backward"):]
+    assert "g = dout*gamma" in ln and "np.vecdot(g.conj(), z)" in ln
+    assert "dx = np.divide(g, s[:, None], out=g if g.dtype == s.dtype else None)" in ln
+    assert "einsum('a,ia,ia->i'" not in ln and "gamma/s[:, None]" not in ln  # no outer product of γ and 1/s
+    forward = source[source.index("def layernorm_forward"):source.index("def layernorm_backward")]
+    assert "z = np.divide(xc, s[:, None], out=xc if xc.dtype == s.dtype else None)" in forward
+    assert "np.vecdot(xc.conj(), xc, dtype=wide)" in forward

@@ -189,3 +189,21 @@ def test_sums_gather_against_one_hot_booleans_stay_boolean_and_repeats_are_compu
     assert np.array_equal(scope["picked"], scores[np.arange(5), y])
     assert np.array_equal(scope["n"], (positive & ~onehot).sum(axis=1))
     assert np.array_equal(scope["h"], np.where(onehot, 0, scores))
+
+
+@pytest.mark.parametrize("name, reference", [("softmax_loss", reference_softmax), ("svm_loss", reference_svm)])
+def test_losses_read_any_memory_layout_and_refuse_negative_labels(layers, name, reference):
+    """The margin's row term is read through the labelled entries of x itself: a Fortran-ordered
+    or strided x gives the contiguous answer, and a negative label (which NumPy's indexing would
+    read from the end of the row) is refused."""
+    loss_fn = getattr(layers, name)
+    rng = np.random.default_rng(4)
+    wide, y = 5 * rng.standard_normal((30, 20)), rng.integers(0, 10, 30)
+    contiguous = np.ascontiguousarray(wide[:, ::2])
+    expected_loss, expected_dx = reference(contiguous, y)
+    for x in (wide[:, ::2], np.asfortranarray(contiguous), contiguous):
+        loss, dx = loss_fn(x, y)
+        assert abs(loss - expected_loss) < 1e-12 * max(1.0, expected_loss) and rel_error(dx, expected_dx) < 1e-12
+        assert dx.shape == x.shape
+    with pytest.raises(LayergradError, match=r"labels must lie in 0..9, got -1\.\."):
+        loss_fn(contiguous, np.where(np.arange(30) == 3, -1, y))

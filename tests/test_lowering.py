@@ -125,3 +125,29 @@ def test_scatter_contraction_equals_the_contraction_then_the_scatter():
             expected[:, 2 * kk:2 * kk + 2 * HO - 1:2, 2 * ll:2 * ll + 2 * WO - 1:2, :] += np.einsum(
                 "nfij,fc->nijc", dout, w[:, :, kk, ll])
     np.testing.assert_allclose(got, expected)
+
+
+def test_reuse_computes_in_a_dead_buffer_only_in_the_forms_it_knows():
+    import sympy as sp
+
+    from numeric.codegen.lowering import Lowering
+
+    program = Lowering({}, {})
+    program.lines = ["g = dout*gamma", "dx = g/s[:, None] - c", "dx -= z*k"]
+    program.reuse("dx", "g")
+    assert program.lines[1:] == ["dx = np.divide(g, s[:, None], out=g if g.dtype == s.dtype else None)",
+                                 "dx -= c", "dx -= z*k"]
+    for lines in (["dx = g/s[:, None]", "y = g + 1"],  # g is read again: left alone
+                  ["dx = g/(a + b)"], ["dx = g/s[0]"], ["dx = g + s"], ["dx = h/s"]):
+        program.lines = list(lines)
+        program.reuse("dx", "g")
+        assert program.lines == lines
+    i, k = sp.symbols("i k", integer=True)
+    a, b = sp.IndexedBase("A"), sp.IndexedBase("B")
+    rows = Lowering({i: sp.Integer(3), k: sp.Integer(4)}, {a: "a", b: "b"})
+    rows.assign("r", sp.Sum(a[i, k] * b[i, k], (k, 0, 3)), (i,))
+    assert rows.lines == ["r = np.vecdot(a.conj(), b)"]
+    x = np.arange(12.0).reshape(3, 4) + 1j
+    y = np.ones((3, 4)) - 2j
+    r = eval(rows.lines[0].split(" = ", 1)[1], {"np": np, "a": x, "b": y})
+    np.testing.assert_allclose(r, np.einsum("ik,ik->i", x, y))  # no conjugation

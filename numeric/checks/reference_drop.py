@@ -91,6 +91,22 @@ def _dropout_settings(dropout_param):
     return p, mode
 
 
+def _dropout_backward_arguments(dout, cache):
+    try:
+        dropout_param, mask = cache
+        mode = dropout_param["mode"]
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise LayergradError(
+            "dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward"
+        ) from None
+    dout = _floating("dout", dout)
+    if mode != "train" or mask is None:  # the mask is None when the forward pass ran in test mode
+        return dout, None, False
+    if dout.shape != np.shape(mask):
+        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {np.shape(mask)} (x's)")
+    return dout, mask, True
+
+
 def _floating(name, a):
     if type(a) is not np.ndarray:
         a = np.asarray(a)
@@ -379,26 +395,28 @@ def dropout_forward(x, dropout_param):
     mask = None
     if mode == "train":
         keep = np.random.rand(*x.shape) >= p
-        mask = keep/(1 - p)
+        p_x = x.dtype.type(p)  # p in x's dtype: the mask and the output stay in it
+        mask = keep/(1 - p_x)
         out = mask*x
     else:
         out = x
-    out = out.astype(x.dtype, copy=False)
     return out, (dropout_param, mask)
 
 
 def dropout_backward(dout, cache):
-    if type(cache) is not tuple or len(cache) != 2 or type(cache[0]) is not dict:
-        raise LayergradError("dropout_backward: cache must be the (dropout_param, mask) returned by dropout_forward")
-    dropout_param, mask = cache  # dropout_forward checked dropout_param; mask is None at test time
-    if not (type(dout) is np.ndarray and dout.dtype.kind in "fc"):
-        dout = _floating("dout", dout)
-    if mask is None or dropout_param.get("mode") != "train":
+    try:  # the common case: the course's unpacking and one shape comparison (dout of a type or dtype
+        # that does not multiply, e.g. a list or strings, raises and takes the slow path, which refuses it)
+        dropout_param, mask = cache
+        if dropout_param["mode"] == "train" and dout.shape == mask.shape:
+            dx = dout*mask
+            return dx
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        pass  # anything unusual takes the slow path, which says what is wrong
+    dout, mask, train = _dropout_backward_arguments(dout, cache)
+    if not train:
         return dout
-    if dout.shape != mask.shape:
-        raise LayergradError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (x's)")
     dx = dout*mask
-    return dx.astype(dout.dtype, copy=False)
+    return dx
 
 
 def conv_forward_naive(x, w, b, conv_param):
@@ -610,7 +628,8 @@ def svm_loss(x, y):
     N, C = x.shape
     onehot = np.arange(C)[None, :] == y[:, None]
     _r0 = x[np.arange(N), y]
-    margin = 1 + x - _r0[:, None]
+    threshold = _r0 - 1
+    margin = x - threshold[:, None]
     positive = margin > 0
     _r1 = ~onehot
     _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))
@@ -639,7 +658,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         _r1 = np.einsum('aj,aj->j', xc, xc, dtype=wide).astype(dtype, copy=False)
         var = _r1/n
         s = np.sqrt(eps + var)
-        z = xc/s
+        z = np.divide(xc, s, out=xc if xc.dtype == s.dtype else None)
         out = z*gamma + beta
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -647,7 +666,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_mean, running_var = _norm_running("batchnorm_forward", bn_param, (d,), x.dtype)
         xc = x - running_mean
         s = np.sqrt(eps + running_var)
-        z = xc/s
+        z = np.divide(xc, s, out=xc if xc.dtype == s.dtype else None)
         out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -718,10 +737,10 @@ def layernorm_forward(x, gamma, beta, ln_param):
     _r0 = x.sum(axis=1, dtype=wide).astype(dtype, copy=False)
     mu = _r0/d
     xc = x - mu[:, None]
-    _r1 = np.einsum('ia,ia->i', xc, xc, dtype=wide).astype(dtype, copy=False)
+    _r1 = np.vecdot(xc.conj(), xc, dtype=wide).astype(dtype, copy=False)
     var = _r1/d
     s = np.sqrt(eps + var)
-    z = xc/s[:, None]
+    z = np.divide(xc, s[:, None], out=xc if xc.dtype == s.dtype else None)
     out = z*gamma + beta
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (d,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -734,12 +753,14 @@ def layernorm_backward(dout, cache):
     if dout.shape != shape:
         raise LayergradError(f"layernorm_backward: dout has shape {dout.shape}, expected {shape}")
     n, d = z.shape
+    g = dout*gamma
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum('aj,aj->j', dout, z)
-    _r2 = np.einsum('a,ia,ia->i', gamma, dout, z)
-    _r3 = dout @ gamma
+    _r2 = np.vecdot(g.conj(), z)
+    _r3 = g.sum(axis=1)
     _c4 = (-_r3/(d*s))[:, None]
-    dx = dout*(gamma/s[:, None]) + _c4
+    dx = np.divide(g, s[:, None], out=g if g.dtype == s.dtype else None)
+    dx += _c4
     dx -= z*((_r2/(d*s))[:, None])
     dtype = dout.dtype
     return (dx.astype(dtype, copy=False), dgamma.astype(dtype, copy=False), dbeta.astype(dtype, copy=False))
@@ -763,7 +784,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         _r1 = np.einsum('acbd,acbd->c', xc, xc, dtype=wide).astype(dtype, copy=False)
         var = _r1/(H*N*W)
         s = np.sqrt(eps + var)
-        z = xc/s[None, :, None, None]
+        z = np.divide(xc, s[None, :, None, None], out=xc if xc.dtype == s.dtype else None)
         out = z*gamma[None, :, None, None] + beta[None, :, None, None]
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -771,7 +792,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         running_mean, running_var = _norm_running("spatial_batchnorm_forward", bn_param, (C,), x.dtype)
         xc = x - running_mean[None, :, None, None]
         s = np.sqrt(eps + running_var)
-        z = xc/s[None, :, None, None]
+        z = np.divide(xc, s[None, :, None, None], out=xc if xc.dtype == s.dtype else None)
         out = z*gamma[None, :, None, None] + beta[None, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": x.shape, "param_shape": (C,)}
     return out.astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -820,7 +841,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     _r1 = np.einsum('ngabc,ngabc->ng', xc, xc, dtype=wide).astype(dtype, copy=False)
     var = _r1/(H*K*W)
     s = np.sqrt(eps + var)
-    z = xc/s[:, :, None, None, None]
+    z = np.divide(xc, s[:, :, None, None, None], out=xc if xc.dtype == s.dtype else None)
     out = z*gamma[None, :, :, None, None] + beta[None, :, :, None, None]
     cache = {"mode": mode, "z": z, "s": s, "gamma": gamma, "shape": (N, C, H, W), "param_shape": (1, C, 1, 1)}
     return out.reshape(cache["shape"]).astype(_norm_dtype(x, gamma, beta), copy=False), cache
@@ -834,13 +855,15 @@ def spatial_groupnorm_backward(dout, cache):
         raise LayergradError(f"spatial_groupnorm_backward: dout has shape {dout.shape}, expected {shape}")
     N, G, K, H, W = z.shape
     dout = dout.reshape((N, G, K, H, W))
+    g = dout*gamma[None, :, :, None, None]
     dbeta = dout.sum(axis=(0, 3, 4))
     dgamma = np.einsum('agcbd,agcbd->gc', dout, z)
-    _r2 = np.einsum('ga,ngabc,ngabc->ng', gamma, dout, z)
-    _r3 = np.einsum('ga,ngabc->ng', gamma, dout)
+    _r2 = np.einsum('ngabc,ngabc->ng', g, z)
+    _r3 = g.sum(axis=(2, 3, 4))
     _c4 = (_r2/(H*K*W*s))[:, :, None, None, None]
     _c5 = (-_r3/(H*K*W*s))[:, :, None, None, None]
-    dx = dout*((gamma/s[:, :, None])[:, :, :, None, None]) + _c5
+    dx = np.divide(g, s[:, :, None, None, None], out=g if g.dtype == s.dtype else None)
+    dx += _c5
     dx -= z*_c4
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
