@@ -3,9 +3,18 @@ r"""Vectorized NumPy for a defined layer (:mod:`derive.define`, :mod:`derive.def
 The layer's statements and the derived gradients are printed by the one lowering of every
 generated layer (:class:`numeric.codegen.lowering.Lowering`: arrays whose axes are index
 symbols, hoisted reductions, window views, scatters, stable forms); this module adds the runtime
-helpers the printed code calls (:data:`HELPERS`: ``_read``, a zero-padded strided view for an
-affine index, ``_scatter``, its adjoint, ``_einsum`` and ``_scatter_sum`` over window views,
-stable ``_sigmoid``/``_softplus``) and the plumbing of the generated API.
+helpers the printed code calls (:data:`HELPERS`: ``_read``, a zero-padded strided view for the
+affine indices of an entry, ``_scatter``, its adjoint, stable ``_sigmoid``/``_softplus``) and the
+plumbing of the generated API.
+
+A sum over a window view, :math:`\sum_{k,l} W_{ckl} X_{n,c,Si+k-P,Sj+l-P}`, and its adjoint
+scatter run as ``_einsum`` and ``_scatter_sum``: a short loop over the kernel offsets
+:math:`(k, l)` — the axes of the view that read an entry again, found from its strides
+(``_offsets``) — each offset one whole-array product written or added in place; the rows of a
+padded image read as one axis of stride 1 (its padding between rows computed and dropped, or
+multiplied by zeros), so every offset is a few long contiguous passes; a scatter with unit
+strides is the gather :math:`\sum_k G_{h-k}` of a padded copy, the same loop. NumPy's einsum
+(with BLAS) stays where the kernel is contracted with channels, as in a full convolution.
 
 :func:`functions` returns ``{name}_forward(*inputs, *params, *data, **constants) -> (out,
 cache)`` and ``{name}_backward(dout, cache)`` for a definition; :func:`module_source` puts one
@@ -27,21 +36,28 @@ from .codegen.module import ERROR_IMPORT, FLOATING_HELPER, GeneratedFunction, Mo
 
 __all__ = ["HELPERS", "functions", "module_source", "used_helpers"]
 
-HELPERS = r'''def _read(a, axis, start, steps):
-    """a read along `axis` at start + c1*i1 + c2*i2 + ... for each (c, m) in steps and i in range(m),
-    zero outside the array: that axis becomes one axis per step (a strided view, no copy)."""
-    n = a.shape[axis]
-    low = start + sum(min(0, c * (m - 1)) for c, m in steps)
-    high = start + sum(max(0, c * (m - 1)) for c, m in steps)
-    before, after = max(0, -low), max(0, high - (n - 1))
-    if before or after:
-        pad = [(0, 0)] * a.ndim
-        pad[axis] = (before, after)
-        a = np.pad(a, pad)
-    at = a[(slice(None),) * axis + (slice(start + before, None),)]  # a view even of a 1-D array
-    shape = a.shape[:axis] + tuple(m for _, m in steps) + a.shape[axis + 1:]
-    strides = a.strides[:axis] + tuple(c * a.strides[axis] for c, _ in steps) + a.strides[axis + 1:]
-    return np.lib.stride_tricks.as_strided(at, shape, strides, writeable=False)
+HELPERS = r'''def _read(a, *reads):
+    """Reads along several axes of a at once, zero outside the array: each read (axis, start,
+    [(c1, m1), (c2, m2), ...]) takes a at start + c1*i1 + c2*i2 + ... on that axis, for each i in
+    range(m), and that axis becomes one axis per step. One zero-padded copy where a read leaves
+    the array (none otherwise), then a strided view of it (read-only, no copy)."""
+    pads = [(0, 0)] * a.ndim
+    for axis, start, steps in reads:
+        low = start + sum(min(0, c * (m - 1)) for c, m in steps)
+        high = start + sum(max(0, c * (m - 1)) for c, m in steps)
+        pads[axis] = (max(0, -low), max(0, high - (a.shape[axis] - 1)))
+    if any(before or after for before, after in pads):
+        padded = np.zeros(tuple(n + sum(p) for n, p in zip(a.shape, pads)), dtype=a.dtype)
+        padded[tuple(slice(before, before + n) for n, (before, _) in zip(a.shape, pads))] = a
+        a = padded
+    first = {axis: (start + pads[axis][0], steps) for axis, start, steps in reads}
+    at = a[tuple(slice(first[x][0], None) if x in first else slice(None) for x in range(a.ndim))]
+    shape, strides = [], []
+    for x in range(a.ndim):
+        steps = first[x][1] if x in first else [(1, a.shape[x])]
+        shape += [m for _, m in steps]
+        strides += [c * a.strides[x] for c, _ in steps]
+    return np.lib.stride_tricks.as_strided(at, tuple(shape), tuple(strides), writeable=False)
 
 
 def _scatter(g, start, steps, n):
@@ -64,85 +80,258 @@ def _scatter(g, start, steps, n):
     return out[..., before:before + n]
 
 
-def _window(a):
-    """Is a a strided window view (_read's as_strided, which reads entries more than once)?"""
-    base = a.base
-    while base is not None and not isinstance(base, np.ndarray):
-        base = getattr(base, "base", None)
-    return base is not None and a.size > base.size
+def _offsets(a):
+    """The axes of a strided view that read entries again (a window's kernel offsets): the
+    smallest axes to fix so that each remaining axis, by increasing stride, steps past all
+    before it."""
+    kept, fixed = [], []
+    for x in sorted(range(a.ndim), key=lambda x: (abs(a.strides[x]), -a.shape[x])):
+        while a.shape[x] > 1:
+            extent = sum(abs(a.strides[y]) * (a.shape[y] - 1) for y in kept) + a.itemsize
+            if abs(a.strides[x]) >= extent:
+                kept.append(x)
+                break
+            if not kept or a.shape[x] <= a.shape[kept[-1]]:
+                fixed.append(x)
+                break
+            fixed.append(kept.pop())
+    return fixed
 
 
-def _einsum(spec, *operands, blas=False):
-    """np.einsum; over a strided window view (a kernel's offsets), a short loop over the view's
-    smallest axes of einsums over the rest, which reads the windows far faster."""
-    inputs, output = spec.split("->")
-    terms = inputs.split(",")
+def _aligned(a, term, letters):
+    """a (axes named by term) transposed to the order of letters, a new axis for each missing one."""
+    a = a.transpose(sorted(range(len(term)), key=lambda x: letters.index(term[x])))
+    return a[tuple(slice(None) if c in term else None for c in letters)]
+
+
+def _add_product(out, letters, terms, parts, scratch, assign=False):
+    """out += einsum(terms -> letters) of parts (out = ... with assign): where nothing is summed,
+    the product written into scratch (kept between calls) and added in place; else one einsum."""
+    if all(set(t) <= set(letters) and len(set(t)) == len(t) for t in terms):
+        aligned = [_aligned(p, t, letters) for p, t in zip(parts, terms)]
+        if len(aligned) == 1:
+            product = aligned[0]
+        else:
+            if not assign and not scratch:
+                scratch.append(np.empty(out.shape, dtype=out.dtype))
+            product = out if assign else scratch[0]
+            np.multiply(aligned[0], aligned[1], out=product)
+            for p in aligned[2:]:
+                np.multiply(product, p, out=product)
+    else:
+        present = "".join(c for c in letters if any(c in t for t in terms))
+        product = _aligned(np.einsum(",".join(terms) + "->" + present, *parts), present, letters)
+    if not assign:
+        np.add(out, product, out=out)
+    elif product is not out:
+        np.copyto(out, product)
+
+
+def _finite(a):
+    """Are all entries of the array that holds a's memory finite?"""
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return isinstance(a, np.ndarray) and bool(np.isfinite(a).all())
+
+
+def _fold_pair(a, letters, sizes):
+    """Two axes (p, q) of a strided view with stride_p = m·stride_q for a row length m a little
+    longer than q (size_q < m < 2·size_q, as a padded row): read as one axis of stride_q, the
+    m - size_q entries between rows extra. None when there is none."""
+    best = None
+    for q, sq, nq in zip(letters, a.strides, a.shape):
+        for p, sp, np_ in zip(letters, a.strides, a.shape):
+            if p == q or sq <= 0 or sp <= 0 or sp % sq or nq < 2 or np_ < 2:
+                continue
+            m = sp // sq
+            if nq < m < 2 * nq and (best is None or (sq, m) < (best[3], best[2])):
+                best = (p, q, m, sq)
+    return None if best is None else best[:3]
+
+
+def _embedded(shape, term, p, q, m, allocate):
+    """A contiguous array with the axes p, q of shape (axes named by term) as one axis of length
+    (size_p - 1)·m + size_q (rows m long, the extra entries between them), its axes' letters,
+    and the view of it with the axes of shape."""
+    x, y = term.index(p), term.index(q)
+    folded = term.replace(q, "")
+    flat = allocate(tuple((shape[x] - 1) * m + shape[y] if c == p else shape[term.index(c)] for c in folded))
+    stride = flat.strides[folded.index(p)]
+    strides = [m * stride if c == p else stride if c == q else flat.strides[folded.index(c)] for c in term]
+    return flat, folded, np.lib.stride_tricks.as_strided(flat, shape, strides)
+
+
+def _folded(a, term, p, q, m, sizes, zero_rows=False):
+    """a (axes named by term) with its axes p, q read as one axis (named p) of stride_q and
+    length (size_p - 1)·m + size_q: a view where a's strides allow it, else (zero_rows) a
+    contiguous copy with the entries between rows zero; None when neither."""
+    if p not in term and q not in term:
+        return a, term
+    if p not in term or q not in term or len(set(term)) < len(term):
+        return None
+    x, y = term.index(p), term.index(q)
+    if a.shape[x] != sizes[p] or a.shape[y] < sizes[q]:
+        return None
+    if zero_rows:
+        flat, folded, view = _embedded(a.shape, term, p, q, m, lambda s: np.zeros(s, dtype=a.dtype))
+        view[...] = a
+        return flat, folded
+    if a.strides[x] != m * a.strides[y] or a.strides[y] <= 0:
+        return None
+    shape = [n for k, n in enumerate(a.shape) if k != y]
+    strides = [s for k, s in enumerate(a.strides) if k != y]
+    at = x - (y < x)
+    shape[at], strides[at] = (sizes[p] - 1) * m + sizes[q], a.strides[y]
+    return (np.lib.stride_tricks.as_strided(a, tuple(shape), tuple(strides), writeable=a.flags.writeable),
+            term.replace(q, ""))
+
+
+def _sizes(terms, operands):
     sizes = {}
     for term, a in zip(terms, operands):
         for letter, n in zip(term, a.shape):
             sizes[letter] = max(sizes.get(letter, 1), n)
-    windows = [t for t, a in zip(terms, operands) if _window(a)]
-    loop = []
-    if windows and not blas and len(operands) > 1:
-        count = 1
-        for letter in sorted(windows[0], key=lambda c: sizes[c]):
-            if count * sizes[letter] > 64 or len(loop) == len(windows[0]) - 1:
-                break
-            loop.append(letter)
-            count *= sizes[letter]
-    if not loop:
-        return np.einsum(spec, *operands, optimize=blas)
-    out = np.zeros(tuple(sizes[c] for c in output), dtype=np.result_type(*operands))
-    rest_out = "".join(c for c in output if c not in loop)
-    sub = ",".join("".join(c for c in t if c not in loop) for t in terms) + "->" + rest_out
-    for values in np.ndindex(*(sizes[c] for c in loop)):
+    return sizes
+
+
+def _fix(a, term, fixed):
+    """a with the letters in fixed at their values (a broadcast axis at 0), and its other letters."""
+    index = tuple(fixed.get(c, slice(None)) if n > 1 or c not in fixed else 0 for c, n in zip(term, a.shape))
+    return a[index], "".join(c for c in term if c not in fixed)
+
+
+def _fold_plan(reference, letters, terms, operands, sizes, cropped):
+    """Where the rows of a padded image can be read as one axis (_fold_pair on reference): the
+    pair, its row length and the operands folded (a plain operand copied with zero-padded rows).
+    The extra entries land in the output's cropped rows when both letters are in cropped, else
+    they must add zero: a zero-padded copy among the factors, every other factor finite."""
+    pair = _fold_pair(reference, letters, sizes)
+    if pair is None or any(len(set(t)) < len(t) for t in terms):
+        return None
+    p, q, m = pair
+    if (p in cropped) != (q in cropped):
+        return None
+    folded, copies = [], 0
+    for t, a in zip(terms, operands):
+        copy = a.flags.writeable and p in t and q in t
+        got = _folded(a, t, p, q, m, sizes, zero_rows=copy)
+        if got is None:
+            return None
+        copies += copy
+        folded.append(got)
+    if p not in cropped and not (copies and all(_finite(a) for t, a in zip(terms, operands)
+                                                if not (a.flags.writeable and p in t and q in t))):
+        return None
+    return p, q, m, folded
+
+
+def _over_offsets(target, letters, terms, operands, loop, sizes, fresh=False):
+    """target += einsum(terms -> letters) of operands, as a loop over the letters in loop; a
+    fresh target (not yet written) is assigned: the loop's letters are either all its axes (each
+    offset writes its own entries) or none (the first offset writes them all)."""
+    scratch = []
+    for count, values in enumerate(np.ndindex(*(sizes[c] for c in loop))):
         fixed = dict(zip(loop, values))
-        parts = [a[tuple(fixed.get(c, slice(None)) if n > 1 or c not in fixed else 0
-                         for c, n in zip(t, a.shape))] for t, a in zip(terms, operands)]
-        out[tuple(fixed.get(c, slice(None)) for c in output)] += np.einsum(sub, *parts)
+        dst, dst_term = _fix(target, letters, fixed)
+        parts = [_fix(a, t, fixed) for t, a in zip(terms, operands)]
+        assign = fresh and (count == 0 or loop[0] in letters)
+        _add_product(dst, dst_term, [t for _, t in parts], [a for a, _ in parts], scratch, assign)
+
+
+def _einsum(spec, *operands, blas=False):
+    """np.einsum; over a strided window view (_read), a loop over the view's kernel offsets (the
+    axes that read entries again, _offsets; else the small axes it sums) of whole-array products
+    added in place, the rows of a padded image read as one axis where that is a view."""
+    inputs, output = spec.split("->")
+    terms = inputs.split(",")
+    sizes = _sizes(terms, operands)
+    views = sorted((a.size, n) for n, a in enumerate(operands) if not a.flags.writeable)  # _read's
+    if blas or not views or any(len(set(t)) < len(t) for t in terms + [output]):
+        return np.einsum(spec, *operands, optimize=blas)
+    window, term = operands[views[-1][1]], terms[views[-1][1]]
+    loop = "".join(term[x] for x in _offsets(window)) or "".join(c for c in term if c not in output)
+    if not loop or len(loop) == len(term) or np.prod([sizes[c] for c in loop]) > 256:
+        return np.einsum(spec, *operands)
+    shape, dtype = tuple(sizes[c] for c in output), np.result_type(*operands)
+    fresh = (all(c in output for c in loop) or not any(c in output for c in loop)) and all(sizes[c] for c in loop)
+    allocate = np.empty if fresh else np.zeros
+    plan = _fold_plan(*_fix(window, term, dict.fromkeys(loop, 0)), terms, operands, sizes, output)
+    if plan is None:
+        out = allocate(shape, dtype=dtype)
+        _over_offsets(out, output, terms, operands, loop, sizes, fresh)
+        return out
+    p, q, m, folded = plan
+    if p in output:
+        target, letters, out = _embedded(shape, output, p, q, m, lambda s: allocate(s, dtype=dtype))
+    else:
+        out = target = allocate(shape, dtype=dtype)
+        letters = output
+    _over_offsets(target, letters, [t for _, t in folded], [a for a, _ in folded], loop, sizes, fresh)
     return out
 
 
+def _gather(terms, output, operands, deltas):
+    """A scatter whose every delta's longest step d0 has coefficient 1 (a unit stride) read as a
+    gather: h = start + d0 + c1*d1 + ... is d0 = h - start - c1*d1 - ..., so each operand holding
+    d0 is read (_read, zero outside) at that index, with axes h, d1, ... in place of d0, and the
+    sum is an _einsum over window views. None when it is not of that form, or when it sums more
+    than the offsets."""
+    reads, renamed = [[] for _ in terms], [dict() for _ in terms]
+    steps_of = [d for _, _, steps, _ in deltas for _, d, _ in steps]
+    for h, start, steps, n in deltas:
+        c0, d0, m0 = max(steps, key=lambda step: (step[2], step[0] == 1))
+        rest = [(c, d, m) for c, d, m in steps if d != d0]
+        holders = [k for k, t in enumerate(terms) if d0 in t]
+        if c0 != 1 or steps_of.count(d0) > 1 or not holders:
+            return None
+        for k in holders:
+            t, x = terms[k], terms[k].index(d0)
+            if operands[k].shape[x] != m0 or any(d in t for _, d, _ in rest) or t.count(d0) > 1:
+                return None
+            reads[k].append((x, -start, [(1, n)] + [(-c, m) for c, _, m in rest]))
+            renamed[k][d0] = h + "".join(d for _, d, _ in rest)
+    terms = ["".join(names.get(c, c) for c in t) for t, names in zip(terms, renamed)]
+    if any(c not in output and c not in steps_of for t in terms for c in t):
+        return None  # a contraction besides the offsets (a full convolution's channels)
+    return ",".join(terms) + "->" + output, [_read(a, *r) if r else a for a, r in zip(operands, reads)]
+
+
 def _scatter_sum(spec, operands, deltas):
-    """einsum(spec) where each delta (h, start, [(c, d), ...], n) puts the summed letters d onto the
-    output letter h = start + c1*d1 + c2*d2 + ... (zero outside range(n)): a loop over all but the
-    longest d of each delta, one einsum per offset, added into a strided slice."""
+    """einsum(spec) where each delta (h, start, [(c, d, m), ...], n) puts the summed letters d onto
+    the output letter h = start + c1*d1 + c2*d2 + ... (zero outside range(n)). With unit strides
+    a gather (_gather); else the output as one strided view with an axis per d, a loop over its
+    kernel offsets (_offsets: the axes that write an entry again; else all but each delta's
+    longest step) adding whole-array products in place."""
     inputs, output = spec.split("->")
     terms = inputs.split(",")
-    sizes = {}
-    for term, a in zip(terms, operands):
-        for letter, m in zip(term, a.shape):
-            sizes[letter] = max(sizes.get(letter, 1), m)
-    loop, sliced, pads = [], {}, {}
+    gathered = _gather(terms, output, operands, deltas)
+    if gathered is not None:
+        return _einsum(gathered[0], *gathered[1])
+    sizes = _sizes(terms, operands)
+    pads, starts, strides = {}, {}, {}
     for h, start, steps, n in deltas:
         for _, d, m in steps:
             sizes.setdefault(d, m)
-        steps = [(c, d) for c, d, _ in steps]
-        longest = max(steps, key=lambda step: sizes.get(step[1], 1))
-        sliced[h] = longest
-        loop += [d for _, d in steps if d != longest[1]]
-        low = start + sum(min(0, c * (sizes.get(d, 1) - 1)) for c, d in steps)
-        high = start + sum(max(0, c * (sizes.get(d, 1) - 1)) for c, d in steps)
+        low = start + sum(min(0, c * (m - 1)) for c, _, m in steps)
+        high = start + sum(max(0, c * (m - 1)) for c, _, m in steps)
         pads[h] = (max(0, -low), max(0, high - (n - 1)), n)
-    shape = tuple(pads[c][0] + pads[c][2] + pads[c][1] if c in pads else sizes[c] for c in output)
+        starts[h] = start + pads[h][0]
+    shape = tuple(sum(pads[c]) if c in pads else sizes[c] for c in output)
     out = np.zeros(shape, dtype=np.result_type(*operands))
-    sub_out = "".join(sliced[c][1] if c in sliced else c for c in output)
-    sub = ",".join("".join(c for c in t if c not in loop) for t in terms) + "->" + sub_out
-    for values in np.ndindex(*(sizes.get(d, 1) for d in loop)):
-        fixed = dict(zip(loop, values))
-        parts = [a[tuple(fixed.get(c, slice(None)) if m > 1 or c not in fixed else 0 for c, m in zip(t, a.shape))]
-                 for t, a in zip(terms, operands)]
-        index = []
-        for c in output:
-            if c not in sliced:
-                index.append(slice(None))
-                continue
-            h, start, steps, n = next(dl for dl in deltas if dl[0] == c)
-            c0, d0 = sliced[c]
-            at = pads[c][0] + start + sum(cc * fixed[d] for cc, d, _ in steps if d != d0)
-            stop = at + c0 * (sizes.get(d0, 1) - 1)
-            index.append(slice(at, stop + 1, c0) if c0 > 0 else slice(at, stop - 1 if stop > 0 else None, c0))
-        out[tuple(index)] += np.einsum(sub, *parts)
+    letters = "".join(c for c in output if c not in pads)
+    for h, _, steps, _ in deltas:
+        for c, d, _ in steps:
+            strides[d] = strides.get(d, 0) + c * out.strides[output.index(h)]
+    letters += "".join(strides)
+    at = out[tuple(slice(starts[c], None) if c in pads else slice(None) for c in output)]
+    target = np.lib.stride_tricks.as_strided(
+        at, tuple(sizes[c] for c in letters),
+        tuple(out.strides[output.index(c)] for c in letters if c not in strides) + tuple(strides.values()))
+    loop = "".join(letters[x] for x in _offsets(target))
+    if not loop:  # windows side by side: still a loop
+        loop = "".join(dict.fromkeys(d for _, _, steps, _ in deltas
+                                     for _, d, _ in sorted(steps, key=lambda step: sizes[step[1]])[:-1]))
+    _over_offsets(target, letters, terms, operands, loop, sizes)
     return out[tuple(slice(pads[c][0], pads[c][0] + pads[c][2]) if c in pads else slice(None) for c in output)]
 
 

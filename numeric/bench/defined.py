@@ -1,6 +1,7 @@
 r"""Defined layers (``examples/layers/*.toml``): the generated forward + backward against PyTorch's
-CPU autograd of the same layer (one thread, float64), and against NumPy written by hand where
-that is short (:mod:`.defined_hand`, information: how far NumPy itself gets).
+CPU autograd of the same layer (one thread, float64; the windowed layers in float32 too), and
+against NumPy written by hand where that is short (:mod:`.defined_hand`, information: how far
+NumPy itself gets).
 
 Element-wise and normalization layers run at 256×1024, the windowed and attention layers at the
 course's sizes. The goal stated for defined layers is generated ≤ 1.5 × PyTorch.
@@ -46,6 +47,7 @@ def _torch_layers(torch):
         "l2norm": lambda X: X / torch.sqrt((X * X).sum(dim=1, keepdim=True) + 1e-12),
         "attention": lambda Q, K, V: torch.softmax(Q @ K.T / math.sqrt(Q.shape[1]), dim=1) @ V,
         "depthwise_conv": lambda X, W, b: f.conv2d(X, W[:, None], b, padding=1, groups=X.shape[1]),
+        "avgpool": lambda X: f.avg_pool2d(X, 2, 2),  # K = S = 2, no padding (count_include_pad moot)
         "instancenorm": lambda X, gamma, beta: (
             gamma[None, :, None, None] * (X - X.mean(dim=(2, 3), keepdim=True))
             / torch.sqrt(X.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5) + beta[None, :, None, None]),
@@ -65,6 +67,7 @@ _SHAPES = {
     "l2norm": [(256, 1024)],
     "attention": [(128, 64), (128, 64), (128, 64)],
     "depthwise_conv": [(8, 16, 32, 32), (16, 3, 3), (16,)],
+    "avgpool": [(8, 16, 32, 32)],
     "instancenorm": [(8, 16, 32, 32), (16,), (16,)],
 }
 
@@ -77,20 +80,24 @@ _QUICK = {
     "silu": [(64, 256)],
     "attention": [(32, 16), (32, 16), (32, 16)],
     "depthwise_conv": [(2, 8, 16, 16), (8, 3, 3), (8,)],
+    "avgpool": [(2, 8, 16, 16)],
 }
 
+_WINDOWED = ("depthwise_conv", "avgpool")
+"""Layers also measured in float32 (the dtype kept end to end)."""
 
-def _setup(name: str, quick: bool) -> dict:
+
+def _setup(name: str, quick: bool, dtype: str = "float64") -> dict:
     rng = np.random.default_rng(0)
     shapes = (_QUICK if quick else _SHAPES)[name]
-    args = [rng.standard_normal(s) for s in shapes]
+    args = [rng.standard_normal(s).astype(dtype) for s in shapes]
     data = _DATA.get(name, 0)
     if name == "bce_logits":
         args[1] = rng.uniform(size=shapes[1])  # targets are probabilities
     module = _module(name)
     forward, backward = getattr(module, f"{name}_forward"), getattr(module, f"{name}_backward")
     out, _ = forward(*args)
-    dout = rng.standard_normal(out.shape)
+    dout = rng.standard_normal(out.shape).astype(dtype)
 
     def generated():
         _, c = forward(*args)
@@ -118,13 +125,14 @@ def _setup(name: str, quick: bool) -> dict:
 
 
 def rows(quick: bool) -> list[Row]:
-    names = ["rmsnorm", "silu", "attention", "depthwise_conv"] if quick else list(_SHAPES)
+    names = ["rmsnorm", "silu", "attention", "depthwise_conv", "avgpool"] if quick else list(_SHAPES)
     out = []
     for name in names:
         size = "×".join(map(str, (_QUICK if quick else _SHAPES)[name][0]))
-        out.append(Row(name=f"{name} forward+backward (defined)", group="defined", size=size, dtype="float64",
-                       contenders=("generated", "hand-written", "PyTorch") if name in HAND
-                       else ("generated", "PyTorch"), reference="PyTorch",
-                       setup=lambda n=name, q=quick: _setup(n, q),
-                       goals=(Goal("generated/PyTorch", max=1.5),), memory=False))
+        for dtype in ("float64", "float32") if name in _WINDOWED and not quick else ("float64",):
+            out.append(Row(name=f"{name} forward+backward (defined)", group="defined", size=size, dtype=dtype,
+                           contenders=("generated", "hand-written", "PyTorch") if name in HAND
+                           else ("generated", "PyTorch"), reference="PyTorch",
+                           setup=lambda n=name, q=quick, d=dtype: _setup(n, q, d),
+                           goals=(Goal("generated/PyTorch", max=1.5),), memory=False))
     return out

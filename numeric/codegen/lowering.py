@@ -474,8 +474,8 @@ class Lowering:
         name = self.names.get(base)
         if name is None:
             raise LayergradError(f"no array name given for {base}")
-        code, axes = name, []
-        position = 0
+        code, axes, reads = name, [], []
+        position = 0  # the axis of the stored array
         shifted: set[sp.Symbol] = set()
         for n, index in enumerate(expr.indices):
             if isinstance(index, sp.Symbol) and index in self.ranges:
@@ -496,9 +496,11 @@ class Lowering:
                                      f"statement of its own, G[j] = {base}[j, j], then shift G")
             shifted.update(s for c, s in steps if c != 0)
             listed = ", ".join(f"({self.scalar(c)}, {self.size(s)})" for c, s in steps)
-            code = f"_read({code}, {position}, {self.scalar(start)}, [{listed}])"
+            reads.append(f"({position}, {self.scalar(start)}, [{listed}])")
             axes += [s for _, s in steps]
-            position += len(steps)
+            position += 1
+        if reads:  # one view for all affine indices (one padded copy at most)
+            code = f"_read({code}, {', '.join(reads)})"
         if len(set(axes)) != len(axes):  # a diagonal, X[i, i]: one axis per distinct index (a view)
             distinct = list(dict.fromkeys(axes))
             letters = {s: chr(ord("a") + n) for n, s in enumerate(distinct)}
@@ -569,8 +571,8 @@ class Lowering:
             return f"(1/np.sqrt({bare}))", have
         if e == -1:
             return f"(1/{_atom(base)})", have
-        if e == 2:
-            return f"np.square({base})", have
+        if e == 2:  # a scalar squares in Python: a NumPy integer would widen float32 arrays
+            return (f"np.square({base})" if have else f"{_atom(base)}**2"), have
         if e.is_Integer and 2 < e <= 4:
             return "(" + "*".join([_atom(base)] * int(e)) + ")", have
         return f"{_atom(base)}**{_atom(self.scalar(e))}", have
@@ -671,7 +673,7 @@ class Lowering:
         one ``_scatter_sum`` (a loop over the kernel offsets, one einsum and a strided add each)."""
         axes_in = _union(*(h for _, h in operands))
         targets = tuple(h for h, *_ in forms)
-        out = tuple(a for a in axes_in if a not in summed) + targets
+        out = self.union(tuple(a for a in axes_in if a not in summed) + targets)  # the target's order
         spare = tuple(d for _, _, _, steps in forms for _, d in steps if d not in axes_in)
         letters = {a: chr(ord("a") + n) for n, a in enumerate(axes_in + spare + targets)}
         spec = ",".join("".join(letters[a] for a in h) for _, h in operands) + "->" + "".join(letters[a] for a in out)
@@ -707,6 +709,10 @@ class Lowering:
             return "*".join(_atom(self.expand(c, h, axes_in)) for c, h in operands), axes_in
         if len(operands) == 1:
             code, have = operands[0]
+            if "_read(" in code or code in self.views:  # a sum over a window view: over its offsets
+                letters = _letters(have)
+                spec = "".join(letters[a] for a in have) + "->" + "".join(letters[a] for a in have if a not in summed)
+                return f"_einsum('{spec}', {code})", tuple(a for a in have if a not in summed)
             axes = tuple(sorted(have.index(d) for d in summed if d in have))
             if self.accumulate:
                 wide, dtype = self.accumulate
