@@ -1,6 +1,7 @@
 r"""Defined layers (``examples/layers/*.toml``): the generated forward + backward against PyTorch's
 CPU autograd of the same layer (one thread, float64; the windowed layers in float32 too), and
-against NumPy written by hand where that is short.
+against NumPy written by hand where that is short (:mod:`.defined_hand`, information: how far
+NumPy itself gets).
 
 Element-wise and normalization layers run at 256×1024, the windowed and attention layers at the
 course's sizes. The goal stated for defined layers is generated ≤ 1.5 × PyTorch.
@@ -16,6 +17,7 @@ import numpy as np
 
 from .common import torch_or_reason
 from .core import Goal, Row, Unavailable
+from .defined_hand import HAND
 
 __all__ = ["rows"]
 
@@ -102,6 +104,8 @@ def _setup(name: str, quick: bool, dtype: str = "float64") -> dict:
         return backward(dout, c)
 
     contenders = {"generated": generated}
+    if name in HAND:
+        contenders["hand-written"] = lambda: HAND[name](*args, dout)
     torch = torch_or_reason()
     if isinstance(torch, Unavailable):
         contenders["PyTorch"] = torch
@@ -127,7 +131,8 @@ def rows(quick: bool) -> list[Row]:
         size = "×".join(map(str, (_QUICK if quick else _SHAPES)[name][0]))
         for dtype in ("float64", "float32") if name in _WINDOWED and not quick else ("float64",):
             out.append(Row(name=f"{name} forward+backward (defined)", group="defined", size=size, dtype=dtype,
-                           contenders=("generated", "PyTorch"), reference="PyTorch",
+                           contenders=("generated", "hand-written", "PyTorch") if name in HAND
+                           else ("generated", "PyTorch"), reference="PyTorch",
                            setup=lambda n=name, q=quick, d=dtype: _setup(n, q, d),
                            goals=(Goal("generated/PyTorch", max=1.5),), memory=False))
     return out

@@ -17,7 +17,8 @@ The order of operations, and so every rounding, is the printed expression's. A b
 allocated only by an operation with a full-size floating-point operand (a name listed in
 ``full``), so it has the statement's shape and a floating dtype; smaller sub-expressions
 (a per-row coefficient) stay ordinary expressions, and any other call (``np.where``, a helper) is
-an operand computed as before.
+an operand computed as before, except a selection ``_where(c, a, b)`` with a branch of
+full-size floating-point arithmetic: a fresh array, the rest of the chain runs in it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Callable, Collection
 __all__ = ["FLOAT_FUNCTIONS", "chain"]
 
 _BINARY = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
-_UNARY = {"exp", "log", "log1p", "sqrt", "tanh", "abs", "square", "cosh", "sinh", "negative", "reciprocal"}
+_UNARY = {"exp", "log", "log1p", "sqrt", "tanh", "abs", "square", "cosh", "sinh", "negative", "reciprocal", "sign"}
 _PAIRS = {"maximum", "minimum"}
 
 FLOAT_FUNCTIONS = ("_sigmoid(", "_softplus(", "_erf(")
@@ -63,6 +64,12 @@ class _Chain:
             return self.binary(f"np.{_BINARY[type(node.op)]}", node, node.left, node.right)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return self.unary("np.negative", node, node.operand)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_where" \
+                and len(node.args) == 3 and not node.keywords and any(map(self.floating, node.args[1:])):
+            name = self.fresh()  # a fresh array of the selected floats: the rest runs in it
+            self.scratch.append(name)
+            self.lines.append(f"{name} = {ast.unparse(node)}")
+            return name, True, True
         if isinstance(node, ast.Call) and not node.keywords and isinstance(node.func, ast.Attribute) \
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "np":
             if node.func.attr in _UNARY and len(node.args) == 1:
@@ -70,6 +77,12 @@ class _Chain:
             if node.func.attr in _PAIRS and len(node.args) == 2:
                 return self.binary(f"np.{node.func.attr}", node, *node.args)
         return _operand(node), False, False
+
+    def floating(self, node: ast.expr) -> bool:
+        """Whether ``node`` is arithmetic on a full-size floating-point array (no comparison)."""
+        parts = list(ast.walk(node))
+        return any(isinstance(n, ast.Name) and n.id in self.full for n in parts) \
+            and not any(isinstance(n, (ast.Compare, ast.Call)) for n in parts)
 
     def unary(self, call: str, node: ast.expr, operand: ast.expr) -> tuple[str, bool, bool]:
         code, owned, full = self.emit(operand)

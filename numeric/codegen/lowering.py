@@ -47,6 +47,7 @@ from derive.index import Term, normalize, rename_bound
 from derive.softmax import Maximum
 
 from .inplace import FLOAT_FUNCTIONS, chain
+from .passes import fewer_passes
 from .printer import ArrayPrinter
 
 __all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "stable"]
@@ -203,7 +204,7 @@ class Lowering:
         """``target = expr`` as an array with the axes ``axes`` (broadcast where it is constant)."""
         self.order = tuple(axes)
         if self.elementwise:
-            expr = self.kinks(expr)
+            expr = fewer_passes(self.kinks(expr))
         code, have = self.lower(_compact(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
@@ -533,13 +534,21 @@ class Lowering:
             factors = tuple(f for f in factors if not (f.is_number and f.is_real))
         numerator = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp.is_number and f.exp < 0)]
         denominator = [1 / f for f in factors if f not in numerator]
-        parts = [self.lower(f) for f in numerator]
+        constant = [f for f in numerator if not f.atoms(sp.Indexed)]
+        if self.elementwise and constant and len(constant) < len(numerator) \
+                and not any(f.atoms(sp.Indexed) for f in denominator) and len(constant) + len(denominator) > 1:
+            # the constant factors into one number first: one pass over the arrays, not one each
+            small = self.lower(sp.Mul(*constant) / sp.Mul(*denominator))
+            numerator, denominator = [f for f in numerator if f not in constant], []
+            parts = [small] + [self.lower(f) for f in numerator]
+        else:
+            parts = [self.lower(f) for f in numerator]
         below = [self.lower(f) for f in denominator]
         axes = self.union(*(h for _, h in parts + below))
         top = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in parts) or "1"
         if coeff == -1 and parts:
             top = f"-{top}"
-        elif coeff != 1:
+        elif coeff != 1 and not (self.elementwise and coeff.is_Float and float(coeff) == 1.0):  # 1.0*x is x
             number = repr(float(coeff)) if self.elementwise and isinstance(coeff, sp.Float) else self.scalar(coeff)
             top = f"{number}*{top}" if parts else number
         if below:

@@ -1,0 +1,97 @@
+r"""Rewrites of an element-wise expression that leave its value alone and take fewer passes over
+the data: what a derivation by the chain rule leaves as separate terms, one term per branch.
+
+* Complementary steps: with :math:`\theta(0) = \tfrac12`,
+  :math:`\theta(-v) = 1 - \theta(v)` for every :math:`v` (at the tie both are
+  :math:`\tfrac12`), so :math:`\alpha\,\theta(-v) + \theta(v) = \alpha + (1 - \alpha)\,\theta(v)`:
+  one step, its argument computed once (leaky ReLU's backward); and
+  :math:`\theta(v) = (1 + \operatorname{sign} v)/2` (also at 0), so the step's two coefficients
+  fold into the sign's. A step with another value at 0
+  (:math:`\theta(u, 0)`, a lone step after :meth:`.lowering.Lowering.kinks`) is left alone.
+* Selections on one condition:
+  :math:`\mathrm{where}(c, a_1, b_1) + \mathrm{where}(c, a_2, b_2) = \mathrm{where}(c, a_1 + a_2, b_1 + b_2)`
+  entry by entry (each side picks the same branches), after the terms' common factors are taken
+  out: one selection, the condition computed once (Huber's and ELU's backward).
+
+Both are exact identities of real numbers; the generated code computes each in a different
+order, so results agree within rounding.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from derive.define import Where
+
+__all__ = ["complementary_steps", "fewer_passes", "merged_wheres"]
+
+
+def _half_step(h: sp.Heaviside) -> bool:
+    return len(h.args) == 1 or h.args[1] == sp.S.Half
+
+
+def complementary_steps(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with each pair :math:`\theta(v), \theta(-v)` (both :math:`\tfrac12` at 0) written
+    with one of the two steps, collected: :math:`a\,\theta(-v) + b\,\theta(v) = a + (b - a)\,\theta(v)`
+    (of the two ways, the shorter one; on a tie the one with fewer subtractions), and the step as
+    the sign it is printed with, :math:`\theta(v) = (1 + \operatorname{sign} v)/2`, collected too:
+    :math:`\tfrac{a + b}{2} + \tfrac{b - a}{2}\operatorname{sign} v`."""
+    steps = sorted((h for h in expr.atoms(sp.Heaviside) if _half_step(h)), key=sp.default_sort_key)
+    for h in steps:
+        mirror = [g for g in steps if g != h and sp.expand(g.args[0] + h.args[0]) == 0]
+        if not mirror or h not in expr.atoms(sp.Heaviside) or mirror[0] not in expr.atoms(sp.Heaviside):
+            continue
+        expr = min((_one_step(expr, kept, other) for kept, other in ((h, mirror[0]), (mirror[0], h))),
+                   key=lambda e: (sp.count_ops(e), str(e).count("-")))
+    return expr
+
+
+def _one_step(expr: sp.Expr, kept: sp.Heaviside, other: sp.Heaviside) -> sp.Expr:
+    r"""``expr`` with :math:`\theta(\pm v) = (1 \pm \operatorname{sign} v)/2` for ``kept`` and
+    ``other``, collected in the sign; :math:`\operatorname{sign}(cu) = \operatorname{sign}(c)
+    \operatorname{sign}(u)` for a constant :math:`c`, so only :math:`u` is read."""
+    t = sp.Dummy("sign")
+    half = (1 + t) / 2
+    written = _with_arrays_out(sp.expand(expr.xreplace({kept: half, other: 1 - half})), t)
+    constant, varying = sp.factor_terms(kept.args[0]).as_independent(sp.Indexed, as_Add=False)
+    return written.xreplace({t: sp.sign(constant) * sp.sign(varying)})
+
+
+def _with_arrays_out(total: sp.Expr, t: sp.Symbol) -> sp.Expr:
+    """A sum as its common array factors times the rest, collected in ``t`` (constant factors
+    stay in the terms: they cost no pass there)."""
+    if not isinstance(total, sp.Add):
+        return total
+    factors = [set(sp.Mul.make_args(term)) for term in total.args]
+    common = [f for f in set.intersection(*factors) if f.has(sp.Indexed) and not f.has(t)]
+    outside = sp.Mul(*common)
+    inner = sp.Add(*(term / outside for term in total.args))
+    return outside * sp.collect(inner, t, func=sp.factor_terms)
+
+
+def merged_wheres(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with the terms of a sum that are selections on one condition (times a common
+    factor) merged into one selection of the summed branches."""
+    if sum(1 for _ in expr.atoms(Where)) < 2:
+        return expr
+    expr = sp.factor_terms(expr)
+    return expr.replace(lambda e: isinstance(e, sp.Add) and sum(isinstance(a, Where) for a in e.args) > 1,
+                        _merge_sum)
+
+
+def _merge_sum(total: sp.Add) -> sp.Expr:
+    by_condition: dict[sp.Basic, list[Where]] = {}
+    rest = []
+    for term in total.args:
+        if isinstance(term, Where):
+            by_condition.setdefault(term.args[0], []).append(term)
+        else:
+            rest.append(term)
+    merged = [Where(c, sp.Add(*(w.args[1] for w in ws)), sp.Add(*(w.args[2] for w in ws)))
+              for c, ws in by_condition.items()]
+    return sp.Add(*rest, *merged)
+
+
+def fewer_passes(expr: sp.Expr) -> sp.Expr:
+    """Both rewrites, where they apply (``expr`` itself otherwise)."""
+    return merged_wheres(complementary_steps(expr))

@@ -1,0 +1,87 @@
+"""Element-wise rewrites with fewer passes (numeric.codegen.passes): each an identity, checked
+symbolically and at random points and ties, and the generated layers' values unchanged."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from derive.define import Where, define
+from numeric.codegen import lowering
+from numeric.codegen.passes import complementary_steps, merged_wheres
+from numeric.defined_check import generated, module_source
+
+LAYERS = Path(__file__).resolve().parents[1] / "examples" / "layers"
+alpha, delta = sp.symbols("alpha delta", real=True)
+_n = sp.Symbol("n", integer=True)
+x, y = sp.IndexedBase("X", real=True)[_n], sp.IndexedBase("Y", real=True)[_n]
+
+
+@pytest.mark.parametrize("slope", [sp.Rational(1, 100), sp.Rational(5, 2), -sp.Rational(3, 10)])
+def test_complementary_steps_are_one_sign_with_the_same_values(slope):
+    v = (1 - alpha) * x
+    before = (alpha * sp.Heaviside(-v) + sp.Heaviside(v)) * y
+    after = complementary_steps(before)
+    assert not after.has(sp.Heaviside) and len(after.atoms(sp.sign)) == 2  # sign(1 - alpha), sign(x)
+    assert sp.simplify((before - after).rewrite(sp.sign).subs(alpha, slope)) == 0
+    tiny = sp.Rational(1, 10**300)
+    for xv in (-sp.Rational(5, 2), -tiny, 0, tiny, sp.Rational(3, 10), 4):  # exact: θ(0) = 1/2 at the tie
+        point = {x: xv, y: sp.Rational(17, 10), alpha: slope}
+        assert after.subs(point) == before.subs(point)
+
+
+def test_steps_with_another_value_at_zero_are_left_alone():
+    """θ(u, 0) + θ(-u, 0) is 0 at u = 0, not 1: no pair to collect."""
+    lone = 2 * sp.Heaviside(x, 0) + sp.Heaviside(-x, 0)
+    assert complementary_steps(lone) == lone
+    single = alpha * sp.Heaviside(x) * y
+    assert complementary_steps(single) == single
+
+
+def test_selections_on_one_condition_merge_into_one():
+    c = sp.Abs(x) <= delta
+    before = y * Where(c, 0, delta * sp.sign(x)) / 7 + y * Where(c, x, 0) / 7
+    after = merged_wheres(before)
+    assert len(after.atoms(Where)) == 1
+    as_piecewise = {w: sp.Piecewise((w.args[1], w.args[0]), (w.args[2], True)) for w in before.atoms(Where)}
+    merged = {w: sp.Piecewise((w.args[1], w.args[0]), (w.args[2], True)) for w in after.atoms(Where)}
+    points = [{x: xv, y: 0.9, delta: 1.5} for xv in (-3, -1.5, -0.2, 0, 1.5, 2)]  # |x| = delta included
+    for p in points:
+        assert float(before.xreplace(as_piecewise).subs(p)) == pytest.approx(float(after.xreplace(merged).subs(p)))
+    other = y * Where(x > 0, 1, 0) + Where(x > 1, x, 0)  # two conditions: nothing to merge
+    assert len(merged_wheres(other).atoms(Where)) == 2
+
+
+def _modules(name, monkeypatch):
+    defn = define(LAYERS / f"{name}.toml")
+    new = generated(defn)
+    with monkeypatch.context() as m:
+        m.setattr(lowering, "fewer_passes", lambda e: e)
+        old = generated(defn)
+    return new, old
+
+
+@pytest.mark.parametrize("name,kink", [("leaky_relu", 0.0), ("huber", 1.0), ("elu", 0.0)])
+def test_generated_layers_compute_what_they_computed_before_the_rewrites(name, kink, monkeypatch):
+    new, old = _modules(name, monkeypatch)
+    rng = np.random.default_rng(5)
+    X = 2 * rng.standard_normal((64, 96))
+    args = [X] if name != "huber" else [X, rng.standard_normal((64, 96))]
+    X[0, :8] = kink * np.array([1, -1, 1, -1, 1, -1, 1, -1]) + (args[1][0, :8] if name == "huber" else 0)
+    X[1, :3] = [0.0, -0.0, 5e-324]
+    outs = [getattr(m, f"{name}_forward")(*args) for m in (new, old)]
+    dout = rng.standard_normal(np.shape(outs[0][0])) if np.ndim(outs[0][0]) else 0.8
+    grads = [getattr(m, f"{name}_backward")(dout, cache) for m, (_, cache) in zip((new, old), outs)]
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_allclose(grads[0], grads[1], rtol=4e-15, atol=0)  # a few roundings
+
+
+def test_the_rewrites_leave_one_step_and_one_selection_in_the_backward_pass():
+    def backward(name):
+        source = module_source([define(LAYERS / f"{name}.toml")])
+        return source[source.index(f"def {name}_backward"):]
+
+    assert backward("leaky_relu").count("np.sign(") == 2 and "np.sign(X)" in backward("leaky_relu")
+    assert backward("huber").count("_where(") == 1
+    assert backward("elu").count("_where(") == 1
