@@ -24,15 +24,20 @@ LABELS_HELPER = '''def _scores_and_labels(name, x, y):
     x = _floating("x", x)
     if type(y) is not np.ndarray:
         y = np.asarray(y)
-    if x.ndim != 2:
-        raise LayergradError(f"{name}: x must have shape (N, C), got {x.shape}")
-    if y.shape != (x.shape[0],):
-        raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
-    if y.dtype.kind not in "iu":
+    shape = x.shape
+    if len(shape) != 2:
+        raise LayergradError(f"{name}: x must have shape (N, C), got {shape}")
+    if y.shape != shape[:1]:
+        raise LayergradError(f"{name}: y must have shape ({shape[0]},), one label per row of x, got {y.shape}")
+    kind = y.dtype.kind
+    if kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
-    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
-        raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
+    if kind == "i":  # read as unsigned, a negative label is huge: one pass checks 0 <= y < C
+        y_unsigned = y.view(np.uint64 if y.itemsize == 8 else f"u{y.itemsize}")
+    else:
+        y_unsigned = y
+    if shape[0] and np.maximum.reduce(y_unsigned) >= shape[1]:
+        raise LayergradError(f"{name}: labels must lie in 0..{shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y'''
 """Checks shared by the loss functions (appears once per module)."""
 
@@ -44,17 +49,12 @@ def preamble() -> list[str]:
 
 def lowering(names: dict[sp.Basic, str], booleans: tuple[sp.IndexedBase, ...] = ()) -> Lowering:
     """The lowering of a loss over scores (examples :math:`i`, classes :math:`j`) and labels:
-    ``x``, ``y``, the one-hot ``onehot``, the sizes ``N`` and ``C``, and ``names``."""
+    ``x``, ``y``, the one-hot ``onehot`` (read at the labels where it can be, computed from ``y``
+    otherwise), the sizes ``N`` and ``C``, and ``names``; ``loss`` and ``dx`` are its results."""
     s = softmax.symbols()
     return Lowering({s["i"]: s["N"], s["j"]: s["C"]},
                     {s["s"]: "x", s["y"]: "y", s["Y"]: "onehot", s["N"]: "N", s["C"]: "C", **names},
-                    one_hot={s["Y"]: "y"}, booleans=frozenset(booleans))
-
-
-def one_hot() -> sp.Expr:
-    """:math:`Y_{ij} = [j = y_i]`, the one-hot definition at the grid's indices."""
-    s = softmax.symbols()
-    return softmax.ONE_HOT.statement.rhs.xreplace({sp.Symbol("c", integer=True): s["j"]})
+                    one_hot={s["Y"]: "y"}, booleans=frozenset(booleans), results=("loss", "dx"))
 
 
 def functions() -> list[GeneratedFunction]:
@@ -65,7 +65,6 @@ def functions() -> list[GeneratedFunction]:
     lse = next(step.after for step in loss.steps if step.rule == "log-sum-exp")
     at_grid = {sp.Symbol("a", integer=True): i, sp.Symbol("b", integer=True): j}
     body = lowering({s["m"]: "shift", s["E"]: "e", s["P"]: "probs"})
-    body.assign("onehot", one_hot(), (i, j))
     body.assign("shift", softmax.SHIFT.statement.rhs, (i,))
     body.assign("e", softmax.SHIFTED.statement.rhs, (i, j))
     body.assign("loss", loss.result, ())

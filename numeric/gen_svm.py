@@ -16,7 +16,7 @@ from derive.errors import LayergradError
 from derive.printing import text
 
 from .codegen.module import FLOATING_HELPER, GeneratedFunction
-from .gen_softmax import LABELS_HELPER, lowering, one_hot
+from .gen_softmax import LABELS_HELPER, lowering
 
 __all__ = ["functions", "preamble"]
 
@@ -41,7 +41,6 @@ def functions() -> list[GeneratedFunction]:
     threshold = sp.expand(scores - margin)  # the terms of M that do not vary along j, negated
     if threshold.has(j):
         raise LayergradError(f"the margin {margin} is not s_ij minus a term constant along the classes")
-    body.assign("onehot", one_hot(), (i, j))
     body.assign("threshold", threshold, (i,))
     body.assign("margin", scores - THRESHOLD[i], (i, j))
     body.assign("positive", svm.VIOLATING.statement.rhs.xreplace({s["c"]: j}), (i, j))

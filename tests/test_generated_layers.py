@@ -42,9 +42,11 @@ def test_the_arithmetic_lines_come_from_the_derivations():
     for line in ("_r0 = flat @ w", "out = b + _r0", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
                  "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = x > 0", "dx = dout*mask",
                  "shift = x.max(axis=1)", "_r2 = e.sum(axis=1)", "probs = e/_r2[:, None]",
-                 "x[np.arange(N), y]", "_r1 = ~onehot", "_r3 = _r1*positive",
-                 "dx = (probs - onehot)/N", "positive = margin > 0"):
+                 "rows = np.arange(N)", "x[rows, y]", "_r1[rows, y] = 0", "dx = positive/N",
+                 "dx[rows, y] = -_r4/N", "dx = probs/N", "dx[rows, y] = (probs[rows, y] - 1)/N",
+                 "positive = margin > 0"):
         assert line in source, line
+    assert "onehot" not in source  # every use of the one-hot labels is read or written at the labels
     assert source.count("def _floating(") == 1  # a helper shared by several layers appears once
 
 
@@ -117,6 +119,13 @@ def test_softmax_loss_is_log_c_at_small_scores_and_stable_at_huge_ones(layers):
         (np.ones((2, 3)), np.array([0]), r"y must have shape \(2,\)"),
         (np.ones((2, 3)), np.array([0.0, 1.0]), "labels y must be integers"),
         (np.ones((2, 3)), np.array([0, 3]), r"labels must lie in 0..2"),
+        (np.ones((2, 3)), np.array([[0], [1]]), r"y must have shape \(2,\).*got \(2, 1\)"),
+        (np.ones((2, 3)), np.array([0, -1]), r"labels must lie in 0..2, got -1..0"),
+        (np.ones((2, 3)), np.array([0, -3], np.int8), r"labels must lie in 0..2, got -3..0"),
+        (np.ones((2, 3)), np.array([0, -2**31], np.int32), r"labels must lie in 0..2"),
+        (np.ones((2, 3)), np.array([1, 2**32 - 1], np.uint32), r"labels must lie in 0..2"),
+        (np.ones((2, 3)), np.array([True, False]), "labels y must be integers"),
+        (np.ones((2, 3)), np.array([0, 1, 2]), r"y must have shape \(2,\)"),
         (np.array([["1", "2"]]), np.array([0]), "floating-point array"),
     ],
 )
@@ -172,10 +181,12 @@ def test_sums_gather_against_one_hot_booleans_stay_boolean_and_repeats_are_compu
     ranges, names = {i: N, j: C}, {x: "x", Y: "onehot", e: "e", p: "positive", s["y"]: "y", N: "N", C: "C"}
     rules = {"one_hot": {Y: "y"}, "booleans": frozenset({p})}
     picked = lowered([("picked", sp.Sum(Y[i, c] * x[i, c], (c, 0, C - 1)), (i,))], ranges, names, **rules)
-    assert picked == ["picked = x[np.arange(N), y]"]
-    assert lowered([("h", (1 - Y[i, j]) * x[i, j], (i, j))], ranges, names, **rules) == ["_r0 = ~onehot", "h = _r0*x"]
+    assert picked == ["rows = np.arange(N)", "picked = x[rows, y]"]
+    assert lowered([("h", (1 - Y[i, j]) * x[i, j], (i, j))], ranges, names, **rules) == [
+        "h = x.copy()", "rows = np.arange(N)", "h[rows, y] = 0"]  # never written into the argument
     counted = lowered([("n", sp.Sum((1 - Y[i, c]) * p[i, c], (c, 0, C - 1)), (i,))], ranges, names, **rules)
-    assert counted == ["_r0 = ~onehot", "_r1 = _r0*positive", "n = _r1.sum(axis=1)"]  # a count, not einsum's or
+    assert counted == ["_r0 = positive.copy()", "rows = np.arange(N)", "_r0[rows, y] = False",
+                       "n = _r0.sum(axis=1)"]  # a count, not einsum's or
     total = sp.Sum(e[i, c], (c, 0, C - 1))
     lines = lowered([("a", sp.log(total), (i,)), ("b", e[i, j] / sp.Sum(e[i, k], (k, 0, C - 1)), (i, j))],
                     ranges, names)
@@ -185,10 +196,51 @@ def test_sums_gather_against_one_hot_booleans_stay_boolean_and_repeats_are_compu
     onehot = np.arange(4)[None, :] == y[:, None]
     positive = scores > 0
     scope = {"np": np, "x": scores, "y": y, "N": 5, "onehot": onehot, "positive": positive}
-    exec("\n".join(picked + counted + ["h = _r0*x"]), scope)
+    exec("\n".join(picked + counted + ["h = x.copy()", "h[rows, y] = 0"]), scope)
     assert np.array_equal(scope["picked"], scores[np.arange(5), y])
     assert np.array_equal(scope["n"], (positive & ~onehot).sum(axis=1))
     assert np.array_equal(scope["h"], np.where(onehot, 0, scores))
+    assert np.array_equal(scope["positive"], scores > 0)  # the copy left the named array alone
+
+
+def test_one_hot_terms_are_written_at_the_labels_exactly_and_the_one_hot_is_computed_only_where_needed():
+    """f(Y) = (1 - Y) f(0) + Y f(1): the array f(0) with the labelled entries set to f(1), read at
+    the labels; a copy of an array the code computed is elided after its last read; where no such
+    form applies (the one-hot inside a function) the one-hot array is computed once."""
+    s = softmax.symbols()
+    i, j, N, C, Y = s["i"], s["j"], s["N"], s["C"], s["Y"]
+    c = sp.Symbol("c", integer=True)
+    x, p, b = s["s"], sp.IndexedBase("P"), sp.IndexedBase("b")
+    ranges, names = {i: N, j: C}, {x: "x", Y: "onehot", p: "positive", b: "b", s["y"]: "y", N: "N", C: "C"}
+    rules = {"one_hot": {Y: "y"}, "booleans": frozenset({p})}
+    rng = np.random.default_rng(1)
+    scores, y, bias = rng.standard_normal((6, 4)), np.array([0, 3, 1, 1, 2, 3]), rng.standard_normal(4)
+    onehot = np.arange(4)[None, :] == y[:, None]
+    cases = [(((x[i, j] - Y[i, j]) / N), (scores - onehot) / 6),
+             (x[i, j] / N + Y[i, j] * b[j] * x[i, j], scores / 6 + onehot * bias * scores),
+             (((1 - Y[i, j]) * p[i, j] - Y[i, j] * sp.Sum((1 - Y[i, c]) * p[i, c], (c, 0, C - 1))) / N, None)]
+    for expr, expected in cases[:2]:
+        lines = lowered([("t", expr, (i, j))], ranges, names, **rules)
+        assert not any("onehot" in line for line in lines) and any("[rows, y] = " in line for line in lines), lines
+        scope = {"np": np, "x": scores, "y": y, "N": 6, "b": bias}
+        exec("\n".join(lines), scope)
+        np.testing.assert_allclose(scope["t"], expected, rtol=1e-14, atol=0)  # within rounding
+    low = Lowering({i: N, j: C}, names, results=("t",), **rules)
+    low.assign("positive", sp.StrictGreaterThan(x[i, j], 0), (i, j))
+    low.assign("t", cases[2][0], (i, j))
+    assert "_r0 = positive" in low.source(0).splitlines()  # positive is not read again: masked in place
+    scope = {"np": np, "x": scores, "y": y, "N": 6}
+    exec(low.source(0), scope)
+    mask = (scores > 0) & ~onehot
+    assert np.array_equal(scope["t"], np.where(onehot, -mask.sum(axis=1)[:, None] / 6, (scores > 0) / 6))
+    kept = Lowering({i: N, j: C}, names, **rules)  # positive may be read after the statements: copied
+    kept.assign("positive", sp.StrictGreaterThan(x[i, j], 0), (i, j))
+    kept.assign("t", cases[2][0], (i, j))
+    assert "_r0 = positive.copy()" in kept.source(0).splitlines()
+    # an unlabelled value that might be an integer array cannot hold a float at the labels: as before
+    lines = lowered([("t", x[i, j] + Y[i, j] * b[j] * x[i, j], (i, j)), ("u", x[i, j] + Y[i, j], (i, j))],
+                    ranges, names, **rules)
+    assert sum(line.startswith("onehot = ") for line in lines) == 1
 
 
 @pytest.mark.parametrize("name, reference", [("softmax_loss", reference_softmax), ("svm_loss", reference_svm)])

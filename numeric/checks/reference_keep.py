@@ -320,15 +320,20 @@ def _scores_and_labels(name, x, y):
     x = _floating("x", x)
     if type(y) is not np.ndarray:
         y = np.asarray(y)
-    if x.ndim != 2:
-        raise LayergradError(f"{name}: x must have shape (N, C), got {x.shape}")
-    if y.shape != (x.shape[0],):
-        raise LayergradError(f"{name}: y must have shape ({x.shape[0]},), one label per row of x, got {y.shape}")
-    if y.dtype.kind not in "iu":
+    shape = x.shape
+    if len(shape) != 2:
+        raise LayergradError(f"{name}: x must have shape (N, C), got {shape}")
+    if y.shape != shape[:1]:
+        raise LayergradError(f"{name}: y must have shape ({shape[0]},), one label per row of x, got {y.shape}")
+    kind = y.dtype.kind
+    if kind not in "iu":
         raise LayergradError(f"{name}: labels y must be integers, got dtype {y.dtype}")
-    unsigned = y.view(f"u{y.dtype.itemsize}") if y.dtype.kind == "i" else y  # a negative label reads as huge
-    if y.size and unsigned.max() >= x.shape[1]:  # one pass over the labels
-        raise LayergradError(f"{name}: labels must lie in 0..{x.shape[1] - 1}, got {y.min()}..{y.max()}")
+    if kind == "i":  # read as unsigned, a negative label is huge: one pass checks 0 <= y < C
+        y_unsigned = y.view(np.uint64 if y.itemsize == 8 else f"u{y.itemsize}")
+    else:
+        y_unsigned = y
+    if shape[0] and np.maximum.reduce(y_unsigned) >= shape[1]:
+        raise LayergradError(f"{name}: labels must lie in 0..{shape[1] - 1}, got {y.min()}..{y.max()}")
     return x, y
 
 
@@ -637,33 +642,37 @@ def relu_backward(dout, cache):
 def softmax_loss(x, y):
     x, y = _scores_and_labels("softmax_loss", x, y)
     N, C = x.shape
-    onehot = np.arange(C)[None, :] == y[:, None]
     shift = x.max(axis=1)
     e = np.exp(x - shift[:, None])
     _r2 = e.sum(axis=1)
     _r3 = np.log(_r2)
-    _r4 = x[np.arange(N), y]
+    rows = np.arange(N)
+    _r4 = x[rows, y]
     _r5 = (shift + _r3 - _r4).sum(axis=0)
     loss = _r5/N
     probs = e/_r2[:, None]
-    dx = (probs - onehot)/N
+    dx = probs/N
+    dx[rows, y] = (probs[rows, y] - 1)/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
 
 def svm_loss(x, y):
     x, y = _scores_and_labels("svm_loss", x, y)
     N, C = x.shape
-    onehot = np.arange(C)[None, :] == y[:, None]
-    _r0 = x[np.arange(N), y]
+    rows = np.arange(N)
+    _r0 = x[rows, y]
     threshold = _r0 - 1
     margin = x - threshold[:, None]
     positive = margin > 0
-    _r1 = ~onehot
-    _r2 = np.einsum('ic,ic->', _r1, np.maximum(0, margin))
+    _r1 = np.maximum(0, margin)
+    _r1[rows, y] = 0
+    _r2 = _r1.sum(axis=(0, 1))
     loss = _r2/N
-    _r3 = _r1*positive
+    dx = positive/N
+    _r3 = positive
+    _r3[rows, y] = False
     _r4 = _r3.sum(axis=1)
-    dx = (_r3 - (onehot*_r4[:, None]))/N
+    dx[rows, y] = -_r4/N
     return float(loss), dx.astype(x.dtype, copy=False)
 
 

@@ -16,6 +16,11 @@ writes in index form first) as such an array:
   array, :math:`\sum_j Y_{ij} f_{ij} = f_{i, y_i}`, reads the labelled entries; every reduction
   is computed once per function and kept (a hoisted temporary ``_r0``, ``_r1``, …, or the target
   itself), so the backward pass reuses what the forward pass computed;
+* a value or summand that depends on a one-hot entry :math:`Y_{ij}` at its own indices is
+  :math:`(1 - Y_{ij}) f(0) + Y_{ij} f(1)` (:mod:`.labels`): the array :math:`f(0)` with the
+  labelled entries set to :math:`f(1)` (``t[rows, y] = v``, ``rows = np.arange(N)`` once), in
+  place in an array the code computed and reads no more; the one-hot array itself is computed
+  only where no such form applies;
 * a Kronecker delta :math:`\delta_{h, Si + k - P}` left by a derivation becomes a scatter-add
   over the kernel offsets (``_scatter``), the adjoint of ``_read``;
 * stable forms where the standard patterns appear: a sum of exponentials is shifted by its
@@ -47,6 +52,7 @@ from derive.index import Term, normalize, rename_bound
 from derive.softmax import Maximum
 
 from .inplace import FLOAT_FUNCTIONS, chain
+from .labels import elide_copies, fresh, split
 from .passes import fewer_passes
 from .printer import ArrayPrinter
 
@@ -140,6 +146,13 @@ class Lowering:
     accumulate: tuple[str, str] | None = None
     r"""``(wide, dtype)``: reductions add up in the dtype named ``wide`` (float64 for float32
     data: a float32 sum over many rows drifts by :math:`O(n\epsilon)`) and return ``dtype``."""
+    results: tuple[str, ...] | None = None
+    """The variables read after these statements (None: every named one, only temporaries are
+    not); an array the code computed may be written in place after its last use otherwise."""
+    rows: dict[str, str] = field(default_factory=dict)
+    """``np.arange(size)`` computed once per size, for reads and writes at the labels."""
+    hot: set[str] = field(default_factory=set)
+    """One-hot arrays already computed."""
 
     def union(self, *groups: Axes) -> Axes:
         """The axes of several values together: the current target's order first."""
@@ -205,6 +218,10 @@ class Lowering:
         self.order = tuple(axes)
         if self.elementwise:
             expr = fewer_passes(self.kinks(expr))
+        if target in (self.names.get(base) for base in self.one_hot):
+            self.hot.add(target)
+        elif self.select(target, expr, axes):
+            return
         code, have = self.lower(_compact(stable(expr)))
         extra = [a for a in have if a not in axes]
         if extra:
@@ -245,8 +262,105 @@ class Lowering:
         return expr.xreplace({h: sp.Heaviside(h.args[0], 0) for h in steps if h not in paired})
 
     def source(self, indent: int = 4) -> str:
-        """The statements so far, indented for a function body."""
-        return "\n".join(" " * indent + line for line in self.lines)
+        """The statements so far, indented for a function body; a copy of an array that is not
+        read again is the array itself (:func:`.labels.elide_copies`)."""
+        def read_later(name: str) -> bool:
+            return name in self.results if self.results is not None else not name.startswith("_")
+        return "\n".join(" " * indent + line for line in elide_copies(self.lines, read_later))
+
+    # -- one-hot labels: reads and writes at the labelled entries --------------------------------
+
+    def label_rows(self, row: sp.Symbol) -> str:
+        """The variable holding ``np.arange`` of ``row``'s size (computed on first use)."""
+        size = self.size(row)
+        if size not in self.rows:
+            taken = set(self.names.values()) | set(self.rows.values())
+            names = itertools.chain(["rows"], (f"rows{k}" for k in itertools.count(1)))
+            name = next(n for n in names if n not in taken)
+            self.lines.append(f"{name} = np.arange({size})")
+            self.rows[size] = name
+        return self.rows[size]
+
+    def _labels_base(self, hot: sp.IndexedBase) -> sp.IndexedBase:
+        labels = self.one_hot[hot]
+        found = [b for b, n in self.names.items() if n == labels and isinstance(b, sp.IndexedBase)]
+        if not found:
+            raise LayergradError(f"no labels array named {labels} for the one-hot {hot}")
+        return found[0]
+
+    def _hot_entry(self, expr: sp.Expr, row_or_col: Sequence[sp.Symbol], col: Sequence[sp.Symbol]):
+        """The one entry :math:`Y_{rc}` of a one-hot array in ``expr`` with ``r`` in
+        ``row_or_col`` and ``c`` in ``col`` (two distinct indices), else None."""
+        found = {f for f in expr.atoms(sp.Indexed) if f.base in self.one_hot and len(f.indices) == 2
+                 and f.indices[0] in row_or_col and f.indices[1] in col and f.indices[0] != f.indices[1]}
+        return found.pop() if len(found) == 1 else None
+
+    def at_labels(self, expr: sp.Expr, entry: sp.Indexed) -> sp.Expr | None:
+        r"""``expr`` at the labelled entries, :math:`c = y_r` for ``entry`` :math:`= Y_{rc}`: each
+        array entry indexed by :math:`c` read at the labels (``x[rows, y]``, ``b[y]``), :math:`c`
+        itself the label; None where :math:`c` appears otherwise."""
+        row, col = entry.indices
+        labels = self._labels_base(entry.base)
+        table = {}
+        for leaf in expr.atoms(sp.Indexed):
+            if col not in leaf.free_symbols:
+                continue
+            name, where = self.names.get(leaf.base), tuple(leaf.indices)
+            if name is None or leaf.base in self.one_hot or where not in ((row, col), (col, row), (col,)):
+                return None
+            at = {(row, col): f"[{self.label_rows(row)}, {self.names[labels]}]",
+                  (col, row): f"[{self.names[labels]}, {self.label_rows(row)}]"}.get(where, f"[{self.names[labels]}]")
+            read = sp.IndexedBase(f"{name}{at}")
+            self.names = {**self.names, read: f"{name}{at}"}
+            table[leaf] = read[row]
+        out = expr.xreplace(table).xreplace({col: labels[row]})
+        return None if out.has(col) else out
+
+    def select(self, target: str, expr: sp.Expr, axes: Axes) -> bool:
+        r"""``target = expr`` for ``expr`` :math:`= f(Y_{ij})` over the axes :math:`i, j` of a
+        one-hot entry: the array :math:`f(0)`, then its labelled entries set to :math:`f(1)`
+        (:func:`.labels.split`). False (nothing printed) where that form does not apply."""
+        entry = self._hot_entry(expr, axes, axes) if len(axes) == 2 else None
+        if entry is None or expr == entry:
+            return False
+        name = self.array_at_labels(expr, entry, axes, target)
+        return name is not None
+
+    def array_at_labels(self, expr: sp.Expr, entry: sp.Indexed, axes: Axes, target: str | None = None) -> str | None:
+        """``expr`` (one-hot ``entry``) as the array of its unlabelled value with the labelled
+        entries set (into ``target``, else a new temporary); None where the form does not apply:
+        an unlabelled value constant along the axes, a labelled value that the array's dtype might
+        not hold, or one that cannot be read at the labels."""
+        off, on = split(expr, entry)
+        if {s for s in off.free_symbols if s in self.ranges} != set(axes):
+            return None
+        if on != 0 and not _floating_value(off):
+            return None
+        labelled = self.at_labels(on, entry)
+        if labelled is None:
+            return None
+        code, have = self.lower(_compact(stable(off)))
+        if set(have) != set(axes):
+            return None
+        code = self.expand(code, have, axes)
+        if not fresh(code):
+            code = f"{_atom(code)}.copy()"
+        if target is None:
+            target = f"_r{self.counter[0]}"
+            self.counter[0] += 1
+        self.store(target, code, axes)
+        row, col = entry.indices
+        rows, labels = self.label_rows(row), self.one_hot[entry.base]
+        where = f"{rows}, {labels}" if axes.index(row) < axes.index(col) else f"{labels}, {rows}"
+        if on == 0:
+            value = "False" if self.boolean(off) or _mask(self, off) else "0"
+        else:
+            value, have = self.lower(_compact(stable(labelled)))
+            if not set(have) <= {row}:
+                raise LayergradError(f"{target}: the labelled value {on} varies along more than the rows")
+            value = value[1:-1] if value.startswith("(") and _balanced(value) else value
+        self.lines.append(f"{target}[{where}] = {value}")
+        return target
 
     # -- normal form: terms grouped by their full-size factors -----------------------------------
 
@@ -474,6 +588,14 @@ class Lowering:
         name = self.names.get(base)
         if name is None:
             raise LayergradError(f"no array name given for {base}")
+        if base in self.one_hot and name not in self.hot and len(expr.indices) == 2:
+            self.hot.add(name)  # computed where a form without it does not apply, once
+            row, col = expr.indices
+            order, self.order = self.order, (row, col)
+            code, have = self.lower(sp.KroneckerDelta(col, self._labels_base(base)[row]))
+            self.order = order
+            code = self.expand(code, have, (row, col))
+            self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
         code, axes, reads = name, [], []
         position = 0  # the axis of the stored array
         shifted: set[sp.Symbol] = set()
@@ -616,6 +738,8 @@ class Lowering:
                    and not f.atoms(sp.Indexed, MatrixElement)]
         if not scatters and (gathered := self.gather(factors, summed)):
             return gathered
+        if not scatters and (selected := self.sum_at_labels(function, summed)):
+            return selected
         coeff = sp.Mul(*scalars)
         arrays = []
         for f in factors:
@@ -660,7 +784,28 @@ class Lowering:
         if set(have) != {row, column}:
             return None
         code = self.expand(code, have, (row, column))
-        return f"{_atom(code)}[np.arange({self.size(row)}), {self.one_hot[hot[0].base]}]", (row,)
+        return f"{_atom(code)}[{self.label_rows(row)}, {self.one_hot[hot[0].base]}]", (row,)
+
+    def sum_at_labels(self, function: sp.Expr, summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
+        r""":math:`\sum` of a summand :math:`f(Y_{rc})` with :math:`c` summed: the array of
+        :math:`f(0)` with the labelled entries set to :math:`f(1)` (:meth:`array_at_labels`; a
+        factor :math:`1 - Y` zeroes them), reduced. Computed once per function."""
+        entry = self._hot_entry(function, tuple(self.ranges), summed)
+        if entry is None:
+            return None
+        axes = self.union(entry.indices)
+        key, mapping = self.key(function)
+        if key in self.known:
+            name, have = self.known[key]
+            back = {p: s for s, p in mapping.items()}
+            return self.contract([(name, tuple(back[a] for a in have))], summed)
+        if {s for s in function.free_symbols if s in self.ranges} - set(axes):
+            return None
+        name = self.array_at_labels(function, entry, axes)
+        if name is None:
+            return None
+        self.known[key] = (name, tuple(mapping[a] for a in axes))
+        return self.contract([(name, axes)], summed)
 
     def boolean(self, expr: sp.Basic) -> bool:
         """Is ``expr`` a 0/1 array stored as booleans?"""
@@ -798,6 +943,25 @@ def _compact(expr: sp.Expr) -> sp.Expr:
     best = min(candidates, key=sp.count_ops)
     return best.replace(lambda e: type(e) in _FUNCTIONS and len(e.args) == 1,
                         lambda e: e.func(sp.expand(e.args[0])))
+
+
+def _floating_value(expr: sp.Basic) -> bool:
+    """Is ``expr`` computed in floating point whatever its arrays' dtypes (a true division, a
+    non-integer number or a transcendental function in its arithmetic)?"""
+    if isinstance(expr, (sp.Float, sp.Rational)):
+        return not expr.is_Integer
+    if isinstance(expr, (sp.Indexed, sp.Symbol, sp.core.relational.Relational, sp.Heaviside, sp.KroneckerDelta)):
+        return False
+    if isinstance(expr, sp.Pow) and not (expr.exp.is_Integer and expr.exp >= 0):
+        return True
+    if type(expr) in _FUNCTIONS:
+        return True
+    return any(_floating_value(a) for a in expr.args)
+
+
+def _mask(lowering: Lowering, expr: sp.Basic) -> bool:
+    """A product of 0/1 arrays (stored as booleans)?"""
+    return isinstance(expr, sp.Mul) and all(lowering.boolean(f) or lowering.boolean(1 - f) for f in expr.args)
 
 
 def _worth_keeping(expr: sp.Basic) -> bool:
