@@ -36,18 +36,47 @@ from .codegen.module import ERROR_IMPORT, FLOATING_HELPER, GeneratedFunction, Mo
 
 __all__ = ["HELPERS", "functions", "module_source", "used_helpers"]
 
-HELPERS = r'''def _read(a, *reads):
+HELPERS = r'''def _kept(key, shape, dtype, zero=False):
+    """A buffer kept between calls (per thread) for an array that never leaves a helper (a
+    product's scratch, a zero-padded copy read only inside it): the same key, shape and dtype get
+    the same memory again. A large array allocated afresh each call is returned to the system when
+    freed and faulted in again page by page (4 KiB each) on the next call. zero: zeros when made;
+    a caller that writes the same entries every time keeps the others zero. At most 8 buffers and
+    64 MiB are kept per thread, the least recently used dropped; a larger array is not kept."""
+    if _kept.local is None:
+        import threading
+        _kept.local = threading.local()
+    buffers = _kept.local.__dict__.setdefault("buffers", {})
+    key = (key, tuple(shape), np.dtype(dtype).str)
+    buffer = buffers.pop(key, None)
+    if buffer is None:
+        buffer = (np.zeros if zero else np.empty)(shape, dtype=dtype)
+        if buffer.nbytes > 1 << 26:
+            return buffer
+        while buffers and (len(buffers) >= 8 or sum(b.nbytes for b in buffers.values()) + buffer.nbytes > 1 << 26):
+            buffers.pop(next(iter(buffers)))
+    buffers[key] = buffer
+    return buffer
+
+
+_kept.local = None
+
+
+def _read(a, *reads, keep=None):
     """Reads along several axes of a at once, zero outside the array: each read (axis, start,
     [(c1, m1), (c2, m2), ...]) takes a at start + c1*i1 + c2*i2 + ... on that axis, for each i in
     range(m), and that axis becomes one axis per step. One zero-padded copy where a read leaves
-    the array (none otherwise), then a strided view of it (read-only, no copy)."""
+    the array (none otherwise; with keep, a buffer kept under that key: the view must not outlive
+    the caller), then a strided view of it (read-only, no copy)."""
     pads = [(0, 0)] * a.ndim
     for axis, start, steps in reads:
         low = start + sum(min(0, c * (m - 1)) for c, m in steps)
         high = start + sum(max(0, c * (m - 1)) for c, m in steps)
         pads[axis] = (max(0, -low), max(0, high - (a.shape[axis] - 1)))
     if any(before or after for before, after in pads):
-        padded = np.zeros(tuple(n + sum(p) for n, p in zip(a.shape, pads)), dtype=a.dtype)
+        shape = tuple(n + sum(p) for n, p in zip(a.shape, pads))
+        padded = (np.zeros(shape, dtype=a.dtype) if keep is None
+                  else _kept(("read", keep, tuple(pads)), shape, a.dtype, zero=True))
         padded[tuple(slice(before, before + n) for n, (before, _) in zip(a.shape, pads))] = a
         a = padded
     first = {axis: (start + pads[axis][0], steps) for axis, start, steps in reads}
@@ -106,14 +135,15 @@ def _aligned(a, term, letters):
 
 def _add_product(out, letters, terms, parts, scratch, assign=False):
     """out += einsum(terms -> letters) of parts (out = ... with assign): where nothing is summed,
-    the product written into scratch (kept between calls) and added in place; else one einsum."""
+    the product written into scratch (one _kept buffer, the same between offsets and between
+    calls) and added in place; else one einsum."""
     if all(set(t) <= set(letters) and len(set(t)) == len(t) for t in terms):
         aligned = [_aligned(p, t, letters) for p, t in zip(parts, terms)]
         if len(aligned) == 1:
             product = aligned[0]
         else:
             if not assign and not scratch:
-                scratch.append(np.empty(out.shape, dtype=out.dtype))
+                scratch.append(_kept("product", out.shape, out.dtype))
             product = out if assign else scratch[0]
             np.multiply(aligned[0], aligned[1], out=product)
             for p in aligned[2:]:
@@ -161,10 +191,11 @@ def _embedded(shape, term, p, q, m, allocate):
     return flat, folded, np.lib.stride_tricks.as_strided(flat, shape, strides)
 
 
-def _folded(a, term, p, q, m, sizes, zero_rows=False):
+def _folded(a, term, p, q, m, sizes, zero_rows=False, keep=None):
     """a (axes named by term) with its axes p, q read as one axis (named p) of stride_q and
     length (size_p - 1)·m + size_q: a view where a's strides allow it, else (zero_rows) a
-    contiguous copy with the entries between rows zero; None when neither."""
+    contiguous copy with the entries between rows zero (in a buffer _kept under keep, if given:
+    the same entries written every time, the others stay zero); None when neither."""
     if p not in term and q not in term:
         return a, term
     if p not in term or q not in term or len(set(term)) < len(term):
@@ -173,7 +204,12 @@ def _folded(a, term, p, q, m, sizes, zero_rows=False):
     if a.shape[x] != sizes[p] or a.shape[y] < sizes[q]:
         return None
     if zero_rows:
-        flat, folded, view = _embedded(a.shape, term, p, q, m, lambda s: np.zeros(s, dtype=a.dtype))
+        def allocate(s):
+            if keep is None:
+                return np.zeros(s, dtype=a.dtype)
+            return _kept(("rows", keep, term, p, q, m, a.shape), s, a.dtype, zero=True)
+
+        flat, folded, view = _embedded(a.shape, term, p, q, m, allocate)
         view[...] = a
         return flat, folded
     if a.strides[x] != m * a.strides[y] or a.strides[y] <= 0:
@@ -212,9 +248,9 @@ def _fold_plan(reference, letters, terms, operands, sizes, cropped):
     if (p in cropped) != (q in cropped):
         return None
     folded, copies = [], 0
-    for t, a in zip(terms, operands):
+    for n, (t, a) in enumerate(zip(terms, operands)):
         copy = a.flags.writeable and p in t and q in t
-        got = _folded(a, t, p, q, m, sizes, zero_rows=copy)
+        got = _folded(a, t, p, q, m, sizes, zero_rows=copy, keep=n)  # read only inside _einsum
         if got is None:
             return None
         copies += copy
@@ -293,7 +329,8 @@ def _gather(terms, output, operands, deltas):
     terms = ["".join(names.get(c, c) for c in t) for t, names in zip(terms, renamed)]
     if any(c not in output and c not in steps_of for t in terms for c in t):
         return None  # a contraction besides the offsets (a full convolution's channels)
-    return ",".join(terms) + "->" + output, [_read(a, *r) if r else a for a, r in zip(operands, reads)]
+    return ",".join(terms) + "->" + output, [_read(a, *r, keep=n) if r else a
+                                              for n, (a, r) in enumerate(zip(operands, reads))]
 
 
 def _scatter_sum(spec, operands, deltas):
@@ -305,8 +342,9 @@ def _scatter_sum(spec, operands, deltas):
     inputs, output = spec.split("->")
     terms = inputs.split(",")
     gathered = _gather(terms, output, operands, deltas)
-    if gathered is not None:
-        return _einsum(gathered[0], *gathered[1])
+    if gathered is not None:  # its padded copies are _kept buffers: the sum must not be a view of one
+        out = _einsum(gathered[0], *gathered[1])
+        return out.copy() if any(np.may_share_memory(out, a) for a in gathered[1]) else out
     sizes = _sizes(terms, operands)
     pads, starts, strides = {}, {}, {}
     for h, start, steps, n in deltas:

@@ -401,3 +401,31 @@ def test_hand_written_defined_layers_compute_what_the_generated_code_computes(na
     np.testing.assert_allclose(value, out, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(hand[0], grads if isinstance(grads, np.ndarray) else grads[0], rtol=1e-12, atol=1e-15)
     assert (np.abs(args[0] - (args[1] if len(args) > 1 else 0)) > 1).any()  # beyond the kinks' neighbourhoods
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape, kernel, pad", [((8, 16, 32, 32), (3, 3), 1), ((2, 3, 7, 5), (3, 3), 1),
+                                                ((1, 2, 6, 9), (3, 3), 0), ((2, 3, 7, 8), (5, 5), 2),
+                                                ((2, 2, 5, 5), (1, 1), 0), ((3, 4, 9, 7), (3, 3), 2),
+                                                ((2, 3, 4, 9), (3, 5), 1)])
+def test_hand_written_depthwise_convolution_computes_what_the_generated_code_computes(shape, kernel, pad, dtype):
+    """The BLAS depthwise convolution of the defined rows (Toeplitz products over all images' rows,
+    rows straddling two images dropped): the generated code's values and gradients, in its dtype,
+    at odd sizes, padding 0 to K - 1, a 1×1 and a non-square kernel."""
+    import numpy as np
+
+    from numeric.bench.defined import _module
+    from numeric.bench.defined_hand import HAND
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((shape[1], *kernel)).astype(dtype)
+    b = rng.standard_normal(shape[1]).astype(dtype)
+    module = _module("depthwise_conv")
+    y, cache = module.depthwise_conv_forward(x, w, b, P=pad)
+    dout = rng.standard_normal(y.shape).astype(dtype)
+    value, grads = HAND["depthwise_conv"](x, w, b, dout, pad=pad)
+    tolerance = {"rtol": 1e-4, "atol": 1e-4} if dtype == "float32" else {"rtol": 1e-12, "atol": 1e-12}
+    for got, want in zip((value, *grads), (y, *module.depthwise_conv_backward(dout, cache))):
+        assert got.dtype == want.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, **tolerance)

@@ -205,3 +205,92 @@ def test_a_unit_stride_scatter_is_read_as_one_gather_over_the_kernel_offsets(hel
     assert view.shape == (2, 3, 6, 3, 5, 2) and sorted(offsets(view)) == [3, 5]  # one padded copy, read once
     assert gather(["abcd", "befg"], "aehi", [np.ones((2, 4, 6, 5)), np.ones((4, 3, 3, 2))],
                   [("h", -1, [(1, "c", 6), (1, "f", 3)], 6), ("i", -1, [(1, "d", 5), (1, "g", 2)], 5)]) is None
+
+
+def test_buffers_kept_between_calls_never_show_in_a_result(depthwise, avgpool):
+    # the scratch of the products, the zero-row copy of dY (dWt) and the padded copy of dY (dX)
+    # are buffers kept between calls: a later call (same shapes, other values; other padding
+    # with the same padded size; an infinite entry, then none) must leave earlier results as they
+    # were, and the zeros around the written entries must stay zeros
+    _, module = depthwise
+    rng = np.random.default_rng(12)
+    runs = []
+    f64, f32, odd = np.float64, np.float32, (2, 3, 8, 7)
+    for shape, kernel, s, p, dtype in [(odd, (3, 3), 1, 1, f64), (odd, (3, 3), 1, 1, f64), (odd, (3, 3), 1, 2, f64),
+                                       (odd, (3, 3), 1, 0, f64), (odd, (3, 3), 1, 1, f32),
+                                       ((3, 3, 9, 9), (3, 3), 2, 1, f64), (odd, (1, 1), 1, 0, f64),
+                                       (odd, (3, 3), 1, 1, f64)]:
+        x = rng.standard_normal(shape).astype(dtype)
+        w = rng.standard_normal((shape[1], *kernel)).astype(dtype)
+        b = rng.standard_normal(shape[1]).astype(dtype)
+        y, cache = module.depthwise_conv_forward(x, w, b, S=s, P=p)
+        dout = rng.standard_normal(y.shape).astype(dtype)
+        if len(runs) == 1:
+            dout[0, 1, 0, 0] = np.inf  # where a padded copy's zeros sit next to it
+        with np.errstate(invalid="ignore"):
+            grads = module.depthwise_conv_backward(dout, cache)
+            want = _depthwise(*(a.astype(np.float64) for a in (x, w, b, dout)), s, p)
+        runs.append(((y, *grads), [c.copy() for c in (y, *grads)], (want[0], *want[1]), dtype))
+    for got, kept, (want_y, *want_grads), dtype in runs:
+        assert all(np.array_equal(g, k, equal_nan=True) for g, k in zip(got, kept))  # not written since
+        for g, w in zip(got, (want_y, *want_grads)):
+            finite = np.isfinite(w)
+            assert np.array_equal(finite, np.isfinite(g)) and np.allclose(g[finite], w[finite], **_tolerance(dtype))
+    assert all(np.isfinite(g).all() for g in runs[2][0])  # the infinite entry of the run before is gone
+    _, pool = avgpool
+    x = rng.standard_normal((2, 3, 8, 8))
+    y, cache = pool.avgpool_forward(x, K=3, S=1)
+    first = pool.avgpool_backward(np.ones(y.shape), cache)
+    kept = first.copy()
+    pool.avgpool_backward(2 * np.ones(y.shape), cache)
+    assert np.array_equal(first, kept) and np.allclose(first, _avgpool(x, np.ones(y.shape), 3, 1)[1])
+
+
+def test_a_non_contiguous_input_reads_like_its_copy(depthwise):
+    _, module = depthwise
+    rng = np.random.default_rng(13)
+    base = rng.standard_normal((7, 9, 3, 2))
+    x = base.transpose(3, 2, 1, 0)[:, :, ::2]  # (2, 3, 5, 7), no axis of stride 1
+    w, b = rng.standard_normal((3, 3, 3)), rng.standard_normal(3)
+    for s, p in [(1, 1), (2, 2), (1, 0)]:
+        y, cache = module.depthwise_conv_forward(x, w, b, S=s, P=p)
+        dout = np.asfortranarray(rng.standard_normal(y.shape))
+        want_y, want_grads = _depthwise(np.ascontiguousarray(x), w, b, np.ascontiguousarray(dout), s, p)
+        assert np.allclose(y, want_y)
+        for got, want in zip(module.depthwise_conv_backward(dout, cache), want_grads):
+            assert np.allclose(got, want)
+
+
+def test_kept_buffers_are_per_key_shape_dtype_and_thread_and_bounded(helpers):
+    import threading
+
+    kept = helpers["_kept"]
+    a = kept("k", (3, 4), np.float64, zero=True)
+    assert not a.any() and kept("k", (3, 4), np.float64) is a
+    assert kept("k", (3, 4), np.float32) is not a and kept("k", (4, 3), np.float64) is not a
+    assert kept("other", (3, 4), np.float64) is not a
+    other = []
+    thread = threading.Thread(target=lambda: other.append(kept("k", (3, 4), np.float64)))
+    thread.start()
+    thread.join()
+    assert other[0] is not a
+    for n in range(8):  # eight more: the first is dropped
+        kept(n, (2,), np.float64)
+    assert kept("k", (3, 4), np.float64) is not a
+    big = kept("big", ((1 << 24) + 1,), np.float32)  # over 64 MiB: not kept
+    assert kept("big", ((1 << 24) + 1,), np.float32) is not big
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_plain_factors_of_a_window_sum_get_two_zero_row_copies(helpers, dtype):
+    # sum over n, i, j of A·B·X[n, c, i + k - 1, j + l - 1]: A and B each copied with zero rows
+    # between their rows (buffers kept between calls, one per factor), twice over
+    einsum, read = helpers["_einsum"], helpers["_read"]
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    window = read(x, (2, -1, [(1, 6), (1, 3)]), (3, -1, [(1, 5), (1, 3)]))  # n c i k j l
+    for _ in range(2):
+        a, b = (rng.standard_normal((2, 3, 6, 5)).astype(dtype) for _ in range(2))
+        got = einsum("ncij,ncij,ncikjl->ckl", a, b, window)
+        want = np.einsum("ncij,ncij,ncikjl->ckl", a.astype(np.float64), b.astype(np.float64), window.astype(np.float64))
+        assert got.dtype == dtype and np.allclose(got, want, **_tolerance(dtype))
