@@ -399,6 +399,10 @@ _BACKWARD_DOC = '''Convolution backward pass{what}.
     '''
 
 
+_FAST_BACKWARD = (" (vectorized: matrix multiplies per band of rows; dx at stride 1 as a full convolution, "
+                  "else a scatter per kernel offset)")
+
+
 def functions(convention: Convention | None = None) -> list[GeneratedFunction]:
     """``conv_forward_fast`` / ``conv_backward_fast`` and the course API's ``*_naive`` names,
     all backed by the vectorized code."""
@@ -413,7 +417,7 @@ def conv_forward_fast(x, w, b, conv_param):
 '''
     backward_source = f'''
 def conv_backward_fast(dout, cache):
-    """{_BACKWARD_DOC.format(what=" (vectorized: matrix multiplies per band of rows; dx at stride 1 as a full convolution, else a scatter per kernel offset)")}"""
+    """{_BACKWARD_DOC.format(what=_FAST_BACKWARD)}"""
     x, w, b, conv_param, xpad = cache
     x, w, b, (stride, pad, dilation), (N, C, H, W, F, HH, WW, H_out, W_out) = _conv_setup(x, w, b, conv_param)
     dout = _upstream(dout, (N, F, H_out, W_out), x.dtype)
