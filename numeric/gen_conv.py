@@ -21,7 +21,17 @@ Every array operation is printed from a derived index expression by :mod:`numeri
   once, in the layout the multiply reads), then the deltas: for small inputs one multiply by
   their 0/1 matrix (cached per shape), otherwise an add into strided slices of the band's rows
   :math:`a = S\,\text{row} + \ldots` per kernel offset (neighbouring bands overlap by the
-  kernel's height and add up); ``dx`` by cropping.
+  kernel's height and add up); ``dx`` by cropping;
+* at stride 1 without dilation, when dout's windows are at most twice x's (:math:`F \le 2C`)
+  and the 0/1 matrix is not used, ``dx`` instead from the full convolution
+  :func:`derive.conv.transposed` derives,
+  :math:`d\text{xpad}_{ncab} = \sum_{f,k,l} \text{dout\_pad}_{n,f,a+k,b+l}\,\text{w\_rot}_{fckl}`,
+  cropped by :math:`P` (:func:`derive.conv.backward_x`): dout zero-padded by :math:`HH-1`,
+  :math:`WW-1` (its definition), its windows copied a block of dx's rows at a time like the
+  forward pass's, one matrix multiply per block with the flipped filter (a reversed view of
+  ``w``) written straight into ``dx``: no ``dxpad``, no scatter. Measured side by side on the
+  benchmark's layer (float32, :math:`F = 2C`) about 10 % off the backward pass; with more
+  filters (e.g. :math:`F = 16, C = 3`) the larger copy makes it slower than the scatter.
 
 :func:`loop_functions` prints the same derivations as literal loops, for reading.
 """
