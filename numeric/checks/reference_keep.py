@@ -494,6 +494,7 @@ def conv_backward_fast(dout, cache):
     w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)
     dout3 = dout.reshape(N, F, H_out*W_out)
     dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply
+    dw_parts = np.empty((B, C*HH*WW, F), dtype=dout.dtype)  # one block's share, per example
     plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows
     if R == H_out:
         plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
@@ -510,7 +511,8 @@ def conv_backward_fast(dout, cache):
             cols3 = cols.reshape(m, C*HH*WW, r*W_out)
             dout_block = dout3[n:n + m, :, row*W_out:(row + r)*W_out]
             # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l]), summed block by block
-            dw_cols += np.matmul(cols3, dout_block.transpose(0, 2, 1)).sum(axis=0)
+            np.matmul(cols3, dout_block.transpose(0, 2, 1), out=dw_parts[:m])
+            dw_cols += dw_parts[0] if m == 1 else dw_parts[:m].sum(axis=0)
             if full:
                 continue
             # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
