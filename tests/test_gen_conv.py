@@ -143,7 +143,8 @@ def test_every_block_and_scatter_path_agrees_with_the_loops(fast, loops, dtype):
     rng = np.random.default_rng(5)
     cases = [((2, 3, 4, 4), (3, 3, 4, 4), {"stride": 2, "pad": 1}),  # the course's size: 0/1 matrix, one block
              ((3, 2, 6, 7), (2, 2, 2, 3), {"stride": 1, "pad": 2, "dilation": 2}),
-             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1})]  # one example per block, strided adds
+             ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1}),  # one example per block, full convolution
+             ((2, 2, 40, 40), (5, 2, 3, 3), {"stride": 1, "pad": 1})]  # F > 2C: strided adds
     tolerance = 1e-4 if dtype == np.float32 else 1e-11
     plans = []
     for x_shape, w_shape, param in cases:
@@ -159,7 +160,8 @@ def test_every_block_and_scatter_path_agrees_with_the_loops(fast, loops, dtype):
         hp, wp = x_shape[2] + 2 * param["pad"], x_shape[3] + 2 * param["pad"]
         plans.append(fast._col2im_plan(*w_shape[2:], *out.shape[2:], hp, wp, param["stride"],
                                        param.get("dilation", 1), dtype) is not None)
-    assert plans == [True, True, False]  # both scatter paths ran
+    assert plans == [True, True, False, False]  # both scatter paths ran
+    assert fast._dx_as_full_convolution(1, 1, 3, 4) and not fast._dx_as_full_convolution(1, 1, 5, 2)
 
 
 def test_blocks_are_the_batch_when_small_else_bands_of_one_example(fast):
@@ -178,6 +180,9 @@ BANDS = [  # (x, w, conv_param): heights the bands do not divide, strides, paddi
     ((1, 2, 7, 7), (3, 2, 3, 3), {"stride": 2, "pad": 2}),
     ((2, 2, 3, 7), (2, 2, 3, 3), {"stride": 1, "pad": 0}),  # one output row
     ((1, 2, 10, 10), (2, 2, 2, 2), {"stride": 3, "pad": 1, "dilation": 2}),
+    ((2, 2, 5, 6), (3, 2, 3, 3), {"stride": 1, "pad": 3}),  # dx read from dout's padding: pad > HH − 1
+    ((1, 3, 6, 5), (2, 3, 2, 3), {"stride": 1, "pad": 1}),  # an even kernel height, pad ≠ (HH − 1)/2
+    ((2, 3, 5, 5), (4, 3, 1, 1), {"stride": 1, "pad": 0}),  # a 1×1 kernel: dout_pad is dout
 ]
 
 
@@ -199,6 +204,47 @@ def test_bands_of_rows_agree_with_the_loops(fast, loops, monkeypatch, x_shape, w
     np.testing.assert_allclose(out, expected, rtol=tolerance, atol=tolerance)
     for got, want in zip(grads, loops.conv_backward_naive(dout.astype(np.float64), loop_cache)):
         np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+
+
+FULL = [  # (x, w, conv_param) at stride 1: dx as the full convolution when F ≤ 2C
+    ((2, 4, 40, 40), (3, 4, 3, 3), {"stride": 1, "pad": 1}),
+    ((2, 3, 21, 17), (6, 3, 3, 3), {"stride": 1, "pad": 2}),  # F = 2C, the largest that takes it
+    ((1, 5, 12, 30), (1, 5, 5, 3), {"stride": 1, "pad": 0}),  # one filter, a 5×3 kernel, no padding
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("x_shape, w_shape, param", FULL)
+def test_full_convolution_and_scatter_give_the_same_dx(fast, loops, monkeypatch, x_shape, w_shape, param, dtype):
+    """At stride 1 the input gradient as the full convolution of the padded dout with the flipped
+    filter equals the scatter form within rounding, and both equal the literal loops; complex
+    inputs (the complex-step checks) take the same path."""
+    rng = np.random.default_rng(11)
+    x, w, b = (a.astype(dtype) for a in _arrays(rng, x_shape, w_shape))
+    if dtype == np.complex128:
+        x = x + 1j * rng.standard_normal(x.shape)
+    out, cache = fast.conv_forward_fast(x, w, b, param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    hp, wp = x_shape[2] + 2 * param["pad"], x_shape[3] + 2 * param["pad"]
+    assert fast._col2im_plan(*w_shape[2:], *out.shape[2:], hp, wp, 1, 1, dtype) is None
+    assert fast._dx_as_full_convolution(1, 1, w_shape[0], x_shape[1])
+    full = fast.conv_backward_fast(dout, cache)
+    monkeypatch.setattr(fast, "_dx_as_full_convolution", lambda stride, dilation, F, C: False)
+    scatter = fast.conv_backward_fast(dout, cache)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-12
+    for got, want in zip(full, scatter):
+        assert got.dtype == want.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+    _, loop_cache = loops.conv_forward_naive(x.astype(complex), w.astype(complex), b.astype(complex), param)
+    for got, want in zip(full, loops.conv_backward_naive(dout.astype(complex), loop_cache)):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+
+
+def test_the_full_convolution_is_taken_only_where_it_is_faster(fast):
+    assert fast._dx_as_full_convolution(1, 1, 64, 32)  # the benchmark's layer: F = 2C
+    assert not fast._dx_as_full_convolution(1, 1, 16, 3)  # F > 2C: dout's windows too many to copy
+    assert not fast._dx_as_full_convolution(2, 1, 4, 4)  # strided: the scatter
+    assert not fast._dx_as_full_convolution(1, 2, 4, 4)  # dilated: the derivation is for d = 1
 
 
 def test_matches_pytorch_when_installed(fast):

@@ -17,6 +17,7 @@ Derivations behind this module:
   - Batch normalization: backward pass in test mode
   - Batch normalization: closed-form ∂L/∂X (symbolic sizes)
   - Batch normalization: forward pass
+  - Convolution backward: dxpad as a full convolution (S = 1)
   - Convolution backward: the bias gradient db
   - Convolution backward: the filter gradient dw
   - Convolution backward: the input gradient dx
@@ -196,6 +197,10 @@ def _conv_blocks(N, H_out, row_bytes):
     if H_out*row_bytes <= 1572864:
         return 1, H_out
     return 1, max(1, min(H_out, 524288 // row_bytes))
+
+
+def _dx_as_full_convolution(stride, dilation, F, C):
+    return stride == 1 and dilation == 1 and F <= 2*C
 
 
 _COL2IM_PLANS = {}
@@ -490,15 +495,18 @@ def conv_backward_fast(dout, cache):
     # of output rows whose windows stay in cache from the copy to the multiply that reads them
     B, R = _conv_blocks(N, H_out, C*HH*WW*W_out*xpad.itemsize)
     buffer = np.empty(B*C*HH*WW*R*W_out, dtype=xpad.dtype)
-    d_buffer = np.empty_like(buffer)
     # wᵀ copied once into the layout the matrix multiply reads
     w_cols = np.ascontiguousarray(w.reshape(F, C*HH*WW).T)
     dout3 = dout.reshape(N, F, H_out*W_out)
     dw_cols = np.zeros((C*HH*WW, F), dtype=dout.dtype)  # dwᵀ: the faster order of the multiply
+    dw_parts = np.empty((B, C*HH*WW, F), dtype=dout.dtype)  # one block's share, per example
     plan = None  # the 0/1 matrix covers whole examples: only when a block holds all their rows
     if R == H_out:
         plan = _col2im_plan(HH, WW, H_out, W_out, H + 2*pad, W + 2*pad, stride, dilation, dout.dtype)
-    dxpad = np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
+    # small inputs keep the 0/1 matrix; at stride 1 dx is otherwise the full convolution (below)
+    full = plan is None and _dx_as_full_convolution(stride, dilation, F, C)
+    d_buffer = None if full else np.empty_like(buffer)
+    dxpad = None if full else np.zeros((N, C, H + 2*pad, W + 2*pad), dtype=dout.dtype)
     for n in range(0, N, B):
         m = min(B, N - n)
         for row in range(0, H_out, R):
@@ -508,7 +516,10 @@ def conv_backward_fast(dout, cache):
             cols3 = cols.reshape(m, C*HH*WW, r*W_out)
             dout_block = dout3[n:n + m, :, row*W_out:(row + r)*W_out]
             # dw: ∂L/∂w[f, c, k, l] = Σ_{n=0}^{N - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} (dout[n, f, i, j]·win[n, c, i, j, k, l]), summed block by block
-            dw_cols += np.matmul(cols3, dout_block.transpose(0, 2, 1)).sum(axis=0)
+            np.matmul(cols3, dout_block.transpose(0, 2, 1), out=dw_parts[:m])
+            dw_cols += dw_parts[0] if m == 1 else dw_parts[:m].sum(axis=0)
+            if full:
+                continue
             # dxpad: ∂L/∂xpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{i=0}^{H′ - 1} Σ_{j=0}^{W′ - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout[n, f, i, j]·w[f, c, k, l]·δ(a, i·S + k·d)·δ(b, j·S + l·d))
             # the sum over the filters as one matrix multiply (the windows' gradients), then the deltas
             # (col2im): one matrix multiply with their 0/1 matrix for small inputs, else per kernel offset
@@ -521,8 +532,32 @@ def conv_backward_fast(dout, cache):
             for k in range(HH):
                 for l in range(WW):
                     dxpad[n:n + m, :, stride*row:][:, :, dilation*k:dilation*k + stride*(r - 1) + 1:stride, dilation*l:dilation*l + stride*(W_out - 1) + 1:stride] += dcols[:, :, k, l, :, :]
-    # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P]: the padding cropped
-    dx = np.ascontiguousarray(dxpad[:, :, pad:pad + H, pad:pad + W])
+    if full:
+        # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P], where at stride 1 (no dilation)
+        # dxpad[n, c, a, b] = Σ_{f=0}^{F - 1} Σ_{k=0}^{HH - 1} Σ_{l=0}^{WW - 1} (dout_pad[n, f, a + k, b + l]·w_rot[f, c, k, l]):
+        # the padded dout's windows copied a block of dx's rows at a time (im2col), one matrix
+        # multiply per block with the flipped filter, written straight into dx
+        # dout_pad[n, f, m, m′] = dout[n, f, m - HH + 1, m′ - WW + 1] (zero outside dout)
+        dout_pad = np.zeros((N, F, 2*HH + H_out - 2, 2*WW + W_out - 2), dtype=dout.dtype)
+        dout_pad[:, :, HH - 1:HH - 1 + H_out, WW - 1:WW - 1 + W_out] = dout
+        # dwin[n, f, a, b, k, l] = dout_pad[n, f, a + k, b + l]: a view, axes (n, f, a, b, k, l)
+        dwin = sliding_window_view(dout_pad, (HH, WW), axis=(2, 3))
+        # w_rot[f, c, k, l] = w[f, c, HH - k - 1, WW - l - 1], rows c and columns (f, k, l)
+        w_rot = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, F*HH*WW)
+        B, R = _conv_blocks(N, H, F*HH*WW*W*dout.itemsize)
+        buffer = np.empty(B*F*HH*WW*R*W, dtype=dout.dtype)
+        dx = np.empty((N, C, H, W), dtype=dout.dtype)
+        dx3 = dx.reshape(N, C, H*W)
+        for n in range(0, N, B):
+            m = min(B, N - n)
+            for row in range(0, H, R):
+                r = min(R, H - row)
+                cols = buffer[:m*F*HH*WW*r*W].reshape(m, F, HH, WW, r, W)
+                cols[...] = dwin[n:n + m, :, pad + row:pad + row + r, pad:pad + W].transpose(0, 1, 4, 5, 2, 3)
+                np.matmul(w_rot, cols.reshape(m, F*HH*WW, r*W), out=dx3[n:n + m, :, row*W:(row + r)*W])
+    else:
+        # dx: ∂L/∂x[n, c, u, v] = dxpad[n, c, u + P, v + P]: the padding cropped
+        dx = np.ascontiguousarray(dxpad[:, :, pad:pad + H, pad:pad + W])
     dw = np.ascontiguousarray(dw_cols.T).reshape(F, C, HH, WW)
     return dx, dw.astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
 

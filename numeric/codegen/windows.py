@@ -13,6 +13,8 @@ channels-last so that the windows' copy reads contiguous memory). Then
   dilated by :math:`d` (:func:`window_view`), and a Kronecker delta
   :math:`\delta_{a,\,Si+dk}` becomes an add into strided slices, one per kernel offset
   (:func:`scatter_add`);
+* an index read as :math:`K - 1 - k` (:math:`K` the axis' size) becomes a reversed view
+  (:func:`reverse`);
 * a sum over indices two arrays share becomes one ``np.matmul`` on reshaped views, batched
   over leading output indices when that writes the result in its final layout
   (:func:`contraction`); a sum over one array's axes becomes ``.sum`` (:func:`reduce_sum`);
@@ -40,6 +42,7 @@ __all__ = [
     "factors",
     "loop_nest",
     "reduce_sum",
+    "reverse",
     "scatter_add",
     "scatter_contraction",
     "transpose",
@@ -230,6 +233,22 @@ def crop(result: Stored, expr: sp.Indexed, source: Stored, sizes: Names, names: 
     view = Stored(f"{source.name}[{', '.join(slices[s] for s in source.layout)}]",
                   tuple(rename[s] for s in source.layout))
     return f"np.ascontiguousarray({transpose(view, result.layout)})"
+
+
+def reverse(definition: sp.Equality, source: Stored, sizes: Names, names: Names) -> str:
+    """``target[…, k, …] = source[…, K − 1 − k, …]`` (``K`` the size of ``k``'s axis) as a view of
+    ``source`` with those axes reversed, in ``source``'s layout; other indices must be plain."""
+    steps = {}
+    for axis, index in zip(_plain(definition.lhs), definition.rhs.indices):
+        if index == axis:
+            steps[axis] = ":"
+            continue
+        coefficients, rest = _affine(index, [axis])
+        if coefficients.get(axis) != -1 or code(rest + 1, names) != sizes[axis]:
+            raise LayergradError(f"{definition}: index {index} is neither {axis} nor its reverse")
+        steps[axis] = "::-1"
+    along = dict(zip(source.logical, _plain(definition.lhs)))
+    return f"{source.name}[{', '.join(steps[along[s]] for s in source.layout)}]"
 
 
 def _tuple(items) -> str:
