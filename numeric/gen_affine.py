@@ -15,7 +15,7 @@ import sympy as sp
 from derive import affine
 from derive.printing import text
 
-from .codegen.lowering import Lowering
+from .codegen.lowering import Lowering, atom
 from .codegen.module import FLOATING_HELPER, GeneratedFunction, floating
 
 __all__ = ["functions", "preamble"]
@@ -43,7 +43,7 @@ def functions() -> list[GeneratedFunction]:
     grads = {wrt: affine.backward(wrt) for wrt in "XWb"}
     backward = _lowered([("dx", grads["X"].result), ("dw", grads["W"].result), ("db", grads["b"].result)])
     target, product = backward.lines[0].split(" = ", 1)
-    backward.lines[0] = f"{target} = ({product}).reshape(x.shape)"
+    backward.lines[0] = f"{target} = {atom(product)}.reshape(x.shape)"
     formulas = ", ".join(f"∂L/∂{wrt} = {text(d.result.parent)}" for wrt, d in grads.items())
     forward_source = f'''
 def affine_forward(x, w, b):

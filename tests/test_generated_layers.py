@@ -39,7 +39,7 @@ def reference_svm(x, y):
 
 def test_the_arithmetic_lines_come_from_the_derivations():
     source = module_source("cs231n", "keep")
-    for line in ("_r0 = flat @ w", "out = b + _r0", "dx = (dout @ w.T).reshape(x.shape)", "dw = flat.T @ dout",
+    for line in ("_r0 = flat.dot(w)", "out = b + _r0", "dx = dout.dot(w.T).reshape(x.shape)", "dw = flat.T.dot(dout)",
                  "db = dout.sum(axis=0)", "out = np.maximum(0, x)", "mask = x > 0", "dx = dout*mask",
                  "shift = x.max(axis=1)", "_r2 = e.sum(axis=1)", "probs = e/_r2[:, None]",
                  "rows = np.arange(N)", "x[rows, y]", "_r1[rows, y] = 0", "dx = positive/N",
@@ -149,9 +149,9 @@ def test_matrix_entries_lower_to_products_sums_and_broadcasts():
     ranges = {i: s["N"], j: s["M"], k: s["D"]}
     assert lowered([("db", (s["ones_row"] * s["dL_dH"])[0, j], (j,))], ranges, names) == ["db = g.sum(axis=0)"]
     assert lowered([("h", (s["Xm"] * s["Wm"] + s["ones_column"] * s["bm"])[i, j], (i, j))], ranges, names) == [
-        "_r0 = x @ w", "h = b + _r0"]
-    assert lowered([("dx", (s["dL_dH"] * s["Wm"].T)[i, k], (i, k))], ranges, names) == ["dx = g @ w.T"]
-    assert lowered([("dw", (s["Xm"].T * s["dL_dH"])[k, j], (k, j))], ranges, names) == ["dw = x.T @ g"]
+        "_r0 = x.dot(w)", "h = b + _r0"]
+    assert lowered([("dx", (s["dL_dH"] * s["Wm"].T)[i, k], (i, k))], ranges, names) == ["dx = g.dot(w.T)"]
+    assert lowered([("dw", (s["Xm"].T * s["dL_dH"])[k, j], (k, j))], ranges, names) == ["dw = x.T.dot(g)"]
     with pytest.raises(LayergradError, match="no array name"):
         lowered([("h", (s["Xm"] * s["Wm"])[i, j], (i, j))], ranges, {s["Xm"]: "x"})
 

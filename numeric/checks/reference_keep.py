@@ -636,7 +636,7 @@ def affine_forward(x, w, b):
             f"affine_forward: x has {flat.shape[1]} features per example (shape {x.shape}) but w has "
             f"{w.shape[0]} rows; they must be equal"
         )
-    _r0 = flat @ w
+    _r0 = flat.dot(w)
     out = b + _r0
     return out, (x, w, b)
 
@@ -650,8 +650,8 @@ def affine_backward(dout, cache):
         raise LayergradError(
             f"affine_backward: dout has shape {dout.shape}, expected {(flat.shape[0], w.shape[1])}"
         )
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = flat.T @ dout
+    dx = dout.dot(w.T).reshape(x.shape)
+    dw = flat.T.dot(dout)
     db = dout.sum(axis=0)
     return dx, dw, db
 

@@ -56,7 +56,7 @@ from .labels import elide_copies, fresh, split
 from .passes import fewer_passes
 from .printer import ArrayPrinter
 
-__all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "stable"]
+__all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "atom", "stable"]
 
 Axes = tuple[sp.Symbol, ...]
 
@@ -344,7 +344,7 @@ class Lowering:
             return None
         code = self.expand(code, have, axes)
         if not fresh(code):
-            code = f"{_atom(code)}.copy()"
+            code = f"{atom(code)}.copy()"
         if target is None:
             target = f"_r{self.counter[0]}"
             self.counter[0] += 1
@@ -416,7 +416,7 @@ class Lowering:
                 sign = candidate.strip()
         name = re.match(r"[A-Za-z_]\w*", factor)
         if name is None or factor[name.end():] not in ("", *(f"[{i}]" for i in _broadcasts(factor[name.end():]))) \
-                or (constant and _atom(constant) != constant):
+                or (constant and atom(constant) != constant):
             return
         function = "np.multiply" if op == "*" else "np.divide"
         into = f"{buffer} if {buffer}.dtype == {name.group()}.dtype else None"  # else a new array of the promoted type
@@ -466,7 +466,7 @@ class Lowering:
 
     def _full(self, key: tuple, axes: Axes) -> str:
         code, have = self.lower(sp.Mul(*key))
-        return _atom(self.expand(code, have, axes, operand=True))
+        return atom(self.expand(code, have, axes, operand=True))
 
     def _coefficient(self, coeff: sp.Expr, axes: Axes, keep: bool = False) -> str:
         """A small coefficient as a factor: inline when short, else a temporary ``_c0``, …"""
@@ -477,7 +477,7 @@ class Lowering:
             self.counter[0] += 1
             self.lines.append(f"{name} = {code[1:-1] if code.startswith('(') and _balanced(code) else code}")
             return name
-        return _atom(code)
+        return atom(code)
 
     def _times(self, key: tuple, coeff: sp.Expr, axes: Axes) -> str:
         """The full-size product ``key`` times a small coefficient, the small part evaluated first."""
@@ -499,11 +499,11 @@ class Lowering:
         order = [a for a in want if a in have]
         perm = [have.index(a) for a in order]
         if perm != list(range(len(perm))):
-            code = f"{_atom(code)}.transpose({', '.join(map(str, perm))})"
+            code = f"{atom(code)}.transpose({', '.join(map(str, perm))})"
         if len(order) == len(want) or (operand and tuple(want[len(want) - len(order):]) == tuple(order)):
             return code
         index = ", ".join(":" if a in have else "None" for a in want)
-        return f"{_atom(code)}[{index}]"
+        return f"{atom(code)}[{index}]"
 
     def lower(self, expr: sp.Expr) -> tuple[str, Axes]:
         """``expr`` as (source, axes)."""
@@ -538,7 +538,7 @@ class Lowering:
             function, summed = self.bind(expr.function, expr.limits)
             body, have = self.lower(function)
             axes = tuple(have.index(d) for d in summed)
-            return self.temporary(f"{_atom(body)}.max(axis={_axis(axes)})",
+            return self.temporary(f"{atom(body)}.max(axis={_axis(axes)})",
                                   tuple(a for a in have if a not in summed), key=(key, mapping))
         if isinstance(expr, sp.Add):
             code, have = self.combine(expr.args, " + ")
@@ -634,7 +634,7 @@ class Lowering:
         negated = [a for a in args if a.could_extract_minus_sign() and self.boolean(-a)]
         if op == " + " and sp.S.One in args and len(args) == 2 and negated:
             code, have = self.lower(-negated[0])  # 1 - B of a 0/1 array B is its negation, still boolean
-            return f"~{_atom(code)}", have
+            return f"~{atom(code)}", have
         # subtracted terms last and printed as subtractions (no negated arrays, nor booleans)
         signs = [op == " + " and a.could_extract_minus_sign() for a in args]
         order = sorted(range(len(args)), key=lambda n: signs[n])
@@ -644,7 +644,7 @@ class Lowering:
         code = ""
         for n, piece in zip(order, pieces):
             if signs[n]:
-                code = f"{code} - {_atom(piece)}" if code else f"-{_atom(piece)}"
+                code = f"{code} - {atom(piece)}" if code else f"-{atom(piece)}"
             else:
                 code = f"{code}{op}{piece}" if code else piece
         return f"({code})", axes
@@ -667,14 +667,14 @@ class Lowering:
             parts = [self.lower(f) for f in numerator]
         below = [self.lower(f) for f in denominator]
         axes = self.union(*(h for _, h in parts + below))
-        top = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in parts) or "1"
+        top = "*".join(atom(self.expand(c, h, axes, operand=True)) for c, h in parts) or "1"
         if coeff == -1 and parts:
             top = f"-{top}"
         elif coeff != 1 and not (self.elementwise and coeff.is_Float and float(coeff) == 1.0):  # 1.0*x is x
             number = repr(float(coeff)) if self.elementwise and isinstance(coeff, sp.Float) else self.scalar(coeff)
             top = f"{number}*{top}" if parts else number
         if below:
-            bottom = "*".join(_atom(self.expand(c, h, axes, operand=True)) for c, h in below)
+            bottom = "*".join(atom(self.expand(c, h, axes, operand=True)) for c, h in below)
             return f"({top}/{bottom if len(below) == 1 else '(' + bottom + ')'})", axes
         return f"({top})", axes
 
@@ -685,19 +685,19 @@ class Lowering:
             exponent, eh = self.lower(e)
             if eh:
                 raise LayergradError(f"an exponent that varies with an index is not supported: {expr}")
-            return f"{_atom(base)}**{_atom(exponent)}", have
+            return f"{atom(base)}**{atom(exponent)}", have
         bare = base[1:-1] if base.startswith("(") and _balanced(base) else base
         if e == sp.Rational(1, 2):
             return f"np.sqrt({bare})", have
         if e == -sp.Rational(1, 2):
             return f"(1/np.sqrt({bare}))", have
         if e == -1:
-            return f"(1/{_atom(base)})", have
+            return f"(1/{atom(base)})", have
         if e == 2:  # a scalar squares in Python: a NumPy integer would widen float32 arrays
-            return (f"np.square({base})" if have else f"{_atom(base)}**2"), have
+            return (f"np.square({base})" if have else f"{atom(base)}**2"), have
         if e.is_Integer and 2 < e <= 4:
-            return "(" + "*".join([_atom(base)] * int(e)) + ")", have
-        return f"{_atom(base)}**{_atom(self.scalar(e))}", have
+            return "(" + "*".join([atom(base)] * int(e)) + ")", have
+        return f"{atom(base)}**{atom(self.scalar(e))}", have
 
     def piecewise(self, expr: sp.Piecewise) -> tuple[str, Axes]:
         (value, cond), *rest = expr.args
@@ -758,12 +758,12 @@ class Lowering:
             code, axes = self.scatter_sum(operands, summed, forms)
             if coeff != 1:
                 c, _ = self.lower(coeff)
-                code = f"{_atom(c)}*{_atom(code)}"
+                code = f"{atom(c)}*{atom(code)}"
             return code, axes
         code, axes = self.contract(operands, reduce_over)
         if coeff != 1:
             c, _ = self.lower(coeff)
-            code = f"{_atom(c)}*{_atom(code)}"
+            code = f"{atom(c)}*{atom(code)}"
         for delta in scatters:
             target, dummies, start, steps = self._scatter_form(delta, summed)
             code = self.expand(code, axes, [*(a for a in axes if a not in dummies), *dummies])
@@ -784,7 +784,7 @@ class Lowering:
         if set(have) != {row, column}:
             return None
         code = self.expand(code, have, (row, column))
-        return f"{_atom(code)}[{self.label_rows(row)}, {self.one_hot[hot[0].base]}]", (row,)
+        return f"{atom(code)}[{self.label_rows(row)}, {self.one_hot[hot[0].base]}]", (row,)
 
     def sum_at_labels(self, function: sp.Expr, summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
         r""":math:`\sum` of a summand :math:`f(Y_{rc})` with :math:`c` summed: the array of
@@ -851,7 +851,7 @@ class Lowering:
         if not summed:
             if len(operands) == 1:
                 return operands[0]
-            return "*".join(_atom(self.expand(c, h, axes_in)) for c, h in operands), axes_in
+            return "*".join(atom(self.expand(c, h, axes_in)) for c, h in operands), axes_in
         if len(operands) == 1:
             code, have = operands[0]
             if "_read(" in code or code in self.views:  # a sum over a window view: over its offsets
@@ -861,9 +861,9 @@ class Lowering:
             axes = tuple(sorted(have.index(d) for d in summed if d in have))
             if self.accumulate:
                 wide, dtype = self.accumulate
-                return (f"{_atom(code)}.sum(axis={_axis(axes)}, dtype={wide}).astype({dtype}, copy=False)",
+                return (f"{atom(code)}.sum(axis={_axis(axes)}, dtype={wide}).astype({dtype}, copy=False)",
                         tuple(a for a in have if a not in summed))
-            return f"{_atom(code)}.sum(axis={_axis(axes)})", tuple(a for a in have if a not in summed)
+            return f"{atom(code)}.sum(axis={_axis(axes)})", tuple(a for a in have if a not in summed)
         if (product := self.matmul(operands, summed)) is not None:
             return product
         if (product := self.matvec(operands, summed)) is not None:
@@ -885,9 +885,11 @@ class Lowering:
 
     def matvec(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
         r""":math:`\sum_k A_{\ldots k} v_k` with :math:`v` a vector over the summed index, which
-        :math:`A` holds last: ``a @ v``, a matrix-vector product through BLAS (``einsum`` runs it
-        several times slower). With more factors than one beside :math:`v` the product would be
-        an array of its own, an extra pass that costs more than ``einsum`` saves at large sizes."""
+        :math:`A` holds last: ``a.dot(v)`` (``a @ v`` past two axes), a matrix-vector product
+        through BLAS (``einsum`` runs it several times slower; ``a.dot`` dispatches in about half
+        the time of ``@``, which counts at the course's sizes). With more factors than one beside
+        :math:`v` the product would be an array of its own, an extra pass that costs more than
+        ``einsum`` saves at large sizes."""
         if len(summed) != 1 or self.accumulate or any("_read(" in c or c in self.views for c, _ in operands):
             return None
         k = summed[0]
@@ -895,7 +897,8 @@ class Lowering:
         rest = [op for op in operands if op[1] != (k,)]
         if len(vectors) != 1 or len(rest) != 1 or rest[0][1][-1:] != (k,):
             return None
-        return f"{_atom(rest[0][0])} @ {vectors[0][0]}", rest[0][1][:-1]
+        (a, axes), v = rest[0], vectors[0][0]
+        return (f"{atom(a)}.dot({v})" if len(axes) == 2 else f"{atom(a)} @ {v}"), axes[:-1]
 
     def rowdot(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
         r""":math:`\sum_k A_{\ldots k} B_{\ldots k}` of two arrays with the same axes, summed over the
@@ -907,14 +910,15 @@ class Lowering:
         if ha != hb or ha[-1:] != tuple(summed):
             return None
         dtype = f", dtype={self.accumulate[0]}" if self.accumulate else ""
-        code = f"np.vecdot({_atom(a)}.conj(), {b}{dtype})"
+        code = f"np.vecdot({atom(a)}.conj(), {b}{dtype})"
         if self.accumulate:
             code += f".astype({self.accumulate[1]}, copy=False)"
         return code, ha[:-1]
 
     def matmul(self, operands: Sequence[tuple[str, Axes]], summed: Sequence[sp.Symbol]) -> tuple[str, Axes] | None:
-        r""":math:`\sum_k A_{ik} B_{kj}` of two matrices (either stored transposed) as ``a @ b``,
-        in the current target's order of :math:`i, j`."""
+        r""":math:`\sum_k A_{ik} B_{kj}` of two matrices (either stored transposed) as ``a.dot(b)``
+        (the same BLAS call as ``a @ b``, dispatched in about two thirds of the time), in the
+        current target's order of :math:`i, j`."""
         if len(operands) != 2 or len(summed) != 1 or any(len(h) != 2 or summed[0] not in h for _, h in operands):
             return None
         k = summed[0]
@@ -924,9 +928,9 @@ class Lowering:
             return None
         if self.union((i,), (j,)) != (i, j):
             (a, ha), (b, hb), (i, j) = (b, hb), (a, ha), (j, i)
-        left = a if ha == (i, k) else f"{_atom(a)}.T"
-        right = b if hb == (k, j) else f"{_atom(b)}.T"
-        return f"{left} @ {right}", (i, j)
+        left = atom(a) if ha == (i, k) else f"{atom(a)}.T"
+        right = b if hb == (k, j) else f"{atom(b)}.T"
+        return f"{left}.dot({right})", (i, j)
 
 
 _FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "np.abs", sp.sign: "np.sign",
@@ -974,7 +978,7 @@ def _worth_keeping(expr: sp.Basic) -> bool:
 _PLACEHOLDERS = [sp.Symbol(f"_f{n}", integer=True) for n in range(16)]
 
 
-def _atom(code: str) -> str:
+def atom(code: str) -> str:
     """``code`` safe to use as a factor: wrapped in parentheses unless it is one (a name, a
     parenthesized expression, a call or subscript of a name)."""
     head = code.lstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")

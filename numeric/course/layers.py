@@ -754,7 +754,7 @@ def affine_forward(x, w, b):
             f"affine_forward: x has {flat.shape[1]} features per example (shape {x.shape}) but w has "
             f"{w.shape[0]} rows; they must be equal"
         )
-    _r0 = flat @ w
+    _r0 = flat.dot(w)
     out = b + _r0
     return out, (x, w, b)
 
@@ -775,8 +775,8 @@ def affine_backward(dout, cache):
         raise LayergradError(
             f"affine_backward: dout has shape {dout.shape}, expected {(flat.shape[0], w.shape[1])}"
         )
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = flat.T @ dout
+    dx = dout.dot(w.T).reshape(x.shape)
+    dw = flat.T.dot(dout)
     db = dout.sum(axis=0)
     return dx, dw, db
 
@@ -1199,4 +1199,4 @@ def spatial_groupnorm_backward(dout, cache):
     dtype = dout.dtype
     return (dx.reshape(shape).astype(dtype, copy=False), dgamma.reshape(param_shape).astype(dtype, copy=False), dbeta.reshape(param_shape).astype(dtype, copy=False))
 
-# layergrad-sha256: efc37d01054342d67986e3455cf21144811c04e4105a78e8ea37fd8b2777ddac
+# layergrad-sha256: 316d509b802e14215462794a735fdeb811860457d5cf4565943591aa72809f79
