@@ -77,6 +77,10 @@ def test_gradescope_bundle_grades_a_defined_layer(tmp_path: Path, correct: str) 
     tests = {t["name"]: t for t in results["tests"]}
     assert (tests["huber_forward"]["score"], tests["huber_backward"]["score"]) == (1.0, 0.0)
     assert "dX (finite differences)" in tests["huber_backward"]["output"]
+    results = run_bundle(tmp_path / "none", None, bundle)  # nothing submitted: 0 of 2, saying why
+    assert {(t["name"], t["score"], t["max_score"]) for t in results["tests"]} == {
+        ("huber_forward", 0.0, 1.0), ("huber_backward", 0.0, 1.0)}
+    assert "is not a file" in results["tests"][0]["output"]
 
 
 def test_visible_checks_of_a_defined_layer_are_all_of_them(tmp_path: Path, correct: str) -> None:

@@ -368,6 +368,13 @@ def definition_files(paths: Sequence[str | Path]) -> dict[str, str]:
     return out
 
 
+def _defined_points(definitions: Mapping[str, str] | None) -> dict[str, float]:
+    """One point for each defined layer's forward and backward function: the tests a bundle for
+    defined layers has when no points table is given (so that a submission without them scores 0
+    of something)."""
+    return {f"{name[:-len('.toml')]}_{part}": 1.0 for name in definitions or {} for part in ("forward", "backward")}
+
+
 def _definitions(definitions: Mapping[str, str] | None) -> dict[str, str]:
     for name in definitions or {}:
         if "/" in name or not name.endswith(".toml") or name.startswith("."):
@@ -386,7 +393,7 @@ def gradescope_files(points: Mapping[str, Any] | None = None, visibility: str = 
     if visibility not in VISIBILITIES:
         raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
     _check_submission(submission)
-    table = _normalized(points)
+    table = _normalized(points or _defined_points(definitions))
     config = {"points": {name: [p.to_dict() for p in parts] for name, parts in table.items()},
               "visibility": visibility, "submission": submission}
     return {
@@ -454,7 +461,7 @@ def otter_files(points: Mapping[str, Any], visibility: str = "visible", submissi
     if visibility not in VISIBILITIES:
         raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
     _check_submission(submission)
-    table = _normalized(points)
+    table = _normalized(points or _defined_points(definitions))
     if not table:
         raise LayergradError("an Otter bundle needs the functions it grades: give --points FILE or --only NAME,NAME")
     if definitions:

@@ -70,8 +70,6 @@ def run(args: argparse.Namespace) -> int:
     service = "otter" if args.otter else "gradescope"
     if service == "otter" and not points and args.only:
         points = {name: 1.0 for name in _functions(args.only)}
-    if service == "otter" and not points and definitions:
-        points = {f"{name[:-5]}_{part}": 1.0 for name in definitions for part in ("forward", "backward")}
     path = write_bundle(args.output, service, args.force, points=points, visibility=args.visibility,
                         submission=args.submission, check_args=check_args, install=args.install, wheel=args.wheel,
                         definitions=definitions)
