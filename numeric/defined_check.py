@@ -12,11 +12,14 @@ numbers are kept; an array of more than :data:`MAX_ENTRIES` entries is refused):
 
 :func:`check_file` does the same for a Python file in a child process
 (:mod:`numeric.checks.remote`): the submission never runs in the checker's process, answers
-calls in plain data, and every verdict is computed by the checker.
+calls in plain data, and every verdict is computed by the checker. :func:`module_report` groups
+its verdicts by function into the report ``layergrad check`` gives for the built-in layers (the
+JSON an autograder bundle reads).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -30,10 +33,11 @@ import sympy as sp
 from derive.define import Definition
 from derive.errors import LayergradError
 
+from .checks.report import FunctionReport, ModuleReport
 from .defined_code import module_source
 from .gradcheck import Verdict, check_vjp, rel_error
 
-__all__ = ["MAX_ENTRIES", "check", "check_file", "generated", "sample", "sizes_for"]
+__all__ = ["MAX_ENTRIES", "check", "check_file", "generated", "module_report", "sample", "sizes_for"]
 
 MAX_ENTRIES = 10**7
 """The most entries of one array the checker samples (80 MB in float64)."""
@@ -191,3 +195,24 @@ def check_file(path: str | Path, definitions: Sequence[Definition], *, timeout: 
     finally:
         session.close()
     return verdicts
+
+
+def module_report(path: str | Path, definitions: Sequence[Definition], verdicts: Sequence[Verdict]) -> ModuleReport:
+    """:func:`check_file`'s verdicts as the report of the built-in checker: one function report for
+    each definition's ``{name}_forward`` and ``{name}_backward`` holding the verdicts named after it,
+    each name ending in the one case they ran on (``, at N=3 D=4``: the sizes :func:`sizes_for`
+    picks), so that an autograder's visible checks are all of them; a verdict named after the layer
+    (it could not run: a missing function, an exception, a time limit) fails both, its detail as
+    their note."""
+    functions = []
+    for d in definitions:
+        case = ", at " + " ".join(f"{k}={v}" for k, v in sizes_for(d).items())
+        whole = [v for v in verdicts if v.name == d.name]
+        for name in (f"{d.name}_forward", f"{d.name}_backward"):
+            own = [dataclasses.replace(v, name=v.name + case) for v in verdicts
+                   if v.name == name or v.name.startswith(name + " ")]
+            if whole:
+                functions.append(FunctionReport(name, d.name, own, "fail", "; ".join(v.detail for v in whole)))
+            else:
+                functions.append(FunctionReport(name, d.name, own))
+    return ModuleReport(str(path), functions)

@@ -307,7 +307,7 @@ root="${{LAYERGRAD_AUTOGRADER_ROOT:-/autograder}}"
 python="${{LAYERGRAD_PYTHON:-python3}}"
 mkdir -p "$root/results"
 cd "$root"
-"$python" -m layergrad check "$root/submission/"{submission} --json{check_args} \\
+"$python" -m layergrad check "$root/submission/"{submission} --json{check_args}{define} \\
     > "$root/results/check.json" 2> "$root/results/check-stderr.txt"
 echo "layergrad check exited with $?"
 cat "$root/results/check-stderr.txt"
@@ -352,22 +352,57 @@ def _zip(files: Mapping[str, str], wheel: Path | None) -> bytes:
     return buffer.getvalue()
 
 
+def definition_files(paths: Sequence[str | Path]) -> dict[str, str]:
+    """File name → TOML text of each defined layer's file (read and validated now, so that a
+    definition the checker cannot read is refused before the bundle is uploaded), named after the
+    layer."""
+    from derive.define import define
+
+    out: dict[str, str] = {}
+    for path in paths:
+        text = Path(path).read_text(encoding="utf-8")
+        name = f"{define(text).name}.toml"
+        if name in out:
+            raise LayergradError(f"two definitions name the layer {name[:-5]}; a bundle grades each layer once")
+        out[name] = text
+    return out
+
+
+def _defined_points(definitions: Mapping[str, str] | None) -> dict[str, float]:
+    """One point for each defined layer's forward and backward function: the tests a bundle for
+    defined layers has when no points table is given (so that a submission without them scores 0
+    of something)."""
+    return {f"{name[:-len('.toml')]}_{part}": 1.0 for name in definitions or {} for part in ("forward", "backward")}
+
+
+def _definitions(definitions: Mapping[str, str] | None) -> dict[str, str]:
+    for name in definitions or {}:
+        if "/" in name or not name.endswith(".toml") or name.startswith("."):
+            raise LayergradError(f"a definition's file name must be a plain name ending in .toml, got {name!r}")
+    return {f"definitions/{name}": text for name, text in (definitions or {}).items()}
+
+
 def gradescope_files(points: Mapping[str, Any] | None = None, visibility: str = "visible",
                      submission: str = "layers.py", check_args: Sequence[str] = (),
-                     install: str | None = None, wheel: Path | None = None) -> dict[str, str]:
+                     install: str | None = None, wheel: Path | None = None,
+                     definitions: Mapping[str, str] | None = None) -> dict[str, str]:
     """The Gradescope bundle's files: ``setup.sh`` (installs ``install``, default this layergrad
-    version, or the ``wheel`` shipped in the bundle), ``run_autograder`` and :data:`CONFIG`."""
+    version, or the ``wheel`` shipped in the bundle), ``run_autograder`` and :data:`CONFIG`; with
+    ``definitions`` (file name → TOML text of a defined layer, :func:`definition_files`) those files
+    in ``definitions/``, which ``run_autograder`` checks the submission against."""
     if visibility not in VISIBILITIES:
         raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
     _check_submission(submission)
-    table = _normalized(points)
+    table = _normalized(points or _defined_points(definitions))
     config = {"points": {name: [p.to_dict() for p in parts] for name, parts in table.items()},
               "visibility": visibility, "submission": submission}
     return {
         "setup.sh": SETUP.format(what="layergrad", install=_install(install, wheel)),
         "run_autograder": RUN.format(submission=shlex.quote(submission), config=CONFIG,
-                                     check_args="".join(" " + shlex.quote(a) for a in check_args)),
+                                     check_args="".join(" " + shlex.quote(a) for a in check_args),
+                                     define=' --define "$root/source/definitions"' if definitions else ""),
         CONFIG: json.dumps(config, indent=2) + "\n",
+        **_definitions(definitions),
     }
 
 
@@ -417,17 +452,20 @@ def check_{tier}(env):
 
 def otter_files(points: Mapping[str, Any], visibility: str = "visible", submission: str = "layers.py",
                 check_args: Sequence[str] = (), install: str | None = None,
-                wheel: Path | None = None) -> dict[str, str]:
+                wheel: Path | None = None, definitions: Mapping[str, str] | None = None) -> dict[str, str]:
     """The Otter-Grader bundle's files: ``otter_config.json``, ``requirements.txt``, ``setup.sh``,
     ``run_autograder``, ``run_otter.py`` and ``tests/{function}.py`` for each function of
     ``points`` (a test case per part; a part Gradescope would not show at once is an Otter hidden
-    case)."""
+    case); with ``definitions``, those files in ``definitions/`` (the test cases run in the
+    submission's folder beside ``source/``, where Otter unpacks the bundle)."""
     if visibility not in VISIBILITIES:
         raise LayergradError(f"unknown visibility {visibility!r}; expected one of {', '.join(VISIBILITIES)}")
     _check_submission(submission)
-    table = _normalized(points)
+    table = _normalized(points or _defined_points(definitions))
     if not table:
         raise LayergradError("an Otter bundle needs the functions it grades: give --points FILE or --only NAME,NAME")
+    if definitions:
+        check_args = [*check_args, "--define", "../source/definitions"]
     tests = {}
     for name, parts in table.items():
         cases = "".join(OTTER_CASE.format(title=p.title(name), points=p.points, hidden=p.shown(visibility) != "visible",
@@ -446,6 +484,7 @@ def otter_files(points: Mapping[str, Any], visibility: str = "visible", submissi
         "run_autograder": OTTER_RUN,
         "run_otter.py": OTTER_MAIN,
         **tests,
+        **_definitions(definitions),
     }
 
 

@@ -21,7 +21,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "the submitted module and writes results/results.json. --otter: Otter-Grader's layout (otter_config.json, "
         "tests/ with one test file per function), as a zip or a folder. Each function is one test (points from "
         "--points, one each by default; the named mistake as the test's output), or a visible and a hidden test "
-        "when the points table gives both. Set LAYERGRAD_AUTOGRADER_ROOT to run a bundle outside the service.",
+        "when the points table gives both. --define FILE grades a layer defined in TOML instead of the built-in ones "
+        "(the definition travels in the bundle). Set LAYERGRAD_AUTOGRADER_ROOT to run a bundle outside the service.",
     )
     service = parser.add_mutually_exclusive_group(required=True)
     service.add_argument("--gradescope", action="store_true", help="write Gradescope's autograder format")
@@ -49,6 +50,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--wheel", type=Path, metavar="FILE.whl",
                         help="ship this layergrad wheel in the bundle and install it from there")
     parser.add_argument("--force", action="store_true", help="replace a file layergrad did not write")
+    parser.add_argument("--define", action="append", type=Path, metavar="FILE",
+                        help="grade the functions of a layer defined in a TOML file (see examples/layers) instead "
+                        "of the built-in ones, or of every .toml file in a folder; repeatable. The definitions "
+                        "travel in the bundle and each submission is checked with layergrad check --define")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.install is not None and args.wheel is not None:
         raise LayergradError("give --install or --wheel, not both")
+    definitions = _definitions(args) if args.define else {}
     check_args = [*(["--dropout-p", args.dropout_p] if args.dropout_p else []),
                   *(["--only", ",".join(args.only)] if args.only else []),
                   *(["--strict"] if args.strict else [])]
@@ -65,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if service == "otter" and not points and args.only:
         points = {name: 1.0 for name in _functions(args.only)}
     path = write_bundle(args.output, service, args.force, points=points, visibility=args.visibility,
-                        submission=args.submission, check_args=check_args, install=args.install, wheel=args.wheel)
+                        submission=args.submission, check_args=check_args, install=args.install, wheel=args.wheel,
+                        definitions=definitions)
     if service == "gradescope":
         print(f"wrote {path}: upload it as the assignment's autograder on Gradescope")
     else:
@@ -84,3 +91,18 @@ def _functions(only: list[str]) -> list[str]:
         raise LayergradError(f"--only: unknown name {', '.join(unknown)}; expected a function or layer that "
                              "layergrad check knows")
     return found
+
+
+def _definitions(args: argparse.Namespace) -> dict[str, str]:
+    """The bundle's definition files (:func:`worksheets.autograder.definition_files`); the options
+    that only the built-in layers' checks take are refused."""
+    from derive.errors import LayergradError
+    from worksheets.autograder import definition_files
+
+    from .defined_opts import files
+
+    for option in ("dropout_p", "only", "strict"):
+        if getattr(args, option):
+            raise LayergradError(f"--define grades the defined layers' functions; give it without "
+                                 f"--{option.replace('_', '-')}")
+    return definition_files(files(args.define))

@@ -57,12 +57,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.define:
-        return defined_opts.run(args)
     from derive.errors import LayergradError
 
     try:
-        return _check(args)
+        return defined_opts.run(args) if args.define else _check(args)
     except LayergradError as exc:
         if args.json:  # a machine reading stdout gets the error too; the readable line still goes to stderr
             print(json.dumps({"error": str(exc), "exit_code": 2}, ensure_ascii=False))

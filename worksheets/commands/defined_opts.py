@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["add", "run"]
+__all__ = ["add", "files", "run"]
 
 
 def add(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add(parser: argparse.ArgumentParser) -> None:
                         "for several layers")
 
 
-def _files(paths: list[Path]) -> list[Path]:
+def files(paths: list[Path]) -> list[Path]:
     """The definition files: each path given, a folder replaced by its ``.toml`` files (sorted,
     subfolders included)."""
     from derive.errors import LayergradError
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "notebook" and args.student and args.execute:
         raise LayergradError("--student with --execute: the student notebook stops at its exercise; "
                              "write it without --execute")
-    layers = [define(path) for path in _files(args.define)]
+    layers = [define(path) for path in files(args.define)]
     if command == "derive":
         from derive.render import render_all
 
@@ -72,18 +72,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path} ({', '.join(layer.name for layer in layers)})")
         return 0
     if command == "check":
-        from numeric.defined_check import check_file
+        from numeric.defined_check import check_file, module_report
 
-        verdicts = check_file(args.path, [layer.definition for layer in layers], seed=args.seed,
-                              timeout=args.timeout)
+        definitions = [layer.definition for layer in layers]
+        verdicts = check_file(args.path, definitions, seed=args.seed, timeout=args.timeout)
         passed = sum(v.passed for v in verdicts)
-        if getattr(args, "json", False):
-            import dataclasses
+        if getattr(args, "json", False):  # the built-in checker's report: what an autograder bundle reads
             import json
 
-            print(json.dumps({"module": str(args.path), "passed": passed == len(verdicts),
-                              "checks": [dataclasses.asdict(v) for v in verdicts]}, indent=2, default=str))
-            return 0 if passed == len(verdicts) else 1
+            report = module_report(args.path, definitions, verdicts)
+            print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+            return 0 if report.passed else 1
         for verdict in verdicts:
             if args.verbose or not verdict.passed:
                 print(verdict.line())
