@@ -396,8 +396,10 @@ def _first_max_mask(v, count):
 
 def _where(c, a, b):
     """np.where(c, a, b) without a branch per entry (np.where on a condition in random order
-    mispredicts one per entry and runs ten times slower than arithmetic): a floating result is
-    picked bit by bit, b ^ ((a ^ b) & -c), exact for every value (NaN, inf, -0.0)."""
+    mispredicts one per entry and runs several times slower than arithmetic): a floating result
+    is picked bit by bit, b ^ ((a ^ b)·c) with c as 0 or 1, exact for every value (NaN, inf,
+    -0.0); three passes in the one array it returns (a second array the size of the result costs
+    more than a pass where freed memory goes back to the system and faults in again)."""
     if max(np.size(c), np.size(a), np.size(b)) < 4096:  # small: np.where's branches cost nothing
         return np.where(c, a, b)
     kind = np.result_type(a, b)
@@ -406,10 +408,8 @@ def _where(c, a, b):
     shape = np.broadcast_shapes(np.shape(c), np.shape(a), np.shape(b))
     bits = np.dtype(f"i{kind.itemsize}")
     a, b = (np.asarray(x, dtype=kind).view(bits) for x in (a, b))
-    out = np.empty(shape, dtype=bits)
-    np.copyto(out, c)
-    np.negative(out, out=out)  # all ones where c
-    out &= np.bitwise_xor(a, b)
+    out = np.bitwise_xor(a, b, out=np.empty(shape, dtype=bits))
+    np.multiply(out, np.asarray(c, dtype=bool), out=out)  # a ^ b where c, else 0
     out ^= b
     return out.view(kind)
 

@@ -2,6 +2,7 @@
 without SciPy, and sigmoid / softplus that neither overflow nor lose their tails."""
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -114,3 +115,18 @@ def test_where_picks_exactly_what_np_where_picks():
     assert HELPER["_where"](c, 1, 0).dtype == np.where(c, 1, 0).dtype  # not floating: np.where itself
     small = HELPER["_where"](c[:20], a[:20], b[:20])  # a small array: np.where itself
     assert np.array_equal(small, np.where(c[:20], a[:20], b[:20]), equal_nan=True)
+
+
+def test_where_allocates_only_the_array_it_returns():
+    """No second array the size of the result (it would be freed and faulted in again each call)."""
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((2, 256, 1024))
+    c = rng.random(a.shape) < 0.5
+    tracemalloc.start()
+    try:
+        got = HELPER["_where"](c, a, b)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(got, np.where(c, a, b))
+    assert got.nbytes <= peak < 1.1 * got.nbytes
