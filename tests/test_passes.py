@@ -9,7 +9,7 @@ import sympy as sp
 
 from derive.define import Where, define
 from numeric.codegen import lowering
-from numeric.codegen.passes import complementary_steps, merged_wheres
+from numeric.codegen.passes import complementary_steps, constants_in_sums, merged_wheres
 from numeric.defined_check import generated, module_source
 
 LAYERS = Path(__file__).resolve().parents[1] / "examples" / "layers"
@@ -53,11 +53,24 @@ def test_selections_on_one_condition_merge_into_one():
     assert len(merged_wheres(other).atoms(Where)) == 2
 
 
+def test_a_constant_factor_joins_the_constants_of_a_sums_terms():
+    z = sp.IndexedBase("Z", real=True)[_n]
+    before = sp.Mul(sp.Rational(1, 2), sp.Add(1 + alpha, (1 - alpha) * sp.sign(x), evaluate=False), y, evaluate=False)
+    after = constants_in_sums(before)
+    assert sp.expand(after - before) == 0
+    assert after.as_independent(sp.Indexed, as_Add=False)[0] == 1  # no constant left outside the sum
+    plain = sp.Mul(3, sp.Add(x, z, evaluate=False), y, evaluate=False)  # 3·X + 3·Z would be a pass more
+    assert constants_in_sums(plain) == plain
+    negated = sp.Mul(alpha, sp.Add(2 * x, -z, evaluate=False), y, evaluate=False)  # -Z is a subtraction, free
+    assert constants_in_sums(negated) == negated
+
+
 def _modules(name, monkeypatch):
     defn = define(LAYERS / f"{name}.toml")
     new = generated(defn)
     with monkeypatch.context() as m:
         m.setattr(lowering, "fewer_passes", lambda e: e)
+        m.setattr(lowering, "constants_in_sums", lambda e: e)
         old = generated(defn)
     return new, old
 
@@ -83,5 +96,6 @@ def test_the_rewrites_leave_one_step_and_one_selection_in_the_backward_pass():
         return source[source.index(f"def {name}_backward"):]
 
     assert backward("leaky_relu").count("np.sign(") == 2 and "np.sign(X)" in backward("leaky_relu")
+    assert backward("leaky_relu").count("out=dX)") == 2  # + the constant, × dY: the ½ rides on the constants
     assert backward("huber").count("_where(") == 1
     assert backward("elu").count("_where(") == 1

@@ -53,7 +53,7 @@ from derive.softmax import Maximum
 
 from .inplace import FLOAT_FUNCTIONS, chain
 from .labels import elide_copies, fresh, split
-from .passes import fewer_passes
+from .passes import constants_in_sums, fewer_passes
 from .printer import ArrayPrinter
 
 __all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "atom", "stable"]
@@ -222,7 +222,8 @@ class Lowering:
             self.hot.add(target)
         elif self.select(target, expr, axes):
             return
-        code, have = self.lower(_compact(stable(expr)))
+        compact = _compact(stable(expr))
+        code, have = self.lower(constants_in_sums(compact) if self.elementwise else compact)
         extra = [a for a in have if a not in axes]
         if extra:
             raise LayergradError(f"{target}: index {extra[0]} is neither free nor summed")

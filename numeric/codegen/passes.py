@@ -13,7 +13,12 @@ the data: what a derivation by the chain rule leaves as separate terms, one term
   entry by entry (each side picks the same branches), after the terms' common factors are taken
   out: one selection, the condition computed once (Huber's and ELU's backward).
 
-Both are exact identities of real numbers; the generated code computes each in a different
+* Constant factors of a sum: :math:`c\,(a + b\,u)\,v = (ca + cb\,u)\,v` for constants
+  :math:`a, b, c` (no array in them), when every term of the sum already has a constant factor
+  other than :math:`\pm 1` or is a constant: the multiplication by :math:`c` joins the terms'
+  own, one pass over the data fewer (leaky ReLU's :math:`\tfrac12` of the collected sign).
+
+All are exact identities of real numbers; the generated code computes each in a different
 order, so results agree within rounding.
 """
 
@@ -23,7 +28,7 @@ import sympy as sp
 
 from derive.define import Where
 
-__all__ = ["complementary_steps", "fewer_passes", "merged_wheres"]
+__all__ = ["complementary_steps", "constants_in_sums", "fewer_passes", "merged_wheres"]
 
 
 def _half_step(h: sp.Heaviside) -> bool:
@@ -92,6 +97,29 @@ def _merge_sum(total: sp.Add) -> sp.Expr:
     return sp.Add(*rest, *merged)
 
 
+def constants_in_sums(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with the constant factor of each product moved into the one sum among its other
+    factors, where every term of that sum has a constant factor of its own (other than
+    :math:`\pm 1`) or is a constant."""
+    return expr.replace(lambda e: isinstance(e, sp.Mul), _constant_inside)
+
+
+def _constant_inside(product: sp.Mul) -> sp.Expr:
+    constant, varying = product.as_independent(sp.Indexed, as_Add=False)
+    factors = sp.Mul.make_args(varying)
+    sums = [f for f in factors if isinstance(f, sp.Add) and f.has(sp.Indexed)]
+    if constant == 1 or len(sums) != 1 or not all(_has_own_constant(t) for t in sums[0].args):
+        return product
+    inner = sp.Add(*(constant * t for t in sums[0].args))
+    return sp.Mul(*(inner if f is sums[0] else f for f in factors))
+
+
+def _has_own_constant(term: sp.Expr) -> bool:
+    constant, varying = term.as_independent(sp.Indexed, as_Add=False)
+    return varying == 1 or constant not in (1, -1)
+
+
 def fewer_passes(expr: sp.Expr) -> sp.Expr:
-    """Both rewrites, where they apply (``expr`` itself otherwise)."""
+    """The first two rewrites, where they apply (``expr`` itself otherwise); the third,
+    :func:`constants_in_sums`, undoes what taking common factors out does and so comes after it."""
     return merged_wheres(complementary_steps(expr))
