@@ -99,3 +99,4 @@ def test_the_rewrites_leave_one_step_and_one_selection_in_the_backward_pass():
     assert backward("leaky_relu").count("out=dX)") == 2  # + the constant, × dY: the ½ rides on the constants
     assert backward("huber").count("_where(") == 1
     assert backward("elu").count("_where(") == 1
+    assert "dR = _where((_r1 <= delta), R, dR, out=dR)" in backward("huber")  # in its branch's buffer
