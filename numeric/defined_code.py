@@ -394,21 +394,29 @@ def _first_max_mask(v, count):
     return mask.reshape(v.shape)
 
 
-def _where(c, a, b):
+def _where(c, a, b, out=None):
     """np.where(c, a, b) without a branch per entry (np.where on a condition in random order
     mispredicts one per entry and runs several times slower than arithmetic): a floating result
     is picked bit by bit, b ^ ((a ^ b)·c) with c as 0 or 1, exact for every value (NaN, inf,
     -0.0); three passes in the one array it returns (a second array the size of the result costs
-    more than a pass where freed memory goes back to the system and faults in again)."""
+    more than a pass where freed memory goes back to the system and faults in again). out: a or
+    b itself, an array of the result's shape and dtype that the caller no longer needs, written
+    over with the result (a ^ ((a ^ b)·¬c) when it is b); else ignored."""
     if max(np.size(c), np.size(a), np.size(b)) < 4096:  # small: np.where's branches cost nothing
         return np.where(c, a, b)
     kind = np.result_type(a, b)
     if kind.kind != "f":
         return np.where(c, a, b)
     shape = np.broadcast_shapes(np.shape(c), np.shape(a), np.shape(b))
+    if out is b:
+        a, b, c = b, a, ~np.asarray(c, dtype=bool)
+    elif out is not a:
+        out = None
+    if out is not None and (out.shape != shape or out.dtype != kind or not out.flags.writeable):
+        out = None
     bits = np.dtype(f"i{kind.itemsize}")
     a, b = (np.asarray(x, dtype=kind).view(bits) for x in (a, b))
-    out = np.bitwise_xor(a, b, out=np.empty(shape, dtype=bits))
+    out = np.bitwise_xor(a, b, out=np.empty(shape, dtype=bits) if out is None else out.view(bits))
     np.multiply(out, np.asarray(c, dtype=bool), out=out)  # a ^ b where c, else 0
     out ^= b
     return out.view(kind)

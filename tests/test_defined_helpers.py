@@ -130,3 +130,27 @@ def test_where_allocates_only_the_array_it_returns():
         tracemalloc.stop()
     assert np.array_equal(got, np.where(c, a, b))
     assert got.nbytes <= peak < 1.1 * got.nbytes
+
+
+def test_where_writes_over_the_branch_it_is_given():
+    rng = np.random.default_rng(11)
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 5e-324, -1.5])
+    a = np.concatenate([special, rng.standard_normal(5000)])
+    b = np.concatenate([special[::-1], rng.standard_normal(5000)])
+    c = rng.random(a.size) < 0.5
+    expected = np.where(c, a, b).view(np.int64)
+    for which in ("a", "b"):
+        x, y = a.copy(), b.copy()
+        out = x if which == "a" else y
+        got = HELPER["_where"](c, x, y, out=out)
+        assert np.shares_memory(got, out) and np.array_equal(got.view(np.int64), expected)  # bit for bit
+    y = b.copy()
+    got = HELPER["_where"](c, 1.5, y, out=y)  # a scalar branch
+    assert np.shares_memory(got, y) and np.array_equal(got, np.where(c, 1.5, b), equal_nan=True)
+    narrow, wide = a.astype(np.float32), b.copy()  # the result is float64: a float32 buffer cannot hold it
+    got = HELPER["_where"](c, narrow, wide, out=narrow)
+    assert got.dtype == np.float64 and not np.shares_memory(got, narrow)
+    assert np.array_equal(got, np.where(c, narrow, wide), equal_nan=True)
+    other = np.empty_like(a)  # neither branch: not written
+    got = HELPER["_where"](c, a, b, out=other)
+    assert not np.shares_memory(got, other)

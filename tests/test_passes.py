@@ -1,6 +1,7 @@
 """Element-wise rewrites with fewer passes (numeric.codegen.passes): each an identity, checked
 symbolically and at random points and ties, and the generated layers' values unchanged."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,14 @@ def test_the_rewrites_leave_one_step_and_one_selection_in_the_backward_pass():
     assert backward("leaky_relu").count("out=dX)") == 2  # + the constant, × dY: the ½ rides on the constants
     assert backward("huber").count("_where(") == 1
     assert backward("elu").count("_where(") == 1
+    assert "dR = _where((_r1 <= delta), R, dR, out=dR)" in backward("huber")  # in its branch's buffer
+
+
+def test_a_sum_of_an_element_wise_value_sums_one_buffer():
+    """Huber's loss: both branches of the selection computed in buffers, the selection written over
+    one, and that buffer summed (no array allocated per operation)."""
+    source = module_source([define(LAYERS / "huber.toml")])
+    forward = source[source.index("def huber_forward"):source.index("def huber_backward")]
+    (select,) = [line for line in forward.splitlines() if "_where(" in line]
+    assert re.fullmatch(r"    (_r\d+) = _where\(\(_r1 <= delta\), \1, _s\d+, out=\1\)", select)
+    assert re.search(r"= _r\d+\.sum\(axis=\(0, 1\)\)\n", forward)

@@ -18,7 +18,8 @@ allocated only by an operation with a full-size floating-point operand (a name l
 ``full``), so it has the statement's shape and a floating dtype; smaller sub-expressions
 (a per-row coefficient) stay ordinary expressions, and any other call (``np.where``, a helper) is
 an operand computed as before, except a selection ``_where(c, a, b)`` with a branch of
-full-size floating-point arithmetic: a fresh array, the rest of the chain runs in it.
+full-size floating-point arithmetic: each branch a chain of its own, the selection written over
+one of their buffers (``_where(..., out=)``), the rest of the chain in it.
 """
 
 from __future__ import annotations
@@ -66,10 +67,7 @@ class _Chain:
             return self.unary("np.negative", node, node.operand)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_where" \
                 and len(node.args) == 3 and not node.keywords and any(map(self.floating, node.args[1:])):
-            name = self.fresh()  # a fresh array of the selected floats: the rest runs in it
-            self.scratch.append(name)
-            self.lines.append(f"{name} = {ast.unparse(node)}")
-            return name, True, True
+            return self.select(node)
         if isinstance(node, ast.Call) and not node.keywords and isinstance(node.func, ast.Attribute) \
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "np":
             if node.func.attr in _UNARY and len(node.args) == 1:
@@ -77,6 +75,25 @@ class _Chain:
             if node.func.attr in _PAIRS and len(node.args) == 2:
                 return self.binary(f"np.{node.func.attr}", node, *node.args)
         return _operand(node), False, False
+
+    def select(self, node: ast.Call) -> tuple[str, bool, bool]:
+        """``_where(c, a, b)`` with a branch of full-size floating-point arithmetic: each branch
+        computed as a chain, the selection written over a branch's buffer (``out=``; ``_where``
+        allocates when it cannot use it), the other buffer spare; with no buffer, a fresh array.
+        The rest runs in the result."""
+        condition = _operand(node.args[0])
+        a, a_owned, _ = self.emit(node.args[1])
+        b, b_owned, _ = self.emit(node.args[2])
+        if not (a_owned or b_owned):
+            name = self.fresh()
+            self.scratch.append(name)
+            self.lines.append(f"{name} = _where({condition}, {a}, {b})")
+            return name, True, True
+        out = a if a_owned else b
+        self.lines.append(f"{out} = _where({condition}, {a}, {b}, out={out})")
+        if a_owned and b_owned:
+            self.spare.append(b)
+        return out, True, True
 
     def floating(self, node: ast.expr) -> bool:
         """Whether ``node`` is arithmetic on a full-size floating-point array (no comparison)."""

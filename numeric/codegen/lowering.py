@@ -859,6 +859,8 @@ class Lowering:
                 letters = _letters(have)
                 spec = "".join(letters[a] for a in have) + "->" + "".join(letters[a] for a in have if a not in summed)
                 return f"_einsum('{spec}', {code})", tuple(a for a in have if a not in summed)
+            if self.elementwise and have and not code.isidentifier():  # the summand in one buffer first
+                code, have = self.temporary(code, have)
             axes = tuple(sorted(have.index(d) for d in summed if d in have))
             if self.accumulate:
                 wide, dtype = self.accumulate
