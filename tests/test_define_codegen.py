@@ -172,24 +172,40 @@ CHAINS = [  # (expression, names of the statement's full-size floating arrays)
 @pytest.mark.parametrize("expression, full", CHAINS)
 def test_a_chain_computes_what_the_expression_computes_bit_for_bit_without_touching_its_operands(expression, full,
                                                                                                   dtype):
-    from numeric.codegen.inplace import chain
+    import ast
+
+    from numeric.codegen.inplace import chain, reordered
 
     rng = np.random.default_rng(11)
     names = {n: rng.standard_normal((6, 5)).astype(dtype) for n in ("X", "s", "dY", "T")}
     names.update(m=rng.standard_normal(6).astype(dtype), v=rng.uniform(1, 2, 6).astype(dtype),
                  g=rng.standard_normal(5).astype(dtype), b=rng.standard_normal(5).astype(dtype))
     before = {n: a.copy() for n, a in names.items()}
-    expected = eval(expression, {"np": np}, dict(names))
+    printed = eval(expression, {"np": np}, dict(names))
+    operations_first = ast.unparse(reordered(ast.parse(expression, mode="eval").body, full))
+    expected = eval(operations_first, {"np": np}, dict(names))
+    assert np.allclose(expected, printed, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=0)
     counter = iter(range(100))
     lines = chain("out", expression, full, lambda: f"_s{next(counter)}")
     assert lines is not None and lines[0].startswith("out = ")
     scope = {"np": np, **names}
     exec("\n".join(lines), scope)
     assert scope["out"].dtype == expected.dtype == dtype
-    assert np.array_equal(scope["out"], expected)  # same operations in the same order: same roundings
+    assert np.array_equal(scope["out"], expected)  # the reordered expression's operations: its roundings
     assert all(np.array_equal(names[n], before[n]) for n in names)
     fresh = [line for line in lines if " = np." in line]
     assert len(fresh) <= 2, lines  # one buffer for the result, at most one for a second operand
+
+
+def test_a_sums_operations_come_first_so_one_buffer_takes_the_rest():
+    from numeric.codegen.inplace import chain
+
+    counter = iter(range(100))
+    lines = chain("dX", "(Y + s - Y*s)*dY", {"Y", "s", "dY"}, lambda: f"_s{next(counter)}")
+    assert lines == ["dX = np.multiply(Y, s)", "np.subtract(Y, dX, out=dX)", "np.add(dX, s, out=dX)",
+                     "np.multiply(dX, dY, out=dX)"]
+    lines = chain("dX", "X + 1 + a*b - X*s", {"X", "s"}, lambda: f"_s{next(counter)}")  # scalars together
+    assert lines[:2] == ["dX = np.multiply(X, s)", "np.subtract((1 + a * b), dX, out=dX)"]
 
 
 def test_a_chain_is_not_made_of_what_has_no_full_size_operand():

@@ -13,8 +13,11 @@ the one buffer allocated and the rest run in place::
     np.multiply(dX, dY, out=dX)
     np.multiply(dX, s, out=dX)
 
-The order of operations, and so every rounding, is the printed expression's. A buffer is
-allocated only by an operation with a full-size floating-point operand (a name listed in
+The order of operations, and so every rounding, is the printed expression's after one
+rewrite (:func:`reordered`): in each sum, the terms that are operations on full-size arrays
+come right after the first term, so that the first operation's buffer takes the others in
+place (an exact identity of real numbers; results agree within rounding). A buffer is allocated
+only by an operation with a full-size floating-point operand (a name listed in
 ``full``), so it has the statement's shape and a floating dtype; smaller sub-expressions
 (a per-row coefficient) stay ordinary expressions, and any other call (``np.where``, a helper) is
 an operand computed as before, except a selection ``_where(c, a, b)`` with a branch of
@@ -28,7 +31,7 @@ import ast
 import re
 from collections.abc import Callable, Collection
 
-__all__ = ["FLOAT_FUNCTIONS", "chain"]
+__all__ = ["FLOAT_FUNCTIONS", "chain", "reordered"]
 
 _BINARY = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "divide"}
 _UNARY = {"exp", "log", "log1p", "sqrt", "tanh", "abs", "square", "cosh", "sinh", "negative", "reciprocal", "sign"}
@@ -126,6 +129,53 @@ class _Chain:
         return _operand(node), False, False
 
 
+def reordered(node: ast.expr, full: Collection[str]) -> ast.expr:
+    """``node`` with each sum's terms reordered: the terms without a full-size array (numbers,
+    per-row coefficients) together first, else a positive full-size name, then the operations on
+    full-size arrays, then the other names; so that the first operation's buffer takes every other
+    term in place (``Y + s - Y*s``: ``Y*s`` into a buffer, ``Y - buffer`` and ``+ s`` in it, where
+    the printed order needs a second buffer for ``Y + s``). A sum that starts with an operation,
+    or has none, keeps its order."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        terms = [(negative, reordered(term, full)) for negative, term in _terms(node)]
+        scalars = [t for t in terms if not _reads(t[1], full)]  # kept together, in their order
+        operations = [t for t in terms if _reads(t[1], full) and not isinstance(t[1], ast.Name)]
+        names = [t for t in terms if isinstance(t[1], ast.Name) and t[1].id in full]
+        head = (False, _summed(scalars)) if scalars else next((t for t in names if not t[0]), None)
+        if not operations or head is None or terms[0] is operations[0]:
+            return _summed(terms)
+        return _summed([head, *operations, *(t for t in names if t is not head)])
+    for field, child in ast.iter_fields(node):
+        if isinstance(child, ast.expr):
+            setattr(node, field, reordered(child, full))
+        elif isinstance(child, list):
+            setattr(node, field, [reordered(c, full) if isinstance(c, ast.expr) else c for c in child])
+    return node
+
+
+def _terms(node: ast.expr) -> list[tuple[bool, ast.expr]]:
+    """The terms of a sum, each with whether it is subtracted."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        right = _terms(node.right)
+        if isinstance(node.op, ast.Sub):
+            right = [(not negative, term) for negative, term in right]
+        return _terms(node.left) + right
+    return [(False, node)]
+
+
+def _summed(terms: list[tuple[bool, ast.expr]]) -> ast.expr:
+    """The sum of signed terms, left to right."""
+    out = ast.UnaryOp(ast.USub(), terms[0][1]) if terms[0][0] else terms[0][1]
+    for negative, term in terms[1:]:
+        out = ast.BinOp(out, ast.Sub() if negative else ast.Add(), term)
+    return out
+
+
+def _reads(node: ast.expr, full: Collection[str]) -> bool:
+    """Does ``node`` read a full-size array?"""
+    return any(isinstance(n, ast.Name) and n.id in full for n in ast.walk(node))
+
+
 def _operand(node: ast.expr) -> str:
     code = ast.unparse(node)
     simple = isinstance(node, (ast.Name, ast.Constant, ast.Call, ast.Subscript, ast.Attribute))
@@ -143,6 +193,7 @@ def chain(target: str, code: str, full: Collection[str], fresh: Callable[[], str
         return None
     if any(isinstance(n, ast.Name) and n.id == target for n in ast.walk(tree)):
         return None
+    tree = reordered(tree, full)
     work = _Chain(full, fresh)
     result, owned, _ = work.emit(tree)
     if not owned:
