@@ -10,7 +10,13 @@ import sympy as sp
 
 from derive.define import Where, define
 from numeric.codegen import lowering
-from numeric.codegen.passes import complementary_steps, constants_in_sums, merged_wheres
+from numeric.codegen.passes import (
+    array_operations,
+    collected,
+    complementary_steps,
+    constants_in_sums,
+    merged_wheres,
+)
 from numeric.defined_check import generated, module_source
 
 LAYERS = Path(__file__).resolve().parents[1] / "examples" / "layers"
@@ -111,3 +117,28 @@ def test_a_sum_of_an_element_wise_value_sums_one_buffer():
     (select,) = [line for line in forward.splitlines() if "_where(" in line]
     assert re.fullmatch(r"    (_r\d+) = _where\(\(_r1 <= delta\), \1, _s\d+, out=\1\)", select)
     assert re.search(r"= _r\d+\.sum\(axis=\(0, 1\)\)\n", forward)
+
+
+def test_array_operations_count_the_passes_over_the_data():
+    assert array_operations((x + 1) * y) == 2  # X + 1, then × Y
+    assert array_operations(x**3) == 2  # X·X·X
+    assert array_operations(-x * y) == 1  # the −1 is a subtraction wherever the product goes
+    assert array_operations(sp.tanh(2 * x) + 3 * alpha) == 3  # 2X, tanh, + the constant
+    assert array_operations(alpha * delta) == 0  # scalars only
+
+
+def test_collecting_in_the_functions_of_arrays_takes_fewer_passes_for_gelu():
+    t = sp.tanh(sp.Float("0.0356774081363001") * x**3 + sp.Float("0.797884560802865") * x)
+    derivative = sp.expand(sp.diff(sp.Float("0.5") * x * (1 + t), x.base[_n]) * y)  # as the chain rule leaves it
+    gathered = collected(derivative)
+    assert array_operations(gathered) < array_operations(sp.factor_terms(derivative))
+    for xv in (-2.5, -0.3, 0.0, 0.7, 3.1):
+        point = {x: xv, y: 1.3}
+        assert float(gathered.subs(point)) == pytest.approx(float(derivative.subs(point)), rel=1e-14)
+    assert collected(x * y + 1) is None  # no function of an array: nothing to collect
+
+
+def test_gelus_backward_makes_fewer_passes():
+    source = module_source([define(LAYERS / "gelu_tanh.toml")])
+    backward = source[source.index("def gelu_tanh_backward"):]
+    assert sum(line.strip().startswith(("np.", "_s", "dX = np.")) for line in backward.splitlines()) <= 16

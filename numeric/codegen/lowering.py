@@ -53,7 +53,7 @@ from derive.softmax import Maximum
 
 from .inplace import FLOAT_FUNCTIONS, chain
 from .labels import elide_copies, fresh, split
-from .passes import constants_in_sums, fewer_passes
+from .passes import array_operations, collected, constants_in_sums, fewer_passes
 from .printer import ArrayPrinter
 
 __all__ = ["KINK_ALONE", "KINK_PAIR", "Lowering", "Softplus", "atom", "stable"]
@@ -222,7 +222,7 @@ class Lowering:
             self.hot.add(target)
         elif self.select(target, expr, axes):
             return
-        compact = _compact(stable(expr))
+        compact = _compact(stable(expr), self.elementwise)
         code, have = self.lower(constants_in_sums(compact) if self.elementwise else compact)
         extra = [a for a in have if a not in axes]
         if extra:
@@ -941,13 +941,18 @@ _FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.Abs: "n
               sp.sinh: "np.sinh"}
 
 
-def _compact(expr: sp.Expr) -> sp.Expr:
+def _compact(expr: sp.Expr, elementwise: bool = False) -> sp.Expr:
     """Fewer operations for NumPy: common factors out (factored fully when there is no sum and
-    that is shorter), each function's argument expanded so equal values look equal."""
+    that is shorter), each function's argument expanded so equal values look equal. With
+    ``elementwise``, also collected in its functions of arrays (:func:`.passes.collected`), and
+    the fewest operations that make an array win (:func:`.passes.array_operations`)."""
     candidates = [sp.factor_terms(expr)]
     if not expr.has(sp.Sum, Maximum) and sp.count_ops(expr) < 300:
         candidates.append(sp.factor(expr))
-    best = min(candidates, key=sp.count_ops)
+        if elementwise and sp.count_ops(expr) < 100 and (gathered := collected(expr)) is not None:
+            candidates.append(gathered)
+    cost = (lambda e: (array_operations(e), sp.count_ops(e))) if elementwise else sp.count_ops
+    best = min(candidates, key=cost)
     return best.replace(lambda e: type(e) in _FUNCTIONS and len(e.args) == 1,
                         lambda e: e.func(sp.expand(e.args[0])))
 

@@ -28,7 +28,8 @@ import sympy as sp
 
 from derive.define import Where
 
-__all__ = ["complementary_steps", "constants_in_sums", "fewer_passes", "merged_wheres"]
+__all__ = ["array_operations", "collected", "complementary_steps", "constants_in_sums", "fewer_passes",
+           "merged_wheres"]
 
 
 def _half_step(h: sp.Heaviside) -> bool:
@@ -123,3 +124,39 @@ def fewer_passes(expr: sp.Expr) -> sp.Expr:
     """The first two rewrites, where they apply (``expr`` itself otherwise); the third,
     :func:`constants_in_sums`, undoes what taking common factors out does and so comes after it."""
     return merged_wheres(complementary_steps(expr))
+
+
+def array_operations(expr: sp.Expr) -> int:
+    r"""How many operations of ``expr`` make an array (a pass over the data each, at the sizes of a
+    layer): in a sum or product, one per array operand after the first and one for all the
+    constant ones together (a factor of :math:`-1` is a subtraction, free); an integer power
+    :math:`u^k`, :math:`k - 1` products; any other function or power of an array, one."""
+    if not expr.has(sp.Indexed) or isinstance(expr, sp.Indexed):
+        return 0
+    count = sum(array_operations(a) for a in expr.args)
+    if isinstance(expr, (sp.Add, sp.Mul)):
+        arrays = [a for a in expr.args if a.has(sp.Indexed)]
+        constants = [a for a in expr.args if not a.has(sp.Indexed)]
+        free = isinstance(expr, sp.Mul) and constants == [sp.S.NegativeOne]
+        return count + len(arrays) - 1 + (1 if constants and not free else 0)
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
+        return count + int(expr.exp) - 1
+    return count + 1
+
+
+def collected(expr: sp.Expr) -> sp.Expr | None:
+    r"""``expr`` multiplied out and collected in its functions of arrays (and their powers), each
+    coefficient in Horner's form where it is a polynomial in the arrays, common factors taken out:
+    :math:`\tfrac12(1 + t) + (1 - t^2)(a x^3 + b x)` from GELU's expanded derivative. None when
+    ``expr`` has no function of an array."""
+    expanded = sp.expand(expr)
+    atoms = {f for f in expanded.atoms(sp.Function) if f.has(sp.Indexed)}
+    atoms |= {p for p in expanded.atoms(sp.Pow) if p.base in atoms}
+    if not atoms:
+        return None
+
+    def coefficient(c: sp.Expr) -> sp.Expr:
+        arrays = c.atoms(sp.Indexed)
+        return sp.horner(c, *sorted(arrays, key=sp.default_sort_key)) if arrays and c.is_polynomial(*arrays) else c
+
+    return sp.factor_terms(sp.collect(expanded, sorted(atoms, key=sp.default_sort_key), func=coefficient))
