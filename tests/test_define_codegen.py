@@ -208,6 +208,16 @@ def test_a_sums_operations_come_first_so_one_buffer_takes_the_rest():
     assert lines[:2] == ["dX = np.multiply(X, s)", "np.subtract((1 + a * b), dX, out=dX)"]
 
 
+def test_conditions_and_sums_without_an_operation_keep_their_form():
+    import ast
+
+    from numeric.codegen.inplace import reordered
+
+    for code in ("(Y + s - Y*s > 0)*dY", "X - (s + dY)", "Y*s + X"):
+        tree = ast.parse(code, mode="eval").body
+        assert ast.unparse(reordered(tree, {"X", "Y", "s", "dY"})) == ast.unparse(ast.parse(code, mode="eval").body)
+
+
 def test_a_chain_is_not_made_of_what_has_no_full_size_operand():
     from numeric.codegen.inplace import chain
 

@@ -136,15 +136,17 @@ def reordered(node: ast.expr, full: Collection[str]) -> ast.expr:
     term in place (``Y + s - Y*s``: ``Y*s`` into a buffer, ``Y - buffer`` and ``+ s`` in it, where
     the printed order needs a second buffer for ``Y + s``). A sum that starts with an operation,
     or has none, keeps its order."""
+    if isinstance(node, ast.Compare):  # a condition is computed as printed: its ties stay where they are
+        return node
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        terms = [(negative, reordered(term, full)) for negative, term in _terms(node)]
+        terms = _terms(node)
         scalars = [t for t in terms if not _reads(t[1], full)]  # kept together, in their order
         operations = [t for t in terms if _reads(t[1], full) and not isinstance(t[1], ast.Name)]
         names = [t for t in terms if isinstance(t[1], ast.Name) and t[1].id in full]
         head = (False, _summed(scalars)) if scalars else next((t for t in names if not t[0]), None)
-        if not operations or head is None or terms[0] is operations[0]:
-            return _summed(terms)
-        return _summed([head, *operations, *(t for t in names if t is not head)])
+        if operations and head is not None and terms[0] is not operations[0]:
+            ordered = [head, *operations, *(t for t in names if t is not head)]
+            return _summed([(negative, reordered(term, full)) for negative, term in ordered])
     for field, child in ast.iter_fields(node):
         if isinstance(child, ast.expr):
             setattr(node, field, reordered(child, full))
