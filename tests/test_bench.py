@@ -399,7 +399,8 @@ def test_hand_written_defined_layers_compute_what_the_generated_code_computes(na
     grads = getattr(module, f"{name}_backward")(dout, cache)
     value, hand = HAND[name](*args, dout)
     np.testing.assert_allclose(value, out, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(hand[0], grads if isinstance(grads, np.ndarray) else grads[0], rtol=1e-12, atol=1e-15)
+    # atol: a gradient that cancels to about 1e-6 (GELU near its minimum) keeps the roundings of its O(1) terms
+    np.testing.assert_allclose(hand[0], grads if isinstance(grads, np.ndarray) else grads[0], rtol=1e-12, atol=1e-14)
     assert (np.abs(args[0] - (args[1] if len(args) > 1 else 0)) > 1).any()  # beyond the kinks' neighbourhoods
 
 
