@@ -47,8 +47,8 @@ from .index import (
     sum_constants,
     to_expr,
 )
+from .maximum import Maximum
 from .normalized import closed_form_steps, recognize
-from .softmax import Maximum
 from .support import shapes_assumption
 
 __all__ = ["Gradient", "Layer", "derive", "objective"]
