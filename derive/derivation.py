@@ -43,6 +43,7 @@ from sympy.stats import Expectation
 
 from .errors import LayergradError
 from .printing import text
+from .renaming import renamed
 
 __all__ = [
     "Assumption",
@@ -185,7 +186,7 @@ def instantiate(definition: sp.Equality, indices: tuple[sp.Basic, ...]) -> sp.Ba
     clashing = {lim[0] for s in rhs.atoms(sp.Sum) for lim in s.limits} & used
     if clashing:
         rhs = rhs.xreplace({c: sp.Dummy(c.name, integer=True) for c in clashing})
-    return rhs.xreplace(dict(zip(definition.lhs.indices, indices)))
+    return renamed(rhs, dict(zip(definition.lhs.indices, indices)))
 
 
 def _sides(expr: sp.Basic) -> list[sp.Basic]:
