@@ -18,12 +18,12 @@ def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol]) -> sp.Basic:
 
     A renaming :math:`\rho` changes no property of a sub-expression :math:`e` in which no
     target occurs already (:math:`\rho(e)` is positive, finite, zero… exactly when :math:`e` is),
-    so what SymPy has settled about each such :math:`e` is told to its renamed copy before the
-    copy's parent is built: the parent's evaluation asks its arguments those questions (``Pow``
-    asks whether each term of a two-term base is infinite, which for a sum means a search
-    through its summand) and finds the answers instead of searching again. Every
-    sub-expression is still built by SymPy from its renamed arguments, as ``xreplace`` builds
-    it, so the result is the same expression."""
+    so each such :math:`e` and its renamed copy share SymPy's record of settled properties
+    (:func:`_shared`), from before the copy's parent is built: the parent's evaluation asks its
+    arguments those questions (``Pow`` asks whether each term of a two-term base is infinite,
+    which for a sum means a search through its summand) and finds the answers instead of
+    searching again. Every sub-expression is still built by SymPy from its renamed arguments,
+    as ``xreplace`` builds it, so the result is the same expression."""
     if not _is_renaming(mapping):
         return expr.xreplace(mapping)
     targets = set(mapping.values())
@@ -44,7 +44,7 @@ def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol]) -> sp.Basic:
         else:
             out = e.func(*(a for a, _ in pairs))
             if clean:
-                _told(e, out)
+                _shared(e, out)
         done[e] = (out, clean)
         return out, clean
 
@@ -59,17 +59,21 @@ def _is_renaming(mapping: Mapping[sp.Symbol, sp.Symbol]) -> bool:
                for k, v in mapping.items())
 
 
-def _told(old: sp.Basic, new: sp.Basic) -> sp.Basic:
-    """``new``, the renamed copy of ``old``, told every property SymPy has settled for ``old``."""
+def _shared(old: sp.Basic, new: sp.Basic) -> None:
+    """Let ``old`` and its renamed copy ``new`` share one record of settled properties: what
+    SymPy has settled for either so far, and what it settles for either from now on (a copy
+    is built afresh for every sum multiplied out, while the original stays, so the next copy
+    starts from everything learnt about the earlier ones)."""
     if type(new) is not type(old) or len(new.args) != len(old.args):
-        return new
-    known = old._assumptions
-    if known is old.default_assumptions or not known:
-        return new
-    if new._assumptions is new.default_assumptions:
-        new._assumptions = new.default_assumptions.copy()
+        return
+    if old._assumptions is old.default_assumptions:
+        old._assumptions = old.default_assumptions.copy()
+    record = old._assumptions
     mine = new._assumptions
-    for fact, value in known.items():
-        if fact not in mine:
-            mine[fact] = value
-    return new
+    if mine is record:
+        return
+    if mine is not new.default_assumptions:
+        for fact, value in mine.items():
+            if record.get(fact) is None:
+                record[fact] = value
+    new._assumptions = record
