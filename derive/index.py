@@ -636,7 +636,7 @@ def rename_bound(expr: sp.Basic) -> sp.Basic:
         # one simultaneous replacement builds each renamed sub-expression once
         if all(k == v for k, v in mapping.items()):
             return expr
-        return renamed(expr, mapping)
+        return renamed(expr, mapping, apart=True)  # sums named alike lie side by side, never nested
     return _rename_bound(expr, 0)
 
 

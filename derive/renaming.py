@@ -12,7 +12,7 @@ import sympy as sp
 __all__ = ["renamed"]
 
 
-def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol]) -> sp.Basic:
+def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol], *, apart: bool = False) -> sp.Basic:
     r"""``expr.xreplace(mapping)`` where ``mapping`` is a *renaming*: symbols to symbols with the
     same assumptions, no two to the same one (any other mapping is left to ``xreplace``).
 
@@ -23,8 +23,13 @@ def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol]) -> sp.Basic:
     arguments those questions (``Pow`` asks whether each term of a two-term base is infinite,
     which for a sum means a search through its summand) and finds the answers instead of
     searching again. Every sub-expression is still built by SymPy from its renamed arguments,
-    as ``xreplace`` builds it, so the result is the same expression."""
-    if not _is_renaming(mapping):
+    as ``xreplace`` builds it, so the result is the same expression.
+
+    ``apart=True`` allows two symbols to take the same name where they never occur together
+    in a sub-expression, as the bound variables of two sums side by side that
+    :func:`derive.index.rename_bound` names alike (a sub-expression holding both sums is only
+    renamed inside them, and keeps its value)."""
+    if not _is_renaming(mapping, apart):
         return expr.xreplace(mapping)
     targets = set(mapping.values())
     done: dict[sp.Basic, tuple[sp.Basic, bool]] = {}
@@ -51,9 +56,10 @@ def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol]) -> sp.Basic:
     return walk(expr)[0]
 
 
-def _is_renaming(mapping: Mapping[sp.Symbol, sp.Symbol]) -> bool:
-    """Does ``mapping`` send symbols to distinct symbols with the same assumptions (see :func:`renamed`)?"""
-    if len(set(mapping.values())) != len(mapping):
+def _is_renaming(mapping: Mapping[sp.Symbol, sp.Symbol], apart: bool = False) -> bool:
+    """Does ``mapping`` send symbols to symbols with the same assumptions, distinct ones unless
+    ``apart`` (see :func:`renamed`)?"""
+    if not apart and len(set(mapping.values())) != len(mapping):
         return False
     return all(isinstance(k, sp.Symbol) and isinstance(v, sp.Symbol) and k.assumptions0 == v.assumptions0
                for k, v in mapping.items())
