@@ -39,7 +39,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy.stats import Expectation
 
 from .errors import LayergradError
 from .printing import text
@@ -194,6 +193,8 @@ def _sides(expr: sp.Basic) -> list[sp.Basic]:
 
 
 def _sympy_decides(before: sp.Basic, after: sp.Basic, unfold: Callable) -> bool:
+    from sympy.stats import Expectation  # imported when first needed (it takes a while to import)
+
     b = [unfold(side.doit()) for side in _sides(unfold(before))]
     a = [unfold(side.doit()) for side in _sides(unfold(after))]
     if len(b) != len(a):

@@ -292,8 +292,10 @@ def _through_definitions(
     return tuple(out)
 
 
-def _solve_delta(delta: sp.KroneckerDelta, limits: Sequence[Limit]) -> tuple[int, sp.Expr] | None:
-    """Which bound dummy the delta fixes, and to what: ``(position in limits, value)``."""
+@functools.lru_cache(maxsize=4096)
+def _solve_delta(delta: sp.KroneckerDelta, limits: tuple[Limit, ...]) -> tuple[int, sp.Expr] | None:
+    """Which bound dummy the delta fixes, and to what: ``(position in limits, value)``
+    (remembered: :func:`_contract` asks again for every delta after each contraction)."""
     gap = sp.expand(delta.args[0] - delta.args[1])
     for pos, (d, _, _) in enumerate(limits):
         slope = gap.diff(d)
@@ -418,7 +420,7 @@ def _contract(t: Term, shapes: Shapes | None) -> Term:
             renaming[dummy] = value
             changed = True
             break
-    return Term(t.coeff, t.factor.xreplace(renaming), limits) if renaming else t
+    return Term(t.coeff, renamed(t.factor, renaming), limits) if renaming else t
 
 
 def _contract_stepwise(t: Term, shapes: Shapes | None) -> Term:
