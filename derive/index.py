@@ -48,7 +48,7 @@ from sympy.utilities.iterables import multiset_partitions
 
 from .derivation import Assumption, Prover, instantiate
 from .errors import LayergradError
-from .renaming import renamed
+from .renaming import renamed, shared
 
 __all__ = [
     "IN_RANGE",
@@ -646,21 +646,46 @@ def _rename_bound(expr: sp.Basic, depth: int, names: Mapping[sp.Symbol, sp.Symbo
     """``expr`` (at sum depth ``depth``) with the bound variables of its sums renamed, and the
     variables bound by enclosing sums replaced by their new ``names``; each sub-expression is
     rebuilt once, and only where something in it changes."""
-    names = names or {}
+    return _bound_renamed(expr, depth, names or {})[0]
+
+
+def _bound_renamed(expr: sp.Basic, depth: int, names: Mapping[sp.Symbol, sp.Symbol]) -> tuple[sp.Basic, bool]:
+    """:func:`_rename_bound`, and whether what it did to ``expr`` is a renaming in the sense of
+    :func:`derive.renaming.renamed` (symbols to ones of the same assumptions that ``expr`` does
+    not hold already), so that the result shares what SymPy knows of ``expr``."""
     if isinstance(expr, sp.Symbol):
-        return names.get(expr, expr)
+        if expr in names:
+            return names[expr], names[expr].assumptions0 == expr.assumptions0
+        return expr, not expr.name.startswith("_s")
     if not expr.args or not (expr.has(sp.Sum) or (names and expr.has(*names))):
-        return expr
+        return expr, not _holds_canonical_names(expr)
     if isinstance(expr, sp.Sum):
         inner = dict(names)
         inner.update({lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)})
+        clean = all(inner[lim[0]].assumptions0 == lim[0].assumptions0 for lim in expr.limits)
 
         def inside(e: sp.Basic) -> sp.Basic:
-            return _rename_bound(sp.sympify(e), depth + 1, inner)
+            nonlocal clean
+            out, ok = _bound_renamed(sp.sympify(e), depth + 1, inner)
+            clean &= ok
+            return out
 
-        return sp.Sum(inside(expr.function), *[(inner[d], inside(lo), inside(hi)) for d, lo, hi in expr.limits])
-    args = tuple(_rename_bound(a, depth, names) for a in expr.args)
-    return expr if all(a is b for a, b in zip(args, expr.args)) else expr.func(*args)
+        new = sp.Sum(inside(expr.function), *[(inner[d], inside(lo), inside(hi)) for d, lo, hi in expr.limits])
+    else:
+        pairs = [_bound_renamed(a, depth, names) for a in expr.args]
+        clean = all(ok for _, ok in pairs)
+        if all(a is b for (a, _), b in zip(pairs, expr.args)):
+            return expr, clean
+        new = expr.func(*(a for a, _ in pairs))
+    if clean:
+        shared(expr, new)
+    return new, clean
+
+
+@functools.lru_cache(maxsize=4096)
+def _holds_canonical_names(expr: sp.Basic) -> bool:
+    """Does a symbol named like :func:`rename_bound`'s names (``_s…``) occur in ``expr``?"""
+    return any(s.name.startswith("_s") for s in expr.atoms(sp.Symbol))
 
 
 def collect(terms: Iterable[Term]) -> tuple[Term, ...]:

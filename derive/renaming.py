@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-__all__ = ["renamed"]
+__all__ = ["renamed", "shared"]
 
 
 def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol], *, apart: bool = False) -> sp.Basic:
@@ -19,7 +19,7 @@ def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol], *, apart: bo
     A renaming :math:`\rho` changes no property of a sub-expression :math:`e` in which no
     target occurs already (:math:`\rho(e)` is positive, finite, zero… exactly when :math:`e` is),
     so each such :math:`e` and its renamed copy share SymPy's record of settled properties
-    (:func:`_shared`), from before the copy's parent is built: the parent's evaluation asks its
+    (:func:`shared`), from before the copy's parent is built: the parent's evaluation asks its
     arguments those questions (``Pow`` asks whether each term of a two-term base is infinite,
     which for a sum means a search through its summand) and finds the answers instead of
     searching again. Every sub-expression is still built by SymPy from its renamed arguments,
@@ -49,7 +49,7 @@ def renamed(expr: sp.Basic, mapping: Mapping[sp.Symbol, sp.Symbol], *, apart: bo
         else:
             out = e.func(*(a for a, _ in pairs))
             if clean:
-                _shared(e, out)
+                shared(e, out)
         done[e] = (out, clean)
         return out, clean
 
@@ -65,7 +65,7 @@ def _is_renaming(mapping: Mapping[sp.Symbol, sp.Symbol], apart: bool = False) ->
                for k, v in mapping.items())
 
 
-def _shared(old: sp.Basic, new: sp.Basic) -> None:
+def shared(old: sp.Basic, new: sp.Basic) -> None:
     """Let ``old`` and its renamed copy ``new`` share one record of settled properties: what
     SymPy has settled for either so far, and what it settles for either from now on (a copy
     is built afresh for every sum multiplied out, while the original stays, so the next copy
