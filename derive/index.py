@@ -704,10 +704,17 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
             table[key] = t
     out = []
     for t in sorted(table.values(), key=lambda t: _order(t.factor, t.limits)):
-        coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
+        coeff = _tidy_coefficient(t.coeff)
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tidy_coefficient(coeff: sp.Expr) -> sp.Expr:
+    """A collected coefficient expanded, cancelled, factored and :func:`tidy` (remembered: the
+    same few coefficients, such as :math:`-1/(HW)`, recur in every normal form of a derivation)."""
+    return tidy(sp.factor(sp.cancel(sp.expand(coeff))))
 
 
 @functools.lru_cache(maxsize=4096)
