@@ -35,6 +35,7 @@ from functools import cache
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from .choices import EXAMPLES
 from .derivation import Assumption, Derivation, Prover, by_sympy
 from .display import contracted, own_names
 from .errors import LayergradError
@@ -63,8 +64,6 @@ __all__ = [
     "transposed",
     "window_count",
 ]
-
-EXAMPLES = ("quiz",)
 
 # ---------------------------------------------------------------------------------------------
 # Quiz 8, question 3: X is 3×3, W is 2×2, indices from 1 as in the quiz.

@@ -46,7 +46,7 @@ from typing import Any
 import sympy as sp
 
 from .errors import LayergradError
-from .softmax import Maximum
+from .maximum import Maximum
 
 try:  # Python ≥ 3.11
     import tomllib

@@ -23,6 +23,7 @@ derivation; :math:`A` is piecewise constant, held fixed when differentiating, li
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,8 +48,8 @@ from .index import (
     sum_constants,
     to_expr,
 )
+from .maximum import Maximum
 from .normalized import closed_form_steps, recognize
-from .softmax import Maximum
 from .support import shapes_assumption
 
 __all__ = ["Gradient", "Layer", "derive", "objective"]
@@ -453,7 +454,6 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
     term's indices) replaced by that intermediate's entry, as far as that shortens them."""
     used: list[str] = []
     out = []
-    instances: dict[tuple, sp.Expr] = {}  # each intermediate at each index tuple, written out once
     for t in terms:
         factor = rename_bound(t.factor)
         symbols = sorted(factor.free_symbols & {s for e in factor.atoms(sp.Indexed) for i in e.indices
@@ -465,9 +465,7 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
                 if not isinstance(lhs, sp.Indexed) or not rhs.has(sp.Sum):
                     continue
                 for combo in itertools.product(symbols, repeat=len(lhs.indices)):
-                    if (target, combo) not in instances:
-                        instances[target, combo] = rename_bound(instantiate(_eq(lhs, rhs), combo))
-                    inst = instances[target, combo]
+                    inst = _instance(lhs, rhs, combo)
                     if not _divides(inst, factor):
                         continue
                     rest = factor / inst
@@ -482,6 +480,14 @@ def _name_intermediates(terms: Sequence[Term], intermediates) -> tuple[tuple[Ter
     if not used:
         return tuple(terms), []
     return collect(out), used
+
+
+@functools.lru_cache(maxsize=1024)
+def _instance(lhs: sp.Indexed, rhs: sp.Expr, indices: tuple[sp.Symbol, ...]) -> sp.Expr:
+    """The definition ``lhs = rhs`` written out at ``indices``, its sums' variables named
+    canonically (:func:`derive.index.rename_bound`), remembered for every gradient of the layer
+    (the canonical names make it the same expression every time it is written out)."""
+    return rename_bound(instantiate(_eq(lhs, rhs), indices))
 
 
 def _powers(expr: sp.Expr) -> dict[sp.Expr, sp.Expr]:

@@ -39,10 +39,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy.stats import Expectation
 
 from .errors import LayergradError
 from .printing import text
+from .renaming import renamed
 
 __all__ = [
     "Assumption",
@@ -185,7 +185,7 @@ def instantiate(definition: sp.Equality, indices: tuple[sp.Basic, ...]) -> sp.Ba
     clashing = {lim[0] for s in rhs.atoms(sp.Sum) for lim in s.limits} & used
     if clashing:
         rhs = rhs.xreplace({c: sp.Dummy(c.name, integer=True) for c in clashing})
-    return rhs.xreplace(dict(zip(definition.lhs.indices, indices)))
+    return renamed(rhs, dict(zip(definition.lhs.indices, indices)))
 
 
 def _sides(expr: sp.Basic) -> list[sp.Basic]:
@@ -193,6 +193,8 @@ def _sides(expr: sp.Basic) -> list[sp.Basic]:
 
 
 def _sympy_decides(before: sp.Basic, after: sp.Basic, unfold: Callable) -> bool:
+    from sympy.stats import Expectation  # imported when first needed (it takes a while to import)
+
     b = [unfold(side.doit()) for side in _sides(unfold(before))]
     a = [unfold(side.doit()) for side in _sides(unfold(after))]
     if len(b) != len(a):

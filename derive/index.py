@@ -43,10 +43,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.repr import ReprPrinter
 from sympy.utilities.iterables import multiset_partitions
 
 from .derivation import Assumption, Prover, instantiate
 from .errors import LayergradError
+from .renaming import renamed, shared
 
 __all__ = [
     "IN_RANGE",
@@ -144,7 +146,7 @@ class Term:
             (mapping.get(d, d), lo.xreplace(mapping), hi.xreplace(mapping))
             for d, lo, hi in self.limits
         )
-        return Term(self.coeff, self.factor.xreplace(mapping), limits)
+        return Term(self.coeff, renamed(self.factor, mapping), limits)
 
 
 def _fresh(symbol: sp.Symbol) -> sp.Dummy:
@@ -159,11 +161,10 @@ def _fresh_inner_sums(expr: sp.Expr, canonical: bool = False) -> sp.Expr:
     if canonical:
         return rename_bound(expr)
 
-    def renamed(s: sp.Sum) -> sp.Sum:
-        mapping = {limit[0]: _fresh(limit[0]) for limit in s.limits}
-        return s.xreplace(mapping)
+    def fresh(s: sp.Sum) -> sp.Sum:
+        return renamed(s, {limit[0]: _fresh(limit[0]) for limit in s.limits})
 
-    return expr.replace(lambda e: isinstance(e, sp.Sum), renamed)
+    return expr.replace(lambda e: isinstance(e, sp.Sum), fresh)
 
 
 def multiply_out(
@@ -197,7 +198,7 @@ def multiply_out(
             (mapping[d], sp.sympify(lo).xreplace(mapping), sp.sympify(hi).xreplace(mapping))
             for d, lo, hi in expr.limits
         )
-        body = expr.function.xreplace(mapping)
+        body = renamed(expr.function, mapping)
         return tuple(Term(t.coeff, t.factor, t.limits + limits) for t in again(body))
     if isinstance(expr, sp.Derivative):
         result = again(expr.expr)
@@ -291,8 +292,10 @@ def _through_definitions(
     return tuple(out)
 
 
-def _solve_delta(delta: sp.KroneckerDelta, limits: Sequence[Limit]) -> tuple[int, sp.Expr] | None:
-    """Which bound dummy the delta fixes, and to what: ``(position in limits, value)``."""
+@functools.lru_cache(maxsize=4096)
+def _solve_delta(delta: sp.KroneckerDelta, limits: tuple[Limit, ...]) -> tuple[int, sp.Expr] | None:
+    """Which bound dummy the delta fixes, and to what: ``(position in limits, value)``
+    (remembered: :func:`_contract` asks again for every delta after each contraction)."""
     gap = sp.expand(delta.args[0] - delta.args[1])
     for pos, (d, _, _) in enumerate(limits):
         slope = gap.diff(d)
@@ -417,7 +420,7 @@ def _contract(t: Term, shapes: Shapes | None) -> Term:
             renaming[dummy] = value
             changed = True
             break
-    return Term(t.coeff, t.factor.xreplace(renaming), limits) if renaming else t
+    return Term(t.coeff, renamed(t.factor, renaming), limits) if renaming else t
 
 
 def _contract_stepwise(t: Term, shapes: Shapes | None) -> Term:
@@ -492,15 +495,37 @@ def _shape(factor: sp.Expr, limits: tuple[Limit, ...]) -> tuple:
     return (factor, tuple(sorted(limits, key=lambda lim: (lim[0].name, _printed(lim[1]), _printed(lim[2])))))
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=4096)
 def _printed(bound: sp.Expr) -> str:
-    """A limit's bound as text (remembered: a few bounds such as ``N - 1`` recur everywhere)."""
+    """A limit's bound (or an index, an exponent) as text, remembered: a few such as ``N - 1``
+    recur everywhere."""
     return str(bound)
 
 
 def _key(factor: sp.Expr, limits: tuple[Limit, ...]) -> str:
-    """A printed, run-independent form of :func:`_shape`, for ordering output."""
-    return sp.srepr(_shape(factor, limits))
+    """A printed, run-independent form of :func:`_shape`, for ordering output: ``sp.srepr``
+    of it, each sub-expression printed once (:class:`_Repr`)."""
+    return _REPR.doprint(_shape(factor, limits))
+
+
+class _Repr(ReprPrinter):
+    """SymPy's ``srepr`` printer, remembering what it printed: the candidates :func:`_canonical`
+    compares share most of their sub-expressions (a nested sum in a root, say), and printing
+    one is the same every time (equal expressions have equal ``srepr``, it depends on nothing else)."""
+
+    def _print(self, expr, **kwargs) -> str:
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        return _repr_of(expr)
+
+
+_REPR = _Repr()
+
+
+@functools.lru_cache(maxsize=8192)
+def _repr_of(expr: sp.Basic) -> str:
+    """``sp.srepr(expr)`` (its arguments through :data:`_REPR`, remembered too)."""
+    return ReprPrinter._print(_REPR, expr)
 
 
 _CANON = [sp.Symbol(f"_c{n}", integer=True) for n in range(32)]
@@ -563,7 +588,7 @@ def _fingerprints(t: Term) -> dict[sp.Symbol, tuple]:
     blank = {d: _ANY for d in dummies}
 
     def anonymous(e: sp.Basic) -> str:
-        return str(e.xreplace(blank)) if e.free_symbols & dummies else str(e)
+        return _printed(e.xreplace(blank)) if e.free_symbols & dummies else _printed(e)
 
     found: dict[sp.Symbol, list] = {d: [] for d in dummies}
     for power in sp.Mul.make_args(t.factor):
@@ -613,7 +638,7 @@ def rename_bound(expr: sp.Basic) -> sp.Basic:
         # one simultaneous replacement builds each renamed sub-expression once
         if all(k == v for k, v in mapping.items()):
             return expr
-        return expr.xreplace(mapping)
+        return renamed(expr, mapping, apart=True)  # sums named alike lie side by side, never nested
     return _rename_bound(expr, 0)
 
 
@@ -621,21 +646,46 @@ def _rename_bound(expr: sp.Basic, depth: int, names: Mapping[sp.Symbol, sp.Symbo
     """``expr`` (at sum depth ``depth``) with the bound variables of its sums renamed, and the
     variables bound by enclosing sums replaced by their new ``names``; each sub-expression is
     rebuilt once, and only where something in it changes."""
-    names = names or {}
+    return _bound_renamed(expr, depth, names or {})[0]
+
+
+def _bound_renamed(expr: sp.Basic, depth: int, names: Mapping[sp.Symbol, sp.Symbol]) -> tuple[sp.Basic, bool]:
+    """:func:`_rename_bound`, and whether what it did to ``expr`` is a renaming in the sense of
+    :func:`derive.renaming.renamed` (symbols to ones of the same assumptions that ``expr`` does
+    not hold already), so that the result shares what SymPy knows of ``expr``."""
     if isinstance(expr, sp.Symbol):
-        return names.get(expr, expr)
+        if expr in names:
+            return names[expr], names[expr].assumptions0 == expr.assumptions0
+        return expr, not expr.name.startswith("_s")
     if not expr.args or not (expr.has(sp.Sum) or (names and expr.has(*names))):
-        return expr
+        return expr, not _holds_canonical_names(expr)
     if isinstance(expr, sp.Sum):
         inner = dict(names)
         inner.update({lim[0]: sp.Symbol(f"_s{depth}_{r}", integer=True) for r, lim in enumerate(expr.limits)})
+        clean = all(inner[lim[0]].assumptions0 == lim[0].assumptions0 for lim in expr.limits)
 
-        def renamed(e: sp.Basic) -> sp.Basic:
-            return _rename_bound(sp.sympify(e), depth + 1, inner)
+        def inside(e: sp.Basic) -> sp.Basic:
+            nonlocal clean
+            out, ok = _bound_renamed(sp.sympify(e), depth + 1, inner)
+            clean &= ok
+            return out
 
-        return sp.Sum(renamed(expr.function), *[(inner[d], renamed(lo), renamed(hi)) for d, lo, hi in expr.limits])
-    args = tuple(_rename_bound(a, depth, names) for a in expr.args)
-    return expr if all(a is b for a, b in zip(args, expr.args)) else expr.func(*args)
+        new = sp.Sum(inside(expr.function), *[(inner[d], inside(lo), inside(hi)) for d, lo, hi in expr.limits])
+    else:
+        pairs = [_bound_renamed(a, depth, names) for a in expr.args]
+        clean = all(ok for _, ok in pairs)
+        if all(a is b for (a, _), b in zip(pairs, expr.args)):
+            return expr, clean
+        new = expr.func(*(a for a, _ in pairs))
+    if clean:
+        shared(expr, new)
+    return new, clean
+
+
+@functools.lru_cache(maxsize=4096)
+def _holds_canonical_names(expr: sp.Basic) -> bool:
+    """Does a symbol named like :func:`rename_bound`'s names (``_s…``) occur in ``expr``?"""
+    return any(s.name.startswith("_s") for s in expr.atoms(sp.Symbol))
 
 
 def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
@@ -654,10 +704,17 @@ def collect(terms: Iterable[Term]) -> tuple[Term, ...]:
             table[key] = t
     out = []
     for t in sorted(table.values(), key=lambda t: _order(t.factor, t.limits)):
-        coeff = tidy(sp.factor(sp.cancel(sp.expand(t.coeff))))
+        coeff = _tidy_coefficient(t.coeff)
         if coeff != 0:
             out.append(Term(coeff, t.factor, t.limits))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tidy_coefficient(coeff: sp.Expr) -> sp.Expr:
+    """A collected coefficient expanded, cancelled, factored and :func:`tidy` (remembered: the
+    same few coefficients, such as :math:`-1/(HW)`, recur in every normal form of a derivation)."""
+    return tidy(sp.factor(sp.cancel(sp.expand(coeff))))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -959,7 +1016,7 @@ def _display(t: Term, outer: dict[sp.Symbol, sp.Symbol], taken: set[str]) -> Ter
     limits = tuple((outer.get(d, d), lo.xreplace(outer), hi.xreplace(outer)) for d, lo, hi in t.limits)
     names = dict(zip(sorted(inner, key=sp.default_sort_key),
                      _display_names(taken | {v.name for v in outer.values()}, len(inner))))
-    return Term(t.coeff.xreplace(names), t.factor.xreplace({**outer, **names}), limits)
+    return Term(renamed(t.coeff, names), renamed(t.factor, {**outer, **names}), limits)
 
 
 def _inner_bound(t: Term) -> set[sp.Symbol]:
@@ -972,7 +1029,7 @@ def _own_nested_names(t: Term) -> Term:
     where no other symbol of the term has it, else the next free letter (for display only)."""
     used = {x.name for x in t.factor.free_symbols} | {d.name for d in t.dummies}
 
-    def renamed(e: sp.Sum) -> sp.Sum:
+    def plain(e: sp.Sum) -> sp.Sum:
         mapping = {}
         for v, _, _ in e.limits:
             if not isinstance(v, sp.Dummy):
@@ -982,9 +1039,9 @@ def _own_nested_names(t: Term) -> Term:
                 name = _display_names(used, 1)[0].name
             used.add(name)
             mapping[v] = sp.Symbol(name, integer=True)
-        return e.xreplace(mapping)
+        return renamed(e, mapping)
 
-    return Term(t.coeff, t.factor.replace(lambda e: isinstance(e, sp.Sum), renamed), t.limits)
+    return Term(t.coeff, t.factor.replace(lambda e: isinstance(e, sp.Sum), plain), t.limits)
 
 
 def _name_inner_sums(t: Term, taken: set[str]) -> Term:
@@ -993,7 +1050,7 @@ def _name_inner_sums(t: Term, taken: set[str]) -> Term:
     if not inner:
         return t
     mapping = dict(zip(sorted(inner, key=sp.default_sort_key), _display_names(taken, len(inner))))
-    return Term(t.coeff.xreplace(mapping), t.factor.xreplace(mapping), t.limits)
+    return Term(renamed(t.coeff, mapping), renamed(t.factor, mapping), t.limits)
 
 
 def _whole(t: Term) -> sp.Expr:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import affine, batchnorm, conv, dropout, pool, relu, softmax, svm
+from .choices import LAYER_NAMES
 from .derivation import Derivation
 from .errors import LayergradError
 
@@ -99,6 +100,9 @@ LAYERS: dict[str, Layer] = {
         ),
     )
 }
+
+if tuple(LAYERS) != LAYER_NAMES:  # the command line offers derive.choices.LAYER_NAMES without importing this table
+    raise LayergradError(f"derive.choices.LAYER_NAMES {LAYER_NAMES} must list the registered layers {tuple(LAYERS)}")
 
 
 def layer(name: str) -> Layer:

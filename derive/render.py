@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 
+from .choices import FORMATS
 from .derivation import Derivation
 from .errors import LayergradError
 from .printing import latex, mathml, ordered_terms, text
@@ -21,8 +22,6 @@ from .prose import TEX_MATH, prose_latex, prose_mathml, prose_text
 
 __all__ = ["FORMATS", "Derivations", "md_prose", "render", "render_all", "render_chain", "statement_parts", "tex_prose",
            "tex_text"]
-
-FORMATS = ("text", "latex", "markdown", "html")
 
 
 def render(derivation: Derivation, fmt: str = "text", level: int = 2) -> str:

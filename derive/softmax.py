@@ -21,10 +21,10 @@ from __future__ import annotations
 from functools import cache
 
 import sympy as sp
-from sympy.concrete.expr_with_limits import ExprWithLimits
 
 from .derivation import Assumption, Derivation
 from .index import IN_RANGE, contract_deltas, index_prover, multiply_out, to_expr
+from .maximum import Maximum
 
 __all__ = ["Maximum", "derivations", "gradient", "loss", "stable_softmax", "symbols"]
 
@@ -36,18 +36,6 @@ Y, P, E = sp.IndexedBase("Y"), sp.IndexedBase("P"), sp.IndexedBase("E")
 m = sp.IndexedBase("m", real=True)
 Z = sp.IndexedBase("Z", positive=True)
 L = sp.Symbol("L")
-
-
-class Maximum(ExprWithLimits):
-    r""":math:`\max_{c = lo}^{hi} f(c)`, unevaluated: ``Maximum(f, (c, lo, hi))``."""
-
-    def _sympystr(self, printer) -> str:
-        names = ",".join(printer._print(limit[0]) for limit in self.limits)
-        return f"max_{{{names}}} {printer._print(self.function)}"
-
-    def _latex(self, printer) -> str:
-        names = ",".join(printer._print(limit[0]) for limit in self.limits)
-        return rf"\max_{{{names}}} {printer._print(self.function)}"
 
 
 def symbols() -> dict[str, sp.Basic]:

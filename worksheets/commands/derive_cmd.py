@@ -14,15 +14,13 @@ HELP = "print a layer's derivations, step by step"
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    from derive.conv import EXAMPLES
-    from derive.registry import LAYERS
-    from derive.render import FORMATS
+    from derive.choices import EXAMPLES, FORMATS, LAYER_NAMES
 
     parser = commands.add_parser(
         NAME, help=HELP,
         description="Print every derivation of a layer with its assumptions, steps and rules.",
     )
-    parser.add_argument("layer", nargs="?", help=f"one of: {', '.join(LAYERS)}")
+    parser.add_argument("layer", nargs="?", help=f"one of: {', '.join(LAYER_NAMES)}")
     parser.add_argument("--format", default="text", choices=FORMATS, help="output format (default: text)")
     parser.add_argument("--dropout-p", choices=("keep", "drop"),
                         help="dropout only: show this convention (default: both)")
